@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's Python environments from the pinned requirement files.
+#
+#   bash scripts/setup_env.sh          # .venv   from requirements-dev.txt  (bpy 5.0.1; everything)
+#   bash scripts/setup_env.sh --all    # ... and .venv42 from requirements-bpy42.txt (bpy 4.2.23 LTS)
+#   bash scripts/setup_env.sh --42     # only .venv42
+#
+# Needs Python 3.11 (bpy 4.2-5.0 wheels are cp311 only): $PYTHON, else python3.11, else python3 if it is 3.11.
+# A venv is reused only when its stamp (sha256 of the requirement file + Python version) matches; a venv without
+# a stamp is brought up to date in place with `pip install -r` (so a venv in use is never pulled away), a venv
+# with a stale stamp is rebuilt from nothing. On Debian/Ubuntu as root, missing X11/GL runtime libraries that the
+# bpy wheel links against are installed with apt-get.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+want_dev=1 want_42=0
+case "${1:-}" in
+  --all) want_42=1 ;;
+  --42) want_dev=0; want_42=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--all|--42]" >&2; exit 2 ;;
+esac
+
+say() { printf '[setup] %s\n' "$*"; }
+
+find_python() {
+  local c
+  for c in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$c" ] || continue
+    command -v "$c" >/dev/null 2>&1 || continue
+    if "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null; then
+      command -v "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+PY="$(find_python)" || {
+  echo "[setup] Python 3.11 not found (bpy 4.2-5.0 wheels are cp311 only). Install python3.11 or set PYTHON=..." >&2
+  exit 1
+}
+
+stamp_of() {  # requirement file -> stamp text
+  { sha256sum "$1" | cut -d' ' -f1; "$PY" -c 'import sys; print(sys.version.split()[0])'; } | tr '\n' ' '
+}
+
+ensure_venv() {  # dir requirement-file
+  local dir=$1 req=$2 stamp want
+  want="$(stamp_of "$req")"
+  stamp="$(cat "$dir/.tripo-stamp" 2>/dev/null || true)"
+  if [ -x "$dir/bin/python" ] && [ "$stamp" = "$want" ]; then
+    say "$dir up to date ($req unchanged)"
+    return 0
+  fi
+  if [ -x "$dir/bin/python" ] && [ -z "$stamp" ] && "$dir/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+    say "$dir has no stamp: installing $req into it"
+  else
+    [ -e "$dir" ] && say "$dir is stale: rebuilding" && rm -rf "$dir"
+    say "creating $dir with $PY"
+    "$PY" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+  fi
+  local t0=$SECONDS
+  "$dir/bin/python" -m pip install -q -r "$req"
+  "$dir/bin/python" -m pip check >/dev/null || { "$dir/bin/python" -m pip check; exit 1; }
+  printf '%s' "$want" > "$dir/.tripo-stamp"
+  say "$dir ready ($((SECONDS - t0)) s of pip)"
+}
+
+ensure_bpy_imports() {  # dir
+  local dir=$1 err scratch
+  scratch="$(mktemp -d)"
+  if err="$(BLENDER_USER_RESOURCES="$scratch" TMPDIR="$scratch" "$dir/bin/python" -c 'import bpy' 2>&1)"; then
+    rm -rf "$scratch"; return 0
+  fi
+  rm -rf "$scratch"
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && echo "$err" | grep -q 'cannot open shared object'; then
+    say "bpy misses system libraries; installing them with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q --no-install-recommends libx11-6 libxrender1 libxfixes3 libxi6 libxkbcommon0 libxext6 \
+      libsm6 libice6 libgl1 libegl1 libglx0 libxxf86vm1 >/dev/null
+    "$dir/bin/python" -c 'import bpy' && return 0
+  fi
+  echo "$err" >&2
+  echo "[setup] 'import bpy' fails in $dir (see above)" >&2
+  exit 1
+}
+
+if [ "$want_dev" = 1 ]; then ensure_venv .venv requirements-dev.txt; ensure_bpy_imports .venv; fi
+if [ "$want_42" = 1 ]; then ensure_venv .venv42 requirements-bpy42.txt; ensure_bpy_imports .venv42; fi
