@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# GUI smoke test: a real Blender (Debian trixie's 4.3, Python 3.13) under Xvfb, inside a chroot, with the built
+# extension zip installed. The in-GUI script (scripts/gui_smoke_blender.py) enables the extension, points it at the
+# local emulator, opens the sidebar's Tripo tab, starts a text_to_model task through the operator with the event loop
+# running (the modal poller does the polling and the import), waits for the object, and screenshots the window.
+#
+#   sudo bash scripts/gui_smoke.sh                  # -> out/gui_smoke.png, exit 0 if the model arrived
+#   sudo bash scripts/gui_smoke.sh --prepare-only   # only create/refresh the chroot
+#
+# Needs root (debootstrap, chroot, mounts) and the project's .venv (for the build and the emulator).
+# The chroot lives in $TRIPO_GUI_CHROOT (default /var/cache/tripo-gui-chroot, ~1.9 GB, created once in ~1-2 min).
+# The chroot shares the host's network namespace, so Blender inside reaches the emulator on 127.0.0.1.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+R="${TRIPO_GUI_CHROOT:-/var/cache/tripo-gui-chroot}"
+SUITE="${TRIPO_GUI_SUITE:-trixie}"
+OUT="${TRIPO_GUI_OUT:-$ROOT/out/gui_smoke.png}"
+TIMEOUT="${TRIPO_GUI_TIMEOUT:-240}"
+PREPARE_ONLY=0
+[ "${1:-}" = "--prepare-only" ] && PREPARE_ONLY=1
+
+say() { printf '[gui-smoke] %s\n' "$*"; }
+die() { printf '[gui-smoke] FAILED: %s\n' "$*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mount)"
+
+debian_mirror() {  # the Debian archive this machine's apt sources already name (one-line and deb822 formats)
+  {
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+      | awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z+]+:\/\//) { print $i; break } }'
+    cat /etc/apt/sources.list.d/*.sources 2>/dev/null \
+      | awk '$1 == "URIs:" { for (i = 2; i <= NF; i++) print $i }'
+  } | grep -E '/debian/?$' | head -n 1
+}
+
+PKGS="blender xvfb xauth xdotool imagemagick python3-requests"
+prepare_chroot() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -x "$R/usr/bin/blender" ] && [ -x "$R/usr/bin/xdotool" ] && [ -x "$R/usr/bin/import" ]; then
+    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1))"
+    return 0
+  fi
+  local t0=$SECONDS mirror
+  if [ ! -x "$R/usr/bin/apt-get" ]; then
+    command -v debootstrap >/dev/null || { apt-get update -q >/dev/null; apt-get install -y -q debootstrap >/dev/null; }
+    mirror="$(debian_mirror)"
+    [ -n "$mirror" ] || die "no Debian archive found in the apt sources"
+    say "debootstrap $SUITE into $R from $mirror"
+    rm -rf "$R"
+    mkdir -p "$(dirname "$R")"
+    debootstrap --variant=minbase "$SUITE" "$R" "$mirror" >"$R.debootstrap.log" 2>&1 \
+      || { tail -20 "$R.debootstrap.log"; die "debootstrap failed"; }
+  fi
+  cp /etc/resolv.conf "$R/etc/resolv.conf"
+  say "apt-get install $PKGS (in the chroot)"
+  chroot "$R" apt-get update -q >/dev/null
+  chroot "$R" apt-get install -y -q --no-install-recommends $PKGS >"$R.apt.log" 2>&1 \
+    || { tail -20 "$R.apt.log"; die "apt-get install in the chroot failed"; }
+  say "chroot created in $((SECONDS - t0)) s: $(chroot "$R" blender --version 2>/dev/null | head -n1)"
+}
+
+prepare_chroot
+[ "$PREPARE_ONLY" = 1 ] && exit 0
+
+PY="$ROOT/.venv/bin/python"
+[ -x "$PY" ] || die "no .venv: run bash scripts/setup_env.sh first"
+
+# 1. The zip (rebuilt: cheap, and it must contain the current sources).
+"$PY" scripts/build_extension.py
+ZIP="$(ls -t dist/tripo_addon-*.zip | head -n1)"
+
+# 2. The emulator on the host loopback, with one account. Runs until we kill it.
+WORK="$(mktemp -d /tmp/tripo-gui-smoke.XXXXXX)"
+KEY="tsk_gui_smoke_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
+EMU_PID=""
+MOUNTED=""
+cleanup() {
+  [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
+  if [ -n "$MOUNTED" ]; then umount "$R/proc" 2>/dev/null || true; umount "$R/dev" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+TRIPO_KEY="$KEY" TRIPO_URL_FILE="$WORK/url" "$PY" - >"$WORK/emulator.log" 2>&1 <<'EOF' &
+import os, signal, sys, tempfile, threading
+sys.path.insert(0, os.getcwd())
+from tripo_emulator import Emulator
+emu = Emulator(port=0, time_scale=0.05, data_dir=tempfile.mkdtemp(prefix="tripo-emu-"))
+emu.start()
+emu.add_account(os.environ["TRIPO_KEY"], balance=100_000)
+with open(os.environ["TRIPO_URL_FILE"] + ".tmp", "w") as f:
+    f.write(emu.base_url)
+os.replace(os.environ["TRIPO_URL_FILE"] + ".tmp", os.environ["TRIPO_URL_FILE"])
+print("emulator at", emu.base_url, flush=True)
+stop = threading.Event()
+signal.signal(signal.SIGTERM, lambda *a: stop.set())
+stop.wait()
+emu.stop()
+EOF
+EMU_PID=$!
+for _ in $(seq 100); do [ -s "$WORK/url" ] && break; kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
+[ -s "$WORK/url" ] || { cat "$WORK/emulator.log"; die "the emulator did not start"; }
+BASE_URL="$(cat "$WORK/url")"
+say "emulator at $BASE_URL"
+
+# 3. Blender in the chroot: a start file (no splash), the extension installed from the zip, then the GUI run.
+mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
+mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"
+MOUNTED=1
+rm -rf "$R/ci" && mkdir -p "$R/ci/home"
+cp "$ZIP" "$R/ci/ext.zip"
+cp scripts/gui_smoke_blender.py "$R/ci/gui.py"
+IN=(chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ci/home BLENDER_USER_RESOURCES=/ci/user
+    LANG=C.UTF-8 NO_PROXY=127.0.0.1,localhost)
+"${IN[@]}" blender -b --factory-startup --python-expr \
+  "import bpy; bpy.ops.wm.save_as_mainfile(filepath='/ci/start.blend')" >"$WORK/start.log" 2>&1 \
+  || { tail -20 "$WORK/start.log"; die "could not write start.blend"; }
+"${IN[@]}" blender --command extension install-file -r user_default -e /ci/ext.zip >"$WORK/install.log" 2>&1 \
+  || { cat "$WORK/install.log"; die "extension install-file failed"; }
+say "installed $(basename "$ZIP") with Blender's own 'extension install-file'"
+
+t0=$SECONDS
+set +e
+timeout "$TIMEOUT" "${IN[@]}" SHOT=/ci/shot.png RESULT=/ci/result.json TRIPO_BASE_URL="$BASE_URL" \
+  TRIPO_API_KEY="$KEY" xvfb-run -a -s "-screen 0 1600x1000x24" \
+  blender --factory-startup --online-mode /ci/start.blend --python /ci/gui.py >"$WORK/gui.log" 2>&1
+rc=$?
+set -e
+say "GUI run: rc $rc in $((SECONDS - t0)) s"
+mkdir -p "$(dirname "$OUT")"
+cp "$WORK/gui.log" "${OUT%.png}.log"
+if [ -s "$R/ci/shot.png" ]; then cp "$R/ci/shot.png" "$OUT"; say "screenshot: $OUT"; fi
+if [ -s "$R/ci/result.json" ]; then cp "$R/ci/result.json" "${OUT%.png}.json"; cat "$R/ci/result.json"; echo; fi
+grep -E '^\[gui\]' "$WORK/gui.log" || true
+[ "$rc" = 0 ] || { tail -40 "$WORK/gui.log"; die "Blender exited with rc $rc (log: ${OUT%.png}.log)"; }
+[ -s "$R/ci/result.json" ] || die "no result from the GUI script"
+"$PY" - "$R/ci/result.json" <<'EOF' || die "the model did not arrive in the scene"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r.get("ok") and r.get("objects") else 1)
+EOF
+[ -s "$OUT" ] || die "no screenshot"
+say "OK: model polled by the modal poller and imported; screenshot $OUT"
