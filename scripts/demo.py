@@ -227,8 +227,10 @@ def stage_scene(results) -> None:
         curve.body = f"{i + 1}. {label}"
         curve.align_x = "CENTER"
         curve.size = spacing * 0.09
+        curve.extrude = spacing * 0.005
+        curve.materials.append(flat_material("label", (0.9, 0.55, 0.1, 1.0)))
         text = bpy.data.objects.new(f"label_{op}", curve)
-        text.location = ((lo.x + hi.x) / 2, lo.y - spacing * 0.15, 0.0)
+        text.location = ((lo.x + hi.x) / 2, lo.y - spacing * 0.15, spacing * 0.03)
         text.rotation_euler = (math.radians(90), 0, 0)
         scene.collection.objects.link(text)
         all_lo.z = min(all_lo.z, -spacing * 0.05)
@@ -239,6 +241,7 @@ def stage_scene(results) -> None:
     floor = bpy.context.active_object
     floor.name = "floor"
     floor.scale = ((all_hi.x - all_lo.x) + spacing, (all_hi.y - all_lo.y) + spacing * 2, 1)
+    floor.data.materials.append(flat_material("floor", (0.32, 0.33, 0.36, 1.0)))
     sun_data = bpy.data.lights.new("sun", type="SUN")
     sun_data.energy = 3.0
     sun = bpy.data.objects.new("sun", sun_data)
@@ -274,6 +277,14 @@ def stage_scene(results) -> None:
     world.color = (0.05, 0.06, 0.08)
     if scene.frame_end > scene.frame_start:
         scene.frame_set((scene.frame_start + scene.frame_end) // 3)  # a mid-walk pose for the animated ones
+
+
+def flat_material(name, rgba):
+    import bpy
+
+    mat = bpy.data.materials.get(name) or bpy.data.materials.new(name)
+    mat.diffuse_color = rgba  # what Workbench shows for untextured surfaces
+    return mat
 
 
 def world_bounds(objs):
