@@ -114,7 +114,8 @@ cp scripts/gui_smoke_blender.py "$R/ci/gui.py"
 IN=(chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ci/home BLENDER_USER_RESOURCES=/ci/user
     LANG=C.UTF-8 NO_PROXY=127.0.0.1,localhost)
 "${IN[@]}" blender -b --factory-startup --python-expr \
-  "import bpy; bpy.ops.wm.save_as_mainfile(filepath='/ci/start.blend')" >"$WORK/start.log" 2>&1 \
+  "import bpy; c = bpy.data.objects.get('Cube'); c and bpy.data.objects.remove(c); \
+   bpy.ops.wm.save_as_mainfile(filepath='/ci/start.blend')" >"$WORK/start.log" 2>&1 \
   || { tail -20 "$WORK/start.log"; die "could not write start.blend"; }
 "${IN[@]}" blender --command extension install-file -r user_default -e /ci/ext.zip >"$WORK/install.log" 2>&1 \
   || { cat "$WORK/install.log"; die "extension install-file failed"; }
