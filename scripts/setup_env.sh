@@ -42,6 +42,19 @@ PY="$(find_python)" || {
   exit 1
 }
 
+# Debian/Ubuntu split ensurepip (needed by `python -m venv`) into python3.11-venv / python3-venv.
+if ! "$PY" -c 'import ensurepip' >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "ensurepip missing: installing python3.11-venv with apt-get"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q >/dev/null
+    apt-get install -y -q python3.11-venv >/dev/null 2>&1 || apt-get install -y -q python3-venv >/dev/null
+  else
+    echo "[setup] $PY cannot create virtual environments (no ensurepip): install python3.11-venv" >&2
+    exit 1
+  fi
+fi
+
 stamp_of() {  # requirement file -> stamp text
   { sha256sum "$1" | cut -d' ' -f1; "$PY" -c 'import sys; print(sys.version.split()[0])'; } | tr '\n' ' '
 }
