@@ -1,0 +1,1101 @@
+"""The job engine: worker threads, event queue, concurrency groups, journal, resume, cancel, wait.
+
+Threading model: one daemon thread per active job. Workers do network and file I/O only (through the bpy-free
+``TripoClient``), mutate their job under the engine lock, journal it, and post :class:`Event`s with plain snapshots to
+``Engine.events``. The main thread drains that queue (``Engine.drain()`` or ``events.get_nowait()``) and never blocks on
+the network, except in :meth:`Engine.wait`, used by scripting with ``wait=True``.
+
+Money safety: a step is journaled as ``submitting`` (fsync) before ``POST /task`` and its task id right after. A step
+found ``submitting`` without a task id after a restart is never re-sent: its job goes to ``needs_attention``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from tripo_addon.api.errors import (
+    TripoCancelled,
+    TripoError,
+    TripoOutcomeUnknown,
+    TripoValidationError,
+    redact,
+)
+
+from tripo_addon.api import tasks as api_tasks
+
+from . import events as ev
+from .events import Event, EventQueue
+from .job import Job, JobState, Ref, Step, encode_value, iter_refs
+from .journal import Journal, JournalError
+from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups, poll_delay
+
+log = logging.getLogger(__name__)
+
+S = JobState
+SUCCESS = "success"
+FAILED_STATUSES = frozenset({"failed", "banned", "expired", "cancelled"})
+IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "webp"})
+MESH_EXTS = frozenset({"glb", "fbx", "obj", "stl"})
+FILE_SLOT_KINDS = frozenset({"file", "files", "texture_prompt"})
+UPLOAD_MAX_AGE = 12 * 3600.0  # uploaded tokens live about 24 h; re-upload older ones before submitting
+PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
+_UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
+NO_SERVER_CANCEL = (
+    "Tripo's v2 API has no way to cancel a task: {task} may still run on Tripo and use credits. "
+    "Attach it by id later to get its result."
+)
+
+
+def _lost_submit_message(idx: int, step: Step) -> str:
+    return (
+        f"Step {idx + 1} ({step.task_type}) was being sent to Tripo when Blender stopped, and its task id was not "
+        "recorded. It was not sent again, so you are not charged twice. Check your task history on the Tripo "
+        "website: if the task is there, attach it to this job by its id; if not, retry the job to send it."
+    )
+
+
+def _attr(obj: Any, name: str, default: Any = None) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def _user_message(exc: BaseException) -> str:
+    if isinstance(exc, TripoError):
+        msg = getattr(exc, "user_message", "") or getattr(exc, "message", "") or str(exc)
+    elif isinstance(exc, JournalError):
+        msg = f"The job log could not be written, so nothing was sent to Tripo ({exc})."
+    else:
+        msg = f"Unexpected error in the Tripo job engine ({type(exc).__name__}: {exc})."
+    return redact(str(msg))
+
+
+def _validation_error(message: str) -> TripoValidationError:
+    try:
+        return TripoValidationError(message)
+    except TypeError:  # pragma: no cover - constructor with keyword-only fields
+        err = TripoValidationError.__new__(TripoValidationError)
+        Exception.__init__(err, message)
+        err.message = err.user_message = message
+        return err
+
+
+def _engine_error(message: str) -> TripoError:
+    try:
+        return TripoError(message)
+    except TypeError:  # pragma: no cover
+        err = TripoError.__new__(TripoError)
+        Exception.__init__(err, message)
+        err.message = err.user_message = message
+        return err
+
+
+def _ext(path_or_url: str) -> str:
+    path = urlparse(path_or_url).path if "://" in path_or_url else path_or_url
+    return Path(path).suffix.lower().lstrip(".")
+
+
+def _is_url(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _file_slot_names(task_type: str) -> dict[str, str]:
+    """Param name -> kind for the task's file-like params."""
+    tt = api_tasks.TASK_TYPES.get(task_type)
+    names: dict[str, str] = {}
+    if tt is not None:
+        for p in tt.params:
+            if p.kind in FILE_SLOT_KINDS:
+                names[p.name] = p.kind
+    for name in FILE_SLOT_KINDS:  # by name too, in case the spec calls them differently
+        names.setdefault(name, name)
+    return names
+
+
+def map_file_slots(task_type: str, params: dict, fn: Callable[[Any, str], Any]) -> dict:
+    """Return a copy of params with every file slot value ``v`` replaced by ``fn(v, slot)``.
+
+    Slots: ``file``, each entry of ``files`` (empty entries stay ``{}``), ``texture_prompt.image``,
+    ``texture_prompt.style_image`` and each entry of ``texture_prompt.images``.
+    """
+    out = dict(params)
+    for name, kind in _file_slot_names(task_type).items():
+        if name not in out or out[name] is None:
+            continue
+        value = out[name]
+        if kind == "texture_prompt" and isinstance(value, dict):
+            tp = dict(value)
+            for key in ("image", "style_image"):
+                if tp.get(key) not in (None, {}):
+                    tp[key] = fn(tp[key], f"{name}.{key}")
+            if isinstance(tp.get("images"), list | tuple):
+                tp["images"] = [{} if v in (None, {}) else fn(v, f"{name}.images") for v in tp["images"]]
+            out[name] = tp
+        elif kind == "files" and isinstance(value, list | tuple):
+            out[name] = [{} if v in (None, {}) else fn(v, name) for v in value]
+        elif kind == "file":
+            out[name] = fn(value, name)
+    return out
+
+
+def local_files(step: Step) -> list[str]:
+    """Local paths in the step's file slots (what the worker uploads)."""
+    found: list[str] = []
+
+    def visit(value: Any, slot: str) -> Any:
+        if isinstance(value, str) and not _is_url(value) and (os.path.exists(value) or not _UUIDISH.match(value)):
+            found.append(value)
+        return value
+
+    map_file_slots(step.task_type, step.params, visit)
+    return found
+
+
+def main_output_key(task_type: str, output: dict) -> str | None:
+    """The output a user wants from a task: its model, else its generated image."""
+    tt = api_tasks.TASK_TYPES.get(task_type)
+    if tt is None or tt.model_output:
+        key = api_tasks.model_output_key(output)
+        if key:
+            return key
+    if output.get("generated_image"):
+        return "generated_image"
+    return None
+
+
+@dataclass
+class _Run:
+    """A live worker for one job."""
+
+    job: Job
+    stop: threading.Event = field(default_factory=threading.Event)  # set by cancel() and shutdown()
+    cancelled: bool = False
+    thread: threading.Thread | None = None
+    slots: list[Slots] = field(default_factory=list)
+    step_index: int = 0
+
+
+class _Interrupted(Exception):
+    """Cancel or shutdown noticed by a worker."""
+
+
+class _NeedsAttention(Exception):
+    pass
+
+
+class _StepFailed(Exception):
+    pass
+
+
+class Engine:
+    """Runs jobs in background threads and reports to the main thread through ``events``.
+
+    ``client_factory`` builds a fresh ``TripoClient`` (one per worker). ``state_dir`` holds the journal
+    (``jobs.json``); ``download_dir/<task_id>/`` receives results. ``max_parallel`` caps each concurrency group
+    (Tripo's own limits are lower for some groups: P1 5, refine 5, multiview images 1).
+    """
+
+    def __init__(
+        self,
+        client_factory: Callable[[], Any],
+        state_dir: str | os.PathLike,
+        download_dir: str | os.PathLike,
+        *,
+        max_parallel: int = 10,
+        poll_min: float = 1.0,
+        poll_max: float = 30.0,
+        journal_interval: float = 2.0,
+    ) -> None:
+        self._client_factory = client_factory
+        self.state_dir = Path(state_dir)
+        self.download_dir = Path(download_dir)
+        self.poll_min = float(poll_min)
+        self.poll_max = max(float(poll_max), self.poll_min)
+        self.max_parallel = max(1, int(max_parallel))
+        self.events: EventQueue = EventQueue()
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._jobs: dict[str, Job] = {}
+        self._runs: dict[str, _Run] = {}
+        self._reported: set[str] = set()
+        self._stopping = False
+        self._journal_warned = False
+        self._slots = {name: Slots(name, min(limit, self.max_parallel)) for name, limit in GROUP_LIMITS.items()}
+        self._journal = Journal(self.state_dir, min_interval=journal_interval)
+        jobs, notices = self._journal.load()
+        for job in jobs:
+            self._jobs[job.id] = job
+        for msg in notices:
+            self._post(Event("", ev.NOTICE, {}, msg))
+
+    # ================================================================================================ public API
+    def submit(self, job: Job) -> str:
+        """Validate every step (nothing is sent if anything is wrong), journal the job, start it. Returns its id."""
+        self._check_open()
+        if not isinstance(job, Job):
+            raise _validation_error("submit() takes a Job (see tripo_addon.jobs.pipelines).")
+        self.validate(job)
+        with self._lock:
+            if job.id in self._jobs:
+                raise _validation_error(f"Job {job.id} was already submitted.")
+            job.state = S.PENDING
+            job.error = job.notice = ""
+            job.updated = time.time()
+            self._jobs[job.id] = job
+        try:
+            self._save(important=True, must=True)
+        except JournalError as exc:
+            with self._lock:
+                self._jobs.pop(job.id, None)
+            raise _engine_error(_user_message(exc))
+        self._start(job)
+        self._post_update(job)
+        return job.id
+
+    def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True) -> str:
+        """Follow an existing Tripo task (no POST) and download its result.
+
+        With ``job_id``: give that stopped job's unsent/unknown step this task id and continue the job from there
+        (the way out of ``needs_attention``). Returns the job id.
+        """
+        self._check_open()
+        task_id = (task_id or "").strip()
+        if not _TASK_ID.match(task_id):
+            raise _validation_error(f"{task_id!r} does not look like a Tripo task id.")
+        if job_id is not None:
+            with self._lock:
+                job = self._get_job(job_id)
+                if job_id in self._runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
+                    raise _validation_error(
+                        "Only a stopped job (needs attention, failed or cancelled) can be attached."
+                    )
+                idx = job.current_step
+                if idx >= len(job.steps) or job.steps[idx].task_id:
+                    raise _validation_error("This job has no step waiting for a task id.")
+                step = job.steps[idx]
+                step.task_id = task_id
+                step.state = S.QUEUED
+                step.status = ""
+                step.error = ""
+                job.state = S.QUEUED
+                job.error = ""
+                job.notice = f"Attached task {task_id} to step {idx + 1}."
+                job.updated = time.time()
+            self._save(important=True)
+            self._start(job)
+            self._post_update(job)
+            return job.id
+        step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
+        job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED)
+        with self._lock:
+            self._jobs[job.id] = job
+        self._save(important=True)
+        self._start(job)
+        self._post_update(job)
+        return job.id
+
+    def cancel(self, job_id: str) -> None:
+        """Stop a job locally and at once. Tripo's v2 API has no cancel: a task already sent may still finish."""
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.state in S.FINAL:
+                return
+            run = self._runs.get(job_id)
+            if run is not None:
+                run.cancelled = True
+                run.stop.set()
+            self._set_cancelled(job)
+        self._safe_save()
+        self._emit_final(job, ev.CANCELLED)
+
+    def resume(self) -> list[str]:
+        """Continue unfinished jobs from the journal (never re-sending a task). Idempotent.
+
+        Jobs that succeeded but were not imported are reported once (a ``finished`` event) so the UI offers import.
+        Returns the ids of the jobs whose worker was started by this call.
+        """
+        self._check_open()
+        started: list[str] = []
+        attention: list[Job] = []
+        report: list[Job] = []
+        with self._lock:
+            for job in sorted(self._jobs.values(), key=lambda j: j.created):
+                if job.id in self._runs:
+                    continue
+                if job.state in S.ACTIVE:
+                    idx = job.current_step
+                    step = job.steps[idx] if idx < len(job.steps) else None
+                    if step is not None and step.state == S.SUBMITTING and not step.task_id:
+                        job.state = S.NEEDS_ATTENTION
+                        job.error = _lost_submit_message(idx, step)
+                        step.state = S.NEEDS_ATTENTION
+                        step.error = job.error
+                        job.updated = time.time()
+                        attention.append(job)
+                        continue
+                    started.append(job.id)
+                elif job.state == S.SUCCEEDED and not job.imported and job.id not in self._reported:
+                    self._reported.add(job.id)
+                    report.append(job)
+        if attention or started:
+            self._save(important=False)
+        for job in attention:
+            self._emit_attention(job)
+        for job_id in started:
+            with self._lock:
+                job = self._jobs[job_id]
+            self._start(job)
+            self._post_update(job)
+        for job in report:
+            self._post(Event(job.id, ev.FINISHED, self._snap(job)))
+        return started
+
+    def retry(self, job_id: str) -> None:
+        """Restart a stopped job from its first unfinished step.
+
+        Steps that succeeded are kept; a step whose task exists is polled again (no new POST) unless Tripo reported it
+        failed, in which case it is sent again (a new, paid task). A step stuck in ``needs_attention`` is sent again:
+        call this only after checking the Tripo task history (or use ``attach(task_id, job_id=...)``).
+        """
+        self._check_open()
+        with self._lock:
+            job = self._get_job(job_id)
+            if job_id in self._runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
+                raise _validation_error("Only a failed, cancelled or stopped job can be retried.")
+            for step in job.steps:
+                if step.state == S.SUCCEEDED:
+                    continue
+                if step.task_id and step.status in FAILED_STATUSES:
+                    step.task_id = None
+                if step.task_id:
+                    step.state = S.DOWNLOADING if step.status == SUCCESS else S.QUEUED
+                else:
+                    step.state = S.PENDING
+                    step.status = ""
+                    step.progress = 0
+                    step.output = {}
+                step.error = ""
+            job.state = S.PENDING
+            job.error = job.notice = ""
+            job.updated = time.time()
+        self._save(important=True)
+        self._start(job)
+        self._post_update(job)
+
+    def mark_imported(self, job_id: str) -> None:
+        with self._lock:
+            job = self._get_job(job_id)
+            job.imported = True
+            job.updated = time.time()
+        self._save(important=True)
+        self._post_update(job)
+
+    def forget(self, job_id: str) -> None:
+        """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk."""
+        self.cancel(job_id)
+        with self._lock:
+            self._jobs.pop(job_id, None)
+            self._reported.discard(job_id)
+        self._save(important=False)
+
+    def jobs(self) -> list[dict]:
+        """Snapshots of all jobs, oldest first."""
+        with self._lock:
+            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: j.created)]
+
+    def get(self, job_id: str) -> dict:
+        with self._lock:
+            return self._get_job(job_id).snapshot()
+
+    def is_running(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._runs
+
+    def wait(self, job_id: str, timeout: float | None = None) -> dict:
+        """Block until the job stops (succeeded, failed, cancelled, needs_attention) or ``timeout`` passes.
+
+        Returns the job's snapshot either way; check ``snapshot["state"]``. Returns at once for a job that has no
+        worker (e.g. loaded from the journal and not resumed).
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            job = self._get_job(job_id)
+            while job.state not in S.STOPPED and job_id in self._runs:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(0.5 if remaining is None else min(0.5, remaining))
+            return job.snapshot()
+
+    def drain(self, max_events: int | None = None) -> list[Event]:
+        """Take the queued events without blocking (main thread)."""
+        out: list[Event] = []
+        while max_events is None or len(out) < max_events:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable."""
+        with self._lock:
+            self._stopping = True
+            runs = list(self._runs.values())
+            for run in runs:
+                run.stop.set()
+            self._cond.notify_all()
+        deadline = time.monotonic() + max(0.0, timeout)
+        for run in runs:
+            if run.thread is not None:
+                run.thread.join(max(0.0, deadline - time.monotonic()))
+        try:
+            self._save(important=False)
+        except Exception:  # pragma: no cover
+            log.exception("final journal save failed")
+        self._journal.close()
+
+    @property
+    def slots(self) -> dict[str, Slots]:
+        """Concurrency groups (for diagnostics and tests)."""
+        return self._slots
+
+    # ================================================================================================ validation
+    def validate(self, job: Job) -> None:
+        """Check every step before anything is sent; raise TripoValidationError with a clear message."""
+        if not job.steps:
+            raise _validation_error("The job has no steps.")
+        for i, step in enumerate(job.steps):
+            where = f"Step {i + 1} ({step.task_type})" if len(job.steps) > 1 else f"{step.task_type}"
+            if not isinstance(step, Step):
+                raise _validation_error(f"Step {i + 1} is not a Step.")
+            if step.task_type not in api_tasks.TASK_TYPES:
+                raise _validation_error(f"Step {i + 1}: unknown task type {step.task_type!r}.")
+            if step.task_id or step.state != S.PENDING:
+                raise _validation_error(f"{where}: a new job's steps must be pending, without a task id.")
+            if step.upload not in ("auto", "direct", "sts"):
+                raise _validation_error(f"{where}: upload must be 'auto', 'direct' or 'sts'.")
+            try:
+                json.dumps(encode_value(step.params))
+            except (TypeError, ValueError) as exc:
+                raise _validation_error(f"{where}: parameters must be plain values ({exc}).")
+            for ref in iter_refs(step.params):
+                self._check_ref(job, i, ref, where)
+            self._check_files(step, where)
+            try:
+                api_tasks.build_request(step.task_type, self._placeholder_params(job, step))
+            except TripoValidationError as exc:
+                raise _validation_error(f"{where}: {_user_message(exc)}")
+            tt = api_tasks.TASK_TYPES[step.task_type]
+            source = step.params.get(tt.source_field) if tt.source_field else None
+            if isinstance(source, Ref) and source.what == "task_id":
+                src = job.steps[source.step]
+                try:
+                    api_tasks.check_chain(step.task_type, src.task_type, src.params.get("model_version"))
+                except TripoValidationError as exc:
+                    raise _validation_error(f"{where}: {_user_message(exc)}")
+
+    @staticmethod
+    def _check_ref(job: Job, i: int, ref: Ref, where: str) -> None:
+        if not isinstance(ref.step, int) or not 0 <= ref.step < i:
+            raise _validation_error(f"{where}: a reference must point to an earlier step (got step {ref.step + 1}).")
+        src = job.steps[ref.step]
+        if ref.what == "task_id":
+            return
+        key = ref.output_key
+        if not key:
+            raise _validation_error(f"{where}: unknown reference {ref.what!r} (use 'task_id' or 'output:<key>').")
+        outputs = api_tasks.TASK_TYPES[src.task_type].outputs
+        if outputs and key not in outputs:
+            raise _validation_error(
+                f"{where}: step {ref.step + 1} ({src.task_type}) has no output {key!r} (it has {', '.join(outputs)})."
+            )
+
+    @staticmethod
+    def _check_files(step: Step, where: str) -> None:
+        def check(value: Any, slot: str) -> Any:
+            if isinstance(value, Ref) or isinstance(value, dict) or _is_url(value):
+                return value
+            if not isinstance(value, str) or not value:
+                raise _validation_error(f"{where}: {slot} must be a file path, a URL or a file object.")
+            if not os.path.exists(value):
+                if _UUIDISH.match(value):
+                    return value  # an uploaded file token
+                raise _validation_error(f"{where}: file not found: {value}")
+            if not os.path.isfile(value):
+                raise _validation_error(f"{where}: not a file: {value}")
+            ext = _ext(value)
+            mesh_slot = step.task_type == "import_model"
+            allowed = MESH_EXTS if mesh_slot else IMAGE_EXTS
+            if ext not in allowed:
+                kind = "a 3D model (glb, fbx, obj, stl)" if mesh_slot else "an image (png, jpg, webp)"
+                raise _validation_error(f"{where}: {os.path.basename(value)} is not {kind}.")
+            if step.upload == "direct" and ext in MESH_EXTS:
+                raise _validation_error(f"{where}: 3D models can only be uploaded through STS (upload='sts').")
+            return value
+
+        map_file_slots(step.task_type, step.params, check)
+
+    def _placeholder_params(self, job: Job, step: Step) -> dict:
+        """Params with Refs and local files replaced by plausible placeholders (for build_request validation)."""
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, Ref):
+                if value.what == "task_id":
+                    return PLACEHOLDER_ID
+                key = value.output_key or ""
+                if key == "rig_type":
+                    return "biped"
+                if key == "riggable":
+                    return True
+                return "https://placeholder.invalid/output.png"
+            if isinstance(value, dict):
+                return {k: fill(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            return value
+
+        params = fill(step.params)
+        return map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, placeholder=True))
+
+    @staticmethod
+    def _file_object(value: Any, *, placeholder: bool = False, uploads: dict | None = None) -> Any:
+        """A file-slot value as a Tripo file object."""
+        if isinstance(value, dict):
+            return value
+        if _is_url(value):
+            ext = _ext(value)
+            ext = "jpg" if ext == "jpeg" else ext
+            return {"type": ext if ext in IMAGE_EXTS | MESH_EXTS else "png", "url": value}
+        if isinstance(value, str):
+            if uploads is not None and value in uploads:
+                return {k: v for k, v in uploads[value].items() if not k.startswith("_")}
+            ext = _ext(value)
+            if placeholder and os.path.exists(value):
+                if ext in MESH_EXTS:
+                    return {"type": ext, "object": {"bucket": "tripo-data", "key": f"placeholder/input.{ext}"}}
+                return {"type": "jpg" if ext == "jpeg" else ext, "file_token": PLACEHOLDER_ID}
+            if _UUIDISH.match(value) and not os.path.exists(value):
+                return {"type": "jpg", "file_token": value}
+        return value
+
+    # ================================================================================================ workers
+    def _start(self, job: Job) -> None:
+        with self._lock:
+            if job.id in self._runs or self._stopping:
+                return
+            run = _Run(job)
+            run.thread = threading.Thread(target=self._worker, args=(run,), name=f"tripo-job-{job.id}", daemon=True)
+            self._runs[job.id] = run
+        run.thread.start()
+
+    def _worker(self, run: _Run) -> None:
+        job = run.job
+        client = None
+        try:
+            client = self._client_factory()
+            for idx, step in enumerate(job.steps):
+                if step.state == S.SUCCEEDED:
+                    continue
+                run.step_index = idx
+                self._run_step(run, client, idx, step)
+            self._finish(run, S.SUCCEEDED)
+        except (_Interrupted, Stopped):
+            self._interrupted(run)
+        except TripoCancelled as exc:
+            if run.stop.is_set():
+                self._interrupted(run)
+            else:
+                self._finish(run, S.FAILED, error=self._prefixed(run, _user_message(exc)))
+        except _NeedsAttention as exc:
+            self._finish(run, S.NEEDS_ATTENTION, error=str(exc))
+        except _StepFailed as exc:
+            self._finish(run, S.FAILED, error=str(exc))
+        except BaseException as exc:  # noqa: BLE001 - a worker must never die silently
+            if not isinstance(exc, TripoError | JournalError):
+                log.exception("Tripo job %s crashed", job.id)
+            self._finish(run, S.FAILED, error=self._prefixed(run, _user_message(exc)))
+        finally:
+            self._release_slots(run)
+            if client is not None and hasattr(client, "close"):
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001
+                    log.debug("client.close failed", exc_info=True)
+            with self._cond:
+                if self._runs.get(job.id) is run:
+                    del self._runs[job.id]
+                self._cond.notify_all()
+
+    def _prefixed(self, run: _Run, msg: str) -> str:
+        job = run.job
+        if len(job.steps) <= 1:
+            return msg
+        step = job.steps[run.step_index]
+        return f"Step {run.step_index + 1} of {len(job.steps)} ({step.task_type}): {msg}"
+
+    def _check_stop(self, run: _Run) -> None:
+        if run.stop.is_set() or run.cancelled or self._stopping:
+            raise _Interrupted()
+
+    def _sleep(self, run: _Run, seconds: float) -> None:
+        if run.stop.wait(max(0.0, seconds)):
+            raise _Interrupted()
+
+    def _run_step(self, run: _Run, client: Any, idx: int, step: Step) -> None:
+        job = run.job
+        if not step.task_id:
+            if step.state in (S.SUBMITTING, S.NEEDS_ATTENTION):
+                raise _NeedsAttention(_lost_submit_message(idx, step))
+            self._submit_step(run, client, idx, step)
+        task = None
+        if step.state != S.DOWNLOADING or not step.task_type:
+            task = self._poll(run, client, idx, step)
+        self._download(run, client, idx, step, task)
+        with self._lock:
+            step.state = S.SUCCEEDED
+            step.finished_at = time.time()
+            step.progress = 100
+            if idx + 1 < len(job.steps) and job.state not in S.FINAL:
+                job.state = S.PENDING
+        self._save(important=True)
+        self._post_update(job)
+
+    # -- submit ------------------------------------------------------------------------------------------------
+    def _submit_step(self, run: _Run, client: Any, idx: int, step: Step) -> None:
+        job = run.job
+        self._check_stop(run)
+        now = time.time()
+        todo = [
+            p
+            for p in dict.fromkeys(local_files(step))
+            if p not in step.uploads or now - float(step.uploads[p].get("_at", 0)) > UPLOAD_MAX_AGE
+        ]
+        if todo:
+            self._set(job, step, S.UPLOADING, important=False)
+            for path in todo:
+                self._check_stop(run)
+                ext = _ext(path)
+                use_sts = step.upload == "sts" or (step.upload == "auto" and ext in MESH_EXTS)
+                fobj = client.upload_sts(path) if use_sts else client.upload_image(path)
+                with self._lock:
+                    step.uploads[path] = {**dict(fobj), "_at": time.time()}
+                self._save(important=False)
+                self._post_update(job)
+        self._check_stop(run)
+        params = self._resolve_refs(client, job, idx, step)
+        params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
+        body = api_tasks.build_request(step.task_type, params)
+
+        groups = concurrency_groups(step.task_type, params)
+        if any(self._slots[g].used >= self._slots[g].limit for g in groups):
+            with self._lock:
+                step.state = S.PENDING
+                job.notice = "Waiting for a free Tripo slot (your account runs a limited number of tasks at once)."
+            self._post_update(job)
+        for g in groups:
+            self._slots[g].acquire(run.stop)
+            run.slots.append(self._slots[g])
+        self._check_stop(run)
+        with self._lock:
+            if job.notice.startswith("Waiting for a free Tripo slot"):
+                job.notice = ""
+            step.submitted_at = time.time()
+        self._set(job, step, S.SUBMITTING, important=True, must=True)  # fsynced before the POST: never sent twice
+        if run.stop.is_set() or self._stopping:
+            with self._lock:
+                step.state = S.PENDING
+            self._save(important=False)
+            raise _Interrupted()
+        try:
+            task_id = client.create_task(body)
+        except TripoOutcomeUnknown as exc:
+            with self._lock:
+                step.state = S.NEEDS_ATTENTION
+                step.error = _user_message(exc)
+            raise _NeedsAttention(
+                self._prefixed(
+                    run,
+                    "The request reached Tripo but its answer was lost, so a task may or may not have been created. "
+                    "It was not sent again, so you are not charged twice. Check your task history on the Tripo "
+                    "website: if the task is there, attach it to this job by its id; if not, retry the job.",
+                )
+            )
+        except TripoError as exc:  # refused by Tripo (or never sent): no task exists
+            with self._lock:
+                step.state = S.FAILED
+                step.error = _user_message(exc)
+            self._save(important=False)
+            raise
+        except BaseException as exc:  # outcome not known: do not risk a second task
+            log.exception("create_task raised unexpectedly")
+            with self._lock:
+                step.state = S.NEEDS_ATTENTION
+                step.error = redact(f"{type(exc).__name__}: {exc}")
+            raise _NeedsAttention(
+                self._prefixed(run, f"Unexpected error while sending the task ({step.error}). ")
+                + "It was not sent again. Check your Tripo task history and attach the task by id "
+                "if it exists."
+            )
+        with self._lock:
+            step.task_id = str(task_id)
+            step.state = S.QUEUED
+            step.status = "queued"
+            if job.state not in S.STOPPED:
+                job.state = S.QUEUED
+        try:
+            self._save(important=True)
+        except JournalError as exc:  # the task exists: keep following it in memory, tell the user its id
+            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
+        self._post_update(job)
+        if run.cancelled:
+            raise _Interrupted()
+
+    def _resolve_refs(self, client: Any, job: Job, idx: int, step: Step) -> dict:
+        """Replace Refs with the task id or a fresh output value of the referenced step."""
+        fresh: dict[int, dict] = {}
+
+        def output_of(i: int) -> dict:
+            if i not in fresh:
+                src = job.steps[i]
+                if not src.task_id:
+                    raise _StepFailed(f"Step {idx + 1} needs step {i + 1}, which has no task.")
+                task = client.get_task(src.task_id)  # fresh URLs: outputs expire within minutes
+                out = dict(_attr(task, "output", {}) or {})
+                with self._lock:
+                    src.output = out
+                fresh[i] = out
+            return fresh[i]
+
+        def fill(value: Any) -> Any:
+            if isinstance(value, Ref):
+                src = job.steps[value.step]
+                if value.what == "task_id":
+                    if not src.task_id:
+                        raise _StepFailed(f"Step {idx + 1} needs step {value.step + 1}, which has no task.")
+                    return src.task_id
+                key = value.output_key or ""
+                out = output_of(value.step)
+                if key not in out or out[key] in (None, ""):
+                    raise _StepFailed(
+                        f"Step {idx + 1} ({step.task_type}) needs {key!r} from step {value.step + 1} "
+                        f"({src.task_type}), which did not return it."
+                    )
+                return out[key]
+            if isinstance(value, dict):
+                return {k: fill(v) for k, v in value.items()}
+            if isinstance(value, list):
+                return [fill(v) for v in value]
+            return value
+
+        return fill(step.params)
+
+    # -- poll --------------------------------------------------------------------------------------------------
+    def _poll(self, run: _Run, client: Any, idx: int, step: Step) -> Any:
+        """Poll the step's task until it is final. Returns the successful task; raises on failure."""
+        job = run.job
+        idle = 0
+        transient = 0
+        while True:
+            self._check_stop(run)
+            try:
+                task = client.get_task(step.task_id)
+            except TripoCancelled:
+                raise
+            except TripoError as exc:
+                if not self._transient(exc):
+                    raise _StepFailed(
+                        self._prefixed(run, f"{_user_message(exc)} (while following task {step.task_id})")
+                    )
+                transient += 1
+                with self._lock:
+                    step.error = f"Connection problem, retrying: {_user_message(exc)}"
+                self._post_update(job)
+                self._sleep(run, min(self.poll_max, self.poll_min * 2 ** min(transient, 10)))
+                continue
+            transient = 0
+            changed = self._apply_task(run, idx, step, task)
+            status = step.status
+            if status == SUCCESS:
+                self._release_slots(run)
+                return task
+            if status in FAILED_STATUSES:
+                self._release_slots(run)
+                msg = self._task_failure_text(task)
+                with self._lock:
+                    step.state = S.FAILED
+                    step.error = msg
+                raise _StepFailed(self._prefixed(run, f"{msg} (task {step.task_id})"))
+            if not run.slots and step.task_type:  # resumed or attached: it occupies a Tripo slot anyway
+                for g in concurrency_groups(step.task_type, step.params):
+                    self._slots[g].force()
+                    run.slots.append(self._slots[g])
+            idle = 0 if changed else idle + 1
+            self._sleep(
+                run,
+                poll_delay(status, eta=step.eta, idle_polls=idle, poll_min=self.poll_min, poll_max=self.poll_max),
+            )
+
+    @staticmethod
+    def _transient(exc: TripoError) -> bool:
+        from tripo_addon.api import errors as api_errors
+
+        transient_types = tuple(
+            t for t in (getattr(api_errors, "TripoNetworkError", None), getattr(api_errors, "TripoTimeout", None)) if t
+        )
+        if transient_types and isinstance(exc, transient_types):
+            return True
+        status = getattr(exc, "status", None)
+        code = getattr(exc, "code", None)
+        return (isinstance(status, int) and (status >= 500 or status == 429)) or code in (1000, 1001, 1007, 2000)
+
+    def _apply_task(self, run: _Run, idx: int, step: Step, task: Any) -> bool:
+        """Copy a task's state into the step. Returns True if anything user-visible changed."""
+        job = run.job
+        status = str(_attr(task, "status", "") or "")
+        progress = int(_attr(task, "progress", 0) or 0)
+        eta = _attr(task, "running_left_time", None)
+        queue = _attr(task, "queuing_num", None)
+        credits = _attr(task, "consumed_credit", None)
+        ttype = _attr(task, "type", None)
+        with self._lock:
+            if not step.task_type and ttype:
+                step.task_type = str(ttype)
+            elif ttype and step.task_type and ttype != step.task_type:
+                raise _StepFailed(
+                    f"Task {step.task_id} is a {ttype} task, but step {idx + 1} expects {step.task_type}."
+                )
+            before = (step.status, step.progress, step.eta, step.queue_position)
+            status_changed = status != step.status
+            step.status = status
+            step.progress = 100 if status == SUCCESS else max(0, min(100, progress))
+            step.eta = int(eta) if isinstance(eta, int | float) and eta >= 0 else None
+            step.queue_position = int(queue) if isinstance(queue, int | float) and queue >= 0 else None
+            if credits is not None:
+                step.credits = float(credits)
+            step.output = dict(_attr(task, "output", {}) or {})
+            if step.error.startswith("Connection problem"):
+                step.error = ""
+            new_state = {"queued": S.QUEUED, "running": S.RUNNING}.get(status)
+            if new_state:
+                step.state = new_state
+                if job.state not in S.STOPPED:
+                    job.state = new_state
+            changed = before != (step.status, step.progress, step.eta, step.queue_position)
+        self._save(important=status_changed)
+        if changed:
+            self._post_update(job)
+        return changed
+
+    @staticmethod
+    def _task_failure_text(task: Any) -> str:
+        status = str(_attr(task, "status", ""))
+        code = _attr(task, "error_code", None)
+        detail = str(_attr(task, "error_msg", "") or "")
+        try:
+            from tripo_addon.api.errors import ERROR_TEXT
+
+            if code is not None and not detail:
+                detail = ERROR_TEXT.get(int(code), "")
+        except (ImportError, ValueError, TypeError):
+            pass
+        base = {
+            "failed": "Tripo could not complete the task",
+            "banned": "Tripo refused the task under its content policy",
+            "expired": "The task expired on Tripo's side",
+            "cancelled": "The task was cancelled on Tripo's side",
+        }.get(status, f"The task ended with status {status!r}")
+        if code is not None:
+            base += f" (error {code})"
+        return redact(f"{base}: {detail}" if detail else f"{base}.")
+
+    # -- download ----------------------------------------------------------------------------------------------
+    def _download(self, run: _Run, client: Any, idx: int, step: Step, task: Any) -> None:
+        job = run.job
+        if not step.download:
+            return
+        output = step.output
+        if task is None or not output:
+            task = client.get_task(step.task_id)
+            self._apply_task(run, idx, step, task)
+            output = step.output
+        if step.outputs is not None:
+            keys = [k for k in step.outputs if output.get(k)]
+        else:
+            key = main_output_key(step.task_type, output)
+            tt = api_tasks.TASK_TYPES.get(step.task_type)
+            if key is None and tt is not None and tt.model_output:
+                raise _StepFailed(
+                    self._prefixed(run, f"Task {step.task_id} succeeded but returned no model file to download.")
+                )
+            keys = [key] if key else []
+        if not keys:
+            return
+        with self._lock:
+            step.files = []
+        self._set(job, step, S.DOWNLOADING, important=True)
+        dest = self.download_dir / str(step.task_id)
+        last = [0.0]
+
+        def progress(done: int, total: int | None) -> None:
+            now = time.monotonic()
+            if now - last[0] < 0.2:
+                return
+            last[0] = now
+            with self._lock:
+                job.meta["download"] = {"done": int(done), "total": int(total) if total else None}
+            self._post_update(job)
+
+        for key in keys:
+            self._check_stop(run)
+            path = client.download(step.task_id, key, dest, cancel=run.stop, progress=progress)
+            with self._lock:
+                step.files.append(str(path))
+        with self._lock:
+            job.meta.pop("download", None)
+        self._save(important=True)
+
+    # ================================================================================================ state helpers
+    def _set(self, job: Job, step: Step, state: str, *, important: bool, must: bool = False) -> None:
+        with self._lock:
+            step.state = state
+            if job.state not in S.STOPPED:
+                job.state = state
+            job.updated = time.time()
+        self._save(important=important, must=must)
+        self._post_update(job)
+
+    def _set_cancelled(self, job: Job) -> None:
+        """Under the lock."""
+        job.state = S.CANCELLED
+        job.updated = time.time()
+        sent = [s for s in job.steps if s.task_id and s.state not in (S.SUCCEEDED,) and s.status not in FAILED_STATUSES]
+        in_flight = [s for s in sent if s.status != SUCCESS]
+        if in_flight:
+            job.notice = "Cancelled locally. " + NO_SERVER_CANCEL.format(task="task " + in_flight[0].task_id)
+        elif any(s.state == S.SUBMITTING for s in job.steps):
+            job.notice = "Cancelled locally while a task was being sent. " + NO_SERVER_CANCEL.format(task="it")
+        else:
+            job.notice = "Cancelled."
+        for s in job.steps:
+            if s.state not in (S.SUCCEEDED, S.FAILED):
+                s.state = S.CANCELLED
+
+    def _interrupted(self, run: _Run) -> None:
+        """A worker stopped because of cancel() or shutdown()."""
+        job = run.job
+        if run.cancelled:
+            with self._lock:  # (re)write the notice: a task id may have arrived after cancel()
+                self._set_cancelled(job)
+            self._safe_save()
+            self._post_update(job)
+        else:
+            self._safe_save()  # shutdown: leave the state as is, resumable
+
+    def _finish(self, run: _Run, state: str, error: str = "") -> None:
+        job = run.job
+        with self._lock:
+            if job.state == S.CANCELLED or run.cancelled:
+                return
+            job.state = state
+            job.error = error
+            job.updated = time.time()
+            if state == S.SUCCEEDED:
+                job.notice = ""
+            step = job.steps[run.step_index] if job.steps else None
+            if step is not None and state == S.FAILED and step.state != S.SUCCEEDED and step.state != S.FAILED:
+                step.state = S.FAILED
+                step.error = step.error or error
+            if step is not None and state == S.NEEDS_ATTENTION:
+                step.state = S.NEEDS_ATTENTION if not step.task_id else step.state
+                step.error = step.error or error
+        self._safe_save()
+        if state == S.SUCCEEDED:
+            with self._lock:
+                self._reported.add(job.id)
+            self._emit_final(job, ev.FINISHED)
+        elif state == S.FAILED:
+            self._emit_final(job, ev.FAILED)
+        else:
+            self._emit_attention(job)
+
+    def _emit_final(self, job: Job, kind: str) -> None:
+        snap = self._snap(job)
+        self._post(Event(job.id, kind, snap, job.error or job.notice))
+        with self._cond:
+            self._cond.notify_all()
+
+    def _emit_attention(self, job: Job) -> None:
+        snap = self._snap(job)
+        self._post(Event(job.id, ev.UPDATE, snap))
+        self._post(Event(job.id, ev.NOTICE, snap, job.error))
+        with self._cond:
+            self._cond.notify_all()
+
+    def _notice(self, job: Job | None, message: str) -> None:
+        self._post(Event(job.id if job else "", ev.NOTICE, self._snap(job) if job else {}, redact(message)))
+
+    def _release_slots(self, run: _Run) -> None:
+        while run.slots:
+            run.slots.pop().release()
+
+    def _snap(self, job: Job) -> dict:
+        with self._lock:
+            return job.snapshot()
+
+    def _post_update(self, job: Job) -> None:
+        with self._lock:
+            job.updated = time.time()
+            snap = job.snapshot()
+        self._post(Event(job.id, ev.UPDATE, snap))
+
+    def _post(self, event: Event) -> None:
+        self.events.put(event)
+
+    def _records(self) -> list[dict]:
+        with self._lock:
+            return [j.to_dict() for j in sorted(self._jobs.values(), key=lambda j: j.created)]
+
+    def _save(self, *, important: bool, must: bool = False) -> None:
+        """Journal all jobs. Only ``must`` saves raise (JournalError); others log and post one notice."""
+        try:
+            self._journal.save(self._records, important=important)
+        except JournalError as exc:
+            if must:
+                raise
+            if not self._journal.closed and not self._journal_warned:
+                self._journal_warned = True
+                log.warning("journal: %s", exc)
+                self._notice(None, str(exc))
+
+    def _safe_save(self) -> None:
+        self._save(important=True)
+
+    def _get_job(self, job_id: str) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise KeyError(f"no job {job_id!r}")
+        return job
+
+    def _check_open(self) -> None:
+        if self._stopping:
+            raise _engine_error("The Tripo job engine was shut down.")
+
+    def __repr__(self) -> str:  # pragma: no cover
+        return f"<Engine {len(self._jobs)} jobs, {len(self._runs)} running, state_dir={self.state_dir}>"
+
+
+def iter_snapshots(engine: Engine) -> Iterable[dict]:  # pragma: no cover - convenience
+    return iter(engine.jobs())

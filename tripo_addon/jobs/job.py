@@ -1,0 +1,270 @@
+"""Jobs and steps: plain data, JSON round-trip, snapshots. No I/O, no threads, no bpy."""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from dataclasses import dataclass, field, fields
+from pathlib import PurePath
+from typing import Any
+
+
+class JobState:
+    """Job (and step) states. A step uses the same names for its own progress."""
+
+    PENDING = "pending"
+    UPLOADING = "uploading"
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    NEEDS_ATTENTION = "needs_attention"
+
+    ALL = (PENDING, UPLOADING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING, SUCCEEDED, FAILED, CANCELLED, NEEDS_ATTENTION)
+    FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+    #: states in which the engine does nothing more until the user acts (wait() returns on these)
+    STOPPED = frozenset({SUCCEEDED, FAILED, CANCELLED, NEEDS_ATTENTION})
+    ACTIVE = frozenset({PENDING, UPLOADING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING})
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A value taken from an earlier step of the same job when this step is submitted.
+
+    ``what`` is ``"task_id"`` or ``"output:<key>"`` (e.g. ``"output:rig_type"``, ``"output:generated_image"``).
+    A URL output placed where a file is expected becomes ``{"type": <ext>, "url": <url>}``.
+    """
+
+    step: int
+    what: str = "task_id"
+
+    @property
+    def output_key(self) -> str | None:
+        return self.what.split(":", 1)[1] if self.what.startswith("output:") else None
+
+    def to_json(self) -> dict:
+        return {"$ref": {"step": self.step, "what": self.what}}
+
+
+def encode_value(value: Any) -> Any:
+    """Params -> JSON-able: Refs become ``{"$ref": ...}``, paths become strings, tuples lists."""
+    if isinstance(value, Ref):
+        return value.to_json()
+    if isinstance(value, PurePath):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): encode_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_value(v) for v in value]
+    return value
+
+
+def decode_value(value: Any) -> Any:
+    """Inverse of :func:`encode_value`."""
+    if isinstance(value, dict):
+        if set(value) == {"$ref"} and isinstance(value["$ref"], dict):
+            r = value["$ref"]
+            return Ref(int(r["step"]), str(r.get("what", "task_id")))
+        return {k: decode_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    return value
+
+
+def iter_refs(value: Any):
+    """Yield every Ref inside a params value."""
+    if isinstance(value, Ref):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from iter_refs(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from iter_refs(v)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+@dataclass
+class Step:
+    """One Tripo task of a job.
+
+    ``params`` are the task's request fields except ``type``; values may be :class:`Ref`; ``file``/``files`` and
+    ``texture_prompt`` images may be local paths (uploaded first: images directly, meshes through STS) or ready file
+    objects (``{"type":..,"url"|"file_token"|"object":..}``).
+    ``download``: fetch this step's result when it succeeds; ``outputs`` names the output keys to fetch (``None``: the
+    main result, i.e. the model, the generated image). Missing optional keys are skipped.
+    """
+
+    task_type: str
+    params: dict = field(default_factory=dict)
+    upload: str = "auto"
+    download: bool = True
+    outputs: list[str] | None = None
+    label: str = ""
+    # filled by the engine (journaled)
+    state: str = JobState.PENDING
+    task_id: str | None = None
+    status: str = ""  # Tripo's task status: queued, running, success, failed...
+    progress: int = 0
+    eta: int | None = None  # running_left_time, seconds
+    queue_position: int | None = None  # queuing_num
+    credits: float | None = None  # consumed_credit
+    error: str = ""
+    files: list[str] = field(default_factory=list)
+    output: dict = field(default_factory=dict)
+    uploads: dict[str, dict] = field(default_factory=dict)  # local path -> uploaded file object (+ "_at")
+    submitted_at: float | None = None
+    finished_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.params = decode_value(encode_value(dict(self.params)))
+        if self.outputs is not None:
+            self.outputs = [str(k) for k in self.outputs]
+
+    @property
+    def done(self) -> bool:
+        return self.state == JobState.SUCCEEDED
+
+    def to_dict(self) -> dict:
+        d = {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self)}
+        d["params"] = encode_value(self.params)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Step:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        kw["params"] = decode_value(kw.get("params") or {})
+        return cls(**kw)
+
+    def snapshot(self, index: int) -> dict:
+        d = self.to_dict()
+        d.pop("uploads", None)
+        d["index"] = index
+        return d
+
+
+@dataclass
+class Job:
+    """A user-visible unit of work: one or more steps run in order."""
+
+    title: str
+    steps: list[Step]
+    kind: str = "custom"
+    id: str = field(default_factory=new_id)
+    state: str = JobState.PENDING
+    created: float = field(default_factory=time.time)
+    updated: float = 0.0
+    imported: bool = False
+    error: str = ""  # why it failed / needs attention (plain sentence, no secrets)
+    notice: str = ""  # informational message (e.g. "cancelled locally; Tripo has no cancel")
+    meta: dict = field(default_factory=dict)  # free JSON-able data for the caller (e.g. the source object name)
+
+    def __post_init__(self) -> None:
+        if not self.updated:
+            self.updated = self.created
+
+    # -- derived -----------------------------------------------------------------------------------------------
+    @property
+    def final(self) -> bool:
+        return self.state in JobState.FINAL
+
+    @property
+    def current_step(self) -> int:
+        """Index of the first step not yet succeeded (len(steps) when all did)."""
+        for i, s in enumerate(self.steps):
+            if s.state != JobState.SUCCEEDED:
+                return i
+        return len(self.steps)
+
+    @property
+    def progress(self) -> int:
+        """Overall 0..100 over all steps."""
+        if not self.steps:
+            return 0
+        if self.state == JobState.SUCCEEDED:
+            return 100
+        total = sum(100 if s.state == JobState.SUCCEEDED else max(0, min(100, int(s.progress))) for s in self.steps)
+        return int(total / len(self.steps))
+
+    @property
+    def files(self) -> list[str]:
+        return [f for s in self.steps for f in s.files]
+
+    @property
+    def result_files(self) -> list[str]:
+        """Files of the last step that downloaded something: what the user imports."""
+        for s in reversed(self.steps):
+            if s.files:
+                return list(s.files)
+        return []
+
+    @property
+    def task_ids(self) -> list[str]:
+        return [s.task_id for s in self.steps if s.task_id]
+
+    @property
+    def credits(self) -> float:
+        return float(sum(s.credits or 0 for s in self.steps))
+
+    # -- serialisation -----------------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "state": self.state,
+            "created": self.created,
+            "updated": self.updated,
+            "imported": self.imported,
+            "error": self.error,
+            "notice": self.notice,
+            "meta": copy.deepcopy(self.meta),
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Job:
+        if not isinstance(d, dict) or not isinstance(d.get("id"), str) or not isinstance(d.get("steps"), list):
+            raise ValueError("not a job record")
+        state = d.get("state", JobState.PENDING)
+        if state not in JobState.ALL:
+            raise ValueError(f"unknown job state {state!r}")
+        return cls(
+            id=d["id"],
+            title=str(d.get("title", "")),
+            kind=str(d.get("kind", "custom")),
+            state=state,
+            created=float(d.get("created") or time.time()),
+            updated=float(d.get("updated") or 0.0),
+            imported=bool(d.get("imported", False)),
+            error=str(d.get("error", "")),
+            notice=str(d.get("notice", "")),
+            meta=dict(d.get("meta") or {}),
+            steps=[Step.from_dict(s) for s in d["steps"]],
+        )
+
+    def snapshot(self) -> dict:
+        """Plain JSON-able copy: the only thing that crosses to the main thread.
+
+        Keys: id, title, kind, state, created, updated, imported, error, notice, meta, steps (step snapshots), plus
+        derived: progress (0..100), current_step, final, can_import, files, result_files, task_ids, credits.
+        """
+        d = self.to_dict()
+        d["steps"] = [s.snapshot(i) for i, s in enumerate(self.steps)]
+        d["progress"] = self.progress
+        d["current_step"] = self.current_step
+        d["final"] = self.final
+        d["files"] = self.files
+        d["result_files"] = self.result_files
+        d["can_import"] = self.state == JobState.SUCCEEDED and not self.imported and bool(self.result_files)
+        d["task_ids"] = self.task_ids
+        d["credits"] = self.credits
+        return d

@@ -1,0 +1,186 @@
+"""The persistent job log: one JSON file, written atomically, quarantined (never fatal) when unreadable.
+
+Holds job records only (task ids, params, states, file paths). Jobs carry no secrets; the API key is never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from .job import Job
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "jobs.json"
+VERSION = 1
+
+
+class JournalError(OSError):
+    """The log could not be written."""
+
+
+class Journal:
+    """Atomic JSON log of jobs under ``state_dir``.
+
+    ``save(jobs, important=False)`` coalesces progress-only writes (at most one per ``min_interval`` seconds; the
+    latest data is kept dirty and written by the next important save or :meth:`flush`). Important saves always write
+    (temp file + flush + fsync + ``os.replace`` + directory fsync) and raise :class:`JournalError` on failure.
+    """
+
+    def __init__(self, state_dir: str | os.PathLike, *, min_interval: float = 2.0) -> None:
+        self.dir = Path(state_dir)
+        self.path = self.dir / FILE_NAME
+        self.min_interval = min_interval
+        self.lock = threading.RLock()  # held across serialise + write so writes never go back in time
+        self._last_write = 0.0
+        self._dirty: list[dict] | None = None
+        self._closed = False
+        self.writes = 0  # number of files written (tests, diagnostics)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def load(self) -> tuple[list[Job], list[str]]:
+        """Read the log. Returns (jobs, notices). Never raises: a bad log is moved aside with a notice."""
+        notices: list[str] = []
+        with self.lock:
+            if not self.path.exists():
+                return [], notices
+            try:
+                raw = self.path.read_bytes()
+                data = json.loads(raw.decode("utf-8"))
+                if not isinstance(data, dict) or not isinstance(data.get("jobs"), list):
+                    raise ValueError("unexpected structure")
+            except (OSError, ValueError) as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+                moved = self._quarantine(move=True)
+                notices.append(
+                    f"The Tripo job log could not be read ({type(exc).__name__}); "
+                    + (
+                        f"it was moved to {moved.name} and a new log was started."
+                        if moved
+                        else "a new log was started."
+                    )
+                )
+                log.warning("job log unreadable: %s", exc)
+                return [], notices
+            jobs: list[Job] = []
+            bad = 0
+            for rec in data["jobs"]:
+                try:
+                    jobs.append(Job.from_dict(rec))
+                except (TypeError, ValueError, KeyError) as exc:
+                    bad += 1
+                    log.warning("skipping bad job record: %s", exc)
+            if bad:
+                copied = self._quarantine(move=False)
+                where = f" (the original log was copied to {copied.name})" if copied else ""
+                notices.append(f"{bad} unreadable job record(s) in the Tripo job log were skipped{where}.")
+            return jobs, notices
+
+    def _quarantine(self, *, move: bool) -> Path | None:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        dest = self.path.with_name(f"{FILE_NAME}.corrupt-{stamp}")
+        n = 1
+        while dest.exists():
+            dest = self.path.with_name(f"{FILE_NAME}.corrupt-{stamp}-{n}")
+            n += 1
+        try:
+            if move:
+                os.replace(self.path, dest)
+            else:
+                shutil.copy2(self.path, dest)
+            return dest
+        except OSError as exc:
+            log.warning("could not quarantine the job log: %s", exc)
+            if move:
+                try:
+                    self.path.unlink()
+                except OSError:
+                    pass
+            return None
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def save(self, jobs: Iterable[Job | dict] | Callable[[], Iterable[Job | dict]], *, important: bool = True) -> bool:
+        """Write the jobs or job records (or those returned by a callable, evaluated under the journal lock).
+
+        Returns True if the file was written. Raises JournalError only for important saves.
+        """
+        with self.lock:
+            if self._closed:
+                if important:
+                    raise JournalError("the job log is closed (the engine was shut down)")
+                return False
+            records = [j.to_dict() if isinstance(j, Job) else j for j in (jobs() if callable(jobs) else jobs)]
+            if not important and time.monotonic() - self._last_write < self.min_interval:
+                self._dirty = records
+                return False
+            try:
+                self._write(records)
+            except OSError as exc:
+                self._dirty = records
+                if important:
+                    raise JournalError(f"could not write the job log {self.path}: {exc}") from exc
+                log.warning("job log write failed: %s", exc)
+                return False
+            return True
+
+    def flush(self) -> None:
+        """Write pending coalesced data, if any (errors are logged, not raised)."""
+        with self.lock:
+            if self._dirty is not None and not self._closed:
+                try:
+                    self._write(self._dirty)
+                except OSError as exc:
+                    log.warning("job log flush failed: %s", exc)
+
+    def close(self) -> None:
+        """Flush, then refuse further writes (a shut-down engine must not overwrite a newer engine's log)."""
+        with self.lock:
+            self.flush()
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _write(self, records: list[dict]) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        payload = json.dumps({"version": VERSION, "saved": time.time(), "jobs": records}, indent=1, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(prefix=FILE_NAME + ".", suffix=".tmp", dir=self.dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(self.dir)
+        self._dirty = None
+        self._last_write = time.monotonic()
+        self.writes += 1
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,326 @@
+"""Job builders: one per task type, the seven pipelines of the Tripo skill, and send-back jobs.
+
+Builders only assemble :class:`Job` objects; nothing is validated or sent until ``Engine.submit``. Only the results the
+user wants are downloaded: the last step's result (the model, or the image of an image task) and, for a generation
+that is followed by other steps, just its preview image (``rendered_image``).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from .job import Job, Ref, Step
+
+PREVIEW = ["rendered_image"]
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values: unset means "server default"."""
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _short(text: str, n: int = 48) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+def _name(path: str | os.PathLike) -> str:
+    return os.path.basename(os.fspath(path))
+
+
+# ==================================================================================================== single tasks
+def single(
+    task_type: str,
+    params: dict[str, Any] | None = None,
+    *,
+    title: str = "",
+    download: bool = True,
+    outputs: list[str] | None = None,
+) -> Job:
+    """A one-step job of any task type (``params`` as the task's request fields, minus ``type``)."""
+    params = _clean(dict(params or {}))
+    if not title:
+        hint = params.get("prompt") or params.get("file")
+        if isinstance(hint, str) and hint:
+            title = f"{task_type}: {_short(_name(hint) if os.path.exists(hint) else hint)}"
+        else:
+            title = task_type
+    return Job(title=title, kind=task_type, steps=[Step(task_type, params, download=download, outputs=outputs)])
+
+
+def text_to_image(prompt: str, **params: Any) -> Job:
+    return single("text_to_image", {"prompt": prompt, **params})
+
+
+def generate_image(prompt: str | None = None, **params: Any) -> Job:
+    return single("generate_image", {"prompt": prompt, **params})
+
+
+def text_to_model(prompt: str, **params: Any) -> Job:
+    return single("text_to_model", {"prompt": prompt, **params})
+
+
+def image_to_model(image: str | os.PathLike | dict, **params: Any) -> Job:
+    """``image``: a local image (uploaded first), an http(s) URL or a file object."""
+    return single("image_to_model", {"file": _path(image), **params})
+
+
+def multiview_to_model(images: list[Any] | None = None, **params: Any) -> Job:
+    """``images``: 4 slots [front, left, back, right]; ``None`` for a missing view. Or ``original_task_id=``."""
+    if images is not None:
+        params["files"] = [{} if im is None else _path(im) for im in images]
+    return single("multiview_to_model", params)
+
+
+def generate_multiview_image(image: str | os.PathLike | dict, **params: Any) -> Job:
+    return single("generate_multiview_image", {"file": _path(image), **params})
+
+
+def edit_multiview_image(original_task_id: str, prompts: list[dict], **params: Any) -> Job:
+    return single("edit_multiview_image", {"original_task_id": original_task_id, "prompts": prompts, **params})
+
+
+def refine_model(draft_model_task_id: str, **params: Any) -> Job:
+    return single(
+        "refine_model",
+        {"draft_model_task_id": draft_model_task_id, **params},
+        title=f"refine_model: {draft_model_task_id[:8]}",
+    )
+
+
+def import_model(mesh_path: str | os.PathLike, **params: Any) -> Job:
+    """Upload a local glb/fbx/obj/stl through STS and import it into Tripo."""
+    return single("import_model", {"file": _path(mesh_path), **params}, title=f"import_model: {_name(mesh_path)}")
+
+
+def _post(task_type: str, original_model_task_id: str, params: dict[str, Any]) -> Job:
+    return single(
+        task_type,
+        {"original_model_task_id": original_model_task_id, **params},
+        title=f"{task_type}: {original_model_task_id[:8]}",
+    )
+
+
+def texture_model(original_model_task_id: str, **params: Any) -> Job:
+    return _post("texture_model", original_model_task_id, params)
+
+
+def mesh_segmentation(original_model_task_id: str, **params: Any) -> Job:
+    return _post("mesh_segmentation", original_model_task_id, params)
+
+
+def mesh_completion(original_model_task_id: str, **params: Any) -> Job:
+    return _post("mesh_completion", original_model_task_id, params)
+
+
+def highpoly_to_lowpoly(original_model_task_id: str, **params: Any) -> Job:
+    return _post("highpoly_to_lowpoly", original_model_task_id, params)
+
+
+def animate_prerigcheck(original_model_task_id: str, **params: Any) -> Job:
+    return _post("animate_prerigcheck", original_model_task_id, params)
+
+
+def animate_rig(original_model_task_id: str, **params: Any) -> Job:
+    return _post("animate_rig", original_model_task_id, params)
+
+
+def animate_retarget(original_model_task_id: str, **params: Any) -> Job:
+    return _post("animate_retarget", original_model_task_id, params)
+
+
+def stylize_model(original_model_task_id: str, **params: Any) -> Job:
+    return _post("stylize_model", original_model_task_id, params)
+
+
+def convert_model(original_model_task_id: str, **params: Any) -> Job:
+    return _post("convert_model", original_model_task_id, params)
+
+
+#: Builders by task type (all 16 plus the two multiview-image types).
+SINGLE_BUILDERS = {
+    "text_to_image": text_to_image,
+    "generate_image": generate_image,
+    "text_to_model": text_to_model,
+    "image_to_model": image_to_model,
+    "multiview_to_model": multiview_to_model,
+    "generate_multiview_image": generate_multiview_image,
+    "edit_multiview_image": edit_multiview_image,
+    "refine_model": refine_model,
+    "texture_model": texture_model,
+    "import_model": import_model,
+    "mesh_segmentation": mesh_segmentation,
+    "mesh_completion": mesh_completion,
+    "highpoly_to_lowpoly": highpoly_to_lowpoly,
+    "animate_prerigcheck": animate_prerigcheck,
+    "animate_rig": animate_rig,
+    "animate_retarget": animate_retarget,
+    "stylize_model": stylize_model,
+    "convert_model": convert_model,
+}
+
+
+def _path(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+# ==================================================================================================== pipelines
+def text_to_final(prompt: str, *, format: str = "FBX", convert: dict | None = None, **gen: Any) -> Job:
+    """Pipeline 1: text_to_model -> convert_model."""
+    return Job(
+        title=f"{_short(prompt)} \u2192 {format}",
+        kind="pipeline:text_to_final",
+        steps=[
+            Step("text_to_model", _clean({"prompt": prompt, **gen}), outputs=PREVIEW),
+            Step("convert_model", _clean({"original_model_task_id": Ref(0), "format": format, **(convert or {})})),
+        ],
+    )
+
+
+def image_to_final(
+    image: str | os.PathLike | dict, *, format: str = "USDZ", convert: dict | None = None, **gen: Any
+) -> Job:
+    """Pipeline 2: (upload) -> image_to_model -> convert_model."""
+    return Job(
+        title=f"{_name(image) if not isinstance(image, dict) else 'image'} \u2192 {format}",
+        kind="pipeline:image_to_final",
+        steps=[
+            Step("image_to_model", _clean({"file": _path(image), **gen}), outputs=PREVIEW),
+            Step("convert_model", _clean({"original_model_task_id": Ref(0), "format": format, **(convert or {})})),
+        ],
+    )
+
+
+def image_to_animated(
+    image: str | os.PathLike | dict,
+    *,
+    animation: str | list[str] = "preset:walk",
+    format: str | None = "FBX",
+    rig: dict | None = None,
+    retarget: dict | None = None,
+    convert: dict | None = None,
+    **gen: Any,
+) -> Job:
+    """Pipeline 3: image_to_model -> animate_prerigcheck -> animate_rig (rig_type from the check) ->
+    animate_retarget -> convert_model (skipped when ``format`` is None)."""
+    anim = {"animations": list(animation)} if isinstance(animation, list | tuple) else {"animation": animation}
+    steps = [
+        Step("image_to_model", _clean({"file": _path(image), **gen}), outputs=PREVIEW),
+        Step("animate_prerigcheck", {"original_model_task_id": Ref(0)}, download=False),
+        Step(
+            "animate_rig",
+            _clean({"original_model_task_id": Ref(0), "rig_type": Ref(1, "output:rig_type"), **(rig or {})}),
+            download=False,
+        ),
+        Step(
+            "animate_retarget",
+            _clean({"original_model_task_id": Ref(2), **anim, **(retarget or {})}),
+            download=format is None,
+        ),
+    ]
+    if format is not None:
+        steps.append(
+            Step("convert_model", _clean({"original_model_task_id": Ref(3), "format": format, **(convert or {})}))
+        )
+    label = animation if isinstance(animation, str) else ", ".join(animation)
+    return Job(
+        title=f"{_name(image) if not isinstance(image, dict) else 'image'} \u2192 {label}",
+        kind="pipeline:image_to_animated",
+        steps=steps,
+    )
+
+
+def mesh_editing(
+    prompt: str, *, part_names: list[str] | None = None, segmentation: dict | None = None, **gen: Any
+) -> Job:
+    """Pipeline 4: text_to_model -> mesh_segmentation -> mesh_completion."""
+    return Job(
+        title=f"{_short(prompt)} \u2192 parts",
+        kind="pipeline:mesh_editing",
+        steps=[
+            Step("text_to_model", _clean({"prompt": prompt, **gen}), outputs=PREVIEW),
+            Step(
+                "mesh_segmentation", _clean({"original_model_task_id": Ref(0), **(segmentation or {})}), download=False
+            ),
+            Step("mesh_completion", _clean({"original_model_task_id": Ref(1), "part_names": part_names})),
+        ],
+    )
+
+
+def send_back(
+    mesh_path: str | os.PathLike, step_type: str, params: dict[str, Any] | None = None, *, title: str = ""
+) -> Job:
+    """Pipeline 5 / send-back: upload a local mesh (STS) -> import_model -> ``step_type`` on the imported model.
+
+    ``params`` are the post-process step's own (``original_model_task_id`` is filled in).
+    """
+    return Job(
+        title=title or f"{_name(mesh_path)} \u2192 {step_type}",
+        kind="send_back",
+        steps=[
+            Step("import_model", {"file": _path(mesh_path)}, upload="sts", download=False),
+            Step(step_type, _clean({**(params or {}), "original_model_task_id": Ref(0)})),
+        ],
+    )
+
+
+def import_and_process(mesh_path: str | os.PathLike, step_type: str, params: dict[str, Any] | None = None) -> Job:
+    """Pipeline 5 of the skill (same as :func:`send_back`)."""
+    job = send_back(mesh_path, step_type, params)
+    job.kind = "pipeline:import_and_process"
+    return job
+
+
+def text_to_image_to_model(prompt: str, *, image: dict | None = None, **gen: Any) -> Job:
+    """Pipeline 6: text_to_image -> image_to_model with the generated image's URL (``file.url``).
+
+    ``image``: extra text_to_image params (e.g. negative_prompt). The generated image is downloaded too.
+    """
+    return Job(
+        title=f"{_short(prompt)} \u2192 image \u2192 model",
+        kind="pipeline:text_to_image_to_model",
+        steps=[
+            Step("text_to_image", _clean({"prompt": prompt, **(image or {})})),
+            Step("image_to_model", _clean({"file": Ref(0, "output:generated_image"), **gen})),
+        ],
+    )
+
+
+def low_poly_asset(
+    prompt: str,
+    *,
+    face_limit: int = 5000,
+    quad: bool = True,
+    format: str = "FBX",
+    model_version: str = "v2.5-20250123",
+    lowpoly: dict | None = None,
+    convert: dict | None = None,
+    **gen: Any,
+) -> Job:
+    """Pipeline 7: text_to_model -> highpoly_to_lowpoly -> convert_model."""
+    return Job(
+        title=f"{_short(prompt)} \u2192 low poly {format}",
+        kind="pipeline:low_poly_asset",
+        steps=[
+            Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}), outputs=PREVIEW),
+            Step(
+                "highpoly_to_lowpoly",
+                _clean({"original_model_task_id": Ref(0), "face_limit": face_limit, "quad": quad, **(lowpoly or {})}),
+                download=False,
+            ),
+            Step("convert_model", _clean({"original_model_task_id": Ref(1), "format": format, **(convert or {})})),
+        ],
+    )
+
+
+#: The seven pipelines of the Tripo skill, by name.
+PIPELINES = {
+    "text_to_final": text_to_final,
+    "image_to_final": image_to_final,
+    "image_to_animated": image_to_animated,
+    "mesh_editing": mesh_editing,
+    "import_and_process": import_and_process,
+    "text_to_image_to_model": text_to_image_to_model,
+    "low_poly_asset": low_poly_asset,
+}

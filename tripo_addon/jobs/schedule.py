@@ -1,0 +1,115 @@
+"""The polling schedule and Tripo's concurrency groups (pure logic plus a small interruptible semaphore)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+GENERATION_TYPES = frozenset({"text_to_model", "image_to_model", "multiview_to_model"})
+ANIMATE_TYPES = frozenset({"animate_model", "animate_prerigcheck", "animate_rig", "animate_retarget"})
+SINGLE_TYPES = frozenset({"generate_multiview_image", "edit_multiview_image"})
+
+#: Tripo's documented per-account limits (tasks queued or running), by concurrency group (tripo-api.md §8).
+GROUP_LIMITS: dict[str, int] = {
+    "generation": 10,  # text/image/multiview_to_model, all versions except P1 share one bucket
+    "generation_p1": 5,  # the same with P1-*: also counted against "generation" here (the conservative reading)
+    "refine_model": 5,
+    "animate_model": 10,
+    "animate_prerigcheck": 10,
+    "animate_rig": 10,
+    "animate_retarget": 10,
+    "generate_multiview_image": 1,
+    "edit_multiview_image": 1,
+    "other": 10,  # everything else, one shared bucket (the conservative reading)
+}
+
+
+def concurrency_groups(task_type: str, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """Groups a task occupies while queued or running, in acquisition order (always the same order: no deadlock)."""
+    params = params or {}
+    if task_type in GENERATION_TYPES:
+        mv = params.get("model_version")
+        if isinstance(mv, str) and mv.upper().startswith("P1"):
+            return ("generation_p1", "generation")
+        return ("generation",)
+    if task_type == "refine_model":
+        return ("refine_model",)
+    if task_type in ANIMATE_TYPES or task_type in SINGLE_TYPES:
+        return (task_type,)
+    return ("other",)
+
+
+def poll_delay(
+    status: str,
+    *,
+    eta: int | float | None,
+    idle_polls: int,
+    poll_min: float,
+    poll_max: float,
+) -> float:
+    """Seconds to wait before the next GET /task.
+
+    Running with an ETA: half the ETA. Otherwise (queued, no ETA, ``unknown``) back off exponentially with the number
+    of polls that brought no change (``idle_polls``). Always clamped to [poll_min, poll_max].
+    """
+    if status == "running" and eta is not None and eta > 0:
+        delay = float(eta) * 0.5
+    else:
+        delay = poll_min * (2 ** min(max(idle_polls, 0), 16))
+    return max(poll_min, min(poll_max, delay))
+
+
+class Stopped(Exception):
+    """An interruptible wait was interrupted (cancel or shutdown)."""
+
+
+class Slots:
+    """A FIFO counting semaphore whose waits can be interrupted by a threading.Event.
+
+    ``force()`` takes a slot even past the limit: for tasks that already exist on the server (resume, attach), which
+    occupy Tripo's slot whether we count them or not.
+    """
+
+    def __init__(self, name: str, limit: int) -> None:
+        self.name = name
+        self.limit = max(1, int(limit))
+        self.used = 0
+        self.peak = 0
+        self._cond = threading.Condition()
+        self._waiters: deque[int] = deque()
+        self._tickets = itertools.count()
+
+    def acquire(self, stop: threading.Event, *, poll: float = 0.1) -> None:
+        """Block until a slot is free (FIFO). Raises Stopped if ``stop`` is set first."""
+        with self._cond:
+            ticket = next(self._tickets)
+            self._waiters.append(ticket)
+            try:
+                while not (self.used < self.limit and self._waiters[0] == ticket):
+                    if stop.is_set():
+                        raise Stopped()
+                    self._cond.wait(poll)
+                self._take()
+            finally:
+                self._waiters.remove(ticket)
+                self._cond.notify_all()
+
+    def force(self) -> None:
+        with self._cond:
+            self._take()
+
+    def release(self) -> None:
+        with self._cond:
+            self.used = max(0, self.used - 1)
+            self._cond.notify_all()
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
+
+    def _take(self) -> None:
+        self.used += 1
+        self.peak = max(self.peak, self.used)
