@@ -9,7 +9,8 @@ Usage (main thread)::
         ...
 """
 
-from .engine import Engine
+from typing import TYPE_CHECKING, Any
+
 from .events import CANCELLED, FAILED, FINISHED, NOTICE, UPDATE, Event, EventQueue
 from .job import Job, JobState, Ref, Step
 
@@ -27,3 +28,14 @@ __all__ = [
     "Ref",
     "Step",
 ]
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Engine":  # lazy: job/journal/pipelines stay importable without the api package
+        from .engine import Engine
+
+        return Engine
+    raise AttributeError(name)
