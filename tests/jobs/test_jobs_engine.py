@@ -1,0 +1,462 @@
+"""The job engine against the local emulator: real HTTP through the real TripoClient, no request mocks."""
+
+from __future__ import annotations
+
+import json
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import pytest
+
+from tripo_addon.api.client import TripoClient
+from tripo_addon.api.errors import TripoValidationError
+from tripo_addon.jobs import events as ev
+from tripo_addon.jobs import pipelines
+from tripo_addon.jobs.engine import Engine
+from tripo_addon.jobs.job import Job, JobState, Ref, Step
+from tripo_addon.jobs.journal import Journal
+
+WAIT = 60.0  # generous: no timing assert tighter than a few seconds
+
+
+# ---------------------------------------------------------------------------------------------------- helpers
+def make_png(path: Path, w: int = 64, h: int = 64) -> Path:
+    """A valid RGB PNG (no Pillow)."""
+
+    def chunk(tag: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"".join(bytes((x * 4 % 256, y * 4 % 256, 128)) for x in range(w)) for y in range(h))
+    data = (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    path.write_bytes(data)
+    return path
+
+
+def make_glb(path: Path) -> Path:
+    """A minimal valid GLB with one triangle."""
+    positions = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    gltf = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"byteLength": len(positions)}],
+        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0], "max": [1, 1, 0]}
+        ],
+    }
+    js = json.dumps(gltf, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    body = struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(positions), b"BIN\x00") + positions
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+    return path
+
+
+def posts(emulator, api_key: str | None = None) -> list:
+    """POST /task requests in the emulator's log (for this key when the log says whose they are)."""
+    out = []
+    for r in emulator.requests(method="POST"):
+        path = _get(r, "path", "")
+        if not str(path).rstrip("/").endswith("/task"):
+            continue
+        key = _get(r, "api_key", None)
+        if api_key is not None and key is not None and key != api_key:
+            continue
+        out.append(r)
+    return out
+
+
+def _get(obj, name, default=None):
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def assert_file(path: str) -> None:
+    p = Path(path)
+    assert p.is_file() and p.stat().st_size > 0, path
+    head = p.read_bytes()[:4]
+    if p.suffix.lower() == ".glb":
+        assert head == b"glTF", path
+    if p.suffix.lower() == ".png":
+        assert head == b"\x89PNG", path
+
+
+@pytest.fixture
+def factory(emulator, api_key):
+    def make() -> TripoClient:
+        return TripoClient(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5)
+
+    return make
+
+
+@pytest.fixture
+def engine(factory, tmp_path):
+    eng = Engine(factory, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
+    yield eng
+    eng.shutdown(timeout=5)
+
+
+@pytest.fixture
+def image(tmp_path) -> Path:
+    return make_png(tmp_path / "input.png", 256, 256)
+
+
+@pytest.fixture
+def mesh(tmp_path) -> Path:
+    return make_glb(tmp_path / "input.glb")
+
+
+def drain_all(engine: Engine) -> list:
+    got = engine.drain()
+    for e in got:
+        json.dumps(e.snapshot)  # every snapshot crosses to the main thread as plain data
+        assert e.kind in ev.KINDS
+    return got
+
+
+# ---------------------------------------------------------------------------------------------------- pipelines
+PIPELINE_CASES = {
+    "text_to_final": lambda img, mesh: pipelines.text_to_final("a red chair", format="FBX"),
+    "image_to_final": lambda img, mesh: pipelines.image_to_final(img, format="USDZ"),
+    "image_to_animated": lambda img, mesh: pipelines.image_to_animated(img, animation="preset:walk"),
+    "mesh_editing": lambda img, mesh: pipelines.mesh_editing("a robot"),
+    "import_and_process": lambda img, mesh: pipelines.import_and_process(mesh, "convert_model", {"format": "OBJ"}),
+    "text_to_image_to_model": lambda img, mesh: pipelines.text_to_image_to_model("a fox"),
+    "low_poly_asset": lambda img, mesh: pipelines.low_poly_asset("a barrel"),
+    "send_back_rig": lambda img, mesh: pipelines.send_back(mesh, "animate_rig", {"rig_type": "biped"}),
+    "single_text_to_model": lambda img, mesh: pipelines.text_to_model("a mug"),
+    "single_text_to_image": lambda img, mesh: pipelines.text_to_image("a mug"),
+    "single_import": lambda img, mesh: pipelines.import_model(mesh),
+}
+
+
+@pytest.mark.parametrize("name", list(PIPELINE_CASES))
+def test_pipeline_succeeds_with_file_on_disk(engine, emulator, api_key, image, mesh, tmp_path, name):
+    job = PIPELINE_CASES[name](str(image), str(mesh))
+    job_id = engine.submit(job)
+    snap = engine.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap["error"]
+    assert snap["result_files"], snap
+    for f in snap["result_files"]:
+        assert_file(f)
+        assert Path(f).parent.parent == tmp_path / "downloads"
+        assert Path(f).parent.name in snap["task_ids"]
+    assert snap["can_import"] and snap["progress"] == 100
+    assert all(s["state"] == "succeeded" and s["task_id"] for s in snap["steps"])
+    # one POST per step, never more
+    assert len(posts(emulator, api_key)) >= len(job.steps)
+    kinds = [e.kind for e in drain_all(engine) if e.job_id == job_id]
+    assert kinds and kinds[-1] == ev.FINISHED and ev.UPDATE in kinds
+    # only the wanted results were downloaded
+    for s in snap["steps"][:-1]:
+        if not s["download"]:
+            assert s["files"] == []
+        elif s["outputs"] == ["rendered_image"]:
+            assert len(s["files"]) <= 1
+    assert api_key not in (tmp_path / "state" / "jobs.json").read_text()
+    engine.mark_imported(job_id)
+    assert not engine.get(job_id)["can_import"]
+
+
+def test_refs_resolve_rig_type_and_generated_image_url(engine, factory, image):
+    a = engine.submit(pipelines.image_to_animated(str(image), format=None))
+    b = engine.submit(pipelines.text_to_image_to_model("a fox"))
+    sa, sb = engine.wait(a, WAIT), engine.wait(b, WAIT)
+    assert sa["state"] == "succeeded", sa["error"]
+    assert sb["state"] == "succeeded", sb["error"]
+    client = factory()
+    try:
+        rig_type = sa["steps"][1]["output"]["rig_type"]
+        rig_task = client.get_task(sa["steps"][2]["task_id"])
+        assert rig_task.input.get("rig_type") == rig_type
+        assert rig_task.input.get("original_model_task_id") == sa["steps"][0]["task_id"]
+        img_task = client.get_task(sb["steps"][1]["task_id"])
+        url = img_task.input["file"]["url"]
+        assert url.split("?")[0] == sb["steps"][0]["output"]["generated_image"].split("?")[0]
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------------------------------- validation
+BAD_JOBS = {
+    "bad chain": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("mesh_completion", {
+        "original_model_task_id": Ref(0)})]),
+    "retarget needs a rig": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("animate_retarget", {
+        "original_model_task_id": Ref(0), "animation": "preset:walk"})]),
+    "missing prompt": lambda img: Job("x", [Step("text_to_model", {})]),
+    "bad enum": lambda img: pipelines.text_to_final("a", format="DOCX"),
+    "missing file": lambda img: pipelines.image_to_model("/nonexistent/pic.png"),
+    "mesh as image": lambda img: pipelines.import_model(img),
+    "forward ref": lambda img: Job("x", [Step("convert_model", {"original_model_task_id": Ref(1), "format": "FBX"}),
+                                         Step("text_to_model", {"prompt": "a"})]),
+    "unknown output": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("animate_rig", {
+        "original_model_task_id": Ref(0), "rig_type": Ref(0, "output:rig_type")})]),
+    "unknown type": lambda img: Job("x", [Step("make_coffee", {})]),
+    "bad second step": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("convert_model", {
+        "original_model_task_id": Ref(0)})]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(BAD_JOBS))
+def test_bad_jobs_refused_before_any_request(engine, emulator, api_key, image, name):
+    before = len(posts(emulator, api_key))
+    with pytest.raises(TripoValidationError) as info:
+        engine.submit(BAD_JOBS[name](str(image)))
+    assert str(info.value)
+    assert len(posts(emulator, api_key)) == before
+    assert engine.jobs() == []
+
+
+# ---------------------------------------------------------------------------------------------------- cancel
+def test_cancel_is_prompt_and_says_tripo_cannot_cancel(engine):
+    job_id = engine.submit(pipelines.text_to_final("a slow thing"))
+    deadline = time.monotonic() + WAIT
+    while not engine.get(job_id)["task_ids"] and time.monotonic() < deadline:
+        time.sleep(0.02)
+    t0 = time.monotonic()
+    engine.cancel(job_id)
+    snap = engine.wait(job_id, 10)
+    assert time.monotonic() - t0 < 3
+    assert snap["state"] == "cancelled"
+    assert "no way to cancel" in snap["notice"] and snap["task_ids"][0] in snap["notice"]
+    assert not engine.is_running(job_id) or engine.wait(job_id, 3)
+    kinds = [e.kind for e in drain_all(engine) if e.job_id == job_id]
+    assert ev.CANCELLED in kinds
+
+
+def test_cancel_while_waiting_for_a_slot(factory, tmp_path):
+    eng = Engine(factory, tmp_path / "s", tmp_path / "d", max_parallel=1, poll_min=0.05, poll_max=0.5)
+    try:
+        first = eng.submit(pipelines.text_to_model("one"))
+        second = eng.submit(pipelines.text_to_model("two"))
+        time.sleep(0.2)
+        eng.cancel(second)
+        assert eng.wait(second, 5)["state"] == "cancelled"
+        assert eng.get(second)["task_ids"] == []
+        assert eng.wait(first, WAIT)["state"] == "succeeded"
+    finally:
+        eng.shutdown(5)
+
+
+# ---------------------------------------------------------------------------------------------------- resume
+def test_resume_in_new_engine_polls_without_second_post(factory, emulator, api_key, tmp_path):
+    state, dl = tmp_path / "state", tmp_path / "dl"
+    e1 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    job_id = e1.submit(pipelines.text_to_final("a lamp"))
+    deadline = time.monotonic() + WAIT
+    while not e1.get(job_id)["task_ids"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    e1.shutdown(timeout=5)
+    first_task = e1.get(job_id)["task_ids"][0]
+    assert e1.get(job_id)["state"] not in JobState.STOPPED
+
+    e2 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    try:
+        assert e2.get(job_id)["task_ids"][0] == first_task
+        assert e2.resume() == [job_id]
+        assert e2.resume() == []  # idempotent: no second worker
+        snap = e2.wait(job_id, WAIT)
+        assert snap["state"] == "succeeded", snap["error"]
+        assert snap["task_ids"][0] == first_task
+        assert len(posts(emulator, api_key)) == 2  # text_to_model once, convert_model once
+        assert_file(snap["result_files"][0])
+    finally:
+        e2.shutdown(5)
+
+    e3 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    try:
+        assert e3.resume() == []
+        finished = [e for e in drain_all(e3) if e.kind == ev.FINISHED]
+        assert [e.job_id for e in finished] == [job_id]  # finished but not imported: offered for import
+        e3.mark_imported(job_id)
+    finally:
+        e3.shutdown(5)
+    e4 = Engine(factory, state, dl)
+    e4.resume()
+    assert not [e for e in drain_all(e4) if e.kind == ev.FINISHED]
+    e4.shutdown(1)
+
+
+def test_submitting_without_task_id_needs_attention_then_attach(factory, emulator, api_key, tmp_path):
+    state = tmp_path / "state"
+    job = pipelines.text_to_final("a lost chair")
+    job.state = JobState.SUBMITTING
+    job.steps[0].state = JobState.SUBMITTING
+    Journal(state).save([job])
+    before = len(posts(emulator, api_key))
+
+    eng = Engine(factory, state, tmp_path / "dl", poll_min=0.05, poll_max=0.5)
+    try:
+        assert eng.resume() == []
+        snap = eng.get(job.id)
+        assert snap["state"] == "needs_attention"
+        assert "task history" in snap["error"] and "not sent again" in snap["error"]
+        assert len(posts(emulator, api_key)) == before
+        notices = [e for e in drain_all(eng) if e.kind == ev.NOTICE and e.job_id == job.id]
+        assert notices and "task history" in notices[0].message
+        assert eng.wait(job.id, 1)["state"] == "needs_attention"
+
+        # The user found the task in their history: attach it to the job, which then continues.
+        client = factory()
+        try:
+            task_id = client.create_task({"type": "text_to_model", "prompt": "a lost chair"})
+        finally:
+            client.close()
+        eng.attach(task_id, job_id=job.id)
+        snap = eng.wait(job.id, WAIT)
+        assert snap["state"] == "succeeded", snap["error"]
+        assert snap["task_ids"][0] == task_id
+        assert len(posts(emulator, api_key)) == before + 2  # ours by hand + the convert step
+    finally:
+        eng.shutdown(5)
+
+
+def test_corrupt_journal_is_quarantined_with_notice(factory, tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "jobs.json").write_text('{"version": 1, "jobs": [ {"id": "tru')
+    eng = Engine(factory, state, tmp_path / "dl")
+    try:
+        notices = [e for e in drain_all(eng) if e.kind == ev.NOTICE]
+        assert len(notices) == 1 and notices[0].job_id == "" and "could not be read" in notices[0].message
+        assert len(list(state.glob("jobs.json.corrupt-*"))) == 1
+        assert eng.jobs() == [] and eng.resume() == []
+    finally:
+        eng.shutdown(1)
+
+
+# ---------------------------------------------------------------------------------------------------- failures
+class ExplodingClient(TripoClient):
+    def download(self, *args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+
+def test_worker_exception_ends_job_failed_with_message(emulator, api_key, tmp_path):
+    def factory():
+        return ExplodingClient(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5)
+
+    eng = Engine(factory, tmp_path / "s", tmp_path / "d", poll_min=0.05, poll_max=0.5)
+    try:
+        job_id = eng.submit(pipelines.text_to_model("boom"))
+        snap = eng.wait(job_id, WAIT)
+        assert snap["state"] == "failed"
+        assert "disk on fire" in snap["error"] and "RuntimeError" in snap["error"]
+        assert api_key not in snap["error"]
+        assert [e.kind for e in drain_all(eng) if e.job_id == job_id][-1] == ev.FAILED
+        assert not eng.is_running(job_id)
+    finally:
+        eng.shutdown(5)
+
+
+def test_client_factory_failure_fails_the_job(tmp_path):
+    def factory():
+        raise ValueError("no API key set")
+
+    eng = Engine(factory, tmp_path / "s", tmp_path / "d")
+    try:
+        snap = eng.wait(eng.submit(pipelines.text_to_model("x")), 10)
+        assert snap["state"] == "failed" and "no API key set" in snap["error"]
+    finally:
+        eng.shutdown(1)
+
+
+# ---------------------------------------------------------------------------------------------------- load
+def test_many_jobs_respect_concurrency_groups(engine, emulator, api_key):
+    ids = [engine.submit(pipelines.text_to_model(f"thing {i}")) for i in range(32)]
+    ids += [engine.submit(pipelines.text_to_image(f"pic {i}")) for i in range(4)]
+    snaps = [engine.wait(i, 120) for i in ids]
+    assert [s["state"] for s in snaps] == ["succeeded"] * len(ids), [s["error"] for s in snaps if s["error"]]
+    assert engine.slots["generation"].peak <= 10
+    assert engine.slots["other"].peak <= 10
+    refused = [r for r in emulator.requests() if _get(r, "status") == 429 or _get(r, "code") == 2000]
+    assert refused == []
+    assert len(posts(emulator, api_key)) == len(ids)
+    # the event queue was not flooded: at most one pending update per job plus the final events
+    assert engine.events.qsize() <= 3 * len(ids)
+
+
+# ---------------------------------------------------------------------------------------------------- attach
+def test_attach_by_id_downloads_result_without_post(engine, factory, emulator, api_key):
+    client = factory()
+    try:
+        task_id = client.create_task({"type": "text_to_model", "prompt": "an attached duck"})
+    finally:
+        client.close()
+    before = len(posts(emulator, api_key))
+    job_id = engine.attach(task_id, "duck")
+    snap = engine.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap["error"]
+    assert snap["steps"][0]["task_type"] == "text_to_model" and snap["task_ids"] == [task_id]
+    assert_file(snap["result_files"][0])
+    assert len(posts(emulator, api_key)) == before
+
+
+def test_attach_unknown_task_fails_clearly(engine):
+    snap = engine.wait(engine.attach("11111111-2222-4333-8444-555555555555"), WAIT)
+    assert snap["state"] == "failed" and snap["error"]
+    with pytest.raises(TripoValidationError):
+        engine.attach("not an id!")
+
+
+# ---------------------------------------------------------------------------------------------------- shutdown
+def test_shutdown_is_fast_and_jobs_stay_resumable(factory, tmp_path):
+    eng = Engine(factory, tmp_path / "s", tmp_path / "d", poll_min=0.05, poll_max=0.5)
+    ids = [eng.submit(pipelines.text_to_final(f"thing {i}")) for i in range(5)]
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    eng.shutdown(timeout=2)
+    assert time.monotonic() - t0 < 4
+    states = {eng.get(i)["state"] for i in ids}
+    assert states <= JobState.ACTIVE | {"succeeded"}
+    with pytest.raises(Exception):
+        eng.submit(pipelines.text_to_model("late"))
+    eng2 = Engine(factory, tmp_path / "s", tmp_path / "d", poll_min=0.05, poll_max=0.5)
+    try:
+        eng2.resume()
+        assert all(eng2.wait(i, WAIT)["state"] == "succeeded" for i in ids)
+    finally:
+        eng2.shutdown(5)
+
+
+def test_retry_after_failure_does_not_resend_finished_steps(emulator, api_key, tmp_path):
+    calls = {"n": 0}
+
+    class FlakyDownload(TripoClient):
+        def download(self, *a, **kw):
+            calls["n"] += 1
+            if calls["n"] == 1:
+                raise RuntimeError("network went away")
+            return super().download(*a, **kw)
+
+    def factory():
+        return FlakyDownload(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5)
+
+    eng = Engine(factory, tmp_path / "s", tmp_path / "d", poll_min=0.05, poll_max=0.5)
+    try:
+        job_id = eng.submit(pipelines.text_to_model("flaky"))
+        assert eng.wait(job_id, WAIT)["state"] == "failed"
+        before = len(posts(emulator, api_key))
+        eng.retry(job_id)
+        snap = eng.wait(job_id, WAIT)
+        assert snap["state"] == "succeeded", snap["error"]
+        assert len(posts(emulator, api_key)) == before
+        assert_file(snap["result_files"][0])
+    finally:
+        eng.shutdown(5)
+
+
+def test_forget_removes_job_from_journal(engine, tmp_path):
+    job_id = engine.submit(pipelines.text_to_image("forget me"))
+    engine.wait(job_id, WAIT)
+    engine.forget(job_id)
+    assert engine.jobs() == []
+    jobs, _ = Journal(tmp_path / "state").load()
+    assert jobs == []
