@@ -9,9 +9,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-
 from tripo_addon.api.client import TripoClient
-from tripo_addon.api.errors import TripoValidationError
+from tripo_addon.api.errors import TripoError, TripoValidationError
+
 from tripo_addon.jobs import events as ev
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
@@ -416,7 +416,7 @@ def test_shutdown_is_fast_and_jobs_stay_resumable(factory, tmp_path):
     assert time.monotonic() - t0 < 4
     states = {eng.get(i)["state"] for i in ids}
     assert states <= JobState.ACTIVE | {"succeeded"}
-    with pytest.raises(Exception):
+    with pytest.raises(TripoError):
         eng.submit(pipelines.text_to_model("late"))
     eng2 = Engine(factory, tmp_path / "s", tmp_path / "d", poll_min=0.05, poll_max=0.5)
     try:
