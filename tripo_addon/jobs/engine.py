@@ -695,11 +695,7 @@ class Engine:
                 self._save(important=False)
                 self._post_update(job)
         self._check_stop(run)
-        params = self._resolve_refs(client, job, idx, step)
-        params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
-        body = api_tasks.build_request(step.task_type, params)
-
-        groups = concurrency_groups(step.task_type, params)
+        groups = concurrency_groups(step.task_type, step.params)
         if any(self._slots[g].used >= self._slots[g].limit for g in groups):
             with self._lock:
                 step.state = S.PENDING
@@ -708,6 +704,11 @@ class Engine:
         for g in groups:
             self._slots[g].acquire(run.stop)
             run.slots.append(self._slots[g])
+        self._check_stop(run)
+        # Resolve references only now: output URLs (e.g. a generated image) expire within minutes.
+        params = self._resolve_refs(client, job, idx, step)
+        params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
+        body = api_tasks.build_request(step.task_type, params)
         self._check_stop(run)
         with self._lock:
             if job.notice.startswith("Waiting for a free Tripo slot"):

@@ -50,6 +50,11 @@ class Journal:
         """Read the log. Returns (jobs, notices). Never raises: a bad log is moved aside with a notice."""
         notices: list[str] = []
         with self.lock:
+            for stale in self.dir.glob(f"{FILE_NAME}.*.tmp"):  # left by a crash mid-write; the log itself is intact
+                try:
+                    stale.unlink()
+                except OSError:
+                    pass
             if not self.path.exists():
                 return [], notices
             try:
