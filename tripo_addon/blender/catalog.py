@@ -1,0 +1,132 @@
+"""The Blender layer's view of ``api.tasks``: parameter specs, enum items, chain checks, credit estimates, errors.
+
+No bpy here either; it only adapts the api's data to what properties and panels need.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..api import tasks as api_tasks
+
+AUTO = "AUTO"
+#: Task types that start from nothing (the Generate panel); the others act on a model.
+GENERATION = ("text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model")
+#: Task types whose result is an image, not a model.
+IMAGE_RESULT = ("text_to_image", "generate_image", "generate_multiview_image", "edit_multiview_image")
+
+_enum_cache: dict[tuple, list] = {}  # Blender needs the strings of dynamic enum items to stay alive
+
+
+def task_types() -> dict:
+    return api_tasks.TASK_TYPES
+
+
+def task_type(name: str):
+    return api_tasks.TASK_TYPES.get(name)
+
+
+def param(task_type_name: str, name: str):
+    tt = task_type(task_type_name)
+    if tt is None:
+        return None
+    return next((p for p in tt.params if p.name == name), None)
+
+
+def label(task_type_name: str) -> str:
+    tt = task_type(task_type_name)
+    return tt.label if tt is not None and tt.label else task_type_name.replace("_", " ").title()
+
+
+def pretty(value: Any) -> str:
+    text = str(value)
+    return text.replace("_", " ") if text.islower() else text
+
+
+def enum_items(task_type_name: str, name: str, *, auto: bool = True) -> list[tuple[str, str, str]]:
+    """Items for an EnumProperty over a parameter's choices; with ``auto`` an "Auto" item comes first."""
+    p = param(task_type_name, name)
+    if p is None:
+        return [(AUTO, "Auto", "Let Tripo decide")]
+    return enum_items_for(p) if auto or not p.choices else enum_items_required(p)
+
+
+def enum_items_for(p) -> list[tuple[str, str, str]]:
+    """"Auto" (unset: Tripo's default applies) followed by the parameter's choices."""
+    key = ("auto", p.name, tuple(p.choices), p.default)
+    items = _enum_cache.get(key)
+    if items is None:
+        default = f" ({pretty(p.default)})" if p.default not in (None, "") else ""
+        items = [(AUTO, f"Auto{default}", "Not sent: Tripo applies its default")]
+        items.extend((str(c), pretty(c), f"{p.name} = {c}") for c in p.choices)
+        _enum_cache[key] = items
+    return items
+
+
+def enum_items_required(p) -> list[tuple[str, str, str]]:
+    key = ("required", p.name, tuple(p.choices))
+    items = _enum_cache.get(key)
+    if items is None:
+        items = [(str(c), pretty(c), f"{p.name} = {c}") for c in p.choices]
+        _enum_cache[key] = items
+    return items
+
+
+def chain_problem(target: str, source_type: str, source_version: str | None = None) -> str | None:
+    """Why ``target`` cannot follow a ``source_type`` result (a plain sentence), or None when it can."""
+    try:
+        api_tasks.check_chain(target, source_type, source_version or None)
+    except Exception as exc:  # TripoValidationError (matched loosely, see is_tripo_error)
+        if not is_tripo_error(exc):
+            raise
+        return user_message(exc)
+    return None
+
+
+def sources_accepted(target: str) -> frozenset:
+    tt = task_type(target)
+    return frozenset(tt.sources) if tt is not None else frozenset()
+
+
+def estimate_credits(task_type_name: str, params: dict) -> int | None:
+    try:
+        return int(api_tasks.estimate_credits(task_type_name, params))
+    except Exception:  # an estimate must never break drawing
+        return None
+
+
+def default_model_version(task_type_name: str) -> str | None:
+    p = param(task_type_name, "model_version")
+    return str(p.default) if p is not None and p.default else None
+
+
+def is_tripo_error(exc: BaseException) -> bool:
+    """True for the api's TripoError family.
+
+    Matched by class name so a second copy of the api package (e.g. imported by absolute name) still counts.
+    """
+    return any(cls.__name__ == "TripoError" for cls in type(exc).__mro__)
+
+
+def is_validation_error(exc: BaseException) -> bool:
+    return any(cls.__name__ == "TripoValidationError" for cls in type(exc).__mro__)
+
+
+def user_message(exc: BaseException) -> str:
+    """One plain sentence for the user; never contains a key."""
+    from ..api.errors import redact
+
+    text = getattr(exc, "user_message", "") or getattr(exc, "message", "") or str(exc) or type(exc).__name__
+    return redact(str(text))
+
+
+def validation_error(message: str) -> Exception:
+    from ..api.errors import TripoValidationError
+
+    try:
+        return TripoValidationError(message)
+    except TypeError:  # a constructor with keyword-only fields
+        err = TripoValidationError.__new__(TripoValidationError)
+        Exception.__init__(err, message)
+        err.message = err.user_message = message
+        return err

@@ -1,0 +1,363 @@
+"""What all task operators share: properties generated from ``api.tasks`` Param specs, poll, submit and wait.
+
+Every API parameter becomes an operator property. A parameter the caller does not set stays *unset* and is not sent,
+so Tripo applies its own default: strings and paths when empty, enums on "Auto", numbers and booleans when not set by
+the caller (``is_property_set``; all these properties are ``SKIP_SAVE``, so nothing carries over between calls).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from .. import catalog, poller, runtime, scene_io
+from ..properties import TRIPO_PG_file_slot
+
+AUTO = catalog.AUTO
+SKIP = {'SKIP_SAVE'}
+VIEWS = ("front", "left", "back", "right")
+#: properties every task operator has besides the API parameters
+COMMON = ("wait", "wait_timeout")
+_RESERVED = set(COMMON) | {"layout", "properties", "options", "bl_idname", "bl_label", "bl_description",
+                           "bl_options", "has_reports", "macros", "name", "rna_type"}
+TEXTURE_PROMPT_PARTS = ("image", "style_image", "images")
+
+
+@dataclass(frozen=True)
+class Binding:
+    """How one API parameter maps onto operator properties."""
+
+    param: str
+    prop: str
+    kind: str
+    required: bool
+    default: Any
+    choices: tuple
+
+
+def _prop_name(name: str) -> str:
+    return f"{name}_" if name in _RESERVED or name.startswith("bl_") or hasattr(bpy.types.Operator, name) else name
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").strip().capitalize()
+
+
+def _describe(p) -> str:
+    text = (p.doc or _title(p.name)).strip().rstrip(".")
+    if p.required:
+        return f"{text}. Required"
+    if p.default not in (None, ""):
+        return f"{text}. Unset: Tripo's default ({p.default})"
+    return f"{text}. Unset: Tripo decides"
+
+
+def _enum_flag_items(p) -> list[tuple[str, str, str]]:
+    key = ("flag", p.name, p.choices)
+    items = catalog._enum_cache.get(key)
+    if items is None:
+        items = [(str(c), catalog.pretty(c), str(c)) for c in p.choices]
+        catalog._enum_cache[key] = items
+    return items
+
+
+def property_for(p) -> dict[str, Any]:
+    """bpy.props annotations for one Param (usually one property; texture_prompt has several)."""
+    name = _prop_name(p.name)
+    label = _title(p.name)
+    desc = _describe(p)
+    kind = p.kind
+    if kind == "bool":
+        return {name: BoolProperty(name=label, description=desc, default=bool(p.default), options=SKIP)}
+    if kind == "int":
+        default = int(p.default) if p.default is not None else int(p.min) if p.min is not None else 0
+        extra = {}
+        if p.min is not None:
+            extra["soft_min"] = int(p.min)
+        if p.max is not None:
+            extra["soft_max"] = int(p.max)
+        return {name: IntProperty(name=label, description=desc, default=default, options=SKIP, **extra)}
+    if kind == "float":
+        default = float(p.default) if p.default is not None else float(p.min) if p.min is not None else 0.0
+        extra = {}
+        if p.min is not None:
+            extra["soft_min"] = float(p.min)
+        if p.max is not None:
+            extra["soft_max"] = float(p.max)
+        return {name: FloatProperty(name=label, description=desc, default=default, options=SKIP, **extra)}
+    if kind == "enum" and p.choices:
+        if p.required:
+            items = catalog.enum_items_required(p)
+            default = str(p.default) if p.default in p.choices else str(p.choices[0])
+        else:
+            items = catalog.enum_items_for(p)
+            default = AUTO
+        return {name: EnumProperty(name=label, description=desc, items=items, default=default, options=SKIP)}
+    if kind == "enum_list" and p.choices and len(p.choices) <= 32:
+        return {name: EnumProperty(name=label, description=desc, items=_enum_flag_items(p),
+                                   options={'ENUM_FLAG', 'SKIP_SAVE'})}
+    if kind == "file":
+        return {name: StringProperty(name=label, description=f"{desc}. A file path or an http(s) URL",
+                                     subtype='FILE_PATH', options=SKIP)}
+    if kind == "files":
+        return {name: CollectionProperty(type=TRIPO_PG_file_slot, name=label,
+                                         description=f"{desc}. Items: {{'name': path}}; an empty name skips a slot",
+                                         options=SKIP)}
+    if kind == "task_id":
+        return {name: StringProperty(name=label, description=f"{desc}. Empty: the active object's Tripo task",
+                                     options=SKIP)}
+    if kind in ("str_list", "enum_list"):
+        return {name: StringProperty(name=label, description=f"{desc}. Comma separated", options=SKIP)}
+    if kind == "texture_prompt":
+        return {
+            name: StringProperty(name="Texture Prompt", description=f"{desc}. Text describing the texture",
+                                 options=SKIP),
+            f"{name}_image": StringProperty(name="Texture Image", subtype='FILE_PATH', options=SKIP,
+                                            description="Reference image for the texture"),
+            f"{name}_style_image": StringProperty(name="Style Image", subtype='FILE_PATH', options=SKIP,
+                                                  description="Style reference image"),
+            f"{name}_images": CollectionProperty(type=TRIPO_PG_file_slot, name="Texture Views", options=SKIP,
+                                                 description="Four view images [front, left, back, right]"),
+        }
+    maxlen = int(p.max_len) if getattr(p, "max_len", None) else 0
+    default = str(p.default) if isinstance(p.default, str) else ""
+    return {name: StringProperty(name=label, description=desc, default=default, maxlen=maxlen, options=SKIP)}
+
+
+def build_annotations(task_type: str) -> tuple[dict[str, Any], tuple[Binding, ...]]:
+    """Annotations and bindings for every parameter of a task type, plus ``wait``/``wait_timeout``."""
+    tt = catalog.task_type(task_type)
+    annotations: dict[str, Any] = {}
+    bindings: list[Binding] = []
+    for p in tt.params:
+        props = property_for(p)
+        annotations.update(props)
+        bindings.append(Binding(p.name, next(iter(props)), p.kind, bool(p.required), p.default, tuple(p.choices)))
+    annotations["wait"] = BoolProperty(
+        name="Wait",
+        description="Run to the end and import the result before returning (for scripts and blender -b)",
+        default=False,
+        options={'SKIP_SAVE'},
+    )
+    annotations["wait_timeout"] = FloatProperty(
+        name="Wait Timeout", description="With Wait: give up waiting after this many seconds (0: no limit)",
+        default=0.0, min=0.0, options={'SKIP_SAVE'},
+    )
+    return annotations, tuple(bindings)
+
+
+# ==================================================================================================== values
+def _path(value: str) -> str:
+    value = value.strip()
+    if not value or value.startswith(("http://", "https://")):
+        return value
+    return os.path.normpath(bpy.path.abspath(value))
+
+
+def _slots(collection) -> list[str | None]:
+    return [(_path(s.name) or None) for s in collection]
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def is_set(op, prop: str) -> bool:
+    return op.properties.is_property_set(prop)
+
+
+def collect(op, bindings) -> dict[str, Any]:
+    """The API parameters the caller set (unset ones are left out: Tripo's defaults apply)."""
+    params: dict[str, Any] = {}
+    for b in bindings:
+        value = getattr(op, b.prop)
+        if b.kind == "bool" or b.kind in ("int", "float"):
+            if is_set(op, b.prop):
+                params[b.param] = value
+        elif b.kind == "enum" and b.choices:
+            if value != AUTO:
+                params[b.param] = value
+        elif b.kind == "enum_list" and b.choices and isinstance(value, set):
+            if value:
+                params[b.param] = [c for c in b.choices if c in value]
+        elif b.kind == "file":
+            if value.strip():
+                params[b.param] = _path(value)
+        elif b.kind == "files":
+            if len(value):
+                params[b.param] = _slots(value)
+        elif b.kind in ("str_list", "enum_list"):
+            if value.strip():
+                params[b.param] = _split(value)
+        elif b.kind == "texture_prompt":
+            tp: dict[str, Any] = {}
+            if value.strip():
+                tp["text"] = value.strip()
+            image = getattr(op, f"{b.prop}_image").strip()
+            if image:
+                tp["image"] = _path(image)
+            style = getattr(op, f"{b.prop}_style_image").strip()
+            if style:
+                tp["style_image"] = _path(style)
+            images = getattr(op, f"{b.prop}_images")
+            if len(images):
+                tp["images"] = _slots(images)
+            if tp:
+                params[b.param] = tp
+        else:  # str, task_id and unknown kinds
+            text = value.strip() if isinstance(value, str) else value
+            if text:
+                if b.kind not in ("str", "task_id") and isinstance(text, str) and text[:1] in "[{":
+                    try:
+                        text = json.loads(text)
+                    except ValueError:
+                        pass
+                params[b.param] = text
+    return params
+
+
+# ==================================================================================================== operator base
+class TaskOperator:
+    """Mixin for ``tripo.<task_type>`` operators (the generated classes set ``task_type`` and ``bindings``)."""
+
+    bl_options = {'REGISTER'}  # starts a job: no UNDO (an import pushes its own undo step)
+    task_type: ClassVar[str] = ""
+    bindings: ClassVar[tuple[Binding, ...]] = ()
+
+    @classmethod
+    def unavailable(cls, context) -> str | None:
+        return runtime.unavailable_reason(context)
+
+    @classmethod
+    def poll(cls, context):
+        reason = cls.unavailable(context)
+        if reason:
+            cls.poll_message_set(reason)
+            return False
+        return True
+
+    def invoke(self, context, _event):
+        return context.window_manager.invoke_props_dialog(self, width=440)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+        self.draw_inputs(context, layout)
+        credits = catalog.estimate_credits(self.task_type, self.safe_params())
+        if credits is not None:
+            layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
+
+    def draw_inputs(self, context, layout):
+        for b in self.bindings:
+            if b.kind == "files":
+                layout.label(text=f"{_title(b.param)}: {len(getattr(self, b.prop))} file(s)")
+                continue
+            layout.prop(self, b.prop)
+            if b.kind == "texture_prompt":
+                layout.prop(self, f"{b.prop}_image")
+                layout.prop(self, f"{b.prop}_style_image")
+
+    def safe_params(self) -> dict:
+        try:
+            return collect(self, self.bindings)
+        except Exception:
+            return {}
+
+    def execute(self, context):
+        try:
+            params = collect(self, self.bindings)
+            job = self.build_job(context, params)
+        except scene_io.ImportFailed as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        except Exception as exc:
+            if not catalog.is_tripo_error(exc):
+                raise
+            self.report({'ERROR'}, catalog.user_message(exc))
+            return {'CANCELLED'}
+        return run_job(self, context, job)
+
+    def build_job(self, context, params: dict):  # pragma: no cover - every generated class overrides it
+        raise NotImplementedError
+
+
+def run_job(op, context, job) -> set[str]:
+    """Submit a job (validated before anything is sent); with ``op.wait`` block until done and imported."""
+    try:
+        job_id = runtime.submit(job, context)
+    except Exception as exc:
+        if not catalog.is_tripo_error(exc):
+            raise
+        op.report({'ERROR'}, catalog.user_message(exc))
+        return {'CANCELLED'}
+    eng = runtime.engine()
+    poller.mirror(eng.get(job_id), context, running=True)
+    state = getattr(context.window_manager, "tripo", None)
+    if state is not None:
+        state.active_task = len(state.tasks) - 1
+    if not getattr(op, "wait", False):
+        poller.ensure_running(context)
+        op.report({'INFO'}, f"Sent to Tripo: {job.title}")
+        return {'FINISHED'}
+    return wait_for(op, context, job_id)
+
+
+def wait_for(op, context, job_id: str) -> set[str]:
+    """Block until the job stops, then apply its events and import its result (scripting, ``blender -b``)."""
+    eng = runtime.engine()
+    timeout = float(getattr(op, "wait_timeout", 0.0) or 0.0) or None
+    eng.wait(job_id, timeout)
+    poller.drain(context, budget=None)
+    snap = eng.get(job_id)
+    state = snap.get("state")
+    if state == "succeeded":
+        if not snap.get("imported"):
+            try:
+                poller.import_job(job_id, context)
+            except scene_io.ImportFailed as exc:
+                op.report({'ERROR'}, str(exc))
+                return {'CANCELLED'}
+        snap = eng.get(job_id)
+        op.report({'INFO'}, f"Tripo: {snap.get('title')} finished" + _outputs_text(snap))
+        return {'FINISHED'}
+    if state in ("failed", "cancelled", "needs_attention"):
+        op.report({'ERROR'}, snap.get("error") or snap.get("notice") or f"Tripo job {state}")
+        return {'CANCELLED'}
+    poller.ensure_running(context)
+    op.report({'WARNING'}, "Still running on Tripo; the task list keeps following it")
+    return {'FINISHED'}
+
+
+def _outputs_text(snap: dict) -> str:
+    for step in reversed(snap.get("steps") or []):
+        out = step.get("output") or {}
+        if step.get("task_type") == "animate_prerigcheck" and out:
+            return f" (riggable: {out.get('riggable')}, rig type: {out.get('rig_type')})"
+    return ""
+
+
+def make_operator(task_type: str, mixin: type, *, idname: str | None = None) -> type:
+    """Create the ``TRIPO_OT_<task_type>`` class for a task type."""
+    tt = catalog.task_type(task_type)
+    annotations, bindings = build_annotations(task_type)
+    annotations.update(getattr(mixin, "extra_annotations", {}))
+    description = (tt.description or tt.label or task_type).strip()
+    return type(
+        f"TRIPO_OT_{task_type}",
+        (mixin, bpy.types.Operator),
+        {
+            "bl_idname": idname or f"tripo.{task_type}",
+            "bl_label": f"Tripo: {catalog.label(task_type)}",
+            "bl_description": description,
+            "__doc__": description,
+            "__annotations__": annotations,
+            "task_type": task_type,
+            "bindings": bindings,
+        },
+    )

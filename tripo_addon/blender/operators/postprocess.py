@@ -1,0 +1,144 @@
+"""Operators that act on the active object: every task type that takes a source model, plus import_model.
+
+A Tripo result (custom property ``tripo_task_id``) is processed by its task id; only steps the API accepts after
+its type are offered (``api.tasks.check_chain``). The user's own mesh is exported to GLB (main thread) and sent back:
+the engine uploads it through STS, runs import_model and then the requested step, as one job.
+"""
+
+from __future__ import annotations
+
+from ...jobs import pipelines
+from ...jobs.job import Job, Ref, Step
+from .. import catalog, runtime, scene_io
+from .base import TaskOperator, make_operator
+
+TASK_ID = "tripo_task_id"
+TASK_TYPE = "tripo_task_type"
+
+
+def tripo_source(obj) -> tuple[str, str] | None:
+    """(task_id, task_type) when the object is a Tripo result."""
+    if obj is None:
+        return None
+    task_id, task_type = obj.get(TASK_ID), obj.get(TASK_TYPE)
+    if isinstance(task_id, str) and task_id and isinstance(task_type, str) and task_type:
+        return task_id, task_type
+    return None
+
+
+def source_problem(task_type: str, context) -> str | None:
+    """Why ``task_type`` cannot run on the active object, or None."""
+    obj = context.active_object
+    if obj is None:
+        return "Select a Tripo result or one of your meshes first"
+    src = tripo_source(obj)
+    if src is not None:
+        return catalog.chain_problem(task_type, src[1], obj.get("tripo_model_version"))
+    if obj.type != 'MESH':
+        return f"\u201c{obj.name}\u201d is neither a Tripo result nor a mesh"
+    problem = catalog.chain_problem(task_type, "import_model")
+    if problem:
+        return f"Your own mesh is imported into Tripo first, and {catalog.label(task_type)} cannot follow that: " \
+               f"{problem}"
+    return None
+
+
+def result_group(context, obj) -> list:
+    """The objects of the same Tripo result as ``obj`` (e.g. an armature and its meshes)."""
+    src = tripo_source(obj)
+    if src is None:
+        return [obj]
+    scene_objects = context.scene.objects
+    return [o for o in scene_objects if o.get(TASK_ID) == src[0]] or [obj]
+
+
+class PostOperator(TaskOperator):
+    """A step on the active object (by its Tripo task id, or the user's mesh sent back first)."""
+
+    @classmethod
+    def unavailable(cls, context):
+        return runtime.unavailable_reason(context) or source_problem(cls.task_type, context)
+
+    def build_job(self, context, params):
+        tt = catalog.task_type(self.task_type)
+        field = tt.source_field
+        label = catalog.label(self.task_type)
+        obj = context.active_object
+        src = tripo_source(obj)
+        meta: dict = {}
+        if params.get(field):  # an explicit task id wins over the active object
+            source_ref = params.pop(field)
+            title = f"{label}: {str(source_ref)[:8]}"
+            steps: list[Step] = []
+        elif src is not None:
+            source_ref = src[0]
+            steps = []
+            group = result_group(context, obj)
+            title = f"{obj.name} \u2192 {label}"
+            meta.update(source_objects=[o.name for o in group], location=scene_io.source_location(group),
+                        model_version=obj.get("tripo_model_version") or None)
+        else:
+            meshes = scene_io.selected_meshes(context)
+            path = scene_io.export_selection_glb(context, runtime.exports_dir(), obj.name)
+            steps = [Step("import_model", {"file": str(path)}, upload="sts", download=False)]
+            source_ref = Ref(0)
+            title = f"{obj.name} \u2192 {label}"
+            meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
+        steps = self.add_steps(steps, field, source_ref, params, obj if src else None)
+        job = Job(title=title, steps=steps, kind=self.task_type if len(steps) == 1 else "send_back")
+        job.meta.update({k: v for k, v in meta.items() if v is not None})
+        return job
+
+    def add_steps(self, steps: list, field: str, source, params: dict, obj) -> list:
+        return [*steps, Step(self.task_type, {**pipelines._clean(params), field: source})]
+
+
+class RigOperator(PostOperator):
+    """animate_rig: without a rig type, use the object's rig check result, or run the (free) rig check first."""
+
+    def add_steps(self, steps, field, source, params, obj):
+        if "rig_type" not in params:
+            known = obj.get("tripo_rig_type") if obj is not None else None
+            choices = catalog.param("animate_rig", "rig_type")
+            if known and (choices is None or not choices.choices or known in choices.choices):
+                params["rig_type"] = known
+            else:
+                check = len(steps)
+                steps = [*steps, Step("animate_prerigcheck", {"original_model_task_id": source}, download=False)]
+                params["rig_type"] = Ref(check, "output:rig_type")
+        return super().add_steps(steps, field, source, params, obj)
+
+
+class ImportModelOperator(TaskOperator):
+    """import_model: the ``file`` parameter, or else the selected meshes exported to GLB."""
+
+    def build_job(self, context, params):
+        meta: dict = {}
+        path = params.get("file")
+        if not path:
+            meshes = scene_io.selected_meshes(context)
+            path = str(scene_io.export_selection_glb(context, runtime.exports_dir()))
+            params["file"] = path
+            name = meshes[0].name
+            meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
+        else:
+            name = path.rsplit("/", 1)[-1]
+        job = pipelines.single("import_model", params, title=f"{name} \u2192 Tripo")
+        job.steps[0].upload = "sts"
+        job.meta.update({k: v for k, v in meta.items() if v is not None})
+        return job
+
+
+def _mixin(task_type: str) -> type:
+    if task_type == "import_model":
+        return ImportModelOperator
+    if task_type == "animate_rig":
+        return RigOperator
+    return PostOperator
+
+
+#: everything that is not a generation (generate.py) acts on a model
+POST_TYPES = [t for t in catalog.task_types() if t not in catalog.GENERATION and t not in catalog.IMAGE_RESULT]
+
+OPERATORS = tuple(make_operator(t, _mixin(t)) for t in POST_TYPES)
+CLASSES = OPERATORS

@@ -1,0 +1,408 @@
+"""Main-thread side of the job engine: ``drain()`` and the modal timer operator ``tripo.poller`` that calls it.
+
+``drain()`` takes the engine's events, mirrors the jobs into ``WindowManager.tripo.tasks``, applies background
+results (balance, connection test), imports finished results and tags the sidebar for redraw. It is a plain function
+so scripts and tests call it directly (timers and modal operators never run in ``blender -b`` or the bpy module).
+
+The poller starts on demand when a job is submitted, again after a file load (``load_post``), and ends when idle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import bpy
+from bpy.app.handlers import persistent
+
+from . import catalog, previews, runtime, scene_io
+
+log = logging.getLogger(__name__)
+
+TICK = 0.25  # seconds between TIMER events
+IMPORT_BUDGET = 0.1  # seconds of imports per tick (one import always runs)
+POLLER_ID = "TRIPO_OT_poller"
+
+
+# ==================================================================================================== mirror
+def _state(context=None):
+    wm = (context or bpy.context).window_manager
+    return getattr(wm, "tripo", None) if wm is not None else None
+
+
+def _last_step(snap: dict) -> dict:
+    steps = snap.get("steps") or []
+    for step in reversed(steps):
+        if step.get("task_id"):
+            return step
+    return steps[-1] if steps else {}
+
+
+def _current_step(snap: dict) -> dict:
+    steps = snap.get("steps") or []
+    idx = int(snap.get("current_step") or 0)
+    if 0 <= idx < len(steps):
+        return steps[idx]
+    return steps[-1] if steps else {}
+
+
+def _find_item(state, job_id: str):
+    for i, item in enumerate(state.tasks):
+        if item.job_id == job_id:
+            return i, item
+    return -1, None
+
+
+def mirror(snap: dict, context=None, *, running: bool | None = None):
+    """Copy a job snapshot into its task-list row (created when missing). Returns the row."""
+    state = _state(context)
+    if state is None or not snap.get("id"):
+        return None
+    _i, item = _find_item(state, snap["id"])
+    if item is None:
+        item = state.tasks.add()
+        item.job_id = snap["id"]
+    steps = snap.get("steps") or []
+    cur = _current_step(snap)
+    last = _last_step(snap)
+    item.name = snap.get("title") or snap["id"]
+    item.kind = snap.get("kind") or ""
+    item.task_type = cur.get("task_type") or last.get("task_type") or ""
+    item.task_id = (cur.get("task_id") or last.get("task_id") or "")
+    item.task_ids = ", ".join(snap.get("task_ids") or [])
+    item.state = snap.get("state") or ""
+    item.status = cur.get("status") or ""
+    item.steps = len(steps)
+    item.step = min(len(steps), int(snap.get("current_step") or 0) + 1)
+    item.progress = max(0, min(100, int(snap.get("progress") or 0)))
+    eta = cur.get("eta")
+    item.eta = int(eta) if isinstance(eta, int | float) and not snap.get("final") else -1
+    qpos = cur.get("queue_position")
+    item.queue_position = int(qpos) if isinstance(qpos, int | float) else -1
+    item.credits = float(snap.get("credits") or 0)
+    error = snap.get("error") or ""
+    if not error and snap.get("state") not in ("succeeded", "cancelled"):
+        error = cur.get("error") or ""
+    item.error = error
+    item.notice = snap.get("notice") or ""
+    item.can_import = bool(snap.get("can_import"))
+    item.imported = bool(snap.get("imported"))
+    item.final = bool(snap.get("final"))
+    item.result_files = "\n".join(snap.get("result_files") or [])
+    if running is not None:
+        item.running = running
+    elif item.final or snap.get("state") == "needs_attention":
+        item.running = False
+    item.updated = float(snap.get("updated") or time.time())
+    preview = _preview_file(snap)
+    if preview and preview != item.preview_path:
+        item.preview_path = preview
+    return item
+
+
+def _preview_file(snap: dict) -> str:
+    """The rendered preview image among a job's files (or the generated image of an image task)."""
+    files = [f for f in snap.get("files") or [] if scene_io.is_image(f)]
+    for f in files:
+        if "render" in Path(f).name.lower():
+            return f
+    return files[-1] if files else ""
+
+
+def mirror_all(context=None) -> None:
+    """Rebuild the task list from the engine (register, file load)."""
+    state = _state(context)
+    eng = runtime.engine(create=False)
+    if state is None or eng is None:
+        return
+    snaps = eng.jobs()
+    ids = {s["id"] for s in snaps}
+    for i in reversed(range(len(state.tasks))):
+        if state.tasks[i].job_id not in ids:
+            state.tasks.remove(i)
+    for snap in snaps:
+        mirror(snap, context, running=eng.is_running(snap["id"]))
+    if len(state.tasks) and not 0 <= state.active_task < len(state.tasks):
+        state.active_task = len(state.tasks) - 1
+
+
+def remove_row(job_id: str, context=None) -> None:
+    state = _state(context)
+    if state is None:
+        return
+    i, _item = _find_item(state, job_id)
+    if i >= 0:
+        state.tasks.remove(i)
+        state.active_task = min(state.active_task, max(0, len(state.tasks) - 1))
+
+
+def tag_redraw(context=None) -> None:
+    wm = (context or bpy.context).window_manager
+    for window in getattr(wm, "windows", ()):
+        screen = window.screen
+        if screen is None:
+            continue
+        for area in screen.areas:
+            if area.type in {'VIEW_3D', 'PREFERENCES'}:
+                area.tag_redraw()
+
+
+# ==================================================================================================== import
+def _provenance(snap: dict) -> dict:
+    last = _last_step(snap)
+    task_type = last.get("task_type") or ""
+    meta = snap.get("meta") or {}
+    version = ""
+    for step in snap.get("steps") or []:  # the generation that made the geometry decides the chain rules
+        if step.get("task_type") in ("text_to_model", "image_to_model", "multiview_to_model"):
+            version = (step.get("params") or {}).get("model_version") or catalog.default_model_version(
+                step["task_type"]) or ""
+    version = version or meta.get("model_version") or ""
+    return {"tripo_task_id": last.get("task_id") or "", "tripo_task_type": task_type,
+            "tripo_model_version": version}
+
+
+def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.ImportResult | None:
+    """Import a finished job's result into the scene (main thread). Marks it imported; returns what landed."""
+    context = context or bpy.context
+    eng = runtime.engine(create=False)
+    if eng is None:
+        return None
+    snap = eng.get(job_id)
+    if snap.get("state") != "succeeded" or (snap.get("imported") and not force):
+        return None
+    meta = snap.get("meta") or {}
+    prov = _provenance(snap)
+    files = snap.get("result_files") or []
+    p = runtime.prefs(context)
+    options = scene_io.ImportOptions.from_prefs(p)
+    if meta.get("location") is not None:
+        options.location = tuple(meta["location"])
+    if p is None or p.hide_source:
+        options.hide = list(meta.get("source_objects") or [])
+    result = scene_io.ImportResult()
+    if files:
+        result = scene_io.import_files(context, files, title=snap.get("title") or job_id, provenance=prov,
+                                       options=options)
+    _apply_outputs(snap, meta)
+    eng.mark_imported(job_id)
+    state = _state(context)
+    if state is not None:
+        item = mirror(eng.get(job_id), context)
+        if item is not None:
+            item.saved_path = "\n".join(result.saved)
+    return result
+
+
+def _apply_outputs(snap: dict, meta: dict) -> None:
+    """Non-file outputs (prerigcheck: riggable, rig_type) go onto the source objects as custom properties."""
+    for step in snap.get("steps") or []:
+        out = step.get("output") or {}
+        if step.get("task_type") == "animate_prerigcheck" and out:
+            for name in meta.get("source_objects") or []:
+                obj = bpy.data.objects.get(name)
+                if obj is None:
+                    continue
+                if "riggable" in out:
+                    obj["tripo_riggable"] = bool(out["riggable"])
+                if out.get("rig_type"):
+                    obj["tripo_rig_type"] = str(out["rig_type"])
+
+
+def _should_autoimport(job_id: str, context) -> bool:
+    p = runtime.prefs(context)
+    return runtime.is_live(job_id) and (p is None or p.auto_import)
+
+
+# ==================================================================================================== drain
+def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
+    """Apply pending engine events and background results on the main thread. Returns how many were handled."""
+    context = context or bpy.context
+    state = _state(context)
+    if state is None:
+        return 0
+    handled = 0
+    eng = runtime.engine(create=False)
+    if eng is not None:
+        for event in eng.drain():
+            handled += 1
+            _apply_event(event, context, eng)
+    for kind, ok, value in runtime.background.take():
+        handled += 1
+        _apply_background(state, kind, ok, value)
+    start = time.monotonic()
+    while True:
+        job_id = runtime.take_import()
+        if job_id is None:
+            break
+        handled += 1
+        try:
+            import_job(job_id, context)
+        except Exception as exc:  # a broken file must not stop the poller
+            log.warning("import of job %s failed: %s", job_id, exc)
+            _, item = _find_item(state, job_id)
+            if item is not None:
+                item.error = f"Import failed: {exc}"
+        if budget is not None and time.monotonic() - start > budget:
+            break
+    if handled:
+        tag_redraw(context)
+    return handled
+
+
+def _apply_event(event, context, eng) -> None:
+    kind = event.kind
+    snap = event.snapshot or {}
+    state = _state(context)
+    if kind == "notice" and not event.job_id:
+        state.notice = event.message
+        return
+    if snap.get("id"):
+        item = mirror(snap, context, running=eng.is_running(snap["id"]))
+        if item is not None and event.message and kind in ("notice", "failed"):
+            item.notice = event.message if kind == "notice" else item.notice
+    if kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
+        runtime.queue_import(event.job_id)
+    elif kind == "finished" and not snap.get("result_files") and snap.get("state") == "succeeded" \
+            and not snap.get("imported"):
+        runtime.queue_import(event.job_id)  # nothing to import (e.g. prerigcheck): record the outputs
+    elif kind == "failed":
+        log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
+
+
+def _apply_background(state, kind: str, ok: bool, value) -> None:
+    if ok and isinstance(value, dict):
+        state.balance = value.get("balance", 0.0)
+        state.frozen = value.get("frozen", 0.0)
+        state.balance_known = True
+        state.balance_text = ""
+    elif not ok:
+        state.balance_text = str(value)
+    if kind == "connection":
+        state.checking = False
+        state.connection_ok = ok
+        if ok:
+            state.connection_text = f"Connected: {format_credits(state.balance)} credits available"
+        else:
+            state.connection_text = f"Connection failed: {value}"
+    elif kind == "balance":
+        state.checking = False
+
+
+def format_credits(value: float) -> str:
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+# ==================================================================================================== the operator
+def poller_running(context=None) -> bool:
+    wm = (context or bpy.context).window_manager
+    for window in getattr(wm, "windows", ()):
+        for op in window.modal_operators:
+            if op.bl_idname == POLLER_ID:
+                return True
+    return False
+
+
+def _stop_timer(op, context) -> None:
+    timer = getattr(op, "_timer", None)
+    if timer is not None:
+        context.window_manager.event_timer_remove(timer)
+        op._timer = None
+
+
+class TRIPO_OT_poller(bpy.types.Operator):
+    """Apply Tripo task updates and import finished results (runs in the background until idle)"""
+
+    bl_idname = "tripo.poller"
+    bl_label = "Tripo Task Poller"
+    bl_options = {'INTERNAL'}
+
+    _timer = None
+
+    def execute(self, context):
+        return self.invoke(context, None)
+
+    def invoke(self, context, _event):
+        if context.window is None or poller_running(context):
+            return {'CANCELLED'}
+        self._timer = context.window_manager.event_timer_add(TICK, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {'RUNNING_MODAL'}
+
+    def modal(self, context, event):
+        if event.type != 'TIMER':
+            return {'PASS_THROUGH'}
+        try:
+            drain(context)
+        except Exception:
+            log.exception("Tripo poller: drain failed")
+        if not runtime.busy():
+            _stop_timer(self, context)
+            return {'FINISHED'}
+        return {'PASS_THROUGH'}
+
+    def cancel(self, context):
+        _stop_timer(self, context)
+
+
+def ensure_running(context=None) -> bool:
+    """Start the poller if a window exists and it is not running yet."""
+    context = context or bpy.context
+    if bpy.app.background or poller_running(context):
+        return False
+    wm = context.window_manager
+    window = context.window or (wm.windows[0] if wm is not None and len(wm.windows) else None)
+    if window is None:
+        return False
+    try:
+        with context.temp_override(window=window):
+            return 'RUNNING_MODAL' in bpy.ops.tripo.poller('INVOKE_DEFAULT')
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def _start_soon():
+    """One-shot timer after register/load: resume jobs and start the poller when there is work."""
+    try:
+        runtime.ensure_resumed()
+        mirror_all()
+        if runtime.busy():
+            ensure_running()
+    except Exception:
+        log.exception("Tripo: starting the poller failed")
+    return None
+
+
+@persistent
+def _on_load_post(*_args):
+    # WindowManager properties were reset and modal operators ended with the old file: rebuild both.
+    try:
+        mirror_all()
+    except Exception:
+        log.exception("Tripo: rebuilding the task list failed")
+    if not bpy.app.background and not bpy.app.timers.is_registered(_start_soon):
+        bpy.app.timers.register(_start_soon, first_interval=0.2)
+
+
+def install() -> None:
+    """Add the load_post handler; mirror the journal; resume (if allowed) and start the poller soon."""
+    if _on_load_post not in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.append(_on_load_post)
+    runtime.engine()  # reads the journal (no network) so the task list shows earlier jobs
+    runtime.ensure_resumed()
+    mirror_all()
+    if not bpy.app.background and not bpy.app.timers.is_registered(_start_soon):
+        bpy.app.timers.register(_start_soon, first_interval=0.5)
+
+
+def uninstall() -> None:
+    while _on_load_post in bpy.app.handlers.load_post:
+        bpy.app.handlers.load_post.remove(_on_load_post)
+    if bpy.app.timers.is_registered(_start_soon):
+        bpy.app.timers.unregister(_start_soon)
+    runtime.shutdown()
+    previews.clear()
+
+
+CLASSES = (TRIPO_OT_poller,)

@@ -1,0 +1,176 @@
+"""Add-on preferences: API key, endpoint, folders, import options, network settings, "Test connection".
+
+The key lives here only (user preferences): nothing copies it into Scene or WindowManager properties, so it never
+ends up in a .blend file; it is never printed or logged.
+"""
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from . import base_package, runtime
+
+
+def _strip_key(self, _context):
+    # Pasted keys often carry a newline or spaces; assigning the same value again does not recurse.
+    clean = "".join(self.api_key.split())
+    if clean != self.api_key:
+        self.api_key = clean
+    runtime.settings_changed()
+
+
+def _clean_url(self, _context):
+    clean = self.api_base_url.strip().rstrip("/")
+    if clean != self.api_base_url:
+        self.api_base_url = clean
+    runtime.settings_changed()
+
+
+def _changed(_self, _context):
+    runtime.settings_changed()
+
+
+class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = base_package
+
+    # -- account ---------------------------------------------------------------------------------------------
+    api_key: StringProperty(
+        name="API Key",
+        description=(
+            "Your Tripo API key (tsk_...). Stored in Blender's user preferences only, never in .blend files. "
+            f"When empty, the {runtime.ENV_KEY} environment variable is used"
+        ),
+        subtype='PASSWORD',
+        update=_strip_key,
+    )
+    api_base_url: StringProperty(
+        name="API URL",
+        description="Base URL of the Tripo API v2",
+        default=runtime.DEFAULT_BASE_URL,
+        update=_clean_url,
+    )
+
+    # -- files -----------------------------------------------------------------------------------------------
+    download_dir: StringProperty(
+        name="Download Folder",
+        description="Where results are downloaded. Empty: the extension's own user folder",
+        subtype='DIR_PATH',
+        update=_changed,
+    )
+
+    # -- import ----------------------------------------------------------------------------------------------
+    auto_import: BoolProperty(
+        name="Import When Finished",
+        description="Import results as soon as their task finishes (otherwise use the Import button in the task list)",
+        default=True,
+    )
+    place_at_cursor: BoolProperty(
+        name="Place at 3D Cursor",
+        description="Put new models on the 3D cursor (post-processed models replace their source's place)",
+        default=True,
+    )
+    target_size: FloatProperty(
+        name="Target Size",
+        description="Scale imported models so their largest dimension has this size. 0: keep Tripo's size",
+        default=0.0,
+        min=0.0,
+        soft_max=10.0,
+        subtype='DISTANCE',
+        unit='LENGTH',
+    )
+    collection_per_task: BoolProperty(
+        name="One Collection per Task",
+        description="Put each result in its own collection named after the task",
+        default=True,
+    )
+    merge_vertices: BoolProperty(
+        name="Merge Vertices",
+        description="Join the vertices glTF splits at seams and sharp edges (glTF importer option)",
+        default=True,
+    )
+    hide_source: BoolProperty(
+        name="Hide Source After Post-Processing",
+        description="Hide the object a post-processed result replaces",
+        default=True,
+    )
+
+    # -- network ---------------------------------------------------------------------------------------------
+    proxy: StringProperty(
+        name="Proxy",
+        description="HTTP(S) proxy, e.g. http://proxy.example.com:3128. Empty: the system settings "
+        "(HTTPS_PROXY, NO_PROXY)",
+        update=_changed,
+    )
+    ca_bundle: StringProperty(
+        name="CA Bundle",
+        description="PEM file of extra trusted certificate authorities (company TLS inspection). Empty: default",
+        subtype='FILE_PATH',
+        update=_changed,
+    )
+    max_parallel: IntProperty(
+        name="Parallel Tasks",
+        description="How many Tripo tasks may run at once (Tripo's own limit is 10, or less for some types)",
+        default=10,
+        min=1,
+        max=10,
+    )
+    show_section: EnumProperty(
+        name="Section",
+        items=(
+            ('ACCOUNT', "Account", "API key and connection"),
+            ('IMPORT', "Import", "How results land in the scene"),
+            ('NETWORK', "Network", "Proxy, certificates, folders"),
+        ),
+        default='ACCOUNT',
+    )
+
+    def draw(self, context):
+        layout = self.layout
+        reason = runtime.offline_reason()
+        if reason:
+            layout.label(text=reason, icon='ERROR')
+        layout.row().prop(self, "show_section", expand=True)
+        if self.show_section == 'ACCOUNT':
+            self._draw_account(context, layout.box())
+        elif self.show_section == 'IMPORT':
+            self._draw_import(layout.box())
+        else:
+            self._draw_network(layout.box())
+
+    def _draw_account(self, context, box):
+        box.prop(self, "api_key")
+        if not self.api_key.strip():
+            source = runtime.key_source(self)
+            text = (
+                f"Using the {runtime.ENV_KEY} environment variable"
+                if source == "env"
+                else "Get a key at platform.tripo3d.ai (API keys start with tsk_)"
+            )
+            box.label(text=text, icon='INFO')
+        box.prop(self, "api_base_url")
+        row = box.row()
+        row.operator("tripo.test_connection", icon='URL')
+        state = getattr(context.window_manager, "tripo", None)
+        if state is not None and state.connection_text:
+            icon = 'CHECKMARK' if state.connection_ok else ('SORTTIME' if state.checking else 'ERROR')
+            box.label(text=state.connection_text, icon=icon)
+
+    def _draw_import(self, box):
+        col = box.column()
+        col.prop(self, "auto_import")
+        col.prop(self, "place_at_cursor")
+        col.prop(self, "target_size")
+        col.prop(self, "collection_per_task")
+        col.prop(self, "merge_vertices")
+        col.prop(self, "hide_source")
+
+    def _draw_network(self, box):
+        col = box.column()
+        col.prop(self, "download_dir")
+        if not self.download_dir.strip():
+            col.label(text=f"Default: {runtime.default_download_dir()}", icon='FILE_FOLDER')
+        col.prop(self, "proxy")
+        col.prop(self, "ca_bundle")
+        col.prop(self, "max_parallel")
+
+
+CLASSES = (TRIPO_AddonPreferences,)

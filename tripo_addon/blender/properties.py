@@ -1,0 +1,131 @@
+"""Property groups: the runtime task list (WindowManager), per-file generate settings (Scene), file slots.
+
+``WindowManager.tripo`` is a mirror of the job engine, rebuilt after every file load (WindowManager properties reset
+on load). ``Scene.tripo`` holds the Generate panel's inputs and is saved with the file (never the API key).
+Imported objects carry plain custom properties (``tripo_task_id``, ``tripo_task_type``, ``tripo_model_version``).
+"""
+
+import bpy
+from bpy.props import (
+    BoolProperty,
+    CollectionProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
+
+from . import catalog
+
+
+class TRIPO_PG_file_slot(bpy.types.PropertyGroup):
+    """One file of a list parameter; ``name`` is the path (empty: a skipped slot, e.g. a missing view)."""
+
+
+class TRIPO_PG_task(bpy.types.PropertyGroup):
+    """One job of the engine, as the task list shows it (``name`` is the title)."""
+
+    job_id: StringProperty(name="Job")
+    kind: StringProperty(name="Kind")
+    task_type: StringProperty(name="Type", description="Task type of the current (or last) step")
+    task_id: StringProperty(name="Task ID", description="Tripo task id of the current (or last) step")
+    task_ids: StringProperty(name="Task IDs", description="All task ids of the job, comma separated")
+    state: StringProperty(name="State")
+    status: StringProperty(name="Status", description="Tripo's status of the current task")
+    step: IntProperty(name="Step", description="Current step (1-based)")
+    steps: IntProperty(name="Steps")
+    progress: IntProperty(name="Progress", subtype='PERCENTAGE', min=0, max=100)
+    eta: IntProperty(name="ETA", description="Seconds left, estimated by Tripo (-1: unknown)", default=-1)
+    queue_position: IntProperty(name="Queue", default=-1)
+    credits: FloatProperty(name="Credits", description="Credits charged so far")
+    error: StringProperty(name="Error")
+    notice: StringProperty(name="Notice")
+    can_import: BoolProperty(name="Can Import")
+    imported: BoolProperty(name="Imported")
+    final: BoolProperty(name="Final")
+    running: BoolProperty(name="Running", description="A worker follows this job now")
+    result_files: StringProperty(name="Files", description="Result files, one per line")
+    saved_path: StringProperty(name="Saved", description="Result saved to disk (a format Blender cannot import)")
+    preview_path: StringProperty(name="Preview", description="Rendered preview image")
+    updated: FloatProperty(name="Updated")
+
+
+class TRIPO_PG_window(bpy.types.PropertyGroup):
+    """Runtime state for the UI (not saved: WindowManager properties reset on file load)."""
+
+    tasks: CollectionProperty(type=TRIPO_PG_task)
+    active_task: IntProperty(name="Active Task", default=0)
+    attach_task_id: StringProperty(name="Task ID", description="Id of an existing Tripo task to follow and import")
+    balance: FloatProperty(name="Balance")
+    frozen: FloatProperty(name="Frozen", description="Credits reserved by running tasks")
+    balance_known: BoolProperty(name="Balance Known")
+    balance_text: StringProperty(name="Balance Status")
+    checking: BoolProperty(name="Checking", description="A connection test or balance request is running")
+    connection_ok: BoolProperty(name="Connection OK")
+    connection_text: StringProperty(name="Connection")
+    notice: StringProperty(name="Notice", description="Last message from the job engine")
+
+
+def _model_version_items(_self, _context):
+    return catalog.enum_items("text_to_model", "model_version")
+
+
+def _texture_quality_items(_self, _context):
+    return catalog.enum_items("text_to_model", "texture_quality")
+
+
+def _geometry_quality_items(_self, _context):
+    return catalog.enum_items("text_to_model", "geometry_quality")
+
+
+class TRIPO_PG_scene(bpy.types.PropertyGroup):
+    """Inputs of the Generate panel (saved with the .blend file)."""
+
+    mode: EnumProperty(
+        name="Mode",
+        items=(
+            ('TEXT', "Text", "Text to model", 'FONT_DATA', 0),
+            ('IMAGE', "Image", "Image to model", 'IMAGE_DATA', 1),
+            ('MULTIVIEW', "Multiview", "Four views (front, left, back, right) to model", 'VIEW_CAMERA', 2),
+            ('TEXT_IMAGE', "Text \u2192 Image", "Text to image, then that image to model", 'IMAGE_RGB', 3),
+        ),
+        default='TEXT',
+    )
+    prompt: StringProperty(name="Prompt", description="What to make (up to 1024 characters)")
+    negative_prompt: StringProperty(name="Negative Prompt", description="What to avoid (up to 255 characters)")
+    image: StringProperty(name="Image", description="Reference image (png, jpg, webp)", subtype='FILE_PATH')
+    front: StringProperty(name="Front", description="Front view (required)", subtype='FILE_PATH')
+    left: StringProperty(name="Left", description="Left view: the subject's left side", subtype='FILE_PATH')
+    back: StringProperty(name="Back", description="Back view", subtype='FILE_PATH')
+    right: StringProperty(name="Right", description="Right view", subtype='FILE_PATH')
+    model_version: EnumProperty(name="Model", description="Tripo model version", items=_model_version_items)
+    texture: BoolProperty(name="Texture", description="Generate textures (off: a plain mesh, fewer credits)",
+                          default=True)
+    pbr: BoolProperty(name="PBR", description="Physically based materials (needs texture)", default=True)
+    texture_quality: EnumProperty(name="Texture Quality", items=_texture_quality_items)
+    geometry_quality: EnumProperty(name="Geometry Quality", items=_geometry_quality_items)
+    face_limit: IntProperty(name="Face Limit", description="Maximum number of faces. 0: Tripo decides",
+                            default=0, min=0, soft_max=500_000)
+    quad: BoolProperty(name="Quad Mesh", description="Quad topology (output in FBX)", default=False)
+    smart_low_poly: BoolProperty(name="Smart Low Poly", description="Hand-made style low-poly topology",
+                                 default=False)
+    auto_size: BoolProperty(name="Real-World Size", description="Scale to real-world size in meters",
+                            default=False)
+    show_advanced: BoolProperty(name="More Options", default=False)
+
+
+CLASSES = (TRIPO_PG_file_slot, TRIPO_PG_task, TRIPO_PG_window, TRIPO_PG_scene)
+
+
+def attach():
+    """Add the pointer properties (after the classes are registered)."""
+    bpy.types.WindowManager.tripo = PointerProperty(type=TRIPO_PG_window)
+    bpy.types.Scene.tripo = PointerProperty(type=TRIPO_PG_scene)
+
+
+def detach():
+    """Remove the pointer properties (before the classes are unregistered)."""
+    for owner in (bpy.types.Scene, bpy.types.WindowManager):
+        if hasattr(owner, "tripo"):
+            del owner.tripo

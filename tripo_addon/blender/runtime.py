@@ -1,0 +1,330 @@
+"""The one job Engine of this Blender session, the client factory built from preferences, the online-access gate,
+and small background calls (balance, connection test).
+
+Everything here runs on the main thread except the client factory and the background calls, which only read a plain
+snapshot of the settings taken on the main thread (workers never touch bpy).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import base_package, catalog
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.tripo3d.ai/v2/openapi"
+ENV_KEY = "TRIPO_API_KEY"
+
+#: Extra keyword arguments for the Engine (tests shorten the poll interval here).
+engine_options: dict[str, Any] = {}
+
+_lock = threading.Lock()
+_config: dict[str, Any] = {}  # plain settings for the client factory (memory only)
+_engine = None
+_resumed = False
+_live: set[str] = set()  # jobs followed in this session: their results import by themselves
+_pending_imports: list[str] = []
+
+
+# ==================================================================================================== settings
+def prefs(context=None):
+    """The add-on preferences, or None when the extension is not enabled under this name."""
+    ctx = context or bpy.context
+    addon = ctx.preferences.addons.get(base_package)
+    return addon.preferences if addon is not None else None
+
+
+def api_key(p=None) -> str:
+    """The key from the preferences, else from the environment ("" when neither has one)."""
+    if p is None:
+        p = prefs()
+    key = "".join((p.api_key if p is not None else "").split())
+    return key or "".join(os.environ.get(ENV_KEY, "").split())
+
+
+def key_source(p=None) -> str:
+    """"prefs", "env" or "" (no key)."""
+    if p is None:
+        p = prefs()
+    if p is not None and p.api_key.strip():
+        return "prefs"
+    return "env" if os.environ.get(ENV_KEY, "").strip() else ""
+
+
+def offline_reason() -> str | None:
+    """Why Blender does not allow network access now, or None."""
+    if bpy.app.online_access:
+        return None
+    if bpy.app.online_access_override:
+        return "Blender was started in offline mode (--offline-mode): restart it without that option"
+    return "Online access is off: allow it in Preferences > System > Network"
+
+
+def unavailable_reason(context=None) -> str | None:
+    """Why nothing can be sent to Tripo now (offline, no key), or None."""
+    reason = offline_reason()
+    if reason:
+        return reason
+    if not api_key(prefs(context)):
+        return f"No Tripo API key: set it in the Tripo 3D add-on preferences (or {ENV_KEY})"
+    return None
+
+
+def user_dir(name: str) -> Path:
+    """A folder in the extension's user directory (survives upgrades; never the add-on folder)."""
+    return Path(bpy.utils.extension_path_user(base_package, path=name, create=True))
+
+
+def default_download_dir() -> Path:
+    return user_dir("downloads")
+
+
+def download_dir(p=None) -> Path:
+    if p is None:
+        p = prefs()
+    custom = p.download_dir.strip() if p is not None else ""
+    path = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def state_dir() -> Path:
+    return user_dir("state")
+
+
+def exports_dir() -> Path:
+    return user_dir("exports")
+
+
+def refresh_config(context=None) -> None:
+    """Snapshot the client settings from the preferences (main thread)."""
+    p = prefs(context)
+    system = (context or bpy.context).preferences.system
+    connect = float(getattr(system, "network_timeout", 10) or 10)
+    cfg = {
+        "api_key": api_key(p),
+        "base_url": ((p.api_base_url if p is not None else "") or DEFAULT_BASE_URL).strip().rstrip("/"),
+        "proxy": (p.proxy.strip() if p is not None else ""),
+        "ca_bundle": (bpy.path.abspath(p.ca_bundle.strip()) if p is not None and p.ca_bundle.strip() else ""),
+        "timeout": (connect, max(60.0, connect)),
+    }
+    with _lock:
+        _config.clear()
+        _config.update(cfg)
+    if _engine is not None and p is not None:
+        _engine.download_dir = download_dir(p)
+
+
+def settings_changed() -> None:
+    """Preferences update callback: the next client uses the new settings."""
+    try:
+        refresh_config()
+    except Exception:  # during registration or with the add-on half disabled
+        log.debug("settings snapshot skipped", exc_info=True)
+
+
+def make_client():
+    """Build a TripoClient from the settings snapshot (called from worker threads: no bpy here)."""
+    from ..api.client import TripoClient
+
+    with _lock:
+        cfg = dict(_config)
+    kwargs: dict[str, Any] = {"timeout": cfg.get("timeout", (10.0, 60.0))}
+    if cfg.get("proxy"):
+        kwargs["proxies"] = {"http": cfg["proxy"], "https": cfg["proxy"]}
+    if cfg.get("ca_bundle"):
+        kwargs["ca_bundle"] = cfg["ca_bundle"]
+    return TripoClient(api_key=cfg.get("api_key") or None, base_url=cfg.get("base_url") or DEFAULT_BASE_URL, **kwargs)
+
+
+# ==================================================================================================== engine
+def engine(create: bool = True):
+    """The session's Engine (created on first use; creating it reads the journal, no network)."""
+    global _engine
+    if _engine is None and create:
+        from ..jobs.engine import Engine
+
+        refresh_config()
+        p = prefs()
+        options = {"max_parallel": p.max_parallel if p is not None else 10, **engine_options}
+        _engine = Engine(make_client, state_dir(), download_dir(p), **options)
+    return _engine
+
+
+def ensure_resumed(context=None) -> list[str]:
+    """Resume unfinished jobs once per session, and only when network access is allowed. Returns started ids."""
+    global _resumed
+    if _resumed or unavailable_reason(context) is not None:
+        return []
+    refresh_config(context)
+    started = engine().resume()
+    _resumed = True
+    _live.update(started)
+    return started
+
+
+def submit(job, context=None) -> str:
+    """Validate and start a job; raises a TripoError (validation errors before anything is sent)."""
+    reason = unavailable_reason(context)
+    if reason:
+        raise catalog.validation_error(reason)
+    refresh_config(context)
+    eng = engine()
+    ensure_resumed(context)
+    job_id = eng.submit(job)
+    _live.add(job_id)
+    return job_id
+
+
+def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=None) -> str:
+    reason = unavailable_reason(context)
+    if reason:
+        raise catalog.validation_error(reason)
+    refresh_config(context)
+    eng = engine()
+    ensure_resumed(context)
+    new_id = eng.attach(task_id, title, job_id=job_id) if job_id else eng.attach(task_id, title)
+    _live.add(new_id)
+    return new_id
+
+
+def retry(job_id: str, context=None) -> None:
+    reason = unavailable_reason(context)
+    if reason:
+        raise catalog.validation_error(reason)
+    refresh_config(context)
+    engine().retry(job_id)
+    _live.add(job_id)
+
+
+def is_live(job_id: str) -> bool:
+    return job_id in _live
+
+
+def queue_import(job_id: str) -> None:
+    if job_id not in _pending_imports:
+        _pending_imports.append(job_id)
+
+
+def take_import() -> str | None:
+    return _pending_imports.pop(0) if _pending_imports else None
+
+
+def busy() -> bool:
+    """True while anything may still produce events (the poller keeps running)."""
+    if _pending_imports or background.active():
+        return True
+    eng = _engine
+    if eng is None:
+        return False
+    if not eng.events.empty():
+        return True
+    return any(eng.is_running(j["id"]) for j in eng.jobs())
+
+
+def shutdown() -> None:
+    """Stop the engine's workers and background calls (unregister). Unfinished jobs stay in the journal."""
+    global _engine, _resumed
+    eng, _engine = _engine, None
+    if eng is not None:
+        try:
+            eng.shutdown(timeout=5.0)
+        except Exception:
+            log.exception("engine shutdown failed")
+    background.join(5.0)
+    _resumed = False
+    _live.clear()
+    _pending_imports.clear()
+    with _lock:
+        _config.clear()
+
+
+# ==================================================================================================== background calls
+class Background:
+    """Short network calls outside the job engine (balance, connection test) in daemon threads.
+
+    Results come back through ``results`` as ``(kind, ok, value)``; ``poller.drain()`` applies them.
+    """
+
+    def __init__(self) -> None:
+        self.results: queue.Queue = queue.Queue()
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+
+    def start(self, kind: str, fn) -> bool:
+        with self._lock:
+            if any(t.name == f"tripo-{kind}" and t.is_alive() for t in self._threads):
+                return False
+            t = threading.Thread(target=self._run, args=(kind, fn), name=f"tripo-{kind}", daemon=True)
+            self._threads.add(t)
+        t.start()
+        return True
+
+    def _run(self, kind: str, fn) -> None:
+        try:
+            value = fn()
+        except Exception as exc:
+            msg = catalog.user_message(exc) if catalog.is_tripo_error(exc) else f"{type(exc).__name__}: {exc}"
+            try:
+                from ..api.errors import redact
+
+                msg = redact(msg)
+            except Exception:
+                msg = type(exc).__name__
+            self.results.put((kind, False, msg))
+        else:
+            self.results.put((kind, True, value))
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+
+    def active(self) -> bool:
+        with self._lock:
+            alive = any(t.is_alive() for t in self._threads)
+        return alive or not self.results.empty()
+
+    def join(self, timeout: float) -> None:
+        with self._lock:
+            threads = list(self._threads)
+        for t in threads:
+            t.join(timeout)
+
+    def take(self) -> list[tuple[str, bool, Any]]:
+        out = []
+        while True:
+            try:
+                out.append(self.results.get_nowait())
+            except queue.Empty:
+                return out
+
+
+background = Background()
+
+
+def _fetch_balance() -> dict:
+    client = make_client()
+    try:
+        bal = client.balance()
+    finally:
+        close = getattr(client, "close", None)
+        if close:
+            close()
+    get = (lambda k: bal.get(k)) if isinstance(bal, dict) else (lambda k: getattr(bal, k, None))
+    return {"balance": float(get("balance") or 0), "frozen": float(get("frozen") or 0)}
+
+
+def request_balance(kind: str = "balance", context=None) -> bool:
+    """Ask for the balance in the background ("balance" or "connection" for the connection test)."""
+    reason = unavailable_reason(context)
+    if reason:
+        raise catalog.validation_error(reason)
+    refresh_config(context)
+    return background.start(kind, _fetch_balance)

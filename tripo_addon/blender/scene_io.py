@@ -1,0 +1,359 @@
+"""Scene I/O on the main thread: import downloaded results, export the selection for sending back to Tripo.
+
+Each import gets its own collection named after the task, selects its objects (the main one active), tags them with
+their provenance (``tripo_task_id``, ``tripo_task_type``, ``tripo_model_version``) and pushes exactly one undo step.
+Zips are extracted safely first. Formats Blender cannot import (3MF, Minecraft .schem, ...) stay saved on disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import bpy
+from mathutils import Vector
+
+IMPORTERS = {
+    ".glb": "gltf",
+    ".gltf": "gltf",
+    ".fbx": "fbx",
+    ".obj": "obj",
+    ".stl": "stl",
+    ".ply": "ply",
+    ".usd": "usd",
+    ".usda": "usd",
+    ".usdc": "usd",
+    ".usdz": "usd",
+}
+IMAGE_EXTS = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tga", ".tif", ".tiff", ".exr", ".hdr"})
+PROVENANCE_KEYS = ("tripo_task_id", "tripo_task_type", "tripo_model_version")
+ZIP_MAX_FILES = 5000
+ZIP_MAX_BYTES = 4 * 1024**3
+
+
+class ImportFailed(Exception):
+    """A result could not be imported (the message is for the user)."""
+
+
+@dataclass
+class ImportOptions:
+    place_at_cursor: bool = True
+    target_size: float = 0.0
+    collection_per_task: bool = True
+    merge_vertices: bool = True
+    location: tuple[float, float, float] | None = None  # put the result here (a replaced source), else the cursor
+    hide: list[str] = field(default_factory=list)  # object names to hide after import (the replaced source)
+
+    @classmethod
+    def from_prefs(cls, p) -> ImportOptions:
+        if p is None:
+            return cls()
+        return cls(
+            place_at_cursor=p.place_at_cursor,
+            target_size=p.target_size,
+            collection_per_task=p.collection_per_task,
+            merge_vertices=p.merge_vertices,
+        )
+
+
+@dataclass
+class ImportResult:
+    objects: list = field(default_factory=list)
+    collection_name: str = ""
+    saved: list[str] = field(default_factory=list)  # files kept on disk (not importable by Blender)
+    images: list[str] = field(default_factory=list)  # names of images loaded into bpy.data.images
+
+
+# ==================================================================================================== files
+def kind_of(path: str | os.PathLike) -> str | None:
+    return IMPORTERS.get(Path(path).suffix.lower())
+
+
+def is_image(path: str | os.PathLike) -> bool:
+    return Path(path).suffix.lower() in IMAGE_EXTS
+
+
+def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike | None = None) -> list[Path]:
+    """Extract a zip without letting any member escape ``dest`` (no absolute paths, ``..``, links, bombs)."""
+    zip_path = Path(zip_path)
+    dest = Path(dest) if dest is not None else zip_path.with_name(zip_path.stem + "_files")
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    out: list[Path] = []
+    try:
+        zf = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as exc:
+        raise ImportFailed(f"{zip_path.name} is not a valid zip file ({exc}).")
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > ZIP_MAX_FILES:
+            raise ImportFailed(f"{zip_path.name} has too many files ({len(infos)}).")
+        if sum(i.file_size for i in infos) > ZIP_MAX_BYTES:
+            raise ImportFailed(f"{zip_path.name} is too large once extracted.")
+        for info in infos:
+            name = info.filename.replace("\\", "/")
+            mode = info.external_attr >> 16
+            if info.is_dir() or not name.strip("/"):
+                continue
+            if stat.S_ISLNK(mode):
+                raise ImportFailed(f"{zip_path.name} contains a link ({name}); not extracted.")
+            target = (root / name).resolve()
+            if name.startswith("/") or re.match(r"^[A-Za-z]:", name) or not target.is_relative_to(root):
+                raise ImportFailed(f"{zip_path.name} contains an unsafe path ({name}); not extracted.")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            out.append(target)
+    return out
+
+
+def expand(files: list[str]) -> list[Path]:
+    """Result files with zips replaced by their (safely extracted) contents."""
+    out: list[Path] = []
+    for f in files:
+        p = Path(f)
+        if p.suffix.lower() == ".zip":
+            out.extend(sorted(safe_extract(p)))
+        else:
+            out.append(p)
+    return out
+
+
+# ==================================================================================================== import
+def _ensure_object_mode(context) -> None:
+    obj = context.view_layer.objects.active if context.view_layer else None
+    if obj is not None and obj.mode != 'OBJECT' and bpy.ops.object.mode_set.poll():
+        bpy.ops.object.mode_set(mode='OBJECT')
+
+
+def _run_importer(kind: str, path: Path, options: ImportOptions) -> None:
+    fp = str(path)
+    if kind == "gltf":
+        result = bpy.ops.import_scene.gltf(filepath=fp, merge_vertices=options.merge_vertices)
+    elif kind == "fbx":
+        result = bpy.ops.import_scene.fbx(filepath=fp, use_anim=True)
+    elif kind == "obj":
+        result = bpy.ops.wm.obj_import(filepath=fp)
+    elif kind == "stl":
+        result = bpy.ops.wm.stl_import(filepath=fp)
+    elif kind == "ply":
+        result = bpy.ops.wm.ply_import(filepath=fp)
+    elif kind == "usd":
+        result = bpy.ops.wm.usd_import(filepath=fp)
+    else:  # pragma: no cover - guarded by kind_of
+        raise ImportFailed(f"No importer for {path.name}.")
+    if 'FINISHED' not in result:
+        raise ImportFailed(f"Blender could not import {path.name}.")
+
+
+def _unique_collection_name(title: str) -> str:
+    base = " ".join(str(title).split())[:56] or "Tripo"
+    name, n = base, 1
+    while name in bpy.data.collections:
+        n += 1
+        name = f"{base} {n}"
+    return name
+
+
+def _world_bounds(objects) -> tuple[Vector, Vector] | None:
+    lo = Vector((float("inf"),) * 3)
+    hi = Vector((float("-inf"),) * 3)
+    found = False
+    for obj in objects:
+        if obj.type not in {'MESH', 'CURVE', 'SURFACE', 'META', 'FONT'}:
+            continue
+        for corner in obj.bound_box:
+            w = obj.matrix_world @ Vector(corner)
+            lo = Vector(map(min, lo, w))
+            hi = Vector(map(max, hi, w))
+            found = True
+    return (lo, hi) if found else None
+
+
+def _place(context, roots, objects, options: ImportOptions) -> None:
+    """Scale to the target size and move the result's bottom centre to its place (source or cursor)."""
+    if not roots:
+        return
+    context.view_layer.update()
+    bounds = _world_bounds(objects)
+    if bounds is None:
+        pivot = Vector((0.0, 0.0, 0.0))
+        size = 0.0
+    else:
+        lo, hi = bounds
+        pivot = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z))
+        size = max(hi - lo)
+    factor = 1.0
+    if options.target_size > 0 and size > 1e-9:
+        factor = options.target_size / size
+    if options.location is not None:
+        target = Vector(options.location)
+    elif options.place_at_cursor:
+        target = context.scene.cursor.location.copy()
+    else:
+        target = pivot.copy()
+    if factor == 1.0 and (target - pivot).length < 1e-9:
+        return
+    for root in roots:
+        root.scale = root.scale * factor
+        root.location = target + (root.location - pivot) * factor
+    context.view_layer.update()
+
+
+def _main_object(roots, objects):
+    for obj in roots:
+        if obj.type == 'ARMATURE':
+            return obj
+    meshes = [o for o in objects if o.type == 'MESH']
+    if meshes:
+        return max(meshes, key=lambda o: len(o.data.vertices))
+    return roots[0] if roots else (objects[0] if objects else None)
+
+
+def tag(objects, provenance: dict) -> None:
+    """Set the provenance custom properties on objects (empty values are skipped)."""
+    for obj in objects:
+        for key, value in provenance.items():
+            if value not in (None, ""):
+                obj[key] = value
+
+
+def import_files(context, files: list[str], *, title: str, provenance: dict | None = None,
+                 options: ImportOptions | None = None, undo: bool = True) -> ImportResult:
+    """Import result files into a new collection; returns what happened. Raises ImportFailed."""
+    options = options or ImportOptions()
+    provenance = provenance or {}
+    result = ImportResult()
+    paths = expand(list(files))
+    models = [p for p in paths if kind_of(p)]
+    images = [p for p in paths if is_image(p)]
+    # a glTF next to its .bin/textures, or an OBJ with its .mtl: import the model file only
+    result.saved = [str(p) for p in paths if not kind_of(p) and not is_image(p) and p.suffix.lower() not in
+                    {".bin", ".mtl", ".txt", ".json"}]
+    if not models:
+        if images and not result.saved:
+            for p in images:
+                result.images.append(load_image(p, title, provenance).name)
+        return result
+
+    _ensure_object_mode(context)
+    before_objects = set(bpy.data.objects)
+    before_collections = set(bpy.data.collections)
+    for path in models:
+        _run_importer(kind_of(path), path, options)
+    new = [o for o in bpy.data.objects if o not in before_objects]
+    if not new:
+        raise ImportFailed(f"{', '.join(p.name for p in models)} contained nothing to import.")
+    new_set = set(new)
+
+    scene = context.scene
+    if options.collection_per_task:
+        coll = bpy.data.collections.new(_unique_collection_name(title))
+        scene.collection.children.link(coll)
+        for obj in new:
+            for c in list(obj.users_collection):
+                c.objects.unlink(obj)
+            coll.objects.link(obj)
+        for c in bpy.data.collections:  # importers may add their own (now empty) collections
+            if c not in before_collections and c is not coll and not c.objects and not c.children:
+                bpy.data.collections.remove(c)
+        tag([coll], provenance)
+        result.collection_name = coll.name
+    tag(new, provenance)
+
+    roots = [o for o in new if o.parent not in new_set]
+    _place(context, roots, new, options)
+    for name in options.hide:
+        src = bpy.data.objects.get(name)
+        if src is not None and src not in new_set:
+            if src.name in context.view_layer.objects:
+                src.hide_set(True)
+            src.hide_render = True
+
+    for obj in context.view_layer.objects:
+        if obj.select_get():
+            obj.select_set(False)
+    for obj in new:
+        if obj.name in context.view_layer.objects:
+            obj.select_set(True)
+    main = _main_object(roots, new)
+    if main is not None and main.name in context.view_layer.objects:
+        context.view_layer.objects.active = main
+    result.objects = new
+    if undo:
+        push_undo(f"Import Tripo result: {title}")
+    return result
+
+
+def push_undo(message: str) -> None:
+    """One undo step for the changes so far (operators called from Python push none themselves)."""
+    try:
+        bpy.ops.ed.undo_push(message=message[:60])
+    except RuntimeError:  # no undo stack (e.g. while Blender is starting)
+        pass
+
+
+def load_image(path: str | os.PathLike, name: str = "", provenance: dict | None = None):
+    """Load an image result into bpy.data.images (main thread)."""
+    img = bpy.data.images.load(str(path), check_existing=True)
+    if name:
+        img.name = " ".join(str(name).split())[:60]
+    tag([img], provenance or {})
+    return img
+
+
+# ==================================================================================================== export
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:40] or "mesh"
+
+
+def selected_meshes(context) -> list:
+    objs = [o for o in context.selected_objects if o.type == 'MESH']
+    active = context.active_object
+    if not objs and active is not None and active.type == 'MESH':
+        objs = [active]
+    return objs
+
+
+def export_selection_glb(context, directory: str | os.PathLike, name: str = "") -> Path:
+    """Export the selected meshes (modifiers applied) to one GLB in ``directory``; returns its path."""
+    meshes = selected_meshes(context)
+    if not meshes:
+        raise ImportFailed("Select one or more meshes to send to Tripo.")
+    _ensure_object_mode(context)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{_slug(name or meshes[0].name)}-{int(time.time() * 1000)}.glb"
+    view_objects = context.view_layer.objects
+    previous = [o for o in view_objects if o.select_get()]
+    active = view_objects.active
+    try:
+        for o in previous:
+            o.select_set(False)
+        for o in meshes:
+            o.select_set(True)
+        result = bpy.ops.export_scene.gltf(
+            filepath=str(path), export_format='GLB', use_selection=True, export_apply=True
+        )
+    finally:
+        for o in view_objects:
+            o.select_set(o in previous)
+        view_objects.active = active
+    if 'FINISHED' not in result or not path.exists():
+        raise ImportFailed("Blender could not export the selection to GLB.")
+    return path
+
+
+def source_location(objects) -> tuple[float, float, float] | None:
+    """Bottom centre of the objects' world bounding box (where a replacement goes)."""
+    bounds = _world_bounds(objects)
+    if bounds is None:
+        return None
+    lo, hi = bounds
+    return ((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z)
