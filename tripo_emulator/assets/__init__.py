@@ -1,0 +1,1 @@
+"""Output file makers: meshes, GLB writer/reader, images, rigs, and the other model formats."""

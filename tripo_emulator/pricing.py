@@ -1,0 +1,53 @@
+"""Credit prices (reference §5.3 headings and §7). Called with validated, normalized parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .catalog import IMAGE_MODELS_10
+
+QUALITY_SURCHARGE = {"standard": 10, "detailed": 20, "extreme": 30}
+GENERATION_BASE = {  # untextured base price by task type and family (P1 has its own line)
+    "text_to_model": {"P1": 30, None: 10},
+    "image_to_model": {"P1": 40, None: 20},
+    "multiview_to_model": {"P1": 40, None: 20},
+}
+FLAT = {
+    "text_to_image": 5, "generate_multiview_image": 10, "refine_model": 30, "import_model": 0,
+    "mesh_segmentation": 40, "mesh_completion": 50, "highpoly_to_lowpoly": 30, "animate_prerigcheck": 0,
+    "animate_rig": 25, "stylize_model": 20,
+}
+# convert_model options that cost +5 when set to something other than their default (None: any value counts).
+CONVERT_ADVANCED: dict[str, Any] = {
+    "quad": False, "face_limit": None, "flatten_bottom": False, "flatten_bottom_threshold": 0.01,
+    "texture_size": 4096, "texture_format": "JPEG", "pivot_to_center_bottom": False, "scale_factor": 1,
+}
+
+
+def price(task_type: str, p: dict[str, Any], family: str | None = None) -> int:
+    """Credits frozen when the task is created."""
+    if task_type in GENERATION_BASE:
+        table = GENERATION_BASE[task_type]
+        total = table["P1"] if family == "P1" else table[None]
+        textured = p.get("texture") or p.get("pbr") or p.get("texture_quality", "standard") != "standard"
+        if family == "v1" or textured:
+            total += QUALITY_SURCHARGE[p.get("texture_quality", "standard")]
+        total += 5 if p.get("quad") else 0
+        total += 10 if p.get("smart_low_poly") else 0
+        total += 20 if p.get("generate_parts") else 0
+        total += 20 if p.get("geometry_quality") == "detailed" else 0
+        return total
+    if task_type == "texture_model":
+        return 10 + QUALITY_SURCHARGE[p.get("texture_quality", "standard")]
+    if task_type == "generate_image":
+        return 10 if p.get("model_version") in IMAGE_MODELS_10 else 5
+    if task_type == "edit_multiview_image":
+        return 5 * len(p.get("prompts") or [])
+    if task_type == "animate_retarget":
+        return 10 * len(p.get("animations") or [])
+    if task_type == "convert_model":
+        sent = p.get("_sent", p)
+        advanced = any(k in sent and sent[k] is not None and (d is None or sent[k] != d)
+                       for k, d in CONVERT_ADVANCED.items())
+        return 10 if advanced else 5
+    return FLAT.get(task_type, 0)

@@ -1,0 +1,240 @@
+"""Tasks and their state machine: queued -> running -> success | failed (| banned | expired | cancelled | unknown).
+
+Status is a function of time: a task is queued for its queue time, then running for its run time (both already
+multiplied by time_scale), and finalizes once that time is up *and* its output files are made (on a worker pool).
+Credits: frozen at creation, charged on success, refunded otherwise."""
+
+from __future__ import annotations
+
+import heapq
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import catalog as C
+from .accounts import Account, Accounts
+from .errors import ApiError
+from .producers import Job, Result, SourceInfo, TaskFailure, produce
+from .validation import Plan
+
+FINAL = ("success", "failed", "banned", "expired", "cancelled", "unknown")
+
+
+@dataclass
+class Task:
+    id: str
+    type: str
+    account: Account
+    plan: Plan
+    create_time: int
+    t0: float                     # monotonic start
+    queue_s: float
+    run_s: float
+    price: float
+    group: str
+    dir: Path
+    status: str = "queued"        # internal: queued until finalized (running is derived from time)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    error_code: int | None = None
+    error_msg: str | None = None
+    consumed: float = 0
+    forced: dict | None = None    # from a fail_task fault: {"error_code", "error_msg", "task_status"}
+    future: Future | None = None
+
+    @property
+    def deadline(self) -> float:
+        return self.t0 + self.queue_s + self.run_s
+
+    @property
+    def final(self) -> bool:
+        return self.status in FINAL
+
+
+class TaskStore:
+    """All tasks, the concurrency check, the worker pool that makes files, and the finalizing scheduler."""
+
+    def __init__(self, accounts: Accounts, data_dir: Path, *, time_scale: float = 1.0, workers: int = 4) -> None:
+        self.accounts = accounts
+        self.data_dir = data_dir
+        self.time_scale = time_scale
+        self.tasks: dict[str, Task] = {}
+        self.lock = threading.RLock()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tripo-emu-work")
+        self._heap: list[tuple[float, str]] = []
+        self._wake = threading.Condition(self.lock)
+        self._stopped = False
+        self._thread = threading.Thread(target=self._scheduler, name="tripo-emu-scheduler", daemon=True)
+        self._thread.start()
+        self.on_final: Callable[[Task], None] | None = None
+
+    # ------------------------------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        with self._wake:
+            self._stopped = True
+            self._wake.notify_all()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _scheduler(self) -> None:
+        with self._wake:
+            while not self._stopped:
+                now = time.monotonic()
+                while self._heap and self._heap[0][0] <= now:
+                    _, tid = heapq.heappop(self._heap)
+                    task = self.tasks.get(tid)
+                    if task is not None:
+                        self._maybe_finalize(task)
+                timeout = (self._heap[0][0] - now) if self._heap else None
+                self._wake.wait(timeout)
+
+    # ------------------------------------------------------------------------------------------ create
+    def create(self, acc: Account, plan: Plan, forced: dict | None = None) -> Task:
+        """Concurrency check (429/2000 with Retry-After), freeze credits (403/2010), start the work."""
+        with self.lock:
+            active = [t for t in self.tasks.values()
+                      if t.account is acc and t.group == plan.group and not self._maybe_finalize(t)]
+            limit = C.GROUP_LIMITS.get(plan.group, 10)
+            if len(active) >= limit:
+                soonest = min(t.deadline for t in active) - time.monotonic()
+                raise ApiError(2000, f"{len(active)} tasks of this kind are queued or running (limit {limit}).",
+                               retry_after=max(1, math.ceil(soonest)))
+            self.accounts.freeze(acc, plan.price)
+            queue_s, run_s = C.DURATIONS.get(plan.type, (2, 20))
+            tid = str(uuid.uuid4())
+            task = Task(tid, plan.type, acc, plan, int(time.time()), time.monotonic(), queue_s * self.time_scale,
+                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced)
+            self.tasks[tid] = task
+            src = plan.source
+            source = SourceInfo(src.type, src.dir, dict(src.meta), dict(src.outputs)) if src is not None else None
+            job = Job(tid, plan.type, {**plan.params, "family": plan.family}, plan.files, source, task.dir,
+                      self.data_dir / "cache", seed=uuid.UUID(tid).int & 0xFFFFFFFF)
+            task.future = self._pool.submit(produce, job)
+            task.future.add_done_callback(lambda _f, t=task: self._work_done(t))
+            heapq.heappush(self._heap, (task.deadline, tid))
+            self._wake.notify_all()
+            return task
+
+    def _work_done(self, task: Task) -> None:
+        with self.lock:
+            self._maybe_finalize(task)
+
+    # ------------------------------------------------------------------------------------------ state
+    def _maybe_finalize(self, task: Task) -> bool:
+        """Finalize if due and the files are made. True when the task is final."""
+        with self.lock:
+            if task.final:
+                return True
+            if time.monotonic() < task.deadline or task.future is None or not task.future.done():
+                return False
+            forced = task.forced
+            err = task.future.exception() if not task.future.cancelled() else RuntimeError("cancelled")
+            if forced:
+                task.status = forced.get("task_status", "failed")
+                task.error_code = forced.get("error_code", 1001) if task.status == "failed" else None
+                task.error_msg = forced.get("error_msg") or "The task failed (injected fault)."
+            elif err is not None:
+                task.status = "failed"
+                task.error_code = err.code if isinstance(err, TaskFailure) else 1001
+                task.error_msg = err.msg if isinstance(err, TaskFailure) else f"Internal error: {err!r}"
+            else:
+                res: Result = task.future.result()
+                task.status, task.outputs, task.extra, task.meta = "success", res.outputs, res.extra, res.meta
+            if task.status == "success":
+                self.accounts.charge(task.account, task.price)
+                task.consumed = task.price
+            else:
+                self.accounts.refund(task.account, task.price)
+            task.future = None if task.status != "success" else task.future
+        if self.on_final:
+            self.on_final(task)
+        return True
+
+    def get(self, acc: Account, task_id: str) -> Task:
+        """The caller's task (finalized if due) or 404/2001."""
+        with self.lock:
+            task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+            if task is None or task.account is not acc:
+                raise ApiError(2001)
+            self._maybe_finalize(task)
+            return task
+
+    def find(self, task_id: str) -> Task | None:
+        with self.lock:
+            return self.tasks.get(task_id)
+
+    def refresh_all(self) -> None:
+        with self.lock:
+            for t in list(self.tasks.values()):
+                self._maybe_finalize(t)
+
+    def view(self, task: Task, sign: Callable[[Task, str], str], *, status_override: str | None = None) -> dict:
+        """The task object as GET /task returns it; `sign` turns a stored file name into a URL."""
+        now = time.monotonic()
+        with self.lock:
+            self._maybe_finalize(task)
+            d: dict[str, Any] = {"task_id": task.id, "type": task.type, "status": task.status,
+                                 "input": task.plan.echo, "output": {}, "progress": 0,
+                                 "create_time": task.create_time, "consumed_credit": task.consumed,
+                                 "queuing_num": -1, "running_left_time": -1}
+            if not task.final:
+                elapsed = now - task.t0
+                if elapsed < task.queue_s:
+                    ahead = sum(1 for t in self.tasks.values() if t.account is task.account and
+                                t.group == task.group and not t.final and t.t0 < task.t0 and
+                                now - t.t0 < t.queue_s)
+                    d.update(status="queued", queuing_num=ahead,
+                             running_left_time=math.ceil(task.deadline - now))
+                else:
+                    frac = (elapsed - task.queue_s) / task.run_s if task.run_s > 0 else 1.0
+                    d.update(status="running", progress=max(1, min(99, int(frac * 100))),
+                             running_left_time=max(0, math.ceil(task.deadline - now)) or 1)
+            elif task.status == "success":
+                out = {}
+                for key, val in task.outputs.items():
+                    out[key] = {k: sign(task, v) for k, v in val.items()} if isinstance(val, dict) else sign(task, val)
+                out.update(task.extra)
+                d["output"] = out
+                d["progress"] = 100
+                result = {}
+                for key, url in out.items():
+                    if isinstance(url, str) and url.startswith("http"):
+                        result[key] = {"type": url.split("?")[0].rsplit(".", 1)[-1], "url": url}
+                    elif isinstance(url, dict):
+                        for sub, u in url.items():
+                            result[sub] = {"type": "png", "url": u}
+                d["result"] = result
+                if "rendered_image" in out:
+                    d["thumbnail"] = out["rendered_image"]
+            else:
+                d["progress"] = 100
+                d["result"] = {}
+                if task.error_code is not None:
+                    d["error_code"] = task.error_code
+                if task.error_msg:
+                    d["error_msg"] = task.error_msg
+            prompt = task.plan.params.get("prompt")
+            if prompt and task.status == "failed":
+                d["prompt"] = prompt
+            if status_override:
+                d["status"] = status_override
+            return d
+
+    def file_path(self, task_id: str, name: str) -> Path | None:
+        """A downloadable output file of a successful task."""
+        with self.lock:
+            task = self.tasks.get(task_id)
+            if task is None or task.status != "success":
+                return None
+            names = set()
+            for v in task.outputs.values():
+                names.update(v.values() if isinstance(v, dict) else [v])
+            if name not in names:
+                return None
+            return task.dir / name
