@@ -152,8 +152,8 @@ def run_child() -> None:
     prefs = bpy.context.preferences.addons[MODULE].preferences
     prefs.api_key = os.environ["TRIPO_DEMO_KEY"]
     if os.environ.get("TRIPO_DEMO_URL"):
-        prefs.base_url = os.environ["TRIPO_DEMO_URL"]
-    say(f"preferences: base URL {prefs.base_url}")
+        prefs.api_base_url = os.environ["TRIPO_DEMO_URL"]
+    say(f"preferences: base URL {prefs.api_base_url}")
 
     results = []  # (label, task type, task id, [objects])
     prev = ""

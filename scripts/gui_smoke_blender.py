@@ -166,10 +166,10 @@ def setup():
     addon_utils.enable(EXT, default_set=True, handle_error=fail)  # --factory-startup ignores saved prefs
     prefs = bpy.context.preferences.addons[EXT].preferences
     prefs.api_key = os.environ["TRIPO_API_KEY"]
-    prefs.base_url = os.environ["TRIPO_BASE_URL"]
+    prefs.api_base_url = os.environ["TRIPO_BASE_URL"]
     result["online_access"] = bpy.app.online_access
     log(f"Blender {bpy.app.version_string}, {EXT} enabled, online_access={bpy.app.online_access}, "
-        f"base URL {prefs.base_url}")
+        f"base URL {prefs.api_base_url}")
 
 
 try:

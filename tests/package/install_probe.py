@@ -95,12 +95,15 @@ def main() -> None:
 
     prefs = bpy.context.preferences.addons[module].preferences
     prefs.api_key = os.environ["TRIPO_API_KEY"]
-    prefs.base_url = os.environ["TRIPO_BASE_URL"]
+    prefs.api_base_url = os.environ["TRIPO_BASE_URL"]
+    if os.environ.get("TRIPO_CA_BUNDLE"):
+        prefs.ca_bundle = os.environ["TRIPO_CA_BUNDLE"]  # the emulator's S3 speaks TLS with its own CA
     step("preferences point at the emulator")
 
     # 1. The extension's own client, as the extension imports it (bl_ext.user_default.tripo_addon.api).
     client_mod = __import__(f"{module}.api.client", fromlist=["TripoClient"])
-    client = client_mod.TripoClient(api_key=os.environ["TRIPO_API_KEY"], base_url=os.environ["TRIPO_BASE_URL"])
+    client = client_mod.TripoClient(api_key=os.environ["TRIPO_API_KEY"], base_url=os.environ["TRIPO_BASE_URL"],
+                                    ca_bundle=os.environ.get("TRIPO_CA_BUNDLE") or None)
     try:
         report["sts_upload"] = client.upload_sts(os.environ["PROBE_GLB"])
     finally:

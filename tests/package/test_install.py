@@ -29,6 +29,7 @@ def install_report(built_zip, emulator, tmp_path_factory, write_glb):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BLENDER_", "TRIPO_"))}
     env.update(BLENDER_USER_RESOURCES=str(user), TMPDIR=str(tmp), TRIPO_ZIP=str(built_zip),
                TRIPO_BASE_URL=emulator.base_url, TRIPO_API_KEY=key, PROBE_GLB=str(glb), PROBE_OUT=str(out),
+               TRIPO_CA_BUNDLE=emulator.s3_ca_file or "",
                NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run([sys.executable, str(HERE / "install_probe.py")], env=env, cwd=work,
                           capture_output=True, text=True, timeout=300)
