@@ -243,54 +243,55 @@ class TRIPO_PT_tasks(_Sidebar, bpy.types.Panel):
             _wrap(layout, f"Not following tasks: {reason}", icon='ERROR', alert=True)
         layout.template_list("TRIPO_UL_tasks", "", state, "tasks", state, "active_task", rows=3)
         if 0 <= state.active_task < len(state.tasks):
-            self.draw_task(layout.box(), state.tasks[state.active_task])
+            draw_task(layout.box(), state.tasks[state.active_task])
         row = layout.row(align=True)
         row.prop(state, "attach_task_id", text="", icon='LINKED', placeholder="Task id to attach")
         row.operator("tripo.attach_task", text="Attach")
         if state.notice:
             _wrap(layout, state.notice, icon='INFO')
 
-    @staticmethod
-    def draw_task(box, item):
-        box.label(text=item.name, icon=STATE_ICONS.get(item.state, 'QUESTION'))
-        step = f" (step {item.step}/{item.steps})" if item.steps > 1 else ""
-        kind = catalog.label(item.task_type) if item.task_type else item.kind
-        box.label(text=f"{kind}{step}: {item.status or item.state}")
-        if not item.final and item.state != "needs_attention":
-            text = f"{item.progress}%"
-            if item.eta >= 0:
-                text += f", about {_eta(item.eta)} left"
-            elif item.queue_position >= 0:
-                text += f", queue position {item.queue_position}"
-            if hasattr(box, "progress"):
-                box.progress(factor=item.progress / 100.0, type='BAR', text=text)
-            else:  # pragma: no cover - Blender < 4.0
-                box.prop(item, "progress", slider=True, text=text)
-        if item.credits:
-            box.label(text=f"Credits: {format_credits(item.credits)}", icon='FUND')
-        if item.error:
-            _wrap(box, item.error, icon='ERROR', alert=True)
-        if item.notice:
-            _wrap(box, item.notice, icon='INFO')
-        if item.saved_path:
-            _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK')
-        icon = previews.icon_id(item.preview_path)
-        if icon:
-            box.template_icon(icon_value=icon, scale=6.0)
-        row = box.row(align=True)
-        if item.state == "succeeded":
-            row.operator("tripo.import_result", text="Import Again" if item.imported else "Import",
-                         icon='IMPORT').job_id = item.job_id
-        elif not item.final and item.state != "needs_attention":
-            row.operator("tripo.cancel_job", text="Cancel", icon='CANCEL').job_id = item.job_id
-        if item.state in ("failed", "cancelled", "needs_attention"):
-            row.operator("tripo.retry_job", text="Retry", icon='FILE_REFRESH').job_id = item.job_id
-        if item.task_id:
-            row.operator("tripo.copy_task_id", text="", icon='COPYDOWN').job_id = item.job_id
-        if item.result_files or item.saved_path:
-            path = (item.saved_path or item.result_files).splitlines()[0]
-            row.operator("tripo.open_folder", text="", icon='FILE_FOLDER').path = path
-        row.operator("tripo.remove_job", text="", icon='X').job_id = item.job_id
+
+
+def draw_task(box, item) -> None:
+    box.label(text=item.name, icon=STATE_ICONS.get(item.state, 'QUESTION'))
+    step = f" (step {item.step}/{item.steps})" if item.steps > 1 else ""
+    kind = catalog.label(item.task_type) if item.task_type else item.kind
+    box.label(text=f"{kind}{step}: {item.status or item.state}")
+    if not item.final and item.state != "needs_attention":
+        text = f"{item.progress}%"
+        if item.eta >= 0:
+            text += f", about {_eta(item.eta)} left"
+        elif item.queue_position >= 0:
+            text += f", queue position {item.queue_position}"
+        if hasattr(box, "progress"):
+            box.progress(factor=item.progress / 100.0, type='BAR', text=text)
+        else:  # pragma: no cover - Blender < 4.0
+            box.prop(item, "progress", slider=True, text=text)
+    if item.credits:
+        box.label(text=f"Credits: {format_credits(item.credits)}", icon='FUND')
+    if item.error:
+        _wrap(box, item.error, icon='ERROR', alert=True)
+    if item.notice:
+        _wrap(box, item.notice, icon='INFO')
+    if item.saved_path:
+        _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK')
+    icon = previews.icon_id(item.preview_path)
+    if icon:
+        box.template_icon(icon_value=icon, scale=6.0)
+    row = box.row(align=True)
+    if item.state == "succeeded":
+        row.operator("tripo.import_result", text="Import Again" if item.imported else "Import",
+                     icon='IMPORT').job_id = item.job_id
+    elif not item.final and item.state != "needs_attention":
+        row.operator("tripo.cancel_job", text="Cancel", icon='CANCEL').job_id = item.job_id
+    if item.state in ("failed", "cancelled", "needs_attention"):
+        row.operator("tripo.retry_job", text="Retry", icon='FILE_REFRESH').job_id = item.job_id
+    if item.task_id:
+        row.operator("tripo.copy_task_id", text="", icon='COPYDOWN').job_id = item.job_id
+    if item.result_files or item.saved_path:
+        path = (item.saved_path or item.result_files).splitlines()[0]
+        row.operator("tripo.open_folder", text="", icon='FILE_FOLDER').path = path
+    row.operator("tripo.remove_job", text="", icon='X').job_id = item.job_id
 
 
 class TRIPO_PT_balance(_Sidebar, bpy.types.Panel):

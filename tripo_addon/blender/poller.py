@@ -223,6 +223,10 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     if state is None:
         return 0
     handled = 0
+    try:
+        runtime.ensure_resumed(context)  # once per session, when allowed (register may have been offline/keyless)
+    except Exception:
+        log.exception("Tripo: resuming jobs failed")
     eng = runtime.engine(create=False)
     if eng is not None:
         for event in eng.drain():

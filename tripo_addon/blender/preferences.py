@@ -124,53 +124,41 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
     )
 
     def draw(self, context):
-        layout = self.layout
-        reason = runtime.offline_reason()
-        if reason:
-            layout.label(text=reason, icon='ERROR')
-        layout.row().prop(self, "show_section", expand=True)
-        if self.show_section == 'ACCOUNT':
-            self._draw_account(context, layout.box())
-        elif self.show_section == 'IMPORT':
-            self._draw_import(layout.box())
-        else:
-            self._draw_network(layout.box())
+        draw_preferences(self, self.layout, context)
 
-    def _draw_account(self, context, box):
-        box.prop(self, "api_key")
-        if not self.api_key.strip():
-            source = runtime.key_source(self)
+
+def draw_preferences(prefs, layout, context) -> None:
+    reason = runtime.offline_reason()
+    if reason:
+        layout.label(text=reason, icon='ERROR')
+    layout.row().prop(prefs, "show_section", expand=True)
+    box = layout.box()
+    if prefs.show_section == 'ACCOUNT':
+        box.prop(prefs, "api_key")
+        if not prefs.api_key.strip():
             text = (
                 f"Using the {runtime.ENV_KEY} environment variable"
-                if source == "env"
+                if runtime.key_source(prefs) == "env"
                 else "Get a key at platform.tripo3d.ai (API keys start with tsk_)"
             )
             box.label(text=text, icon='INFO')
-        box.prop(self, "api_base_url")
-        row = box.row()
-        row.operator("tripo.test_connection", icon='URL')
+        box.prop(prefs, "api_base_url")
+        box.operator("tripo.test_connection", icon='URL')
         state = getattr(context.window_manager, "tripo", None)
         if state is not None and state.connection_text:
-            icon = 'CHECKMARK' if state.connection_ok else ('SORTTIME' if state.checking else 'ERROR')
+            icon = 'SORTTIME' if state.checking else ('CHECKMARK' if state.connection_ok else 'ERROR')
             box.label(text=state.connection_text, icon=icon)
-
-    def _draw_import(self, box):
-        col = box.column()
-        col.prop(self, "auto_import")
-        col.prop(self, "place_at_cursor")
-        col.prop(self, "target_size")
-        col.prop(self, "collection_per_task")
-        col.prop(self, "merge_vertices")
-        col.prop(self, "hide_source")
-
-    def _draw_network(self, box):
-        col = box.column()
-        col.prop(self, "download_dir")
-        if not self.download_dir.strip():
-            col.label(text=f"Default: {runtime.default_download_dir()}", icon='FILE_FOLDER')
-        col.prop(self, "proxy")
-        col.prop(self, "ca_bundle")
-        col.prop(self, "max_parallel")
+    elif prefs.show_section == 'IMPORT':
+        for name in ("auto_import", "place_at_cursor", "target_size", "collection_per_task", "merge_vertices",
+                     "hide_source"):
+            box.prop(prefs, name)
+    else:
+        box.prop(prefs, "download_dir")
+        if not prefs.download_dir.strip():
+            box.label(text=f"Default: {runtime.default_download_dir()}", icon='FILE_FOLDER')
+        box.prop(prefs, "proxy")
+        box.prop(prefs, "ca_bundle")
+        box.prop(prefs, "max_parallel")
 
 
 CLASSES = (TRIPO_AddonPreferences,)

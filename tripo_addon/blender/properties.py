@@ -19,6 +19,22 @@ from bpy.props import (
 from . import catalog
 
 
+def _path_options() -> set[str]:
+    """Options for path properties: accept Blender's "//" (relative to the .blend file) where supported (4.5+)."""
+    probe = type("TRIPO_PG_path_probe", (bpy.types.PropertyGroup,), {
+        "__annotations__": {"p": StringProperty(subtype='FILE_PATH', options={'PATH_SUPPORTS_BLEND_RELATIVE'})}})
+    try:
+        bpy.utils.register_class(probe)
+    except (TypeError, ValueError):
+        return set()
+    bpy.utils.unregister_class(probe)
+    return {'PATH_SUPPORTS_BLEND_RELATIVE'}
+
+
+PATH = _path_options()
+PATH_SKIP = PATH | {'SKIP_SAVE'}
+
+
 class TRIPO_PG_file_slot(bpy.types.PropertyGroup):
     """One file of a list parameter; ``name`` is the path (empty: a skipped slot, e.g. a missing view)."""
 
@@ -94,11 +110,13 @@ class TRIPO_PG_scene(bpy.types.PropertyGroup):
     )
     prompt: StringProperty(name="Prompt", description="What to make (up to 1024 characters)")
     negative_prompt: StringProperty(name="Negative Prompt", description="What to avoid (up to 255 characters)")
-    image: StringProperty(name="Image", description="Reference image (png, jpg, webp)", subtype='FILE_PATH')
-    front: StringProperty(name="Front", description="Front view (required)", subtype='FILE_PATH')
-    left: StringProperty(name="Left", description="Left view: the subject's left side", subtype='FILE_PATH')
-    back: StringProperty(name="Back", description="Back view", subtype='FILE_PATH')
-    right: StringProperty(name="Right", description="Right view", subtype='FILE_PATH')
+    image: StringProperty(name="Image", description="Reference image (png, jpg, webp)", subtype='FILE_PATH',
+                          options=PATH)
+    front: StringProperty(name="Front", description="Front view (required)", subtype='FILE_PATH', options=PATH)
+    left: StringProperty(name="Left", description="Left view: the subject's left side", subtype='FILE_PATH',
+                         options=PATH)
+    back: StringProperty(name="Back", description="Back view", subtype='FILE_PATH', options=PATH)
+    right: StringProperty(name="Right", description="Right view", subtype='FILE_PATH', options=PATH)
     model_version: EnumProperty(name="Model", description="Tripo model version", items=_model_version_items)
     texture: BoolProperty(name="Texture", description="Generate textures (off: a plain mesh, fewer credits)",
                           default=True)

@@ -16,7 +16,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from .. import catalog, poller, runtime, scene_io
-from ..properties import TRIPO_PG_file_slot
+from ..properties import PATH_SKIP, TRIPO_PG_file_slot
 
 AUTO = catalog.AUTO
 SKIP = {'SKIP_SAVE'}
@@ -103,7 +103,7 @@ def property_for(p) -> dict[str, Any]:
                                    options={'ENUM_FLAG', 'SKIP_SAVE'})}
     if kind == "file":
         return {name: StringProperty(name=label, description=f"{desc}. A file path or an http(s) URL",
-                                     subtype='FILE_PATH', options=SKIP)}
+                                     subtype='FILE_PATH', options=PATH_SKIP)}
     if kind == "files":
         return {name: CollectionProperty(type=TRIPO_PG_file_slot, name=label,
                                          description=f"{desc}. Items: {{'name': path}}; an empty name skips a slot",
@@ -117,9 +117,9 @@ def property_for(p) -> dict[str, Any]:
         return {
             name: StringProperty(name="Texture Prompt", description=f"{desc}. Text describing the texture",
                                  options=SKIP),
-            f"{name}_image": StringProperty(name="Texture Image", subtype='FILE_PATH', options=SKIP,
+            f"{name}_image": StringProperty(name="Texture Image", subtype='FILE_PATH', options=PATH_SKIP,
                                             description="Reference image for the texture"),
-            f"{name}_style_image": StringProperty(name="Style Image", subtype='FILE_PATH', options=SKIP,
+            f"{name}_style_image": StringProperty(name="Style Image", subtype='FILE_PATH', options=PATH_SKIP,
                                                   description="Style reference image"),
             f"{name}_images": CollectionProperty(type=TRIPO_PG_file_slot, name="Texture Views", options=SKIP,
                                                  description="Four view images [front, left, back, right]"),

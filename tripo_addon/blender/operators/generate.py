@@ -9,6 +9,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 from ...jobs import pipelines
 from .. import catalog, runtime, scene_io
+from ..properties import PATH_SKIP
 from .base import AUTO, VIEWS, TaskOperator, _path, make_operator, run_job
 
 
@@ -48,8 +49,7 @@ class MultiviewOperator(GenerateOperator):
         f"{view}_image": StringProperty(
             name=f"{view.title()} View",
             description=f"{view.title()} view image" + (" (required)" if view == "front" else " (optional)"),
-            subtype='FILE_PATH',
-            options={'SKIP_SAVE'},
+            subtype='FILE_PATH', options=PATH_SKIP,
         )
         for view in VIEWS
     }
@@ -134,7 +134,7 @@ class TRIPO_OT_run_pipeline(bpy.types.Operator):
     prompt: StringProperty(name="Prompt", description="What to make", options={'SKIP_SAVE'})
     negative_prompt: StringProperty(name="Negative Prompt", description="What to avoid", options={'SKIP_SAVE'})
     image: StringProperty(name="Image", description="Input image (image pipelines)", subtype='FILE_PATH',
-                          options={'SKIP_SAVE'})
+                          options=PATH_SKIP)
     model_version: EnumProperty(name="Model", items=_version_items, options={'SKIP_SAVE'})
     format: EnumProperty(name="Format", description="Format of the final conversion", items=_format_items,
                          options={'SKIP_SAVE'})

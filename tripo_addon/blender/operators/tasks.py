@@ -6,6 +6,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .. import catalog, poller, runtime, scene_io
+from ..properties import PATH_SKIP
 from .base import wait_for
 
 
@@ -209,7 +210,7 @@ class TRIPO_OT_open_folder(bpy.types.Operator):
     bl_label = "Open Folder"
     bl_options = {'REGISTER'}
 
-    path: StringProperty(name="Path", subtype='FILE_PATH', options={'SKIP_SAVE'})
+    path: StringProperty(name="Path", subtype='FILE_PATH', options=PATH_SKIP)
 
     def execute(self, context):
         import os

@@ -1,0 +1,58 @@
+"""Helpers shared by the Blender-layer tests (import as ``from blender_helpers import ...``)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import addon_utils  # noqa: E402  (importing bpy puts addon_utils on sys.path)
+import bpy
+
+ROOT = Path(__file__).resolve().parents[2]
+REPO = "dev"
+MODULE = f"bl_ext.{REPO}.tripo_addon"
+WAIT = 60.0
+
+
+def _raise(exc):
+    raise exc
+
+
+def get_prefs():
+    return bpy.context.preferences.addons[MODULE].preferences
+
+
+def posts(emulator, api_key: str, route: str = "/task") -> list[dict]:
+    """POST requests to a route (path ending) in the emulator's log, for one account."""
+    return [r for r in emulator.requests(method="POST", key=api_key) if r["path"].rstrip("/").endswith(route)]
+
+
+def drain_until(ext, predicate, timeout: float = WAIT, context=None):
+    """Pump drain() (timers never fire in the bpy module) until predicate() is true."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ext.poller.drain(context)
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+def tripo_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("tripo-") and t.is_alive()]
+
+
+def new_objects(before) -> list:
+    return [o for o in bpy.data.objects if o not in before]
+
+
+def enable():
+    mod = addon_utils.enable(MODULE, default_set=True, handle_error=_raise)
+    assert mod is not None
+    return mod
+
+
+def disable():
+    addon_utils.disable(MODULE, default_set=True, handle_error=_raise)

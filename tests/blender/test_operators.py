@@ -1,0 +1,136 @@
+"""The 16 task operators: generated properties, unset state, poll messages, validation before any credit."""
+
+from __future__ import annotations
+
+import bpy
+import pytest
+from blender_helpers import get_prefs, posts
+
+SIXTEEN = (
+    "text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model", "refine_model",
+    "texture_model", "import_model", "mesh_segmentation", "mesh_completion", "highpoly_to_lowpoly",
+    "animate_prerigcheck", "animate_rig", "animate_retarget", "stylize_model", "convert_model",
+)
+POST = tuple(t for t in SIXTEEN if t not in ("text_to_image", "generate_image", "text_to_model", "image_to_model",
+                                             "multiview_to_model", "import_model"))
+
+
+def rna(task_type):
+    return getattr(bpy.ops.tripo, task_type).get_rna_type()
+
+
+def _prop_name(ext, p):
+    return ext.operators.base._prop_name(p.name)
+
+
+@pytest.mark.parametrize("task_type", SIXTEEN)
+def test_operator_exists_with_every_parameter(ext, task_type):
+    cls = getattr(bpy.types, f"TRIPO_OT_{task_type}")
+    assert cls.bl_idname == f"tripo.{task_type}"
+    r = rna(task_type)
+    assert r.name and r.description and len(r.description) > 10
+    assert 'UNDO' not in cls.bl_options  # submit operators change no scene data
+    props = r.properties
+    assert "wait" in props and props["wait"].type == 'BOOLEAN'
+    tt = ext.tasks.TASK_TYPES[task_type]
+    for p in tt.params:
+        name = _prop_name(ext, p)
+        assert name in props, f"{task_type}: no property for {p.name}"
+        prop = props[name]
+        assert prop.description
+        if p.required:
+            continue
+        # optional parameters have an unset state, so Tripo's default applies
+        if prop.type == 'ENUM' and not prop.is_enum_flag:
+            assert prop.default == "AUTO", (task_type, p.name)
+        elif prop.type == 'STRING':
+            assert prop.default == "" or p.default is not None
+        elif prop.type == 'COLLECTION':
+            pass  # empty collection = unset
+        else:
+            assert prop.is_skip_save, (task_type, p.name)  # unset unless the caller sets it
+
+
+def test_enum_choices_come_from_the_api(ext):
+    p = ext.catalog.param("text_to_model", "model_version")
+    items = rna("text_to_model").properties["model_version"].enum_items.keys()
+    assert items[0] == "AUTO" and set(p.choices) <= set(items)
+
+
+def test_collect_only_sends_what_was_set(ext, connected):
+    """Unset parameters stay out of the request body (Tripo's defaults apply)."""
+    assert bpy.ops.tripo.text_to_model(prompt="a red chair", wait=True) == {'FINISHED'}
+    body = posts(connected.emulator, connected.api_key)[-1]["body"]
+    assert body == {"type": "text_to_model", "prompt": "a red chair"}
+    version = ext.catalog.param("text_to_model", "model_version").choices[0]
+    assert bpy.ops.tripo.text_to_model(prompt="a blue chair", face_limit=8000, texture=False,
+                                       model_version=version, wait=True) == {'FINISHED'}
+    body = posts(connected.emulator, connected.api_key)[-1]["body"]
+    assert body["face_limit"] == 8000 and body["texture"] is False and body["model_version"] == version
+
+
+def test_validation_errors_spend_nothing(ext, connected):
+    before = connected.emulator.balance(connected.api_key)
+    with pytest.raises(RuntimeError, match="(?i)prompt"):
+        bpy.ops.tripo.text_to_model(prompt="", wait=True)
+    with pytest.raises(RuntimeError):
+        bpy.ops.tripo.text_to_model(prompt="x" * 5000, wait=True)
+    with pytest.raises(RuntimeError, match="(?i)not found|exist|file"):
+        bpy.ops.tripo.image_to_model(file="/nonexistent/picture.png", wait=True)
+    assert posts(connected.emulator, connected.api_key) == []
+    assert connected.emulator.balance(connected.api_key) == before
+
+
+def _poll_message(task_type) -> str:
+    op = getattr(bpy.ops.tripo, task_type)
+    assert op.poll() is False
+    with pytest.raises(RuntimeError) as info:
+        op()
+    return str(info.value)
+
+
+def test_poll_without_key(addon, online, monkeypatch):
+    p = get_prefs()
+    before = p.api_key
+    monkeypatch.delenv("TRIPO_API_KEY", raising=False)
+    p.api_key = ""
+    try:
+        for task_type in SIXTEEN:
+            assert "API key" in _poll_message(task_type)
+    finally:
+        p.api_key = before
+
+
+def test_poll_needs_a_suitable_active_object(ext, connected):
+    for task_type in POST:
+        assert "Select" in _poll_message(task_type)
+    bpy.ops.object.empty_add()
+    assert "neither" in _poll_message("texture_model")
+    bpy.ops.mesh.primitive_cube_add()
+    cube = bpy.context.active_object
+    # the user's own mesh: steps that can follow import_model are allowed, others say why
+    assert bpy.ops.tripo.texture_model.poll() and bpy.ops.tripo.animate_rig.poll()
+    assert "import" in _poll_message("animate_retarget").lower()
+    assert "import" in _poll_message("mesh_completion").lower()
+    # a Tripo result: the chain rules of the API decide
+    cube["tripo_task_id"] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
+    cube["tripo_task_type"] = "text_to_model"
+    cube["tripo_model_version"] = ext.catalog.default_model_version("text_to_model") or ""
+    assert bpy.ops.tripo.animate_rig.poll() and bpy.ops.tripo.convert_model.poll()
+    msg = _poll_message("animate_retarget")
+    assert msg and "Select" not in msg
+    assert ext.catalog.chain_problem("animate_retarget", "text_to_model") in msg
+
+
+def test_generation_poll_needs_no_object(ext, connected):
+    for task_type in ("text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model"):
+        assert getattr(bpy.ops.tripo, task_type).poll()
+    assert bpy.ops.tripo.run_pipeline.poll()
+
+
+def test_descriptions_for_search(ext):
+    """F3 finds operators in menus: all 16 are in Object > Tripo, each with a label and a tooltip."""
+    names = {c.bl_idname for c in ext.operators.TASK_OPERATORS}
+    assert {f"tripo.{t}" for t in SIXTEEN} <= names
+    for t in SIXTEEN:
+        assert rna(t).name.startswith("Tripo: ")

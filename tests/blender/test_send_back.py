@@ -1,0 +1,58 @@
+"""The user's own mesh sent to Tripo: exported to GLB, uploaded through STS, import_model (+ a step) as one job."""
+
+from __future__ import annotations
+
+import bpy
+import pytest
+from blender_helpers import new_objects, posts
+
+
+def test_send_selected_round_trip_keeps_the_mesh(ext, connected, user_mesh):
+    n_verts = len(user_mesh.data.vertices)
+    n_faces = len(user_mesh.data.polygons)
+    source_place = ext.scene_io.source_location([user_mesh])
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.import_model(wait=True) == {'FINISHED'}
+    objs = new_objects(before)
+    meshes = [o for o in objs if o.type == 'MESH']
+    assert len(meshes) == 1
+    back = meshes[0]
+    assert len(back.data.vertices) == n_verts and len(back.data.polygons) == n_faces
+    assert back["tripo_task_type"] == "import_model" and back["tripo_task_id"]
+    assert user_mesh.hide_get() and bpy.context.active_object == back
+    bpy.context.view_layer.update()
+    assert ext.scene_io.source_location([back]) == pytest.approx(source_place, abs=1e-3)
+    reqs = connected.emulator.requests(key=connected.api_key)
+    assert any(r["path"].endswith("/upload/sts/token") for r in reqs)
+    body = posts(connected.emulator, connected.api_key)[-1]["body"]
+    assert body["type"] == "import_model" and "object" in body["file"]
+
+
+def test_step_on_own_mesh_is_one_job(ext, connected, user_mesh):
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.texture_model(texture_prompt="rusty metal", wait=True) == {'FINISHED'}
+    objs = new_objects(before)
+    assert objs and all(o["tripo_task_type"] == "texture_model" for o in objs)
+    assert [p["body"]["type"] for p in posts(connected.emulator, connected.api_key)] == ["import_model",
+                                                                                      "texture_model"]
+    state = bpy.context.window_manager.tripo
+    assert len(state.tasks) == 1 and state.tasks[0].steps == 2
+    # and the result is a Tripo model now: its next steps go by task id, without another upload
+    assert bpy.ops.tripo.animate_retarget.poll() is False
+    assert bpy.ops.tripo.convert_model(format='FBX', wait=True) == {'FINISHED'}
+    assert len(posts(connected.emulator, connected.api_key, "/upload/sts/token")) == 1
+
+
+def test_rig_own_mesh_checks_first(ext, connected, user_mesh):
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.animate_rig(wait=True) == {'FINISHED'}
+    assert any(o.type == 'ARMATURE' for o in new_objects(before))
+    types = [p["body"]["type"] for p in posts(connected.emulator, connected.api_key)]
+    assert types == ["import_model", "animate_prerigcheck", "animate_rig"]
+
+
+def test_send_without_a_mesh_is_refused(ext, connected):
+    bpy.ops.object.empty_add()
+    with pytest.raises(RuntimeError, match="(?i)mesh"):
+        bpy.ops.tripo.import_model(wait=True)
+    assert connected.emulator.requests(key=connected.api_key) == []
