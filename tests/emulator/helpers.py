@@ -50,6 +50,14 @@ def run(emu, key: str, body: dict, timeout: float = WAIT) -> dict:
     return d
 
 
+def run_many(emu, key: str, bodies: list[dict], timeout: float = WAIT) -> list[dict]:
+    """Create all tasks first, then wait for each (they run concurrently)."""
+    ids = [create_id(emu, key, b) for b in bodies]
+    out = [wait(emu, key, i, timeout) for i in ids]
+    assert all(d["status"] == "success" for d in out), [d for d in out if d["status"] != "success"]
+    return out
+
+
 def error(r: requests.Response) -> tuple[int, int]:
     return r.status_code, r.json()["code"]
 

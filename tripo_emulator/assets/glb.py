@@ -234,7 +234,7 @@ def read_glb(data: bytes, with_geometry: bool = True) -> GlbModel:
     gltf, binary = split_glb(data)
     meshes: list[Mesh] = []
     if with_geometry:
-        for node_index, world in _world_matrices(gltf).items():
+        for node_index, world in sorted(_world_matrices(gltf).items()):
             node = gltf["nodes"][node_index]
             if "mesh" not in node:
                 continue

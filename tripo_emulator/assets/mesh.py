@@ -77,6 +77,8 @@ def surface(fn: Callable[[np.ndarray, np.ndarray], np.ndarray], nu: int, nv: int
     c = a + (nu + 1)
     d = c + 1
     tris = np.concatenate([np.stack([a, c, b], 1), np.stack([b, c, d], 1)])
+    area = np.linalg.norm(np.cross(pts[tris[:, 1]] - pts[tris[:, 0]], pts[tris[:, 2]] - pts[tris[:, 0]]), axis=1)
+    tris = tris[area > 1e-12]  # the collapsed rows at a lathe's poles
     mesh = Mesh(pts, tris, uvs, name=name)
     if wrap_u:  # average the normals of the seam so it shades smoothly
         seam_a = (np.arange(nv + 1) * (nu + 1))
