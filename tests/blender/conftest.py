@@ -88,10 +88,11 @@ def connected(ext, emulator, api_key, online, fresh_engine, tmp_path):
     """Preferences pointing at the emulator with a fresh account; online access on; downloads in tmp_path."""
     p = get_prefs()
     saved = {k: getattr(p, k) for k in ("api_key", "api_base_url", "download_dir", "auto_import", "target_size",
-                                        "place_at_cursor", "hide_source")}
+                                        "place_at_cursor", "hide_source", "ca_bundle")}
     p.api_key = api_key
     p.api_base_url = emulator.base_url
     p.download_dir = str(tmp_path / "downloads")
+    p.ca_bundle = emulator.s3_ca_file or ""  # the emulator's S3 speaks TLS with its own CA
     yield SimpleNamespace(emulator=emulator, api_key=api_key, prefs=p, tmp=tmp_path)
     for k, v in saved.items():
         setattr(p, k, v)

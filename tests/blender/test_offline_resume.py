@@ -26,6 +26,7 @@ def _set_prefs(connected):
     p.api_key = connected.api_key
     p.api_base_url = connected.emulator.base_url
     p.download_dir = str(connected.tmp / "downloads")
+    p.ca_bundle = connected.emulator.s3_ca_file or ""
     return p
 
 
@@ -101,6 +102,7 @@ CHILD = textwrap.dedent("""
     bpy.context.preferences.system.use_online_access = True
     p = bpy.context.preferences.addons[cfg["module"]].preferences
     p.api_key, p.api_base_url, p.download_dir = cfg["key"], cfg["url"], cfg["downloads"]
+    p.ca_bundle = cfg["ca"]
     import importlib
     runtime = importlib.import_module(cfg["module"] + ".blender.runtime")
     poller = importlib.import_module(cfg["module"] + ".blender.poller")
@@ -127,7 +129,8 @@ def test_resume_in_a_new_process(ext, connected, repo_dir):
     disable()  # this process stops following it; the journal keeps it
     try:
         cfg = {"repo": REPO, "repo_dir": str(repo_dir), "module": MODULE, "key": connected.api_key,
-               "url": connected.emulator.base_url, "downloads": str(connected.tmp / "downloads")}
+               "url": connected.emulator.base_url, "downloads": str(connected.tmp / "downloads"),
+               "ca": connected.emulator.s3_ca_file or ""}
         proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(cfg)], capture_output=True, text=True,
                               timeout=180, env={**os.environ, "PYTHONPATH": ""})
         line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)

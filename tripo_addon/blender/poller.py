@@ -27,7 +27,10 @@ POLLER_ID = "TRIPO_OT_poller"
 
 # ==================================================================================================== mirror
 def _state(context=None):
-    wm = (context or bpy.context).window_manager
+    try:
+        wm = (context or bpy.context).window_manager
+    except (AttributeError, IndexError):  # no window manager yet (early startup)
+        return None
     return getattr(wm, "tripo", None) if wm is not None else None
 
 
@@ -266,6 +269,8 @@ def _apply_event(event, context, eng) -> None:
         item = mirror(snap, context, running=eng.is_running(snap["id"]))
         if item is not None and event.message and kind in ("notice", "failed"):
             item.notice = event.message if kind == "notice" else item.notice
+    if kind == "finished":
+        _fetch_preview(snap)
     if kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
         runtime.queue_import(event.job_id)
     elif kind == "finished" and not snap.get("result_files") and snap.get("state") == "succeeded" \
@@ -275,7 +280,25 @@ def _apply_event(event, context, eng) -> None:
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
 
 
+def _fetch_preview(snap: dict) -> None:
+    """Ask for the rendered preview when the job downloaded none (single generation steps fetch only the model)."""
+    if _preview_file(snap):
+        return
+    for step in reversed(snap.get("steps") or []):
+        if step.get("task_id") and (step.get("output") or {}).get("rendered_image"):
+            eng = runtime.engine(create=False)
+            if eng is not None:
+                runtime.request_preview(snap["id"], step["task_id"], eng.download_dir / step["task_id"])
+            return
+
+
 def _apply_background(state, kind: str, ok: bool, value) -> None:
+    if kind.startswith("preview-"):
+        if ok and isinstance(value, dict):
+            _i, item = _find_item(state, value.get("job_id", ""))
+            if item is not None:
+                item.preview_path = value.get("path", "")
+        return
     if ok and isinstance(value, dict):
         state.balance = value.get("balance", 0.0)
         state.frozen = value.get("frozen", 0.0)

@@ -32,6 +32,7 @@ _engine = None
 _resumed = False
 _live: set[str] = set()  # jobs followed in this session: their results import by themselves
 _pending_imports: list[str] = []
+_previews_requested: set[str] = set()
 
 
 # ==================================================================================================== settings
@@ -243,6 +244,7 @@ def shutdown() -> None:
     _resumed = False
     _live.clear()
     _pending_imports.clear()
+    _previews_requested.clear()
     with _lock:
         _config.clear()
 
@@ -328,3 +330,23 @@ def request_balance(kind: str = "balance", context=None) -> bool:
         raise catalog.validation_error(reason)
     refresh_config(context)
     return background.start(kind, _fetch_balance)
+
+
+def request_preview(job_id: str, task_id: str, dest_dir: Path) -> bool:
+    """Download a finished task's rendered preview image in the background (once per job)."""
+    if job_id in _previews_requested or unavailable_reason() is not None:
+        return False
+    _previews_requested.add(job_id)
+    refresh_config()
+
+    def fetch() -> dict:
+        client = make_client()
+        try:
+            path = client.download(task_id, "rendered_image", dest_dir)
+        finally:
+            close = getattr(client, "close", None)
+            if close:
+                close()
+        return {"job_id": job_id, "path": str(path)}
+
+    return background.start(f"preview-{job_id}", fetch)

@@ -66,8 +66,11 @@ class PostOperator(TaskOperator):
         obj = context.active_object
         src = tripo_source(obj)
         meta: dict = {}
-        if params.get(field):  # an explicit task id wins over the active object
-            source_ref = params.pop(field)
+        explicit = params.pop(field, None)
+        if explicit and src is not None and explicit == src[0]:
+            explicit = None  # the active object's own task: place and hide like any step on it
+        if explicit:  # an explicit task id wins over the active object
+            source_ref = explicit
             title = f"{label}: {str(source_ref)[:8]}"
             steps: list[Step] = []
         elif src is not None:
@@ -84,7 +87,7 @@ class PostOperator(TaskOperator):
             source_ref = Ref(0)
             title = f"{obj.name} \u2192 {label}"
             meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
-        steps = self.add_steps(steps, field, source_ref, params, obj if src else None)
+        steps = self.add_steps(steps, field, source_ref, params, obj if src is not None and not explicit else None)
         job = Job(title=title, steps=steps, kind=self.task_type if len(steps) == 1 else "send_back")
         job.meta.update({k: v for k, v in meta.items() if v is not None})
         return job
