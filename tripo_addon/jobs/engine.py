@@ -24,21 +24,26 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from tripo_addon.api.errors import (
+from ..api import polling as api_polling
+from ..api import tasks as api_tasks
+from ..api.errors import (
+    ERROR_TEXT,
+    STATUS_TEXT,
     TripoCancelled,
     TripoError,
+    TripoNetworkError,
     TripoOutcomeUnknown,
+    TripoRateLimited,
+    TripoServerError,
+    TripoTimeout,
     TripoValidationError,
     redact,
 )
-
-from tripo_addon.api import tasks as api_tasks
-
 from . import events as ev
 from .events import Event, EventQueue
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs
 from .journal import Journal, JournalError
-from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups, poll_delay
+from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups
 
 log = logging.getLogger(__name__)
 
@@ -83,23 +88,11 @@ def _user_message(exc: BaseException) -> str:
 
 
 def _validation_error(message: str) -> TripoValidationError:
-    try:
-        return TripoValidationError(message)
-    except TypeError:  # pragma: no cover - constructor with keyword-only fields
-        err = TripoValidationError.__new__(TripoValidationError)
-        Exception.__init__(err, message)
-        err.message = err.user_message = message
-        return err
+    return TripoValidationError(message)
 
 
 def _engine_error(message: str) -> TripoError:
-    try:
-        return TripoError(message)
-    except TypeError:  # pragma: no cover
-        err = TripoError.__new__(TripoError)
-        Exception.__init__(err, message)
-        err.message = err.user_message = message
-        return err
+    return TripoError(message, user_message=message)
 
 
 def _ext(path_or_url: str) -> str:
@@ -494,18 +487,32 @@ class Engine:
             for ref in iter_refs(step.params):
                 self._check_ref(job, i, ref, where)
             self._check_files(step, where)
+            src_type, src_version = self._source_of(job, step)
             try:
-                api_tasks.build_request(step.task_type, self._placeholder_params(job, step))
+                if src_type is not None:  # the chain rules (§6) first: their message is the clearest
+                    api_tasks.check_chain(step.task_type, src_type, src_version)
+                api_tasks.build_request(
+                    step.task_type,
+                    self._placeholder_params(job, step),
+                    source_type=src_type,
+                    source_model_version=src_version,
+                )
             except TripoValidationError as exc:
                 raise _validation_error(f"{where}: {_user_message(exc)}")
-            tt = api_tasks.TASK_TYPES[step.task_type]
-            source = step.params.get(tt.source_field) if tt.source_field else None
-            if isinstance(source, Ref) and source.what == "task_id":
-                src = job.steps[source.step]
-                try:
-                    api_tasks.check_chain(step.task_type, src.task_type, src.params.get("model_version"))
-                except TripoValidationError as exc:
-                    raise _validation_error(f"{where}: {_user_message(exc)}")
+
+    @staticmethod
+    def _source_of(job: Job, step: Step) -> tuple[str | None, str | None]:
+        """(task type, model version) of the earlier step this step's source field refers to, if any."""
+        tt = api_tasks.TASK_TYPES.get(step.task_type)
+        source = step.params.get(tt.source_field) if tt is not None and tt.source_field else None
+        if isinstance(source, Ref) and source.what == "task_id" and 0 <= source.step < len(job.steps):
+            src = job.steps[source.step]
+            if src.task_type:
+                version = src.params.get("model_version")
+                if not isinstance(version, str) and isinstance(src.output, dict):
+                    version = None
+                return src.task_type, version if isinstance(version, str) else None
+        return None, None
 
     @staticmethod
     def _check_ref(job: Job, i: int, ref: Ref, where: str) -> None:
@@ -689,7 +696,9 @@ class Engine:
                 self._check_stop(run)
                 ext = _ext(path)
                 use_sts = step.upload == "sts" or (step.upload == "auto" and ext in MESH_EXTS)
-                fobj = client.upload_sts(path) if use_sts else client.upload_image(path)
+                fobj = (
+                    client.upload_sts(path, cancel=run.stop) if use_sts else client.upload_image(path, cancel=run.stop)
+                )
                 with self._lock:
                     step.uploads[path] = {**dict(fobj), "_at": time.time()}
                 self._save(important=False)
@@ -708,7 +717,8 @@ class Engine:
         # Resolve references only now: output URLs (e.g. a generated image) expire within minutes.
         params = self._resolve_refs(client, job, idx, step)
         params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
-        body = api_tasks.build_request(step.task_type, params)
+        src_type, src_version = self._source_of(job, step)
+        body = api_tasks.build_request(step.task_type, params, source_type=src_type, source_model_version=src_version)
         self._check_stop(run)
         with self._lock:
             if job.notice.startswith("Waiting for a free Tripo slot"):
@@ -721,7 +731,12 @@ class Engine:
             self._save(important=False)
             raise _Interrupted()
         try:
-            task_id = client.create_task(body)
+            task_id = client.create_task(body, cancel=run.stop)
+        except TripoCancelled:  # stopped before sending or while backing off from a refusal: nothing was created
+            with self._lock:
+                step.state = S.PENDING
+            self._save(important=False)
+            raise _Interrupted()
         except TripoOutcomeUnknown as exc:
             with self._lock:
                 step.state = S.NEEDS_ATTENTION
@@ -773,7 +788,7 @@ class Engine:
                 src = job.steps[i]
                 if not src.task_id:
                     raise _StepFailed(f"Step {idx + 1} needs step {i + 1}, which has no task.")
-                task = client.get_task(src.task_id)  # fresh URLs: outputs expire within minutes
+                task = client.get_task(src.task_id, cancel=run.stop)  # fresh URLs: outputs expire within minutes
                 out = dict(_attr(task, "output", {}) or {})
                 with self._lock:
                     src.output = out
@@ -807,12 +822,12 @@ class Engine:
     def _poll(self, run: _Run, client: Any, idx: int, step: Step) -> Any:
         """Poll the step's task until it is final. Returns the successful task; raises on failure."""
         job = run.job
-        idle = 0
-        transient = 0
+        idle = transient = unknown = 0
+        limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
         while True:
             self._check_stop(run)
             try:
-                task = client.get_task(step.task_id)
+                task = client.get_task(step.task_id, cancel=run.stop)
             except TripoCancelled:
                 raise
             except TripoError as exc:
@@ -832,9 +847,10 @@ class Engine:
             if status == SUCCESS:
                 self._release_slots(run)
                 return task
-            if status in FAILED_STATUSES:
+            unknown = unknown + 1 if status == "unknown" else 0
+            if status in FAILED_STATUSES or unknown >= limit_unknown:
                 self._release_slots(run)
-                msg = self._task_failure_text(task)
+                msg = self._task_failure_text(task, unknown)
                 with self._lock:
                     step.state = S.FAILED
                     step.error = msg
@@ -844,23 +860,21 @@ class Engine:
                     self._slots[g].force()
                     run.slots.append(self._slots[g])
             idle = 0 if changed else idle + 1
-            self._sleep(
-                run,
-                poll_delay(status, eta=step.eta, idle_polls=idle, poll_min=self.poll_min, poll_max=self.poll_max),
+            delay = api_polling.next_poll_delay(
+                status,
+                running_left_time=step.eta,
+                progress=step.progress,
+                queuing_num=step.queue_position,
+                idle_polls=idle,
+                poll_min=self.poll_min,
+                poll_max=self.poll_max,
             )
+            self._sleep(run, delay)
 
     @staticmethod
     def _transient(exc: TripoError) -> bool:
-        from tripo_addon.api import errors as api_errors
-
-        transient_types = tuple(
-            t for t in (getattr(api_errors, "TripoNetworkError", None), getattr(api_errors, "TripoTimeout", None)) if t
-        )
-        if transient_types and isinstance(exc, transient_types):
-            return True
-        status = getattr(exc, "status", None)
-        code = getattr(exc, "code", None)
-        return (isinstance(status, int) and (status >= 500 or status == 429)) or code in (1000, 1001, 1007, 2000)
+        """Worth polling on: the task exists; the network or Tripo's servers are having a bad moment."""
+        return isinstance(exc, TripoNetworkError | TripoServerError | TripoRateLimited | TripoTimeout)
 
     def _apply_task(self, run: _Run, idx: int, step: Step, task: Any) -> bool:
         """Copy a task's state into the step. Returns True if anything user-visible changed."""
@@ -901,25 +915,24 @@ class Engine:
         return changed
 
     @staticmethod
-    def _task_failure_text(task: Any) -> str:
+    def _task_failure_text(task: Any, unknown_polls: int = 0) -> str:
         status = str(_attr(task, "status", ""))
         code = _attr(task, "error_code", None)
-        detail = str(_attr(task, "error_msg", "") or "")
-        try:
-            from tripo_addon.api.errors import ERROR_TEXT
-
-            if code is not None and not detail:
-                detail = ERROR_TEXT.get(int(code), "")
-        except (ImportError, ValueError, TypeError):
-            pass
-        base = {
-            "failed": "Tripo could not complete the task",
-            "banned": "Tripo refused the task under its content policy",
-            "expired": "The task expired on Tripo's side",
-            "cancelled": "The task was cancelled on Tripo's side",
-        }.get(status, f"The task ended with status {status!r}")
+        detail = ""
+        base = STATUS_TEXT.get(status, f"The task ended with status {status!r}")
         if code is not None:
             base += f" (error {code})"
+            detail = ERROR_TEXT.get(code, "") if isinstance(code, int) else ""
+        msg = _attr(task, "error_msg", None)
+        if msg and not detail:
+            detail = str(msg).rstrip(".") + "."
+        if status == "unknown":
+            detail = (
+                f"it stayed unknown for {unknown_polls} checks in a row, so the add-on stopped following it. "
+                "Check the task on the Tripo website and attach it again by id if it finishes."
+            )
+        elif status in ("failed", "expired") and not detail:
+            detail = "Credits for a failed task are refunded; try again, perhaps with different input."
         return redact(f"{base}: {detail}" if detail else f"{base}.")
 
     # -- download ----------------------------------------------------------------------------------------------
@@ -929,7 +942,7 @@ class Engine:
             return
         output = step.output
         if task is None or not output:
-            task = client.get_task(step.task_id)
+            task = client.get_task(step.task_id, cancel=run.stop)
             self._apply_task(run, idx, step, task)
             output = step.output
         if step.outputs is not None:

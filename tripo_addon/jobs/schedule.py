@@ -1,4 +1,5 @@
-"""The polling schedule and Tripo's concurrency groups (pure logic plus a small interruptible semaphore)."""
+"""Tripo's concurrency groups and a small interruptible FIFO semaphore (pure logic; the poll interval itself comes
+from ``api.polling.next_poll_delay``)."""
 
 from __future__ import annotations
 
@@ -40,26 +41,6 @@ def concurrency_groups(task_type: str, params: Mapping[str, Any] | None = None) 
     if task_type in ANIMATE_TYPES or task_type in SINGLE_TYPES:
         return (task_type,)
     return ("other",)
-
-
-def poll_delay(
-    status: str,
-    *,
-    eta: int | float | None,
-    idle_polls: int,
-    poll_min: float,
-    poll_max: float,
-) -> float:
-    """Seconds to wait before the next GET /task.
-
-    Running with an ETA: half the ETA. Otherwise (queued, no ETA, ``unknown``) back off exponentially with the number
-    of polls that brought no change (``idle_polls``). Always clamped to [poll_min, poll_max].
-    """
-    if status == "running" and eta is not None and eta > 0:
-        delay = float(eta) * 0.5
-    else:
-        delay = poll_min * (2 ** min(max(idle_polls, 0), 16))
-    return max(poll_min, min(poll_max, delay))
 
 
 class Stopped(Exception):
