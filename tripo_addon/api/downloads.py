@@ -1,0 +1,399 @@
+"""Result downloads: streamed to a temporary file in the destination folder, verified, then atomically renamed.
+
+- Signed output URLs are short-lived: an expired one (403/401/410/404, or an ``expires``-style query value in the
+  past) is replaced by re-reading ``GET /task/{id}`` for a fresh URL of the same output key.
+- Truncated or corrupt bodies (Content-Length mismatch, cut connection, bad GLB header, broken zip) are retried.
+- Zips are checked member by member: absolute paths, ``..`` components and symlinks are refused (never extracted).
+- A full disk or an unwritable folder is reported as :class:`TripoStorageError` with a plain sentence.
+- ``cancel`` stops between chunks; the partial file is removed.
+"""
+
+from __future__ import annotations
+
+import base64
+import calendar
+import errno
+import json
+import os
+import re
+import stat
+import struct
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlparse
+
+import requests
+
+from . import polling as _polling
+from .errors import (
+    TripoCancelled,
+    TripoDownloadError,
+    TripoStorageError,
+    TripoUnsafeArchive,
+)
+from .images import sniff as sniff_image
+from .models import TaskStatus
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import TripoClient
+
+CHUNK = 1 << 20
+MAX_ATTEMPTS = 4          # transfers of one file (truncated, corrupt, 5xx, transport errors)
+MAX_REFRESHES = 3         # fresh URLs fetched for one file
+EXPIRY_MARGIN = 5.0       # seconds: a URL about to expire is refreshed first
+ZIP_MAX_MEMBERS = 10_000
+ZIP_MAX_BYTES = 4 << 30
+ZIP_KINDS = ("zip", "usdz", "3mf")
+
+
+class _Expired(Exception):
+    pass
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+# ============================================================================================== URL helpers
+def output_url(output: Mapping[str, Any] | None, key: str) -> str | None:
+    """The URL under ``key`` in a task output (dotted keys reach nested objects, e.g.
+    ``generate_multiview_image.front_view_url``)."""
+    cur: Any = output
+    for part in key.split("."):
+        if not isinstance(cur, Mapping) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur if isinstance(cur, str) and cur.startswith(("http://", "https://")) else None
+
+
+def url_expiry(url: str) -> float | None:
+    """Unix time when a signed URL stops working, when the URL says: ``expires``/``Expires`` (epoch), S3
+    ``X-Amz-Date`` + ``X-Amz-Expires``, a CloudFront ``Policy`` (``DateLessThan``), or BOS ``auth_key``."""
+    q = {k.lower(): v[0] for k, v in parse_qs(urlparse(url).query, keep_blank_values=True).items() if v}
+    for name in ("expires", "x-expires", "e"):
+        v = q.get(name)
+        if v and re.fullmatch(r"\d{9,11}", v):
+            return float(v)
+    if "x-amz-date" in q and "x-amz-expires" in q:
+        try:
+            t = time.strptime(q["x-amz-date"], "%Y%m%dT%H%M%SZ")
+            return calendar.timegm(t) + float(q["x-amz-expires"])
+        except (ValueError, OverflowError):
+            return None
+    if "policy" in q:
+        try:
+            raw = q["policy"].replace("-", "+").replace("_", "=").replace("~", "/")
+            doc = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+            return float(doc["Statement"][0]["Condition"]["DateLessThan"]["AWS:EpochTime"])
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+    if "auth_key" in q:
+        m = re.match(r"^(\d{9,11})-", q["auth_key"])
+        if m:
+            return float(m.group(1))
+    return None
+
+
+def url_expired(url: str, *, now: float | None = None, margin: float = EXPIRY_MARGIN) -> bool:
+    exp = url_expiry(url)
+    return exp is not None and exp - margin <= (time.time() if now is None else now)
+
+
+def safe_file_name(url: str, task_id: str, key: str) -> str:
+    """A file name for the download: the URL's last path segment, sanitized; else ``<task_id>_<key>``."""
+    base = unquote(PurePosixPath(urlparse(url).path).name)
+    base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")[:150]
+    if not base or "." not in base:
+        ext = os.path.splitext(base)[1] if base else ""
+        base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{task_id}_{key}")[:150] + (ext or "")
+    return base
+
+
+# ============================================================================================== verification
+def glb_problem(path: str | os.PathLike) -> str | None:
+    """Why a .glb file is broken (bad magic, version, length, first chunk), or None."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(20)
+        if len(head) < 20 or head[:4] != b"glTF":
+            return "it is not a GLB file"
+        version, length, chunk_len, chunk_type = struct.unpack("<III4s", head[4:20])
+        if version != 2:
+            return f"unsupported glTF version {version}"
+        if length != size:
+            return f"its header says {length} bytes but {size} arrived"
+        if chunk_type != b"JSON" or 20 + chunk_len > size:
+            return "its JSON chunk is damaged"
+        try:
+            json.loads(f.read(chunk_len).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return "its JSON chunk does not parse"
+    return None
+
+
+def _unsafe_member(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    mode = (info.external_attr >> 16) & 0xFFFF
+    if stat.S_ISLNK(mode):
+        return f"{name} is a symbolic link"
+    norm = name.replace("\\", "/")
+    if norm.startswith("/") or re.match(r"^[A-Za-z]:", norm) or norm.startswith("//"):
+        return f"{name} is an absolute path"
+    if ".." in norm.split("/"):
+        return f"{name} points outside the folder"
+    if "\x00" in name:
+        return f"{name!r} has a NUL character"
+    return None
+
+
+def check_zip(path: str | os.PathLike, *, safety: bool = True) -> list[zipfile.ZipInfo]:
+    """Check a zip's integrity (CRCs) and, with ``safety``, that no member is absolute, uses ``..`` or is a link.
+    Raises TripoUnsafeArchive (unsafe) or TripoDownloadError (corrupt); returns the members."""
+    name = Path(path).name
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+            if safety:
+                for info in infos:
+                    why = _unsafe_member(info)
+                    if why:
+                        raise TripoUnsafeArchive(
+                            f"{name}: {why}.",
+                            user_message=f"The downloaded archive {name} was refused because {why}; it was not "
+                            "extracted. Report this task to Tripo support.",
+                        )
+                if len(infos) > ZIP_MAX_MEMBERS or sum(i.file_size for i in infos) > ZIP_MAX_BYTES:
+                    raise TripoUnsafeArchive(f"{name}: too many or too large members.",
+                                             user_message=f"The downloaded archive {name} is implausibly large; "
+                                             "it was not extracted.")
+            bad = zf.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise TripoDownloadError(f"{name} is not a valid zip: {exc}") from None
+    if bad is not None:
+        raise TripoDownloadError(f"{name}: member {bad} is damaged")
+    return infos
+
+
+def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike) -> list[Path]:
+    """Extract a checked zip into ``dest`` (created); refuses unsafe members before writing anything."""
+    infos = check_zip(zip_path)
+    root = Path(dest).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    out: list[Path] = []
+    with zipfile.ZipFile(zip_path) as zf:
+        for info in infos:
+            target = (root / info.filename.replace("\\", "/")).resolve()
+            if target != root and root not in target.parents:  # belt and braces after check_zip
+                raise TripoUnsafeArchive(f"{info.filename} escapes {root}")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(target, "wb") as dst:
+                while True:
+                    block = src.read(CHUNK)
+                    if not block:
+                        break
+                    dst.write(block)
+            out.append(target)
+    return out
+
+
+def verify_file(path: str | os.PathLike, kind: str) -> None:
+    """Check a downloaded file by its kind (extension). Raises _Transient when it looks damaged (worth a retry),
+    TripoUnsafeArchive when a zip is unsafe."""
+    p = Path(path)
+    size = p.stat().st_size
+    if size == 0:
+        raise _Transient("the file arrived empty")
+    with p.open("rb") as f:
+        head = f.read(64)
+    if kind not in ("html", "htm") and head.lstrip()[:15].lower().startswith((b"<!doctype html", b"<html")):
+        raise _Transient("an HTML page arrived instead of the file")
+    if kind == "glb":
+        problem = glb_problem(p)
+        if problem:
+            raise _Transient(f"the GLB is damaged ({problem})")
+    elif kind in ZIP_KINDS:
+        try:
+            check_zip(p, safety=kind == "zip")
+        except TripoUnsafeArchive:
+            raise
+        except TripoDownloadError as exc:
+            raise _Transient(f"the archive is damaged ({exc.message})") from None
+    elif kind in ("png", "jpg", "jpeg", "webp"):
+        with p.open("rb") as f:
+            if sniff_image(f.read(1 << 16)) is None:
+                raise _Transient("the image is damaged")
+
+
+# ============================================================================================== storage errors
+def _storage_error(exc: OSError, folder: Path, name: str) -> TripoStorageError:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return TripoStorageError(
+            f"No space left in {folder} for {name}.",
+            user_message=f"There is not enough free disk space in {folder} to save {name}; free some space or choose "
+            "another download folder in the preferences, then download again.",
+        )
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS) or isinstance(exc, PermissionError):
+        return TripoStorageError(
+            f"Cannot write to {folder}: {exc.strerror or exc}.",
+            user_message=f"The download folder {folder} cannot be written to ({exc.strerror or 'permission denied'}); "
+            "choose another download folder in the preferences, then download again.",
+        )
+    return TripoStorageError(
+        f"Saving {name} in {folder} failed: {exc.strerror or exc}.",
+        user_message=f"Saving {name} in {folder} failed ({exc.strerror or exc}); check the download folder.",
+    )
+
+
+# ============================================================================================== download
+def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Event | None) -> str:
+    task = client.get_task(task_id, cancel=cancel)
+    if task.status != TaskStatus.SUCCESS:
+        if task.status in TaskStatus.FAILURES:
+            from .client import task_failed
+
+            raise task_failed(task)
+        raise TripoDownloadError(
+            f"Task {task_id} is {task.status}; nothing to download yet.",
+            user_message=f"Task {task_id} has not finished yet ({task.status}); download it when it has succeeded.",
+        )
+    url = output_url(task.output, key)
+    if url is None:
+        have = ", ".join(sorted(k for k, v in task.output.items() if isinstance(v, str | dict))) or "nothing"
+        raise TripoDownloadError(
+            f"Task {task_id} has no output {key!r} (it has: {have}).",
+            user_message=f"Task {task_id} did not return a {key.replace('_', ' ')} file (it returned: {have}).",
+        )
+    return url
+
+
+def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | None,
+            progress: Callable[[int, int | None], None] | None, folder: Path, name: str) -> None:
+    try:
+        resp = client._session.get(url, stream=True, timeout=client.timeout, headers={"Accept": "*/*"},
+                                   **client.transport_options(url))
+    except requests.RequestException as exc:
+        from .client import _transport_reason
+
+        raise _Transient(_transport_reason(exc)) from None
+    with resp:
+        status = resp.status_code
+        if status in (401, 403, 404, 410):
+            raise _Expired()
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}", _polling.parse_retry_after(resp.headers.get("Retry-After")))
+        if status != 200:
+            raise TripoDownloadError(f"Download of {name} answered HTTP {status}.",
+                                     user_message=f"Downloading {name} failed (HTTP {status}); try again later.")
+        encoding = resp.headers.get("Content-Encoding", "identity").lower()
+        length = resp.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() and encoding in ("", "identity") else None
+        done = 0
+        try:
+            f = tmp.open("wb")
+        except OSError as exc:
+            raise _storage_error(exc, folder, name) from None
+        with f:
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    if cancel is not None and cancel.is_set():
+                        raise TripoCancelled(f"Download of {name} cancelled.")
+                    if not chunk:
+                        continue
+                    try:
+                        f.write(chunk)
+                    except OSError as exc:
+                        raise _storage_error(exc, folder, name) from None
+                    done += len(chunk)
+                    if progress is not None:
+                        progress(done, total)
+                f.flush()
+                os.fsync(f.fileno())
+            except requests.RequestException as exc:
+                from .client import _transport_reason
+
+                raise _Transient(f"the transfer was interrupted ({_transport_reason(exc)})") from None
+            except OSError as exc:
+                raise _storage_error(exc, folder, name) from None
+        if total is not None and done != total:
+            raise _Transient(f"only {done} of {total} bytes arrived")
+
+
+def download(
+    client: TripoClient,
+    task_id: str,
+    output_key: str,
+    dest_dir: str | os.PathLike,
+    *,
+    cancel: threading.Event | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+    filename: str | None = None,
+    max_attempts: int = MAX_ATTEMPTS,
+    max_refreshes: int = MAX_REFRESHES,
+) -> Path:
+    """Download ``output_key`` of a successful task into ``dest_dir`` and return the verified file's path."""
+    folder = Path(dest_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _storage_error(exc, folder, output_key) from None
+    url = _fresh_url(client, task_id, output_key, cancel)
+    name = filename or safe_file_name(url, task_id, output_key)
+    kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    final = folder / name
+    refreshes = failures = 0
+    last_reason = ""
+    while True:
+        client._check_cancel(cancel)
+        if url_expired(url):
+            if refreshes >= max_refreshes:
+                raise TripoDownloadError(f"The download links for {name} keep expiring.",
+                                         user_message=f"The download link for {name} kept expiring; check that your "
+                                         "computer's clock is right, then download again.")
+            refreshes += 1
+            url = _fresh_url(client, task_id, output_key, cancel)
+            continue
+        tmp = folder / f".{name}.{uuid.uuid4().hex[:8]}.part"
+        try:
+            _stream(client, url, tmp, cancel, progress, folder, name)
+            verify_file(tmp, kind)
+            try:
+                os.replace(tmp, final)
+            except OSError as exc:
+                raise _storage_error(exc, folder, name) from None
+            return final
+        except _Expired:
+            if refreshes >= max_refreshes:
+                raise TripoDownloadError(
+                    f"The download link for {name} was refused {refreshes + 1} times.",
+                    user_message=f"Tripo refused the download link for {name} even after fetching fresh ones; try "
+                    "again later.",
+                ) from None
+            refreshes += 1
+            url = _fresh_url(client, task_id, output_key, cancel)
+        except _Transient as exc:
+            failures += 1
+            last_reason = exc.reason
+            if failures >= max_attempts:
+                raise TripoDownloadError(
+                    f"Download of {name} failed {failures} times: {last_reason}.",
+                    user_message=f"Downloading {name} failed {failures} times ({last_reason}); check your connection "
+                    "and try again.",
+                ) from None
+            client._sleep(client._retry_delay(failures, exc.retry_after), cancel)
+        finally:
+            if tmp.exists():
+                try:
+                    tmp.unlink()
+                except OSError:
+                    pass

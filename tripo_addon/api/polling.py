@@ -1,0 +1,95 @@
+"""Pure timing functions: how long to wait before the next ``GET /task`` and before a retry.
+
+``unknown`` status: the reference calls it finalized, while both official SDKs keep polling. ``wait()`` keeps polling
+an ``unknown`` task (backing off like a task without an ETA) and gives up, treating it as a failure, after
+:data:`UNKNOWN_POLLS_LIMIT` consecutive ``unknown`` answers: a transient glitch recovers, a truly lost task ends.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import Callable
+
+#: Consecutive ``unknown`` answers after which ``wait()`` treats the task as ended (TripoTaskFailed).
+UNKNOWN_POLLS_LIMIT = 5
+DEFAULT_POLL_MIN = 1.0
+DEFAULT_POLL_MAX = 30.0
+
+
+def next_poll_delay(
+    status: str,
+    *,
+    running_left_time: float | None = None,
+    progress: int | None = None,
+    queuing_num: int | None = None,
+    idle_polls: int = 0,
+    poll_min: float = DEFAULT_POLL_MIN,
+    poll_max: float = DEFAULT_POLL_MAX,
+) -> float:
+    """Seconds until the next poll of a task that is not final yet.
+
+    - With an ETA (``running_left_time`` > 0): about half of it, so the poll lands near the end without hammering.
+    - Running without an ETA: start at ``poll_min`` and double with every poll that brought no change
+      (``idle_polls``); past 90 % progress stay at the fast end.
+    - Queued with a queue position: at least ``poll_min * 2 * (position + 1)``: a task far down the queue moves slowly.
+    - ``unknown`` (or anything else): exponential back-off like a task without an ETA.
+
+    The result is always within ``[poll_min, poll_max]``.
+    """
+    poll_min = max(0.0, float(poll_min))
+    poll_max = max(poll_min, float(poll_max))
+    backoff = poll_min * (2 ** min(max(int(idle_polls), 0), 16))
+    if running_left_time is not None and running_left_time > 0:
+        delay = float(running_left_time) * 0.5
+    elif status == "running" and progress is not None and progress >= 90:
+        delay = poll_min
+    else:
+        delay = backoff
+    if status == "queued":
+        if queuing_num is not None and queuing_num > 0:
+            delay = max(delay, poll_min * 2 * (min(int(queuing_num), 50) + 1))
+        else:
+            delay = max(delay, poll_min)
+    return max(poll_min, min(poll_max, delay))
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base: float = 0.5,
+    cap: float = 20.0,
+    retry_after: float | None = None,
+    retry_after_cap: float = 30.0,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before retry number ``attempt`` (1-based).
+
+    ``Retry-After`` wins when the server sent one (capped at ``retry_after_cap``); otherwise exponential back-off with
+    full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``.
+    """
+    if retry_after is not None:
+        return max(0.0, min(float(retry_after), retry_after_cap))
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return max(0.0, ceiling * rand())
