@@ -401,7 +401,7 @@ class Engine:
         with self._lock:
             self._jobs.pop(job_id, None)
             self._reported.discard(job_id)
-        self._save(important=False)
+        self._safe_save()
 
     def jobs(self) -> list[dict]:
         """Snapshots of all jobs, oldest first."""
@@ -715,7 +715,7 @@ class Engine:
             run.slots.append(self._slots[g])
         self._check_stop(run)
         # Resolve references only now: output URLs (e.g. a generated image) expire within minutes.
-        params = self._resolve_refs(client, job, idx, step)
+        params = self._resolve_refs(run, client, idx, step)
         params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
         src_type, src_version = self._source_of(job, step)
         body = api_tasks.build_request(step.task_type, params, source_type=src_type, source_model_version=src_version)
@@ -779,8 +779,9 @@ class Engine:
         if run.cancelled:
             raise _Interrupted()
 
-    def _resolve_refs(self, client: Any, job: Job, idx: int, step: Step) -> dict:
+    def _resolve_refs(self, run: _Run, client: Any, idx: int, step: Step) -> dict:
         """Replace Refs with the task id or a fresh output value of the referenced step."""
+        job = run.job
         fresh: dict[int, dict] = {}
 
         def output_of(i: int) -> dict:

@@ -292,25 +292,34 @@ def low_poly_asset(
     *,
     face_limit: int = 5000,
     quad: bool = True,
-    format: str = "FBX",
+    format: str | None = "FBX",
     model_version: str = "v2.5-20250123",
     lowpoly: dict | None = None,
     convert: dict | None = None,
     **gen: Any,
 ) -> Job:
-    """Pipeline 7: text_to_model -> highpoly_to_lowpoly -> convert_model."""
+    """Pipeline 7: text_to_model -> highpoly_to_lowpoly (-> convert_model).
+
+    The low-poly result already is FBX with ``quad`` (GLB without), so the conversion step is added only for another
+    ``format``. Note: Tripo's chain table (tripo-api.md §6) does not list highpoly_to_lowpoly among convert_model's
+    sources, so such a job is refused at submit time with the chain rule's message, before anything is sent.
+    """
+    native = "FBX" if quad else "GLB"
+    needs_convert = format is not None and format.upper() != native
+    steps = [
+        Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}), outputs=PREVIEW),
+        Step(
+            "highpoly_to_lowpoly",
+            _clean({"original_model_task_id": Ref(0), "face_limit": face_limit, "quad": quad, **(lowpoly or {})}),
+            download=not needs_convert,
+        ),
+    ]
+    if needs_convert:
+        steps.append(
+            Step("convert_model", _clean({"original_model_task_id": Ref(1), "format": format, **(convert or {})}))
+        )
     return Job(
-        title=f"{_short(prompt)} \u2192 low poly {format}",
-        kind="pipeline:low_poly_asset",
-        steps=[
-            Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}), outputs=PREVIEW),
-            Step(
-                "highpoly_to_lowpoly",
-                _clean({"original_model_task_id": Ref(0), "face_limit": face_limit, "quad": quad, **(lowpoly or {})}),
-                download=False,
-            ),
-            Step("convert_model", _clean({"original_model_task_id": Ref(1), "format": format, **(convert or {})})),
-        ],
+        title=f"{_short(prompt)} \u2192 low poly {format or native}", kind="pipeline:low_poly_asset", steps=steps
     )
 
 
