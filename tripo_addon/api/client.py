@@ -62,6 +62,26 @@ warnings.filterwarnings(
 )
 
 
+class _Secret:
+    """Holds the API key so that ``repr``/``str``/``vars()`` of a client never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'tsk_***'"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never pickled with the key
+        raise TypeError("the API key holder cannot be pickled")
+
+
 def is_loopback(host: str | None) -> bool:
     """True for localhost / 127.0.0.0/8 / ::1 (where TLS to a self-signed local server is acceptable)."""
     if not host:
@@ -212,7 +232,7 @@ class TripoClient:
         unknown_polls: int = _polling.UNKNOWN_POLLS_LIMIT,
         wire: WireV2 | None = None,
     ) -> None:
-        self.__key = normalize_api_key(api_key)
+        self.__key = _Secret(normalize_api_key(api_key))
         self.base_url = normalize_base_url(base_url)
         self.wire = wire or WIRE
         self.timeout: tuple[float, float] = (
@@ -266,7 +286,7 @@ class TripoClient:
         return is_loopback(urlparse(self.base_url).hostname)
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.__key}"}
+        return {"Authorization": f"Bearer {self.__key.reveal()}"}
 
     def transport_options(self, url: str) -> dict[str, Any]:
         """``verify`` and ``proxies`` for a request to ``url``: TLS always verified except on loopback (unless a CA

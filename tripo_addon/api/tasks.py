@@ -841,10 +841,10 @@ def _rules_lowpoly(tt: TaskType, v: dict[str, Any]) -> None:
 def _rules_retarget(tt: TaskType, v: dict[str, Any]) -> None:
     if "animation" in v and "animations" in v:
         raise _fail("Give `animation` (one preset) or `animations` (up to 5), not both.", "animations")
-    if "animation" not in v and not v.get("animations"):
-        raise _fail("animate_retarget needs `animation` or `animations` (e.g. preset:walk).", "animations")
     if "animations" in v and not v["animations"]:
         raise _fail("`animations` is empty; pick at least one preset.", "animations")
+    if "animation" not in v and not v.get("animations"):
+        raise _fail("animate_retarget needs `animation` or `animations` (e.g. preset:walk).", "animations")
 
 
 def _rules_stylize(tt: TaskType, v: dict[str, Any]) -> None:

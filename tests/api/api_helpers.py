@@ -1,0 +1,89 @@
+"""Shared helpers for the api tests: small valid inputs and emulator request-log queries."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zipfile
+from pathlib import Path
+
+from PIL import Image
+
+WAIT = 60.0  # generous upper bound for wait(); the emulator finishes tasks in well under a second
+
+
+def make_image(path: Path, fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> Path:
+    """A real image file (Pillow): PNG, JPEG or WEBP (lossy or lossless)."""
+    img = Image.new("RGB", size, (200, 120, 40))
+    for x in range(min(size[0], 16)):
+        img.putpixel((x, x % size[1]), (10, 20, 250))
+    kw = {"lossless": True} if fmt == "WEBP_LOSSLESS" else {}
+    img.save(path, "WEBP" if fmt.startswith("WEBP") else fmt, **kw)
+    return path
+
+
+def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
+    buf = io.BytesIO()
+    img = Image.new("RGB", size, (1, 2, 3))
+    kw = {"lossless": True} if fmt == "WEBP_LOSSLESS" else {}
+    img.save(buf, "WEBP" if fmt.startswith("WEBP") else fmt, **kw)
+    return buf.getvalue()
+
+
+def make_glb(path: Path) -> Path:
+    """A minimal valid GLB: one triangle."""
+    positions = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    gltf = {
+        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+        "buffers": [{"byteLength": len(positions)}],
+        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
+        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
+                       "max": [1, 1, 0]}],
+    }
+    js = json.dumps(gltf, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    body = struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(positions), b"BIN\x00") + positions
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+    return path
+
+
+def make_zip(path: Path, members: dict[str, bytes], *, symlink: str | None = None) -> Path:
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+        if symlink:
+            info = zipfile.ZipInfo(symlink)
+            info.external_attr = (0o120777 << 16)
+            z.writestr(info, "/etc/passwd")
+    return path
+
+
+def posts(emulator, key: str, path: str = "/task") -> list[dict]:
+    """POST requests of this key whose path ends with ``path``."""
+    return [r for r in emulator.requests(method="POST", key=key) if r["path"].rstrip("/").endswith(path)]
+
+
+def gets(emulator, key: str, path: str = "/task/") -> list[dict]:
+    return [r for r in emulator.requests(method="GET", key=key) if path in r["path"]]
+
+
+def assert_model_file(path: Path) -> None:
+    """A downloaded result is non-empty and plausible for its extension."""
+    data = path.read_bytes()
+    assert data, path
+    ext = path.suffix.lower()
+    if ext == ".glb":
+        assert data[:4] == b"glTF" and struct.unpack("<I", data[8:12])[0] == len(data)
+    elif ext in (".zip", ".usdz", ".3mf"):
+        with zipfile.ZipFile(path) as z:
+            assert z.testzip() is None and z.namelist()
+    elif ext == ".fbx":
+        assert data.startswith(b"Kaydara FBX Binary") or b"FBX" in data[:200]
+    elif ext == ".stl":
+        assert len(data) >= 84
+    elif ext in (".png", ".webp", ".jpg"):
+        from tripo_addon.api.images import sniff
+
+        assert sniff(data) is not None
