@@ -1,0 +1,242 @@
+"""Network faults in every phase (create, poll, direct upload, STS upload, download) through the job engine.
+
+Every case checks the four promises of issue 6:
+* the job ends in success or with a clear error on its row (the snapshot the Blender task list shows);
+* no worker thread dies silently (pytest runs with -W error::pytest.PytestUnhandledThreadExceptionWarning and the
+  engine's worker threads are gone at the end);
+* no task is created twice (POST /task in the emulator log, and the tasks the emulator holds for the key);
+* credits move only for the one task that really ran (balance before/after against the task's price).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+from rel_helpers import WAIT, clear_message, make_glb, make_png, settled_balance, task_posts, wait_until
+
+from tripo_addon.jobs import pipelines
+
+
+@dataclass
+class Case:
+    id: str
+    route: str                   # create | poll | upload | sts_token | download
+    kind: str
+    fields: dict = field(default_factory=dict)
+    expect: str = "succeeded"    # succeeded | failed | needs_attention
+    words: tuple = ()            # words the error must contain
+    posts: int | None = 1        # POST /task count (None: not checked)
+    tasks: int = 1               # tasks the emulator holds for the key
+    client: dict = field(default_factory=dict)  # extra TripoClient options
+
+
+def _job(route: str, tmp_path):
+    if route == "upload":
+        return pipelines.image_to_model(str(make_png(tmp_path / "photo.png", 64, 64)))
+    if route == "sts_token":
+        return pipelines.import_model(str(make_glb(tmp_path / "mine.glb")))
+    return pipelines.text_to_model("a sturdy wooden chair")
+
+
+FAST = {"retry_base": 0.05, "retry_cap": 0.5}
+SHORT_READ = {"timeout": (5.0, 1.0), **FAST}
+
+CASES = [
+    # ---- create: the answer is lost -> never re-sent, the job stops with instructions (pain 12)
+    Case("create-drop-before-processing", "create", "drop", expect="needs_attention", tasks=0,
+         words=("not sent again", "task history")),
+    Case("create-drop-after-processing", "create", "drop", {"after": True}, expect="needs_attention",
+         words=("not sent again", "task history")),
+    Case("create-500-gateway-page", "create", "status", {"status": 500}, expect="needs_attention", tasks=0,
+         words=("not sent again",)),
+    Case("create-502-gateway-page", "create", "status", {"status": 502}, expect="needs_attention", tasks=0,
+         words=("not sent again",)),
+    Case("create-503-after-processing", "create", "status", {"status": 503, "after": True},
+         expect="needs_attention", words=("not sent again",)),
+    Case("create-malformed-json", "create", "malformed_json", expect="needs_attention",
+         words=("not sent again",)),
+    Case("create-read-timeout", "create", "delay", {"seconds": 4}, expect="needs_attention",
+         words=("not sent again",), client=SHORT_READ),
+    # ---- create: Tripo says what happened -> clear error, or a bounded retry when nothing was created
+    Case("create-500-code-1000", "create", "status", {"status": 500, "code": 1000}, expect="failed", tasks=0,
+         words=("try again",)),
+    Case("create-429-2000-storm-retry-after", "create", "status",
+         {"status": 429, "code": 2000, "retry_after": 1, "count": 3}, posts=4, client=FAST),
+    Case("create-429-1007-rate-limit", "create", "status", {"status": 429, "code": 1007, "count": 2}, posts=3,
+         client=FAST),
+    Case("create-429-endless", "create", "status", {"status": 429, "code": 2000, "count": -1}, expect="failed",
+         posts=None, tasks=0, words=("wait",), client={**FAST, "max_retries": 2}),
+    # ---- poll: GET is safe to repeat -> retried until it works
+    Case("poll-connection-drop", "poll", "drop", {"count": 3}, client=FAST),
+    Case("poll-500", "poll", "status", {"status": 500, "count": 3}, client=FAST),
+    Case("poll-502", "poll", "status", {"status": 502, "count": 3}, client=FAST),
+    Case("poll-503", "poll", "status", {"status": 503, "count": 3}, client=FAST),
+    Case("poll-429-retry-after", "poll", "status", {"status": 429, "code": 2000, "retry_after": 1, "count": 2},
+         client=FAST),
+    Case("poll-malformed-json", "poll", "malformed_json", {"count": 3}, client=FAST),
+    Case("poll-read-timeout", "poll", "delay", {"seconds": 4, "count": 1}, client=SHORT_READ),
+    Case("poll-unknown-status-glitch", "poll", "unknown_status", {"count": 2}),
+    Case("poll-outage-longer-than-retries", "poll", "status", {"status": 503, "count": 12},
+         client={**FAST, "max_retries": 1}),
+    # ---- direct upload (image_to_model): retried; a permanent failure ends clearly before any POST /task
+    Case("upload-connection-drop", "upload", "drop", {"count": 2}, client=FAST),
+    Case("upload-503", "upload", "status", {"status": 503, "count": 2}, client=FAST),
+    Case("upload-429", "upload", "status", {"status": 429, "code": 2000, "retry_after": 1, "count": 1},
+         client=FAST),
+    Case("upload-read-timeout", "upload", "delay", {"seconds": 4, "count": 1}, client=SHORT_READ),
+    Case("upload-500-permanent", "upload", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
+         tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}),
+    # ---- STS upload (import_model): the token request is retried like any safe request
+    Case("sts-token-drop", "sts_token", "drop", {"count": 2}, client=FAST),
+    Case("sts-token-502", "sts_token", "status", {"status": 502, "count": 2}, client=FAST),
+    Case("sts-token-500-permanent", "sts_token", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
+         tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}),
+    # ---- download: resumed / retried, verified; expired URLs refreshed
+    Case("download-truncated", "download", "truncate", {"fraction": 0.4, "count": 2}, client=FAST),
+    Case("download-connection-drop", "download", "drop", {"count": 2}, client=FAST),
+    Case("download-500", "download", "status", {"status": 500, "count": 2}, client=FAST),
+    Case("download-503-retry-after", "download", "status", {"status": 503, "retry_after": 1, "count": 1},
+         client=FAST),
+    Case("download-read-timeout", "download", "delay", {"seconds": 4, "count": 1}, client=SHORT_READ),
+    Case("download-slow-body", "download", "slow_body", {"seconds": 2, "count": 1}),
+    Case("download-expired-urls", "poll", "expire_urls", {"count": 2}, client=FAST),
+    Case("download-truncated-permanently", "download", "truncate", {"fraction": 0.5, "count": -1},
+         expect="failed", words=("download",), client={**FAST, "max_retries": 1}),
+]
+
+
+def _tasks_of(emulator, api_key):
+    return [t for t in list(emulator.store.tasks.values()) if t.account.key == api_key]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
+    before = settled_balance(emulator, api_key)["balance"]
+    eng = engines(lambda: make_client(**case.client))
+    fault(case.route, case.kind, **case.fields)
+    job_id = eng.submit(_job(case.route, tmp_path))
+    snap = eng.wait(job_id, WAIT * 2)
+    threads = wait_until(lambda: not eng.is_running(job_id), what="worker exit") and [
+        t for t in threading.enumerate() if t.name == f"tripo-job-{job_id}"]
+
+    hits = [r for r in emulator.requests() if r["route"] == case.route and r["fault"] == case.kind
+            and (r["key"] in (api_key, None))]
+    assert hits, "the fault never fired"
+    assert snap["state"] == case.expect, (snap["state"], snap.get("error"), snap.get("notice"))
+    assert threads == []
+    if case.expect == "succeeded":
+        step = snap["steps"][-1]
+        if step.get("download", True) and case.route != "sts_token":
+            files = step["files"]
+            assert files, snap
+            with open(files[0], "rb") as fh:
+                head = fh.read(4)
+            assert head in (b"glTF", b"\x89PNG"), files[0]
+            served = {hashlib.sha256(f.read_bytes()).hexdigest()
+                      for f in emulator.task(step["task_id"]).dir.rglob("*") if f.is_file()}
+            with open(files[0], "rb") as fh:
+                assert hashlib.sha256(fh.read()).hexdigest() in served  # byte for byte what the server has
+            assert not any(p.name.endswith((".part", ".tmp")) for p in (tmp_path / "downloads").rglob("*"))
+    else:
+        clear_message(snap["error"], *case.words)
+        if case.expect == "failed":
+            assert snap["steps"][-1]["state"] == "failed"
+    if case.posts is not None:
+        assert task_posts(emulator, api_key) == case.posts
+    if case.kind == "delay":  # the slow server finishes the request after the client gave up on it
+        time.sleep(case.fields["seconds"] + 0.5)
+    tasks = _tasks_of(emulator, api_key)
+    assert len(tasks) == case.tasks, [t.id for t in tasks]
+    after = settled_balance(emulator, api_key)["balance"]
+    spent = before - after
+    price = sum(t.price for t in tasks if t.status == "success")
+    assert spent == pytest.approx(price), (before, after, price)
+
+
+def test_retry_after_is_honoured_on_create(emulator, api_key, fault, make_client):
+    """A 429/2000 storm: the client waits at least what Retry-After says between two POSTs, and one task results."""
+    client = make_client(retry_base=0.01, retry_cap=0.05)
+    fault("create", "status", status=429, code=2000, retry_after=1, count=2)
+    task_id = client.create_task({"type": "text_to_model", "prompt": "a lamp"})
+    stamps = [r["time"] for r in emulator.requests(method="POST", key=api_key) if r["route"] == "create"]
+    assert len(stamps) == 3
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert all(g >= 0.9 for g in gaps), gaps  # lower bounds only: robust on a slow machine
+    assert len(_tasks_of(emulator, api_key)) == 1
+    assert client.wait(task_id, timeout=WAIT).status == "success"
+
+
+def test_outcome_unknown_is_never_resent_by_the_client(emulator, api_key, fault, make_client):
+    from tripo_addon.api.errors import TripoOutcomeUnknown
+
+    client = make_client(**FAST)
+    fault("create", "drop", after=True)
+    with pytest.raises(TripoOutcomeUnknown) as info:
+        client.create_task({"type": "text_to_model", "prompt": "a vase"})
+    clear_message(info.value.user_message, "not sent again", "task history")
+    assert task_posts(emulator, api_key) == 1
+    assert len(_tasks_of(emulator, api_key)) == 1
+
+
+def test_outage_while_polling_is_shown_on_the_row_then_recovers(emulator, api_key, fault, make_client, engines):
+    """While Tripo cannot be reached the row says so (it keeps the paid task); when it comes back the job ends."""
+    eng = engines(lambda: make_client(retry_base=0.05, retry_cap=0.2, max_retries=1))
+    fault("poll", "status", status=503, count=-1)
+    job_id = eng.submit(pipelines.text_to_model("a stubborn teapot"))
+
+    def shows_problem():
+        step = eng.get(job_id)["steps"][0]
+        return step.get("error", "").startswith("Connection problem") and step.get("task_id")
+
+    wait_until(shows_problem, what="connection problem on the row")
+    clear_message(eng.get(job_id)["steps"][0]["error"], "retrying")
+    assert eng.is_running(job_id)
+    emulator.clear_faults()
+    snap = eng.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap.get("error")
+    assert snap["steps"][0]["error"] == ""
+    assert task_posts(emulator, api_key) == 1
+
+
+def test_s3_unreachable_fails_clearly_without_post(emulator, api_key, make_client, engines, tmp_path, monkeypatch):
+    """The STS credentials point at an S3 that resets every connection: a clear upload error, no task."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def reset_all():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            conn.close()  # RST
+
+    t = threading.Thread(target=reset_all, daemon=True)
+    t.start()
+    try:
+        port = srv.getsockname()[1]
+        monkeypatch.setattr(type(emulator.s3), "host_port", property(lambda self: f"127.0.0.1:{port}"))
+        before = settled_balance(emulator, api_key)["balance"]
+        eng = engines(lambda: make_client(**FAST))
+        started = time.monotonic()
+        job_id = eng.submit(pipelines.import_model(str(make_glb(tmp_path / "mine.glb"))))
+        snap = eng.wait(job_id, WAIT * 2)
+        assert snap["state"] == "failed", snap
+        clear_message(snap["error"], "upload", "storage")
+        assert time.monotonic() - started < WAIT
+        assert task_posts(emulator, api_key) == 0
+        assert settled_balance(emulator, api_key)["balance"] == before
+    finally:
+        stop.set()
+        t.join(5)
+        srv.close()
