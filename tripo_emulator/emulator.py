@@ -305,11 +305,15 @@ class Emulator:
 
     # ------------------------------------------------------------------------------------------ files
     def sign(self, task_id: str, name: str, *, expired: bool = False) -> str:
+        """A signed download URL (a new one on every call: the nonce differs) valid for url_ttl seconds."""
         exp = int(time.time() - 60 if expired else time.time() + self.url_ttl)
-        return f"{self.root_url}/files/{task_id}/{name}?expires={exp}&sig={self._sig(task_id, name, exp)}"
+        nonce = secrets.token_hex(4)
+        sig = self._sig(task_id, name, exp, nonce)
+        return f"{self.root_url}/files/{task_id}/{name}?expires={exp}&n={nonce}&sig={sig}"
 
-    def _sig(self, task_id: str, name: str, exp: int) -> str:
-        return hmac.new(self._secret, f"{task_id}/{name}:{exp}".encode(), hashlib.sha256).hexdigest()[:40]
+    def _sig(self, task_id: str, name: str, exp: int, nonce: str) -> str:
+        msg = f"{task_id}/{name}:{exp}:{nonce}".encode()
+        return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:40]
 
     def resolve_url(self, path: str, query: dict[str, list[str]]) -> Path:
         """Path of a signed /files URL, or ApiError(403 AccessDenied-like / 404)."""
@@ -322,7 +326,8 @@ class Emulator:
         except ValueError:
             exp = 0
         sig = (query.get("sig") or [""])[0]
-        if not hmac.compare_digest(sig, self._sig(task_id, name, exp)):
+        nonce = (query.get("n") or [""])[0]
+        if not hmac.compare_digest(sig, self._sig(task_id, name, exp, nonce)):
             raise ApiError(1005, "Bad signature.", status=403)
         if exp < time.time():
             raise ApiError(1005, "The URL has expired; query the task again for a fresh one.", status=403)

@@ -18,22 +18,26 @@ def _model_url(d: dict) -> str:
     return out.get("pbr_model") or out.get("model") or out["base_model"]
 
 
-@pytest.mark.parametrize("opts, keys", [
+GENERATION_CASES = [
     ({}, {"pbr_model", "rendered_image"}),
     ({"pbr": False}, {"model", "rendered_image"}),
     ({"texture": False}, {"base_model", "rendered_image"}),
     ({"texture": False, "pbr": False, "generate_parts": True}, {"base_model", "rendered_image"}),
     ({"model_version": "P1-20260311"}, {"pbr_model", "rendered_image"}),
     ({"model_version": "v1.4-20240625"}, {"model", "rendered_image"}),
-])
-def test_generation_output_keys(emulator, api_key, opts, keys):
-    d = run(emulator, api_key, {"type": "text_to_model", "prompt": "a ceramic vase", **opts})
-    assert set(d["output"]) == keys
-    g = parse_glb(download(_model_url(d)))
-    has_texture = "baseColorTexture" in g["materials"][0]["pbrMetallicRoughness"]
-    assert has_texture == ("base_model" not in keys)
-    if opts.get("generate_parts"):
-        assert len(g["meshes"]) > 1 and all(m["name"].startswith("part_") for m in g["meshes"])
+]
+
+
+def test_generation_output_keys(emulator, api_key):
+    done = run_many(emulator, api_key, [{"type": "text_to_model", "prompt": "a ceramic vase", **opts}
+                                        for opts, _ in GENERATION_CASES])
+    for (opts, keys), d in zip(GENERATION_CASES, done, strict=True):
+        assert set(d["output"]) == keys, opts
+        g = parse_glb(download(_model_url(d)))
+        has_texture = "baseColorTexture" in g["materials"][0]["pbrMetallicRoughness"]
+        assert has_texture == ("base_model" not in keys), opts
+        if opts.get("generate_parts"):
+            assert len(g["meshes"]) > 1 and all(m["name"].startswith("part_") for m in g["meshes"])
 
 
 def test_glb_is_complete_pbr_mesh(emulator, mkey, model_task):
@@ -69,21 +73,21 @@ def test_images_are_real_png_and_webp(emulator, mkey, model_task):
     assert d["consumed_credit"] == 10
 
 
-def test_multiview_images_and_model_from_them(emulator, api_key):
-    img = run(emulator, api_key, {"type": "text_to_image", "prompt": "a robot"})
-    mv = run(emulator, api_key, {"type": "generate_multiview_image",
-                                 "file": {"type": "png", "url": img["output"]["generated_image"]}})
+def test_multiview_images_and_model_from_them(emulator, mkey, image_task):
+    mv = run(emulator, mkey, {"type": "generate_multiview_image",
+                              "file": {"type": "png", "url": image_task["output"]["generated_image"]}})
     views = mv["output"]["generate_multiview_image"]
     assert set(views) == {"front_view_url", "left_view_url", "back_view_url", "right_view_url"}
     assert all(download(u)[:4] == b"\x89PNG" for u in views.values())
-    ed = run(emulator, api_key, {"type": "edit_multiview_image", "original_task_id": mv["task_id"],
-                                 "prompts": [{"view": "left", "prompt": "make it red"}]})
-    assert ed["consumed_credit"] == 5
-    m = run(emulator, api_key, {"type": "multiview_to_model", "original_task_id": ed["task_id"]})
-    parse_glb(download(m["output"]["pbr_model"]))
     files = [{"type": "png", "url": views[f"{v}_view_url"]} for v in ("front", "left")] + [{}, {}]
-    m = run(emulator, api_key, {"type": "multiview_to_model", "files": files})
-    parse_glb(download(m["output"]["pbr_model"]))
+    ed, m1 = run_many(emulator, mkey, [
+        {"type": "edit_multiview_image", "original_task_id": mv["task_id"],
+         "prompts": [{"view": "left", "prompt": "make it red"}]},
+        {"type": "multiview_to_model", "files": files}])
+    assert ed["consumed_credit"] == 5
+    parse_glb(download(m1["output"]["pbr_model"]))
+    m2 = run(emulator, mkey, {"type": "multiview_to_model", "original_task_id": ed["task_id"]})
+    parse_glb(download(m2["output"]["pbr_model"]))
 
 
 def test_skinned_rig_and_animations(emulator, mkey, model_task, rig_task):
@@ -206,20 +210,21 @@ def test_stylize_minecraft_schem(emulator, mkey, model_task):
 
 def test_segmentation_completion_lowpoly_texture(emulator, mkey, model_task):
     src = model_task["task_id"]
-    seg = run(emulator, mkey, {"type": "mesh_segmentation", "original_model_task_id": src})
+    seg, low, tex = run_many(emulator, mkey, [
+        {"type": "mesh_segmentation", "original_model_task_id": src},
+        {"type": "highpoly_to_lowpoly", "original_model_task_id": src, "face_limit": 500},
+        {"type": "texture_model", "original_model_task_id": src, "texture_prompt": {"text": "golden armour"},
+         "pbr": False}])
     g = parse_glb(download(seg["output"]["model"]))
     parts = [m["name"] for m in g["meshes"]]
     assert len(parts) >= 3
     total = glb_vertex_count(download(model_task["output"]["pbr_model"]))
     assert glb_vertex_count(download(seg["output"]["model"])) >= total  # same geometry, split
     comp = run(emulator, mkey, {"type": "mesh_completion", "original_model_task_id": seg["task_id"],
-                                   "part_names": parts[:2]})
+                                "part_names": parts[:2]})
     assert [m["name"] for m in parse_glb(download(comp["output"]["model"]))["meshes"]] == parts
-    low = run(emulator, mkey, {"type": "highpoly_to_lowpoly", "original_model_task_id": src, "face_limit": 500})
     g = parse_glb(download(low["output"]["model"]))
     faces = sum(g["accessors"][p["indices"]]["count"] // 3 for m in g["meshes"] for p in m["primitives"])
     assert faces <= 500
-    tex = run(emulator, mkey, {"type": "texture_model", "original_model_task_id": src,
-                                  "texture_prompt": {"text": "golden armour"}, "pbr": False})
     assert set(tex["output"]) == {"model", "rendered_image"} and tex["consumed_credit"] == 20
     assert glb_vertex_count(download(tex["output"]["model"])) == total   # the user's geometry is kept
