@@ -135,8 +135,8 @@ def run_parent(args: argparse.Namespace) -> int:
 
 # ============================================================================================ child (Blender)
 def run_child() -> None:
-    import addon_utils
-    import bpy
+    import bpy  # first: it puts Blender's scripts/modules (addon_utils) on sys.path
+    import addon_utils  # isort: skip
 
     t_start = time.monotonic()
     out = Path(os.environ["TRIPO_DEMO_OUT"])

@@ -60,8 +60,8 @@ def main() -> None:
     except ModuleNotFoundError:
         step("boto3 hidden before install")
 
-    import addon_utils
-    import bpy
+    import bpy  # first: it puts Blender's scripts/modules (addon_utils) on sys.path
+    import addon_utils  # isort: skip
 
     report["blender"] = bpy.app.version_string
     user = os.path.realpath(os.environ["BLENDER_USER_RESOURCES"])
