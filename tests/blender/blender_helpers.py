@@ -41,7 +41,9 @@ def drain_until(ext, predicate, timeout: float = WAIT, context=None):
 
 
 def tripo_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("tripo-") and t.is_alive()]
+    """Live threads of the extension (job workers, background calls); the emulator's own are not counted."""
+    return [t for t in threading.enumerate()
+            if t.name.startswith("tripo-") and not t.name.startswith("tripo-emu") and t.is_alive()]
 
 
 def new_objects(before) -> list:

@@ -94,8 +94,10 @@ def connected(ext, emulator, api_key, online, fresh_engine, tmp_path):
     p.download_dir = str(tmp_path / "downloads")
     p.ca_bundle = emulator.s3_ca_file or ""  # the emulator's S3 speaks TLS with its own CA
     yield SimpleNamespace(emulator=emulator, api_key=api_key, prefs=p, tmp=tmp_path)
-    for k, v in saved.items():
-        setattr(p, k, v)
+    if addon_utils.check(MODULE)[1]:
+        p = get_prefs()  # a test that disabled and enabled the add-on got a new preferences struct
+        for k, v in saved.items():
+            setattr(p, k, v)
 
 
 @pytest.fixture

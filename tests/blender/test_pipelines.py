@@ -90,7 +90,9 @@ def test_pipeline_text_to_image_to_model(connected):
 
 def test_pipeline_low_poly_asset(connected):
     objs = run(bpy.ops.tripo.run_pipeline, pipeline='LOW_POLY_ASSET', prompt="a barrel", face_limit=2000)
-    assert meshes(objs) and tagged(objs, "convert_model")
+    assert meshes(objs) and tagged(objs, "highpoly_to_lowpoly")  # quad low poly already is FBX: no conversion
+    body = posts(connected.emulator, connected.api_key)[-1]["body"]
+    assert body["type"] == "highpoly_to_lowpoly" and body["face_limit"] == 2000 and body["quad"] is True
 
 
 # ------------------------------------------------------------------------------------------ chains of operators

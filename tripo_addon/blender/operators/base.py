@@ -124,9 +124,9 @@ def property_for(p) -> dict[str, Any]:
             f"{name}_images": CollectionProperty(type=TRIPO_PG_file_slot, name="Texture Views", options=SKIP,
                                                  description="Four view images [front, left, back, right]"),
         }
-    maxlen = int(p.max_len) if getattr(p, "max_len", None) else 0
+    # no maxlen: Blender would cut a long prompt silently; api.tasks refuses it with a clear message instead
     default = str(p.default) if isinstance(p.default, str) else ""
-    return {name: StringProperty(name=label, description=desc, default=default, maxlen=maxlen, options=SKIP)}
+    return {name: StringProperty(name=label, description=desc, default=default, options=SKIP)}
 
 
 def build_annotations(task_type: str) -> tuple[dict[str, Any], tuple[Binding, ...]]:
