@@ -68,6 +68,8 @@ class ConversionError(RuntimeError):
     pass
 
 
+# The Python that runs Blender work: None = this interpreter (it has bpy in the project's venv).
+PYTHON: str | None = None
 _SEM = threading.BoundedSemaphore(2)   # Blender processes are heavy: at most two at once
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -76,6 +78,7 @@ _LOCKS_GUARD = threading.Lock()
 def convert(src: Path, fmt: str, cache_dir: Path, *, quads: bool = False, animation: bool = True,
             timeout: float = 300.0) -> Path:
     """Path of `src` converted to fmt ('fbx' | 'usdz' | 'glb') through a Blender child process (cached)."""
+    python = PYTHON or sys.executable
     data = src.read_bytes()
     opts = {"format": fmt, "quads": quads, "animation": animation, "src_ext": src.suffix.lower()}
     key = hashlib.sha256(data + json.dumps(opts, sort_keys=True).encode()).hexdigest()[:32]
@@ -91,12 +94,12 @@ def convert(src: Path, fmt: str, cache_dir: Path, *, quads: bool = False, animat
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
         with _SEM:
             try:
-                proc = subprocess.run([sys.executable, "-c", SCRIPT, args], capture_output=True, text=True,
+                proc = subprocess.run([python, "-c", SCRIPT, args], capture_output=True, text=True,
                                       timeout=timeout, env=env, cwd=str(cache_dir))
             except subprocess.TimeoutExpired:
                 raise ConversionError(f"Blender conversion to {fmt} timed out") from None
         if proc.returncode == 42 or "TRIPO_EMULATOR_NO_BPY" in proc.stderr:
-            raise BlenderUnavailable(f"Blender (the bpy module) is not importable by {sys.executable}; "
+            raise BlenderUnavailable(f"Blender (the bpy module) is not importable by {python}; "
                                      f"{fmt.upper()} conversion needs it")
         if proc.returncode != 0 or not tmp.exists():
             tail = (proc.stderr or proc.stdout or "").strip().splitlines()[-3:]

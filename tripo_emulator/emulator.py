@@ -192,6 +192,7 @@ class Emulator:
             info["task_id"] = tid
             task = self.store.find(tid)
             info["type"] = task.type if task else None
+            info["owner"] = task.account.key if task else None   # downloads carry no key: match on the owner
         return info
 
     def log_request(self, req: Request, route: str | None, info: dict, started: float) -> dict:
@@ -257,7 +258,10 @@ class Emulator:
             forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
         task = self.store.create(acc, plan, forced)
-        return ok({"task_id": task.id})
+        remain = C.GROUP_LIMITS.get(task.group, 10) - len(self.store.active(acc, task.group))
+        resp = ok({"task_id": task.id})
+        resp.headers["X-ParallelismLimit-Remain"] = str(max(0, remain))
+        return resp
 
     def _poll(self, req: Request, acc: Account, rule: Rule | None) -> Response:
         task_id = req.path.rstrip("/").split("/")[-1]

@@ -28,7 +28,7 @@ from .assets.mesh import (
     voxel_mesh,
     voxels,
 )
-from .validation import InputFile
+from .validation import TOO_COMPLEX_FACES, TOO_COMPLEX_PHRASE, InputFile
 
 REAL_SIZE = {"humanoid": 1.75, "quadruped": 1.2, "avian": 0.4, "serpentine": 2.0, "aquatic": 0.8,
              "hexapod": 0.05, "octopod": 0.3, "furniture": 0.9, "vessel": 0.3, "crate": 0.8, "blob": 0.5}
@@ -185,6 +185,8 @@ def edit_multiview_image(job: Job) -> Result:
 # ------------------------------------------------------------------------------------------------------ generation
 def _generation(job: Job, kind: str, shape_seed: int, prompt: str | None, detail: float = 1.0) -> Result:
     p = job.params
+    if (p.get("quad") or p.get("smart_low_poly")) and prompt and TOO_COMPLEX_PHRASE in prompt.lower():
+        raise TaskFailure(2018, "The model is too complex to remesh.")
     legacy = bool(p.get("legacy"))
     face_limit = p.get("face_limit") or (10_000 if p.get("quad") else None)
     low_poly = p.get("smart_low_poly") or p.get("model_version", "").startswith("P1")
@@ -216,7 +218,7 @@ def _generation(job: Job, kind: str, shape_seed: int, prompt: str | None, detail
         outputs = {key: internal}
     outputs["rendered_image"] = _render(job, meshes, mat.base_color_png)
     meta = {"glb": internal, "kind": kind, "prompt": prompt, "seed": shape_seed,
-            "family": job.params.get("family"), "too_complex": bool(prompt and "too complex" in prompt.lower()),
+            "family": job.params.get("family"), "too_complex": bool(prompt and TOO_COMPLEX_PHRASE in prompt.lower()),
             "rigged": False}
     if p.get("generate_parts"):
         meta["parts"] = [m.name for m in meshes]
@@ -287,7 +289,7 @@ def import_model(job: Job) -> Result:
     faces = f.faces or formats.count_faces((job.out_dir / name).read_bytes(), "glb")
     parts = [m.name for m in glb.read_glb((job.out_dir / name).read_bytes()).meshes]
     meta = {"glb": name, "kind": "blob", "prompt": None, "seed": job.seed, "family": "import", "rigged": False,
-            "too_complex": faces > 200_000, "faces": faces, "parts": parts if len(parts) > 1 else None,
+            "too_complex": faces > TOO_COMPLEX_FACES, "faces": faces, "parts": parts if len(parts) > 1 else None,
             "imported_format": f.kind}
     return Result({"model": name}, meta=meta)
 

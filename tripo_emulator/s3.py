@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import logging
 import secrets
 import ssl
 import string
@@ -96,7 +95,6 @@ class S3Server:
                 self._server_ready_event.set()
                 self._server.serve_forever()
 
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = TlsMotoServer(self.host, 0, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]

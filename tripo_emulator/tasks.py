@@ -73,7 +73,6 @@ class TaskStore:
         self._stopped = False
         self._thread = threading.Thread(target=self._scheduler, name="tripo-emu-scheduler", daemon=True)
         self._thread.start()
-        self.on_final: Callable[[Task], None] | None = None
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -95,11 +94,16 @@ class TaskStore:
                 self._wake.wait(timeout)
 
     # ------------------------------------------------------------------------------------------ create
+    def active(self, acc: Account, group: str) -> list[Task]:
+        """The account's queued or running tasks in a concurrency group."""
+        with self.lock:
+            return [t for t in self.tasks.values()
+                    if t.account is acc and t.group == group and not self._maybe_finalize(t)]
+
     def create(self, acc: Account, plan: Plan, forced: dict | None = None) -> Task:
         """Concurrency check (429/2000 with Retry-After), freeze credits (403/2010), start the work."""
         with self.lock:
-            active = [t for t in self.tasks.values()
-                      if t.account is acc and t.group == plan.group and not self._maybe_finalize(t)]
+            active = self.active(acc, plan.group)
             limit = C.GROUP_LIMITS.get(plan.group, 10)
             if len(active) >= limit:
                 soonest = min(t.deadline for t in active) - time.monotonic()
@@ -151,9 +155,8 @@ class TaskStore:
                 task.consumed = task.price
             else:
                 self.accounts.refund(task.account, task.price)
-            task.future = None if task.status != "success" else task.future
-        if self.on_final:
-            self.on_final(task)
+            task.future = None
+            task.plan.files = {}   # input bytes (images, imported meshes) are not needed any more
         return True
 
     def get(self, acc: Account, task_id: str) -> Task:

@@ -274,3 +274,44 @@ def test_control_routes_over_http(emulator):
     assert requests.get(root + "/_emulator/health").json()["data"]["base_url"] == emulator.base_url
     r = requests.post(root + "/_emulator/config", json={"url_ttl": 300})
     assert r.json()["data"]["url_ttl"] == 300
+
+
+def test_missing_bpy_fails_blender_tasks_with_1001(emulator, api_key, monkeypatch, tmp_path):
+    from tripo_emulator import blender
+
+    fake = tmp_path / "python-without-bpy"
+    fake.write_text(f"#!/bin/sh\nexec {sys.executable} -I -S \"$@\"\n")  # -S: no site-packages, so no bpy
+    fake.chmod(0o755)
+    monkeypatch.setattr(blender, "PYTHON", str(fake))
+    src = run(emulator, api_key, {"type": "text_to_model", "prompt": "a unique teapot " + uuid.uuid4().hex})
+    d = wait(emulator, api_key, create_id(emulator, api_key, {"type": "convert_model", "format": "USDZ",
+                                                              "original_model_task_id": src["task_id"]}))
+    assert d["status"] == "failed" and d["error_code"] == 1001
+    assert "bpy" in d["error_msg"] and d["consumed_credit"] == 0
+
+
+def test_smart_low_poly_of_a_too_complex_prompt_fails_2018(emulator, api_key):
+    d = wait(emulator, api_key, create_id(emulator, api_key, {"type": "text_to_model", "smart_low_poly": True,
+                                                              "prompt": "a too complex machine"}))
+    assert d["status"] == "failed" and d["error_code"] == 2018
+
+
+def test_chunked_upload_and_parallelism_header(emulator, api_key):
+    from .helpers import png_bytes
+
+    boundary = "xYzZy"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + png_bytes() + f"\r\n--{boundary}--\r\n".encode()
+    r = requests.post(emulator.base_url + "/upload", data=iter([body[:100], body[100:]]),
+                      headers={**auth(api_key), "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    assert r.status_code == 200, r.text
+    r = requests.post(emulator.base_url + "/task", json={"type": "text_to_image", "prompt": "x"},
+                      headers=auth(api_key))
+    assert r.headers["X-ParallelismLimit-Remain"] == "9"
+
+
+def test_download_faults_match_the_owner(emulator, mkey, image_task):
+    emulator.inject(route="download", kind="status", status=500, match={"owner": mkey})
+    url = get(emulator, mkey, image_task["task_id"])["output"]["generated_image"]
+    assert requests.get(url).status_code == 500
+    assert requests.get(url).status_code == 200
