@@ -153,6 +153,7 @@ def run_child() -> None:
     prefs.api_key = os.environ["TRIPO_DEMO_KEY"]
     if os.environ.get("TRIPO_DEMO_URL"):
         prefs.api_base_url = os.environ["TRIPO_DEMO_URL"]
+    prefs.hide_source = False  # keep every stage of the pipeline visible, side by side
     say(f"preferences: base URL {prefs.api_base_url}")
 
     results = []  # (label, task type, task id, [objects])
@@ -204,6 +205,44 @@ def stage_scene(results) -> None:
     from mathutils import Vector
 
     scene = bpy.context.scene
+    ranges = [o.animation_data.action.frame_range for o in bpy.data.objects
+              if o.animation_data and o.animation_data.action]
+    if ranges:  # show the animated results mid-stride, and play the clip in the saved file
+        start, end = int(min(r[0] for r in ranges)), int(max(r[1] for r in ranges))
+        scene.frame_start, scene.frame_end = start, max(end, start + 1)
+        scene.frame_set(start + (end - start) // 4)
+    # The glTF importer makes an icosphere to draw bones with (a pose-bone custom shape); it is not part of the
+    # model, so keep it out of the layout and the render.
+    shapes = {pb.custom_shape for o in bpy.data.objects if o.type == "ARMATURE" and o.pose
+              for pb in o.pose.bones if pb.custom_shape}
+    helpers = bpy.data.collections.new("bone shapes (glTF importer)")
+    scene.collection.children.link(helpers)
+    helpers.hide_viewport = helpers.hide_render = True
+    for shape in shapes:
+        for coll in list(shape.users_collection):
+            coll.objects.unlink(shape)
+        helpers.objects.link(shape)
+    results = [(label, op, tid, character(objs, shapes)) for label, op, tid, objs in results]
+    for _label, _op, _tid, objs in results:
+        for o in objs:
+            o.hide_set(False)
+            o.hide_viewport = o.hide_render = False
+    for coll in bpy.data.collections:
+        if coll is not helpers:
+            coll.hide_viewport = coll.hide_render = False
+
+    # One empty per result: its objects are parented to it (animated objects keep their own keyed transforms).
+    slots = []
+    for label, _op, _tid, objs in results:
+        slot = bpy.data.objects.new(f"slot {label}", None)
+        scene.collection.objects.link(slot)
+        for o in objs:
+            if o.parent is None:
+                o.parent = slot
+                o.matrix_parent_inverse.identity()
+        slots.append(slot)
+    bpy.context.view_layer.update()
+
     spacing = 0.0
     boxes = []
     for _label, _op, _tid, objs in results:
@@ -213,12 +252,9 @@ def stage_scene(results) -> None:
     spacing = max(spacing * 1.5, 1.0)
     all_lo = Vector((1e9, 1e9, 1e9))
     all_hi = Vector((-1e9, -1e9, -1e9))
-    for i, ((label, op, _tid, objs), (lo, hi)) in enumerate(zip(results, boxes, strict=True)):
+    for i, ((label, op, _tid, objs), (lo, hi), slot) in enumerate(zip(results, boxes, slots, strict=True)):
         center = (lo + hi) / 2
-        offset = Vector((i * spacing - center.x, -center.y, -lo.z))
-        for o in objs:
-            if o.parent is None:
-                o.location += offset
+        slot.location = Vector((i * spacing - center.x, -center.y, -lo.z))
         bpy.context.view_layer.update()
         lo, hi = world_bounds(objs)
         all_lo = Vector(map(min, all_lo, lo))
@@ -275,8 +311,32 @@ def stage_scene(results) -> None:
     world = bpy.data.worlds.new("world") if scene.world is None else scene.world
     scene.world = world
     world.color = (0.05, 0.06, 0.08)
-    if scene.frame_end > scene.frame_start:
-        scene.frame_set((scene.frame_start + scene.frame_end) // 3)  # a mid-walk pose for the animated ones
+
+
+def character(objs, shapes):
+    """What to show of one result: a rigged result is its armature(s) and the meshes they deform; anything else
+    (e.g. a stray helper mesh a converter carried along) stays in the file but out of the layout."""
+    objs = [o for o in objs if o not in shapes]
+    arms = [o for o in objs if o.type == "ARMATURE"]
+    if not arms:
+        return objs
+
+    def rigged(o):
+        if o.type == "ARMATURE":
+            return True
+        p = o.parent
+        while p is not None:
+            if p in arms:
+                return True
+            p = p.parent
+        return any(m.type == "ARMATURE" and m.object in arms for m in getattr(o, "modifiers", ()))
+
+    keep = [o for o in objs if rigged(o)]
+    for o in objs:
+        if o not in keep:
+            o.hide_set(True)
+            o.hide_render = True
+    return keep
 
 
 def flat_material(name, rgba):
