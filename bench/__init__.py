@@ -1,0 +1,1 @@
+"""Helpers for scripts/bench.py (the "never a frozen frame" benchmark). Not part of the add-on."""

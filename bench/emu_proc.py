@@ -1,0 +1,150 @@
+"""The Tripo emulator in a child process, as scripts/tripo_emulator.py runs it, plus three bench-only hooks.
+
+    python bench/emu_proc.py --port 0 --time-scale X --data-dir D [--key K ...] [--enterprise-limit N]
+
+Hooks (nothing in tripo_emulator is changed; they wrap it from the outside):
+- every task's creation (with its deadline) and the moment it turns final are appended, with this machine's
+  CLOCK_MONOTONIC (``time.monotonic()``, shared by all processes on Linux), to ``D/bench_events.jsonl``;
+- a text_to_model task whose prompt contains ``BIGFILE<n>MB`` gets its GLB padded to n MB (a valid GLB: the binary
+  buffer grows, nothing references the padding), so a large download is real and importable;
+- accounts whose key starts with ``tsk_ent_`` get a concurrency limit of ``--enterprise-limit`` per group (Tripo
+  raises limits for enterprise accounts; the bench needs 50 tasks really in flight at once).
+
+Prints one JSON line ``{"base_url": ..., "root_url": ..., "data_dir": ...}`` when ready; stops on SIGTERM/SIGINT.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import signal
+import struct
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BIG_RE = re.compile(r"BIGFILE(\d+)MB")
+ENT_PREFIX = "tsk_ent_"
+
+
+def pad_glb(path: Path, target_bytes: int) -> int:
+    """Grow a GLB's BIN chunk (and buffers[0].byteLength) so the file is about ``target_bytes``. Returns the size."""
+    data = path.read_bytes()
+    magic, version, _length = struct.unpack_from("<III", data, 0)
+    if magic != 0x46546C67:
+        return len(data)
+    off, chunks = 12, []
+    while off + 8 <= len(data):
+        clen, ctype = struct.unpack_from("<II", data, off)
+        chunks.append((ctype, data[off + 8: off + 8 + clen]))
+        off += 8 + clen
+    doc = json.loads(chunks[0][1])
+    binary = chunks[1][1] if len(chunks) > 1 and chunks[1][0] == 0x004E4942 else b""
+    extra = max(0, target_bytes - len(data))
+    extra -= extra % 4
+    binary = binary + bytes(extra)
+    if doc.get("buffers"):
+        doc["buffers"][0]["byteLength"] = len(binary)
+    else:
+        doc["buffers"] = [{"byteLength": len(binary)}]
+    js = json.dumps(doc, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    body = struct.pack("<II", len(js), 0x4E4F534A) + js + struct.pack("<II", len(binary), 0x004E4942) + binary
+    out = struct.pack("<III", magic, version, 12 + len(body)) + body
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(out)
+    tmp.replace(path)
+    return len(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--time-scale", type=float, default=1.0)
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--key", action="append", default=[])
+    ap.add_argument("--balance", type=float, default=10_000_000)
+    ap.add_argument("--enterprise-limit", type=int, default=60)
+    ap.add_argument("--workers", type=int, default=4)
+    args = ap.parse_args(argv)
+
+    from tripo_emulator import Emulator
+    from tripo_emulator import catalog as C
+    from tripo_emulator import tasks as T
+
+    tls = threading.local()
+    limit = args.enterprise_limit
+
+    class Limits(dict):
+        def get(self, k, d=None):  # noqa: D401 - dict API
+            return limit if getattr(tls, "ent", False) else dict.get(self, k, d)
+
+    C.GROUP_LIMITS = Limits(C.GROUP_LIMITS)
+
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    events = open(args.data_dir / "bench_events.jsonl", "a", buffering=1, encoding="utf-8")
+    elock = threading.Lock()
+
+    def note(**rec) -> None:
+        with elock:
+            events.write(json.dumps(rec) + "\n")
+
+    orig_produce = T.produce
+
+    def produce(job):
+        res = orig_produce(job)
+        m = BIG_RE.search(str(job.params.get("prompt") or ""))
+        if m:
+            for name in res.outputs.values():
+                if isinstance(name, str) and name.endswith(".glb"):
+                    size = pad_glb(job.out_dir / name, int(m.group(1)) * 1024 * 1024)
+                    note(ev="padded", id=job.task_id, file=name, size=size)
+        note(ev="produced", id=job.task_id, t=time.monotonic())
+        return res
+
+    T.produce = produce
+
+    emu = Emulator(port=args.port, time_scale=args.time_scale, data_dir=args.data_dir, s3=False,
+                   workers=args.workers)
+    store = emu.store
+    orig_create = store.create
+
+    def create(acc, plan, forced=None):
+        tls.ent = acc.key.startswith(ENT_PREFIX)
+        try:
+            task = orig_create(acc, plan, forced)
+        finally:
+            tls.ent = False
+        note(ev="created", id=task.id, key=acc.key, type=task.type, t0=task.t0, deadline=task.deadline)
+        return task
+
+    store.create = create
+
+    def on_final(task) -> None:
+        note(ev="final", id=task.id, status=task.status, t=time.monotonic(), deadline=task.deadline)
+
+    store.on_final = on_final
+    emu.start()
+    for key in args.key:
+        emu.add_account(key, args.balance)
+    print(json.dumps({"base_url": emu.base_url, "root_url": emu.root_url, "data_dir": str(emu.data_dir),
+                      "pid": __import__("os").getpid()}), flush=True)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: done.set())
+    try:
+        done.wait()
+    finally:
+        emu.stop()
+        events.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,981 @@
+#!/usr/bin/env python3
+"""Benchmark for issue 5, "Never a frozen frame": the add-on against a naive baseline, in one run.
+
+    .venv/bin/python scripts/bench.py            # full run (about 6 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py --quick    # shorter run, smaller numbers (about 2.5 minutes)
+    .venv/bin/python scripts/bench.py --only latency,ticks   # some scenarios only (development)
+
+The emulator runs in a child process (bench/emu_proc.py: scripts/tripo_emulator.py's server plus bench hooks), so
+its CPU, threads and sockets are not counted here. This process is Blender (the bpy module) with the extension
+staged and enabled as ``bl_ext.bench.tripo_addon``; the bench calls the poller's ``modal()`` every ``TICK`` seconds,
+as Blender's modal timer would (timers never fire in the bpy module), and times each call.
+
+Scenarios (each one for the add-on, then the same for the naive baseline, bench/naive.py):
+- ticks:   50 jobs really in flight (an enterprise-sized concurrency) while a 50 MB result downloads; main-thread
+           time per tick with the imports taken out (and reported on their own).
+- latency: text->model tasks end to end: server finish -> noticed (worker and main thread), polls per task and
+           intervals against the official client's rule max(2 s, running_left_time/2), success -> objects in the
+           scene minus download and import, HTTP requests and TCP connections per task.
+- cpu:     10 jobs polling, process CPU over a window (the emulator is another process).
+- scale:   200 jobs submitted at once: 429 answers, peak tasks on the server, time to work them off.
+Every scenario also counts the socket calls made on the main thread (bench/sockets.py).
+
+Results: a table on stdout, raw figures in out/bench.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import json
+import math
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+# scripts/ (this file's folder, first on sys.path) would shadow the bench/ helper package with this very script.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "scripts"]
+sys.path.insert(0, str(ROOT))
+
+from bench import sockets  # noqa: E402
+
+sockets.install()  # before anything opens a socket
+
+REPO = "bench"
+MODULE = f"bl_ext.{REPO}.tripo_addon"
+OUT = ROOT / "out"
+SDK_FLOOR = 2.0  # the official v2 client (tripo3d 0.x) and the official add-on: max(2, running_left_time * 0.5)
+
+
+def say(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ============================================================================================ statistics
+def pct(values: list[float], q: float) -> float | None:
+    """Percentile with linear interpolation (q in 0..100); None for no data."""
+    xs = sorted(v for v in values if v is not None)
+    if not xs:
+        return None
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * q / 100.0
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def summary(values: list[float]) -> dict:
+    vals = [v for v in values if v is not None]
+    return {"n": len(vals), "median": pct(vals, 50), "p99": pct(vals, 99), "max": max(vals) if vals else None,
+            "mean": (sum(vals) / len(vals)) if vals else None}
+
+
+# ============================================================================================ emulator (child)
+class EmulatorProc:
+    def __init__(self, data_dir: Path, time_scale: float = 1.0) -> None:
+        self.data_dir = data_dir
+        cmd = [sys.executable, str(ROOT / "bench" / "emu_proc.py"), "--port", "0", "--time-scale", str(time_scale),
+               "--data-dir", str(data_dir), "--enterprise-limit", "60"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("emulator did not start: " + self.proc.stderr.read())
+        info = json.loads(line)
+        self.base_url, self.root_url = info["base_url"], info["root_url"]
+        self.pid = info["pid"]
+
+    def ctl(self, method: str, path: str, body: dict | None = None, **params: Any) -> Any:
+        """A control request, sent from a helper thread so the main thread's socket count stays the add-on's."""
+        box: dict = {}
+
+        def run() -> None:
+            import requests
+
+            try:
+                r = requests.request(method, self.root_url + path, json=body, params=params or None, timeout=60)
+                box["v"] = r.json().get("data")
+            except Exception as exc:  # noqa: BLE001
+                box["e"] = exc
+
+        t = threading.Thread(target=run, name="bench-control")
+        t.start()
+        t.join()
+        if "e" in box:
+            raise box["e"]
+        return box["v"]
+
+    def account(self, key: str, balance: float = 10_000_000) -> str:
+        self.ctl("POST", "/_emulator/accounts", {"key": key, "balance": balance})
+        return key
+
+    def time_scale(self, scale: float) -> None:
+        self.ctl("POST", "/_emulator/config", {"time_scale": scale})
+
+    def requests_of(self, key: str) -> list[dict]:
+        return self.ctl("GET", "/_emulator/requests", key=key)["requests"]
+
+    def events(self) -> list[dict]:
+        path = self.data_dir / "bench_events.jsonl"
+        if not path.exists():
+            return []
+        out = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def cpu_seconds(self) -> float:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            return float("nan")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# ============================================================================================ Blender side
+class Blender:
+    """bpy with the extension enabled, plus the timing hooks."""
+
+    def __init__(self, tmp: Path, emu: EmulatorProc) -> None:
+        import bpy
+        import addon_utils  # importing bpy puts it on sys.path
+
+        spec = importlib.util.spec_from_file_location("tripo_stage", ROOT / "scripts" / "stage.py")
+        stage_mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(stage_mod)
+        stage = stage_mod.stage
+
+        self.bpy = bpy
+        self.tmp = tmp
+        self.emu = emu
+        repo = tmp / "ext_repo"
+        stage(repo)
+        repos = bpy.context.preferences.extensions.repos
+        if not any(r.module == REPO for r in repos):
+            repos.new(name=REPO, module=REPO, custom_directory=str(repo), source='USER')
+
+        def _raise(exc):
+            raise exc
+
+        addon_utils.enable(MODULE, default_set=True, handle_error=_raise)
+        import logging
+
+        logging.getLogger("glTFImporter").addFilter(lambda r: r.levelno >= logging.WARNING)  # one line per import
+        bpy.context.preferences.system.use_online_access = True
+        self.runtime = importlib.import_module(f"{MODULE}.blender.runtime")
+        self.poller = importlib.import_module(f"{MODULE}.blender.poller")
+        self.client_mod = importlib.import_module(f"{MODULE}.api.client")
+        self.prefs = bpy.context.preferences.addons[MODULE].preferences
+        self.prefs.api_base_url = emu.base_url
+        self.tick = float(getattr(self.poller, "TICK", 0.25))
+        self._install_hooks()
+
+    # -- hooks ---------------------------------------------------------------------------------------------------
+    def _install_hooks(self) -> None:
+        self.polls: list[dict] = []       # every get_task: task id, start, end, status, eta, thread
+        self.downloads: list[dict] = []   # every client.download
+        self.imports: dict[str, tuple[float, float]] = {}
+        self.import_acc = [0.0]
+        self.main_seen: dict[str, float] = {}   # task id -> first main-thread event showing it succeeded
+        self.finished_seen: dict[str, float] = {}  # job id -> main thread got its "finished" event
+        C = self.client_mod.TripoClient
+        orig_get, orig_dl = C.get_task, C.download
+
+        def get_task(client, task_id, *a, **kw):
+            t0 = time.monotonic()
+            rec = {"task_id": task_id, "start": t0, "thread": threading.current_thread().name}
+            try:
+                task = orig_get(client, task_id, *a, **kw)
+            except Exception as exc:
+                rec.update(end=time.monotonic(), status="error:" + type(exc).__name__, eta=None)
+                self.polls.append(rec)
+                raise
+            rec.update(end=time.monotonic(), status=task.status, eta=task.running_left_time)
+            self.polls.append(rec)
+            return task
+
+        def download(client, task_id, output_key, dest_dir, *a, **kw):
+            t0 = time.monotonic()
+            path = orig_dl(client, task_id, output_key, dest_dir, *a, **kw)
+            t1 = time.monotonic()
+            try:
+                size = Path(path).stat().st_size
+            except OSError:
+                size = None
+            self.downloads.append({"task_id": task_id, "key": output_key, "start": t0, "end": t1, "size": size,
+                                   "thread": threading.current_thread().name})
+            return path
+
+        C.get_task, C.download = get_task, download
+        P = self.poller
+        S = importlib.import_module(f"{MODULE}.blender.scene_io")
+        orig_import, orig_apply, orig_files = P.import_job, P._apply_event, S.import_files
+        current = [None]
+
+        def import_job(job_id, *a, **kw):
+            current[0] = job_id
+            try:
+                return orig_import(job_id, *a, **kw)
+            finally:
+                current[0] = None
+                self.imports.setdefault(job_id, (time.monotonic(), time.monotonic()))  # nothing to import
+
+        def import_files(*a, **kw):
+            # the importer proper (glTF/FBX/... operators + placing): what the targets leave out of the tick
+            t0 = time.monotonic()
+            try:
+                return orig_files(*a, **kw)
+            finally:
+                t1 = time.monotonic()
+                if current[0] is not None:
+                    self.imports[current[0]] = (t0, t1)
+                self.import_acc[0] += t1 - t0
+
+        S.import_files = import_files
+
+        def apply_event(event, *a, **kw):
+            snap = event.snapshot or {}
+            now = time.monotonic()
+            for step in snap.get("steps") or ():
+                tid = step.get("task_id")
+                if tid and step.get("status") == "success" and tid not in self.main_seen:
+                    self.main_seen[tid] = now
+            if event.kind == "finished" and event.job_id not in self.finished_seen:
+                self.finished_seen[event.job_id] = now
+            return orig_apply(event, *a, **kw)
+
+        P.import_job, P._apply_event = import_job, apply_event
+
+    # -- per scenario --------------------------------------------------------------------------------------------
+    def fresh(self, key: str, *, auto_import: bool = True) -> None:
+        """A new engine with an empty journal, an empty scene, this account."""
+        bpy = self.bpy
+        self.runtime.shutdown()
+        shutil.rmtree(self.runtime.state_dir(), ignore_errors=True)
+        bpy.ops.wm.read_homefile(use_empty=True)
+        self.runtime.engine_options.clear()
+        self.prefs.api_key = key
+        self.prefs.auto_import = auto_import
+        dl = self.tmp / "downloads" / key
+        dl.mkdir(parents=True, exist_ok=True)
+        self.prefs.download_dir = str(dl)
+        self.runtime.refresh_config()
+
+    def engine(self):
+        return self.runtime.engine()
+
+    def submit_text(self, prompt: str) -> tuple[str, float]:
+        """Press "Generate" (the text_to_model operator, wait=False). Returns (job id, seconds on the main thread)."""
+        eng = self.engine()
+        before = {j["id"] for j in eng.jobs()}
+        t0 = time.perf_counter()
+        res = self.bpy.ops.tripo.text_to_model(prompt=prompt, wait=False)
+        dt = time.perf_counter() - t0
+        if res != {'FINISHED'}:
+            raise RuntimeError(f"text_to_model returned {res}")
+        new = [j["id"] for j in eng.jobs() if j["id"] not in before]
+        return new[0], dt
+
+    def modal_tick(self) -> dict:
+        """One TIMER event for the poller, as Blender sends it; timed, imports taken out."""
+        imp0 = self.import_acc[0]
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        self.poller.TRIPO_OT_poller.modal(SimpleNamespace(_timer=None), self.bpy.context,
+                                          SimpleNamespace(type='TIMER'))
+        t1 = time.perf_counter()
+        c1 = time.thread_time()
+        imp = self.import_acc[0] - imp0
+        return {"at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0, "import": imp,
+                "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
+
+    def import_glb(self, path: str) -> None:
+        """The naive baseline's import (the importer every competitor calls)."""
+        self.bpy.ops.import_scene.gltf(filepath=path)
+
+
+def pump(tick_fn, until, tick: float, max_s: float, ticks: list | None = None, every=None) -> bool:
+    """Call ``tick_fn`` every ``tick`` seconds (fixed cadence) until ``until()`` or ``max_s``. True when done."""
+    deadline = time.monotonic() + max_s
+    next_t = time.monotonic()
+    while True:
+        rec = tick_fn()
+        if ticks is not None and rec is not None:
+            ticks.append(rec)
+        if every is not None:
+            every()
+        if until():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        next_t += tick
+        delay = next_t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        else:
+            next_t = time.monotonic()
+
+
+def naive_tick(naive):
+    def fn() -> dict:
+        c0 = time.thread_time()
+        t0 = time.perf_counter()
+        imp = naive.tick()
+        t1 = time.perf_counter()
+        c1 = time.thread_time()
+        return {"at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0, "import": imp,
+                "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
+
+    return fn
+
+
+def tick_stats(ticks: list[dict], field: str = "work") -> dict:
+    return summary([t[field] * 1000.0 for t in ticks])
+
+
+def main_socket_calls(before: dict) -> dict:
+    d = sockets.diff(sockets.snapshot(), before)
+    n, s = sockets.blocking_calls(d, sockets.MAIN)
+    return {"calls": n, "seconds": s, "by_op": d.get(sockets.MAIN, {})}
+
+
+def rusage_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def job_of_thread(name: str) -> str | None:
+    for prefix in ("tripo-job-", "tripo-preview-"):
+        if name.startswith(prefix):
+            return name[len(prefix):]
+    return None
+
+
+# ============================================================================================ scenarios
+def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    """50 jobs in flight + one 50 MB result downloading: main-thread work per tick."""
+    n, scale, big_scale, big_mb = cfg["load_jobs"], cfg["load_scale"], cfg["big_scale"], cfg["big_mb"]
+    res: dict = {"jobs": n, "big_mb": big_mb}
+
+    # ---- the add-on
+    key = emu.account("tsk_ent_ticks_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    eng = bl.engine()
+    for s in eng.slots.values():  # the account's concurrency (enterprise): 60 per group, as the emulator's
+        s.limit = 60
+    emu.time_scale(scale)
+    sock0 = sockets.snapshot()
+    ticks: list[dict] = []
+    submit_s = []
+    ids = []
+    for i in range(n):
+        jid, dt = bl.submit_text(f"a wooden chair number {i}")
+        ids.append(jid)
+        submit_s.append(dt)
+    pump(bl.modal_tick, lambda: False, bl.tick, 3.0, ticks)  # all polling
+    emu.time_scale(big_scale)
+    big_id, dt = bl.submit_text(f"a detailed statue BIGFILE{big_mb}MB")
+    submit_s.append(dt)
+    emu.time_scale(scale)
+    all_ids = ids + [big_id]
+
+    def done() -> bool:
+        return all(j in bl.imports for j in all_ids)
+
+    ok = pump(bl.modal_tick, done, bl.tick, cfg["max_s"], ticks)
+    big_task = eng.get(big_id)["steps"][0]["task_id"]
+    dl = [d for d in bl.downloads if d["task_id"] == big_task and d["key"] != "rendered_image"]
+    window = (dl[0]["start"], dl[0]["end"]) if dl else None
+    during = [t for t in ticks if window and window[0] - bl.tick <= t["at"] <= window[1] + bl.tick]
+    in_flight = [t for t in ticks if window and t["at"] <= window[1] + bl.tick]
+    big_import = bl.imports.get(big_id)
+    res["ours"] = {
+        "completed": ok, "ticks": len(ticks), "tick_ms": tick_stats(ticks), "tick_cpu_ms": tick_stats(ticks, "work_cpu"),
+        "tick_ms_during_download": tick_stats(during), "tick_ms_until_download_done": tick_stats(in_flight),
+        "submit_ms": summary([s * 1000 for s in submit_s]),
+        "download_s": (window[1] - window[0]) if window else None, "download_bytes": dl[0]["size"] if dl else None,
+        "big_import_s": (big_import[1] - big_import[0]) if big_import else None,
+        "imports_s": summary([b - a for a, b in (bl.imports[j] for j in ids if j in bl.imports)]),
+        "main_thread_sockets": main_socket_calls(sock0),
+        "raw_ticks_ms": [round(t["work"] * 1000, 3) for t in ticks],
+    }
+    say(f"ticks/ours: {len(ticks)} ticks, median {res['ours']['tick_ms']['median']:.3f} ms, "
+        f"p99 {res['ours']['tick_ms']['p99']:.3f} ms, download {res['ours']['download_s']}")
+
+    # ---- the naive baseline
+    from bench.naive import NaiveAddon
+
+    key = emu.account("tsk_ent_ticksnaive_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    emu.time_scale(scale)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    sock0 = sockets.snapshot()
+    nticks: list[dict] = []
+    t0 = time.perf_counter()
+    for i in range(n):
+        naive.submit({"type": "text_to_model", "prompt": f"a wooden chair number {i}"})
+    submit_total = time.perf_counter() - t0
+    pump(naive_tick(naive), lambda: False, bl.tick, 3.0, nticks)
+    emu.time_scale(big_scale)
+    big = naive.submit({"type": "text_to_model", "prompt": f"a detailed statue BIGFILE{big_mb}MB"})
+    emu.time_scale(scale)
+    ok = pump(naive_tick(naive), naive.done, bl.tick, cfg["max_s"], nticks)
+    window = big.download[:2] if big.download else None
+    during = [t for t in nticks if window and window[0] - bl.tick <= t["at"] <= window[1] + bl.tick]
+    res["naive"] = {
+        "completed": ok, "ticks": len(nticks), "tick_ms": tick_stats(nticks), "tick_cpu_ms": tick_stats(nticks, "work_cpu"),
+        "tick_ms_during_download": tick_stats(during),
+        "submit_ms": {"median": submit_total * 1000 / n, "p99": None},
+        "download_s": (window[1] - window[0]) if window else None,
+        "big_import_s": (big.imported[1] - big.imported[0]) if big.imported else None,
+        "main_thread_sockets": main_socket_calls(sock0),
+        "raw_ticks_ms": [round(t["work"] * 1000, 3) for t in nticks],
+    }
+    say(f"ticks/naive: median {res['naive']['tick_ms']['median']:.1f} ms, p99 {res['naive']['tick_ms']['p99']:.1f} ms")
+    bl.runtime.shutdown()
+    return res
+
+
+def _guidance_check(polls: list[dict]) -> tuple[int, int, float | None]:
+    """(intervals checked, intervals shorter than max(2, eta/2), smallest interval/guidance ratio)."""
+    checked = fast = 0
+    worst = None
+    polls = sorted(polls, key=lambda p: p["start"])
+    for a, b in zip(polls, polls[1:]):
+        if a["status"] not in ("queued", "running", "unknown"):
+            break
+        eta = a.get("eta")
+        guide = max(SDK_FLOOR, 0.5 * eta) if isinstance(eta, int | float) and eta > 0 else SDK_FLOOR
+        gap = b["start"] - a["end"]
+        checked += 1
+        ratio = gap / guide
+        worst = ratio if worst is None else min(worst, ratio)
+        if gap < guide - 0.05:
+            fast += 1
+    return checked, fast, worst
+
+
+def _sdk_polls(created: float, final: float, first_eta: float | None) -> int:
+    """Polls the official v2 client would make for a task created at ``created`` that ends at ``final``
+    (poll at once, then max(2, running_left_time/2) with running_left_time = ceil(time left), at least 1)."""
+    t, n = created, 0
+    while True:
+        n += 1
+        if t >= final:
+            return n
+        eta = max(1, math.ceil(final - t))
+        t += max(SDK_FLOOR, 0.5 * eta)
+
+
+def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    n, scale, gap = cfg["lat_jobs"], cfg["lat_scale"], cfg["lat_gap"]
+    res: dict = {"jobs": n, "time_scale": scale}
+
+    # ---- the add-on
+    key = emu.account("tsk_lat_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    emu.time_scale(scale)
+    sock0 = sockets.snapshot()
+    ticks: list[dict] = []
+    ids = []
+    for i in range(n):
+        jid, _dt = bl.submit_text(f"a small cat figurine {i}")
+        ids.append(jid)
+        pump(bl.modal_tick, lambda: False, bl.tick, gap, ticks)
+    ok = pump(bl.modal_tick, lambda: all(j in bl.imports for j in ids), bl.tick, cfg["max_s"], ticks)
+    pump(bl.modal_tick, lambda: not bl.runtime.background.active(), bl.tick, 10.0, ticks)  # previews
+    sockd = sockets.diff(sockets.snapshot(), sock0)
+    eng = bl.engine()
+    events = emu.events()
+    finals = {e["id"]: e for e in events if e["ev"] == "final"}
+    created = {e["id"]: e for e in events if e["ev"] == "created"}
+    log = emu.requests_of(key)
+    per = []
+    for jid in ids:
+        snap = eng.get(jid)
+        tid = snap["steps"][0]["task_id"]
+        fin = finals.get(tid, {}).get("t")
+        mine = [p for p in bl.polls if p["task_id"] == tid and p["thread"] == f"tripo-job-{jid}"]
+        first_ok = min((p["end"] for p in mine if p["status"] == "success"), default=None)
+        dls = [d for d in bl.downloads if d["task_id"] == tid and d["thread"] == f"tripo-job-{jid}"]
+        dl_s = sum(d["end"] - d["start"] for d in dls)
+        imp = bl.imports.get(jid)
+        imp_s = (imp[1] - imp[0]) if imp else None
+        threads = {t: ops for t, ops in sockd.items() if job_of_thread(t) == jid}
+        worker = sockd.get(f"tripo-job-{jid}", {})
+        api_polls = sum(1 for r in log if r["method"] == "GET" and r["path"].endswith("/task/" + tid))
+        checked, fast, worst = _guidance_check(mine)
+        c = created.get(tid, {})
+        per.append({
+            "job": jid, "task_id": tid, "server_final": fin,
+            "notice_worker_s": (first_ok - fin) if first_ok and fin else None,
+            "notice_main_s": (bl.main_seen[tid] - fin) if tid in bl.main_seen and fin else None,
+            "polls_worker": len([p for p in mine if p["status"] in ("queued", "running", "success", "unknown")
+                                 and (first_ok is None or p["end"] <= first_ok)]),
+            "polls_api": api_polls,
+            "sdk_polls": _sdk_polls(c.get("t0", fin or 0), fin, None) if fin and c else None,
+            "intervals_checked": checked, "intervals_faster_than_guidance": fast, "worst_interval_ratio": worst,
+            "download_s": dl_s, "import_s": imp_s,
+            "success_to_scene_s": (imp[1] - first_ok) if imp and first_ok else None,
+            "overhead_s": (imp[1] - first_ok - dl_s - imp_s) if imp and first_ok else None,
+            "requests": sum(int(ops.get("http_request", [0])[0]) for ops in threads.values()),
+            "connections": sum(int(ops.get("connect", [0])[0]) for ops in threads.values()),
+            "timeline_ms": _timeline(first_ok, dls, bl.finished_seen.get(jid), imp),
+            "polls": [(round(p["start"] - (c.get("t0") or p["start"]), 3), round(p["end"] - p["start"], 4),
+                       p["status"], p["eta"]) for p in sorted(mine, key=lambda p: p["start"])],
+            "requests_worker": int(worker.get("http_request", [0])[0]),
+            "connections_worker": int(worker.get("connect", [0])[0]),
+        })
+    res["ours"] = {"completed": ok, "per_task": per, "tick_ms": tick_stats(ticks),
+                   "main_thread_sockets": main_socket_calls(sock0)}
+    _lat_summary(res["ours"])
+    o = res["ours"]
+    say(f"latency/ours: notice median {o['notice_worker_s']['median']:.2f} s (main "
+        f"{o['notice_main_s']['median']:.2f}), overhead median {o['overhead_ms']['median']:.0f} ms, "
+        f"polls {o['polls_api']['median']}, requests {o['requests']['median']}, conns {o['connections']['median']}")
+
+    # ---- the naive baseline
+    from bench.naive import NaiveAddon
+
+    key = emu.account("tsk_latnaive_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    emu.time_scale(scale)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    sock0 = sockets.snapshot()
+    nticks: list[dict] = []
+    jobs = []
+    for i in range(n):
+        jobs.append(naive.submit({"type": "text_to_model", "prompt": f"a small cat figurine {i}"}))
+        pump(naive_tick(naive), lambda: False, bl.tick, gap, nticks)
+    ok = pump(naive_tick(naive), naive.done, bl.tick, cfg["max_s"], nticks)
+    sockd = sockets.diff(sockets.snapshot(), sock0)
+    events = emu.events()
+    finals = {e["id"]: e for e in events if e["ev"] == "final"}
+    created = {e["id"]: e for e in events if e["ev"] == "created"}
+    log = emu.requests_of(key)
+    per = []
+    for j in jobs:
+        fin = finals.get(j.task_id, {}).get("t")
+        polls = [{"start": a, "end": b, "status": s, "eta": e} for a, b, s, e in j.polls]
+        checked, fast, worst = _guidance_check(polls)
+        dl_s = (j.download[1] - j.download[0]) if j.download else 0.0
+        imp_s = (j.imported[1] - j.imported[0]) if j.imported else None
+        scene = j.imported[1] if j.imported else None
+        api_polls = sum(1 for r in log if r["method"] == "GET" and r["path"].endswith("/task/" + str(j.task_id)))
+        c = created.get(j.task_id, {})
+        per.append({
+            "task_id": j.task_id, "server_final": fin,
+            "notice_worker_s": (j.noticed - fin) if j.noticed and fin else None,
+            "notice_main_s": (j.noticed - fin) if j.noticed and fin else None,
+            "polls_worker": len(j.polls), "polls_api": api_polls,
+            "sdk_polls": _sdk_polls(c.get("t0", fin or 0), fin, None) if fin and c else None,
+            "intervals_checked": checked, "intervals_faster_than_guidance": fast, "worst_interval_ratio": worst,
+            "download_s": dl_s, "import_s": imp_s,
+            "success_to_scene_s": (scene - j.noticed) if scene and j.noticed else None,
+            "overhead_s": (scene - j.noticed - dl_s - imp_s) if scene and j.noticed else None,
+            # every naive request is a new connection on the main thread: all of them count for this task
+            "requests": 1 + j.refused + len(j.polls) + (1 if j.download else 0),
+            "connections": 1 + j.refused + len(j.polls) + (1 if j.download else 0),
+        })
+    res["naive"] = {"completed": ok, "per_task": per, "tick_ms": tick_stats(nticks),
+                    "main_thread_sockets": main_socket_calls(sock0),
+                    "main_thread_connects": int(sockd.get(sockets.MAIN, {}).get("connect", [0])[0])}
+    _lat_summary(res["naive"])
+    o = res["naive"]
+    say(f"latency/naive: notice median {o['notice_worker_s']['median']:.2f} s, polls {o['polls_api']['median']}")
+    bl.runtime.shutdown()
+    return res
+
+
+def _timeline(noticed, dls, finished_main, imp) -> dict | None:
+    """Milliseconds after the worker got the success answer: download start/end, main thread got the finished
+    event, import start/end."""
+    if noticed is None:
+        return None
+
+    def ms(t):
+        return None if t is None else round((t - noticed) * 1000, 1)
+
+    return {"download_start": ms(min((d["start"] for d in dls), default=None)),
+            "download_end": ms(max((d["end"] for d in dls), default=None)),
+            "finished_on_main": ms(finished_main), "import_start": ms(imp[0] if imp else None),
+            "import_end": ms(imp[1] if imp else None)}
+
+
+def _lat_summary(r: dict) -> None:
+    per = r["per_task"]
+    r["notice_worker_s"] = summary([p["notice_worker_s"] for p in per])
+    r["notice_main_s"] = summary([p["notice_main_s"] for p in per])
+    r["overhead_ms"] = summary([p["overhead_s"] * 1000 if p["overhead_s"] is not None else None for p in per])
+    r["success_to_scene_s"] = summary([p["success_to_scene_s"] for p in per])
+    r["download_s"] = summary([p["download_s"] for p in per])
+    r["import_s"] = summary([p["import_s"] for p in per])
+    r["polls_api"] = summary([p["polls_api"] for p in per])
+    r["polls_worker"] = summary([p["polls_worker"] for p in per])
+    r["sdk_polls"] = summary([p["sdk_polls"] for p in per])
+    r["faster_than_guidance"] = sum(p["intervals_faster_than_guidance"] for p in per)
+    r["intervals_checked"] = sum(p["intervals_checked"] for p in per)
+    r["worst_interval_ratio"] = min((p["worst_interval_ratio"] for p in per if p["worst_interval_ratio"] is not None),
+                                    default=None)
+    r["requests"] = summary([p["requests"] for p in per])
+    r["connections"] = summary([p["connections"] for p in per])
+
+
+def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    n, window, scale = cfg["cpu_jobs"], cfg["cpu_window"], cfg["cpu_scale"]
+    res: dict = {"jobs": n, "window_s": window}
+
+    def measure(tick_fn, seconds: float) -> dict:
+        ticks: list[dict] = []
+        c0, m0, e0, w0 = rusage_cpu(), time.thread_time(), emu.cpu_seconds(), time.monotonic()
+        pump(tick_fn, lambda: False, bl.tick, seconds, ticks)
+        c1, m1, e1, w1 = rusage_cpu(), time.thread_time(), emu.cpu_seconds(), time.monotonic()
+        wall = w1 - w0
+        return {"wall_s": wall, "process_cpu_s": c1 - c0, "process_cpu_pct": 100 * (c1 - c0) / wall,
+                "main_cpu_pct": 100 * (m1 - m0) / wall, "emulator_cpu_pct": 100 * (e1 - e0) / wall,
+                "ticks": len(ticks), "tick_ms": tick_stats(ticks)}
+
+    # no jobs at all: what this process (Blender + the idle poller) costs anyway
+    key = emu.account("tsk_cpu_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    bl.engine()
+    res["idle_no_jobs"] = measure(bl.modal_tick, cfg["cpu_baseline"])
+
+    emu.time_scale(scale)
+    sock0 = sockets.snapshot()
+    ids = [bl.submit_text(f"a stone lantern {i}")[0] for i in range(n)]
+    pump(bl.modal_tick, lambda: False, bl.tick, 3.0)
+    m = measure(bl.modal_tick, window)
+    eng = bl.engine()
+    polling = sum(1 for j in ids if eng.get(j)["state"] in ("queued", "running"))
+    m["jobs_polling_at_end"] = polling
+    m["net_cpu_pct"] = m["process_cpu_pct"] - res["idle_no_jobs"]["process_cpu_pct"]
+    m["main_thread_sockets"] = main_socket_calls(sock0)
+    res["ours"] = m
+    for j in ids:
+        eng.cancel(j)
+    pump(bl.modal_tick, lambda: False, bl.tick, 0.5)
+    bl.runtime.shutdown()
+    say(f"cpu/ours: {m['process_cpu_pct']:.2f} % of a core ({m['net_cpu_pct']:.2f} % above no jobs), "
+        f"{polling}/{n} still polling")
+
+    from bench.naive import NaiveAddon
+
+    key = emu.account("tsk_cpunaive_" + uuid.uuid4().hex[:8])
+    bl.fresh(key)
+    emu.time_scale(scale)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    for i in range(n):
+        naive.submit({"type": "text_to_model", "prompt": f"a stone lantern {i}"})
+    pump(naive_tick(naive), lambda: False, bl.tick, 3.0)
+    m = measure(naive_tick(naive), window)
+    m["net_cpu_pct"] = m["process_cpu_pct"] - res["idle_no_jobs"]["process_cpu_pct"]
+    m["jobs_polling_at_end"] = sum(1 for j in naive.jobs if not j.status)
+    res["naive"] = m
+    say(f"cpu/naive: {m['process_cpu_pct']:.2f} % of a core")
+    return res
+
+
+def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    n, scale = cfg["scale_jobs"], cfg["scale_scale"]
+    res: dict = {"jobs": n, "time_scale": scale}
+
+    def server_peak(key: str) -> int:
+        ev = emu.events()
+        mine = {e["id"] for e in ev if e["ev"] == "created" and e.get("key") == key}
+        points = []
+        for e in ev:
+            if e.get("id") in mine and e["ev"] in ("created", "final"):
+                points.append((e["t0"] if e["ev"] == "created" else e["t"], 1 if e["ev"] == "created" else -1))
+        cur = peak = 0
+        for _t, d in sorted(points):
+            cur += d
+            peak = max(peak, cur)
+        return peak
+
+    # ---- the add-on
+    key = emu.account("tsk_scale_" + uuid.uuid4().hex[:8])
+    bl.fresh(key, auto_import=False)
+    emu.time_scale(scale)
+    eng = bl.engine()
+    sock0 = sockets.snapshot()
+    c0, w0 = rusage_cpu(), time.monotonic()
+    submit_s = []
+    ids = []
+    for i in range(n):
+        jid, dt = bl.submit_text(f"a potted plant {i}")
+        ids.append(jid)
+        submit_s.append(dt)
+    ticks: list[dict] = []
+
+    def done() -> bool:
+        return len(bl.finished_seen.keys() & set(ids)) == n or all(eng.get(j)["final"] for j in ids[-1:]) and all(
+            eng.get(j)["final"] for j in ids)
+
+    ok = pump(bl.modal_tick, done, bl.tick, cfg["max_scale_s"], ticks)
+    wall = time.monotonic() - w0
+    cpu = rusage_cpu() - c0
+    log = emu.requests_of(key)
+    states: dict[str, int] = {}
+    for j in ids:
+        s = eng.get(j)["state"]
+        states[s] = states.get(s, 0) + 1
+    res["ours"] = {
+        "completed": ok, "work_off_s": wall, "states": states,
+        "http_429": sum(1 for r in log if r.get("status") == 429),
+        "posts": sum(1 for r in log if r["method"] == "POST"), "gets": sum(1 for r in log if r["method"] == "GET"),
+        "server_peak": server_peak(key), "engine_peak": eng.slots["generation"].peak,
+        "submit_ms": summary([s * 1000 for s in submit_s]), "submit_total_s": sum(submit_s),
+        "tick_ms": tick_stats(ticks), "process_cpu_pct": 100 * cpu / wall,
+        "threads_peak": None, "main_thread_sockets": main_socket_calls(sock0),
+    }
+    o = res["ours"]
+    say(f"scale/ours: {n} jobs in {wall:.1f} s, 429s {o['http_429']}, server peak {o['server_peak']}, "
+        f"tick median {o['tick_ms']['median']:.3f} ms p99 {o['tick_ms']['p99']:.3f} ms, states {states}")
+    bl.runtime.shutdown()
+
+    # ---- the naive baseline
+    from bench.naive import NaiveAddon
+
+    key = emu.account("tsk_scalenaive_" + uuid.uuid4().hex[:8])
+    bl.fresh(key, auto_import=False)
+    emu.time_scale(scale)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=None)
+    sock0 = sockets.snapshot()
+    w0 = time.monotonic()
+    t0 = time.perf_counter()
+    for i in range(n):
+        naive.submit({"type": "text_to_model", "prompt": f"a potted plant {i}"})
+    submit_total = time.perf_counter() - t0
+    nticks: list[dict] = []
+    ok = pump(naive_tick(naive), naive.done, bl.tick, cfg["max_scale_s"], nticks)
+    wall = time.monotonic() - w0
+    log = emu.requests_of(key)
+    res["naive"] = {
+        "completed": ok, "work_off_s": wall,
+        "http_429": sum(1 for r in log if r.get("status") == 429),
+        "posts": sum(1 for r in log if r["method"] == "POST"), "gets": sum(1 for r in log if r["method"] == "GET"),
+        "server_peak": server_peak(key), "submit_total_s": submit_total,
+        "submit_ms": {"median": submit_total * 1000 / n, "p99": None},
+        "tick_ms": tick_stats(nticks), "main_thread_sockets": main_socket_calls(sock0),
+    }
+    o = res["naive"]
+    say(f"scale/naive: {wall:.1f} s, 429s {o['http_429']}, server peak {o['server_peak']}")
+    return res
+
+
+# ============================================================================================ report
+def build_table(R: dict) -> list[dict]:
+    rows: list[dict] = []
+
+    def row(name, unit, ours_med, ours_p99, target, passed, naive_med=None, naive_p99=None, note=""):
+        ratio = None
+        if isinstance(naive_med, int | float) and isinstance(ours_med, int | float) and ours_med:
+            ratio = naive_med / ours_med
+        rows.append({"figure": name, "unit": unit, "ours_median": ours_med, "ours_p99": ours_p99, "target": target,
+                     "pass": passed, "naive_median": naive_med, "naive_p99": naive_p99, "naive_over_ours": ratio,
+                     "note": note})
+
+    def g(d, *path):
+        for p in path:
+            if d is None:
+                return None
+            d = d.get(p) if isinstance(d, dict) else None
+        return d
+
+    t = R.get("ticks")
+    if t:
+        o, nv = t["ours"], t["naive"]
+        med, p99 = o["tick_ms"]["median"], o["tick_ms"]["p99"]
+        row(f"main-thread work per tick, {t['jobs']} jobs in flight + {t['big_mb']} MB download", "ms", med, p99,
+            "<=1 median, <=5 p99", med is not None and med <= 1 and p99 <= 5,
+            nv["tick_ms"]["median"], nv["tick_ms"]["p99"])
+        row("  same, ticks while the 50 MB file downloads", "ms", o["tick_ms_during_download"]["median"],
+            o["tick_ms_during_download"]["p99"], "<=5", (o["tick_ms_during_download"]["p99"] or 0) <= 5,
+            nv["tick_ms_during_download"]["median"], nv["tick_ms_during_download"]["p99"])
+        row("  50 MB download (worker thread; naive: main thread)", "s", o["download_s"], None, "report", None,
+            nv["download_s"], None)
+        row("  import of the 50 MB GLB (main thread, apart)", "s", o["big_import_s"], None, "report", None,
+            nv["big_import_s"], None)
+        row("  import of one small result (main thread, apart)", "ms", _ms(o["imports_s"]["median"]),
+            _ms(o["imports_s"]["p99"]), "report", None)
+        row("main-thread time per Generate press (operator)", "ms", o["submit_ms"]["median"], o["submit_ms"]["p99"],
+            "report", None, nv["submit_ms"]["median"], None)
+    main_calls = {k: g(R, k, "ours", "main_thread_sockets", "calls") for k in ("ticks", "latency", "cpu", "scale")}
+    naive_calls = {k: g(R, k, "naive", "main_thread_sockets", "calls") for k in ("ticks", "latency", "cpu", "scale")}
+    if any(v is not None for v in main_calls.values()):
+        total = sum(v for v in main_calls.values() if v is not None)
+        ntotal = sum(v for v in naive_calls.values() if v is not None)
+        row("blocking socket calls on the main thread (all scenarios)", "calls", total, None, "0", total == 0, ntotal,
+            None, note="connect/send/recv/getaddrinfo...")
+    L = R.get("latency")
+    if L:
+        o, nv = L["ours"], L["naive"]
+        row("server finish -> noticed by the worker", "s", o["notice_worker_s"]["median"], o["notice_worker_s"]["p99"],
+            "<=1 median", (o["notice_worker_s"]["median"] or 99) <= 1, nv["notice_worker_s"]["median"],
+            nv["notice_worker_s"]["p99"])
+        row("server finish -> shown on the main thread", "s", o["notice_main_s"]["median"], o["notice_main_s"]["p99"],
+            "report", None, nv["notice_main_s"]["median"], nv["notice_main_s"]["p99"])
+        row("polls per task (GET /task seen by the API)", "polls", o["polls_api"]["median"], o["polls_api"]["p99"],
+            "report", None, nv["polls_api"]["median"], nv["polls_api"]["p99"],
+            note=f"official SDK would make {o['sdk_polls']['median']}")
+        row("poll intervals shorter than max(2 s, ETA/2)", "count", o["faster_than_guidance"], None, "0",
+            o["faster_than_guidance"] == 0, nv["faster_than_guidance"], None,
+            note=f"of {o['intervals_checked']} intervals")
+        row("success -> objects in scene, minus download and import", "ms", o["overhead_ms"]["median"],
+            o["overhead_ms"]["p99"], "<=100", (o["overhead_ms"]["p99"] or 1e9) <= 100, nv["overhead_ms"]["median"],
+            nv["overhead_ms"]["p99"])
+        row("HTTP requests per text->model task", "req", o["requests"]["median"], o["requests"]["p99"], "report",
+            None, nv["requests"]["median"], nv["requests"]["p99"])
+        row("TCP connections per text->model task", "conn", o["connections"]["median"], o["connections"]["p99"],
+            "1 per host", (o["connections"]["p99"] or 99) <= 1, nv["connections"]["median"], nv["connections"]["p99"],
+            note="emulator: API and files on one host")
+    C = R.get("cpu")
+    if C:
+        o, nv = C["ours"], C["naive"]
+        row(f"process CPU, {C['jobs']} jobs polling (emulator excluded)", "% core", o["process_cpu_pct"], None, "<1",
+            o["process_cpu_pct"] < 1, nv["process_cpu_pct"], None,
+            note=f"no jobs: {C['idle_no_jobs']['process_cpu_pct']:.2f} %")
+    S = R.get("scale")
+    if S:
+        o, nv = S["ours"], S["naive"]
+        row(f"{S['jobs']} jobs at once: HTTP 429 answers", "count", o["http_429"], None, "0", o["http_429"] == 0,
+            nv["http_429"], None)
+        row(f"{S['jobs']} jobs at once: peak tasks on the server", "tasks", o["server_peak"], None, "<=10",
+            o["server_peak"] <= 10, nv["server_peak"], None)
+        row(f"{S['jobs']} jobs at once: time to work off", "s", o["work_off_s"], None, "report",
+            o["completed"], nv["work_off_s"], None)
+        row(f"{S['jobs']} jobs at once: main-thread work per tick", "ms", o["tick_ms"]["median"], o["tick_ms"]["p99"],
+            "<=1 median, <=5 p99", (o["tick_ms"]["median"] or 99) <= 1 and (o["tick_ms"]["p99"] or 99) <= 5,
+            nv["tick_ms"]["median"], nv["tick_ms"]["p99"])
+        row(f"{S['jobs']} jobs at once: main thread to submit them all", "s", o["submit_total_s"], None, "report",
+            None, nv["submit_total_s"], None)
+    return rows
+
+
+def _ms(v):
+    return None if v is None else v * 1000.0
+
+
+def fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "NO"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if v == 0:
+            return "0"
+        if abs(v) >= 100:
+            return f"{v:.0f}"
+        if abs(v) >= 10:
+            return f"{v:.1f}"
+        if abs(v) >= 1:
+            return f"{v:.2f}"
+        return f"{v:.3f}"
+    return str(v)
+
+
+def render_table(rows: list[dict]) -> str:
+    head = ["figure", "unit", "ours med", "ours p99", "target", "pass", "naive med", "naive p99", "naive/ours"]
+    body = []
+    for r in rows:
+        ratio = r["naive_over_ours"]
+        body.append([r["figure"], r["unit"], fmt(r["ours_median"]), fmt(r["ours_p99"]), r["target"],
+                     "-" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL"), fmt(r["naive_median"]),
+                     fmt(r["naive_p99"]), "-" if ratio is None else f"{ratio:.3g}x"])
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
+    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(head, widths)) + " |",
+             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    for b in body:
+        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(b, widths)) + " |")
+    notes = [f"- {r['figure'].strip()}: {r['note']}" for r in rows if r["note"]]
+    return "\n".join(lines + ([""] + notes if notes else []))
+
+
+# ============================================================================================ main
+CONFIGS = {
+    "full": {"load_jobs": 50, "load_scale": 0.5, "big_scale": 0.1, "big_mb": 50, "max_s": 150,
+             "lat_jobs": 12, "lat_scale": 0.5, "lat_gap": 0.8,
+             "cpu_jobs": 10, "cpu_window": 20.0, "cpu_scale": 1.0, "cpu_baseline": 5.0,
+             "scale_jobs": 200, "scale_scale": 0.02, "max_scale_s": 240},
+    "quick": {"load_jobs": 50, "load_scale": 0.3, "big_scale": 0.1, "big_mb": 50, "max_s": 90,
+              "lat_jobs": 6, "lat_scale": 0.3, "lat_gap": 0.6,
+              "cpu_jobs": 10, "cpu_window": 8.0, "cpu_scale": 0.6, "cpu_baseline": 3.0,
+              "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120},
+}
+SCENARIOS = {"latency": scenario_latency, "ticks": scenario_ticks, "cpu": scenario_cpu, "scale": scenario_scale}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="shorter run with smaller numbers")
+    ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
+    ap.add_argument("--out", type=Path, default=OUT / "bench.json")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = ap.parse_args(argv)
+    mode = "quick" if args.quick else "full"
+    cfg = CONFIGS[mode]
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
+    for s in only:
+        if s not in SCENARIOS:
+            ap.error(f"unknown scenario {s!r}")
+
+    started = time.monotonic()
+    tmp = Path(tempfile.mkdtemp(prefix="tripo-bench-"))
+    os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
+    say(f"mode {mode}; scratch {tmp}")
+    emu = EmulatorProc(tmp / "emulator")
+    say(f"emulator (child process {emu.pid}) at {emu.base_url}")
+    results: dict = {"mode": mode, "config": cfg, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                                                             "platform": platform.platform()}}
+    try:
+        bl = Blender(tmp, emu)
+        results["machine"]["blender"] = bl.bpy.app.version_string
+        results["tick_s"] = bl.tick
+        for name in only:
+            say(f"--- {name}")
+            t0 = time.monotonic()
+            results[name] = SCENARIOS[name](bl, emu, cfg)
+            results[name]["elapsed_s"] = time.monotonic() - t0
+        bl.runtime.shutdown()
+    finally:
+        emu.stop()
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    results["elapsed_s"] = time.monotonic() - started
+    rows = build_table(results)
+    results["table"] = rows
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
+    print()
+    print(render_table(rows))
+    print(f"\nmode {mode}, tick {results.get('tick_s')} s, {results['elapsed_s']:.0f} s in all; raw: {args.out}")
+    sys.stdout.flush()
+    os._exit(0)  # bpy can crash while the interpreter shuts down (testing-recipes.md 1.4)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
