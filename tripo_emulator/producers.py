@@ -78,8 +78,8 @@ def produce(job: Job) -> Result:
         raise TaskFailure(1001, str(e)) from None
     except blender.ConversionError as e:
         raise TaskFailure(1001, str(e)) from None
-    except glb.GlbError as e:
-        raise TaskFailure(1001, f"Could not read the model: {e}") from None
+    except (glb.GlbError, KeyError, IndexError, ValueError) as e:
+        raise TaskFailure(1001, f"Could not process the model: {e}") from None
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -189,7 +189,7 @@ def _generation(job: Job, kind: str, shape_seed: int, prompt: str | None, detail
         raise TaskFailure(2018, "The model is too complex to remesh.")
     legacy = bool(p.get("legacy"))
     face_limit = p.get("face_limit") or (10_000 if p.get("quad") else None)
-    low_poly = p.get("smart_low_poly") or p.get("model_version", "").startswith("P1")
+    low_poly = p.get("smart_low_poly") or str(p.get("model_version") or "").startswith("P1")
     mesh = shapes.generate(kind, shape_seed, face_limit, detail)
     if low_poly:
         mesh = facet(decimate(mesh, min(face_limit or 1500, 1500)))
@@ -277,8 +277,7 @@ def import_model(job: Job) -> Result:
     tid = job.task_id
     name = f"tripo_model_{tid}.glb"
     if f.kind == "glb":
-        glb.read_glb(f.data)  # readable?
-        _write(job, name, f.data)
+        _write(job, name, f.data)   # kept byte for byte (compressed GLBs too; later edits then fail with 1001)
     elif f.kind in ("obj", "stl"):
         meshes = formats.read_obj(f.data) if f.kind == "obj" else formats.read_stl(f.data)
         _write(job, name, _glb(meshes, _material(None, False)))
@@ -286,8 +285,12 @@ def import_model(job: Job) -> Result:
         src = job.out_dir / f"_input_{tid}.{f.kind}"
         src.write_bytes(f.data)
         _export(job, src.name, "glb", name)
-    faces = f.faces or formats.count_faces((job.out_dir / name).read_bytes(), "glb")
-    parts = [m.name for m in glb.read_glb((job.out_dir / name).read_bytes()).meshes]
+    data = (job.out_dir / name).read_bytes()
+    faces = f.faces or formats.count_faces(data, "glb")
+    try:
+        parts = [m.name for m in glb.read_glb(data).meshes]
+    except (glb.GlbError, ValueError, KeyError, IndexError):
+        parts = []
     meta = {"glb": name, "kind": "blob", "prompt": None, "seed": job.seed, "family": "import", "rigged": False,
             "too_complex": faces > TOO_COMPLEX_FACES, "faces": faces, "parts": parts if len(parts) > 1 else None,
             "imported_format": f.kind}
