@@ -54,12 +54,18 @@ _KEY_RE = re.compile(r"^tsk_[\x21-\x7e]+$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 _MALFORMED = object()
 
-# The emulator's S3 and a local https API use self-signed certificates: no warning per request for loopback only.
-warnings.filterwarnings(
-    "ignore",
-    message=r"Unverified HTTPS request is being made to host '(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])'",
-    category=urllib3.exceptions.InsecureRequestWarning,
-)
+
+
+def quiet_loopback_tls_warnings() -> None:
+    """No InsecureRequestWarning per request for loopback hosts (the emulator's self-signed S3); idempotent."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Unverified HTTPS request is being made to host '(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])'",
+        category=urllib3.exceptions.InsecureRequestWarning,
+    )
+
+
+quiet_loopback_tls_warnings()
 
 
 class _Secret:

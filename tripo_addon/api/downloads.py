@@ -22,12 +22,13 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 import requests
+import urllib3
 
 from . import polling as _polling
 from .errors import (
@@ -277,6 +278,20 @@ def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Ev
     return url
 
 
+def _body_chunks(resp: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` returns whatever is there (so cancel and progress stay responsive on slow
+    links) instead of waiting for a full chunk; older urllib3 falls back to 64 KB ``iter_content``."""
+    read1 = getattr(resp.raw, "read1", None)
+    if read1 is None:  # pragma: no cover - urllib3 < 2
+        yield from resp.iter_content(64 * 1024)
+        return
+    while True:
+        chunk = read1(CHUNK, decode_content=True)
+        if not chunk:
+            return
+        yield chunk
+
+
 def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | None,
             progress: Callable[[int, int | None], None] | None, folder: Path, name: str) -> None:
     try:
@@ -304,25 +319,30 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
         except OSError as exc:
             raise _storage_error(exc, folder, name) from None
         with f:
+            chunks = _body_chunks(resp)
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise TripoCancelled(f"Download of {name} cancelled.")
+                try:
+                    chunk = next(chunks, None)
+                except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    from .client import _transport_reason
+
+                    raise _Transient(f"the transfer was interrupted ({_transport_reason(exc)})") from None
+                if chunk is None:
+                    break
+                if not chunk:
+                    continue
+                try:
+                    f.write(chunk)
+                except OSError as exc:
+                    raise _storage_error(exc, folder, name) from None
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
             try:
-                for chunk in resp.iter_content(CHUNK):
-                    if cancel is not None and cancel.is_set():
-                        raise TripoCancelled(f"Download of {name} cancelled.")
-                    if not chunk:
-                        continue
-                    try:
-                        f.write(chunk)
-                    except OSError as exc:
-                        raise _storage_error(exc, folder, name) from None
-                    done += len(chunk)
-                    if progress is not None:
-                        progress(done, total)
                 f.flush()
                 os.fsync(f.fileno())
-            except requests.RequestException as exc:
-                from .client import _transport_reason
-
-                raise _Transient(f"the transfer was interrupted ({_transport_reason(exc)})") from None
             except OSError as exc:
                 raise _storage_error(exc, folder, name) from None
         if total is not None and done != total:

@@ -290,6 +290,10 @@ def upload_sts(
 
     opts = s3_client_options(token, accelerate=accelerate, ca_bundle=client.ca_bundle, timeout=client.timeout,
                              proxies=client.proxies)
+    if opts["verify"] is False:
+        from .client import quiet_loopback_tls_warnings
+
+        quiet_loopback_tls_warnings()
     config = Config(user_agent_extra=client.user_agent, **opts.pop("_config"))
     s3 = boto3.session.Session().client("s3", config=config, **opts)
     done = [0]

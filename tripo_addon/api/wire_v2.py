@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .errors import TripoAPIError, TripoServerError, error_for_code
+from .errors import TripoAPIError, TripoServerError, error_for_code, redact
 from .models import Balance, StsToken, Task, TaskStatus
 
 DEFAULT_BASE_URL = "https://api.tripo3d.ai/v2/openapi"
@@ -153,11 +153,11 @@ class WireV2:
             queuing_num=int(queue) if queue is not None and queue >= 0 else None,
             running_left_time=float(left) if left is not None and left >= 0 else None,
             error_code=int(code) if isinstance(code, int | float) and not isinstance(code, bool) else None,
-            error_msg=str(data["error_msg"]) if data.get("error_msg") else None,
+            error_msg=redact(str(data["error_msg"])) if data.get("error_msg") else None,
             thumbnail=data.get("thumbnail") if isinstance(data.get("thumbnail"), str) else None,
             result=dict(data["result"]) if isinstance(data.get("result"), Mapping) else {},
             trace_id=trace_id,
-            raw=dict(data),
+            raw={k: (redact(v) if k == "error_msg" and isinstance(v, str) else v) for k, v in data.items()},
         )
 
     # ------------------------------------------------------------------------------------------ file objects
