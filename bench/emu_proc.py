@@ -126,10 +126,17 @@ def main(argv: list[str] | None = None) -> int:
 
     store.create = create
 
-    def on_final(task) -> None:
-        note(ev="final", id=task.id, status=task.status, t=time.monotonic(), deadline=task.deadline)
+    orig_finalize = store._maybe_finalize
 
-    store.on_final = on_final
+    def maybe_finalize(task) -> bool:
+        with store.lock:
+            was = task.final
+            final = orig_finalize(task)
+            if final and not was:
+                note(ev="final", id=task.id, status=task.status, t=time.monotonic(), deadline=task.deadline)
+            return final
+
+    store._maybe_finalize = maybe_finalize
     emu.start()
     for key in args.key:
         emu.add_account(key, args.balance)
