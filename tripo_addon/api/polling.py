@@ -14,8 +14,13 @@ from collections.abc import Callable
 
 #: Consecutive ``unknown`` answers after which ``wait()`` treats the task as ended (TripoTaskFailed).
 UNKNOWN_POLLS_LIMIT = 5
-DEFAULT_POLL_MIN = 1.0
+#: The official clients never poll a task faster than every 2 s (tripo3d 0.x: ``max(2, running_left_time * 0.5)``;
+#: the official Blender add-on the same); neither do we by default.
+DEFAULT_POLL_MIN = 2.0
 DEFAULT_POLL_MAX = 30.0
+#: Seconds added to a short ETA when the next poll aims at the predicted end (``running_left_time`` is whole
+#: seconds, rounded up: the task ends within the second before it).
+ETA_MARGIN = 0.2
 
 
 def next_poll_delay(
@@ -30,7 +35,9 @@ def next_poll_delay(
 ) -> float:
     """Seconds until the next poll of a task that is not final yet.
 
-    - With an ETA (``running_left_time`` > 0): about half of it, so the poll lands near the end without hammering.
+    - With an ETA (``running_left_time`` > 0): half of it, so the poll lands near the end without hammering; once
+      halving would fall to ``poll_min`` (ETA <= 2 * poll_min), aim at the predicted end instead (ETA +
+      :data:`ETA_MARGIN`): one poll catches the finish, never faster than ``poll_min``.
     - Running without an ETA: start at ``poll_min`` and double with every poll that brought no change
       (``idle_polls``); past 90 % progress stay at the fast end.
     - Queued with a queue position: at least ``poll_min * 2 * (position + 1)``: a task far down the queue moves slowly.
@@ -42,7 +49,8 @@ def next_poll_delay(
     poll_max = max(poll_min, float(poll_max))
     backoff = poll_min * (2 ** min(max(int(idle_polls), 0), 16))
     if running_left_time is not None and running_left_time > 0:
-        delay = float(running_left_time) * 0.5
+        eta = float(running_left_time)
+        delay = eta + ETA_MARGIN if eta <= 2 * poll_min else eta * 0.5
     elif status == "running" and progress is not None and progress >= 90:
         delay = poll_min
     else:
