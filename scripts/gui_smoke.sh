@@ -34,10 +34,13 @@ debian_mirror() {  # the Debian archive this machine's apt sources already name 
   } | grep -E '/debian/?$' | head -n 1
 }
 
-PKGS="blender xvfb xauth xdotool imagemagick python3-requests"
+# python3-requests and python3-numpy: Blender's official builds bundle them (the add-on uses requests; the glTF
+# importer needs numpy); Debian's blender package only recommends them.
+PKGS="blender xvfb xauth xdotool imagemagick python3-requests python3-numpy"
 prepare_chroot() {
   export DEBIAN_FRONTEND=noninteractive
-  if [ -x "$R/usr/bin/blender" ] && [ -x "$R/usr/bin/xdotool" ] && [ -x "$R/usr/bin/import" ]; then
+  if [ -x "$R/usr/bin/blender" ] && [ -x "$R/usr/bin/xdotool" ] && [ -x "$R/usr/bin/import" ] \
+     && [ -d "$R/usr/lib/python3/dist-packages/numpy" ] && [ -d "$R/usr/lib/python3/dist-packages/requests" ]; then
     say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1))"
     return 0
   fi

@@ -124,6 +124,12 @@ def step():
                 bpy.ops.view3d.view_selected()
             state["phase"] = "settle"
             return 1.5
+        for item in bpy.context.window_manager.tripo.tasks:
+            if item.error and item.final:
+                result["task_error"] = item.error
+                log(f"task {item.name!r} ended with an error: {item.error.splitlines()[-1][:300]}")
+                state["phase"] = "settle"
+                return 1.0
         if state["tick"] % 8 == 0:
             log("waiting for the task to be polled and imported")
         return 0.25
