@@ -7,6 +7,7 @@ the engine uploads it through STS, runs import_model and then the requested step
 
 from __future__ import annotations
 
+from ...api import tasks as api_tasks
 from ...jobs import pipelines
 from ...jobs.job import Job, Ref, Step
 from .. import catalog, runtime, scene_io
@@ -43,6 +44,18 @@ def source_problem(task_type: str, context) -> str | None:
     return None
 
 
+def check_against_source(task_type: str, params: dict, field: str, src: tuple[str, str], version) -> None:
+    """Refuse, before anything is sent, options the source model cannot take (e.g. OBJ/STL/3MF of a rigged model).
+
+    The job engine cannot know the type of a source given by task id; the active object does.
+    """
+    kinds = {p.name: p.kind for p in catalog.task_type(task_type).params}
+    probe = {k: v for k, v in params.items() if kinds.get(k) not in ("file", "files", "texture_prompt")}
+    probe[field] = src[0]
+    api_tasks.build_request(task_type, probe, source_type=src[1],
+                            source_model_version=version if isinstance(version, str) and version else None)
+
+
 def result_group(context, obj) -> list:
     """The objects of the same Tripo result as ``obj`` (e.g. an armature and its meshes)."""
     src = tripo_source(obj)
@@ -75,6 +88,7 @@ class PostOperator(TaskOperator):
             steps: list[Step] = []
         elif src is not None:
             source_ref = src[0]
+            check_against_source(self.task_type, params, field, src, obj.get("tripo_model_version"))
             steps = []
             group = result_group(context, obj)
             title = f"{obj.name} \u2192 {label}"
