@@ -134,3 +134,12 @@ def test_descriptions_for_search(ext):
     assert {f"tripo.{t}" for t in SIXTEEN} <= names
     for t in SIXTEEN:
         assert rna(t).name.startswith("Tripo: ")
+
+
+def test_poll_with_a_malformed_key_or_address(ext, connected):
+    connected.prefs.api_key = "tcli_0123456789abcdef"
+    assert "not a Tripo API key" in _poll_message("text_to_model")
+    connected.prefs.api_key = connected.api_key
+    connected.prefs.api_base_url = "http://api.example.com/v2/openapi"
+    assert "https" in _poll_message("text_to_model")
+    assert connected.emulator.requests(key=connected.api_key) == []

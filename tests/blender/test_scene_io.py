@@ -159,3 +159,12 @@ def test_export_without_mesh_refused(addon, ext, tmp_path):
     bpy.ops.object.empty_add()
     with pytest.raises(ext.scene_io.ImportFailed):
         ext.scene_io.export_selection_glb(bpy.context, tmp_path)
+
+
+def test_broken_file_fails_cleanly(addon, ext, tmp_path):
+    bad = tmp_path / "broken.glb"
+    bad.write_bytes(b"glTF\x02\x00\x00\x00garbage")
+    n = len(bpy.data.objects)
+    with pytest.raises(ext.scene_io.ImportFailed, match="broken.glb"):
+        ext.scene_io.import_files(bpy.context, [str(bad)], title="broken")
+    assert len(bpy.data.objects) == n and "broken" not in bpy.data.collections

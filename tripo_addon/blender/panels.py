@@ -107,8 +107,8 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
         layout.row().prop(settings, "mode", expand=True)
         col = layout.column()
         if settings.mode in ('TEXT', 'TEXT_IMAGE'):
-            col.prop(settings, "prompt", text="", icon='FONT_DATA')
-            col.prop(settings, "negative_prompt", text="Avoid")
+            col.prop(settings, "prompt", text="", placeholder="Describe the model, e.g. a red wooden chair")
+            col.prop(settings, "negative_prompt", text="", placeholder="Avoid (optional)")
         elif settings.mode == 'IMAGE':
             col.prop(settings, "image")
         else:

@@ -250,7 +250,7 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
             log.warning("import of job %s failed: %s", job_id, exc)
             _, item = _find_item(state, job_id)
             if item is not None:
-                item.error = f"Import failed: {exc}"
+                item.error = str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}"
         if budget is not None and time.monotonic() - start > budget:
             break
     if handled:

@@ -20,15 +20,11 @@ from . import catalog
 
 
 def _path_options() -> set[str]:
-    """Options for path properties: accept Blender's "//" (relative to the .blend file) where supported (4.5+)."""
-    probe = type("TRIPO_PG_path_probe", (bpy.types.PropertyGroup,), {
-        "__annotations__": {"p": StringProperty(subtype='FILE_PATH', options={'PATH_SUPPORTS_BLEND_RELATIVE'})}})
-    try:
-        bpy.utils.register_class(probe)
-    except (TypeError, ValueError):
-        return set()
-    bpy.utils.unregister_class(probe)
-    return {'PATH_SUPPORTS_BLEND_RELATIVE'}
+    """Options for path properties: accept Blender's "//" (relative to the .blend file) where the option exists.
+
+    Blender 5.0 has it (and warns without it); 4.2 to 4.3 refuse it, so registration would fail there.
+    """
+    return {'PATH_SUPPORTS_BLEND_RELATIVE'} if bpy.app.version >= (5, 0, 0) else set()
 
 
 PATH = _path_options()
@@ -103,8 +99,8 @@ class TRIPO_PG_scene(bpy.types.PropertyGroup):
         items=(
             ('TEXT', "Text", "Text to model", 'FONT_DATA', 0),
             ('IMAGE', "Image", "Image to model", 'IMAGE_DATA', 1),
-            ('MULTIVIEW', "Multiview", "Four views (front, left, back, right) to model", 'VIEW_CAMERA', 2),
-            ('TEXT_IMAGE', "Text \u2192 Image", "Text to image, then that image to model", 'IMAGE_RGB', 3),
+            ('MULTIVIEW', "Views", "Up to four views (front, left, back, right) to model", 'VIEW_CAMERA', 2),
+            ('TEXT_IMAGE', "Via Image", "Text to image, then that image to model", 'IMAGE_RGB', 3),
         ),
         default='TEXT',
     )

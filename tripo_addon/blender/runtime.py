@@ -74,8 +74,24 @@ def unavailable_reason(context=None) -> str | None:
     reason = offline_reason()
     if reason:
         return reason
-    if not api_key(prefs(context)):
+    p = prefs(context)
+    key = api_key(p)
+    if not key:
         return f"No Tripo API key: set it in the Tripo 3D add-on preferences (or {ENV_KEY})"
+    return settings_problem(key, (p.api_base_url if p is not None else "") or DEFAULT_BASE_URL)
+
+
+def settings_problem(key: str, base_url: str) -> str | None:
+    """What is wrong with the key's form or the API address (checked locally, nothing sent), or None."""
+    from ..api.client import normalize_api_key, normalize_base_url
+
+    try:
+        normalize_api_key(key)
+        normalize_base_url(base_url)
+    except Exception as exc:
+        if not catalog.is_tripo_error(exc):
+            raise
+        return catalog.user_message(exc)
     return None
 
 

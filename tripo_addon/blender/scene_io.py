@@ -133,6 +133,15 @@ def _ensure_object_mode(context) -> None:
 
 
 def _run_importer(kind: str, path: Path, options: ImportOptions) -> None:
+    try:
+        _call_importer(kind, path, options)
+    except RuntimeError as exc:  # an importer's error report or its crash, as bpy.ops raises it
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip() and not ln.startswith("Location:")]
+        reason = lines[-1] if lines else type(exc).__name__
+        raise ImportFailed(f"Blender could not import {path.name}: {reason}")
+
+
+def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
     fp = str(path)
     if kind == "gltf":
         result = bpy.ops.import_scene.gltf(filepath=fp, merge_vertices=options.merge_vertices)
@@ -245,8 +254,13 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     _ensure_object_mode(context)
     before_objects = set(bpy.data.objects)
     before_collections = set(bpy.data.collections)
-    for path in models:
-        _run_importer(kind_of(path), path, options)
+    try:
+        for path in models:
+            _run_importer(kind_of(path), path, options)
+    except ImportFailed:
+        for obj in [o for o in bpy.data.objects if o not in before_objects]:  # no half-imported leftovers
+            bpy.data.objects.remove(obj)
+        raise
     new = [o for o in bpy.data.objects if o not in before_objects]
     if not new:
         raise ImportFailed(f"{', '.join(p.name for p in models)} contained nothing to import.")
