@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import hashlib
 import hmac
+import math
 import secrets
 import shutil
 import tempfile
@@ -310,7 +311,7 @@ class Emulator:
     # ------------------------------------------------------------------------------------------ files
     def sign(self, task_id: str, name: str, *, expired: bool = False) -> str:
         """A signed download URL (a new one on every call: the nonce differs) valid for url_ttl seconds."""
-        exp = int(time.time() - 60 if expired else time.time() + self.url_ttl)
+        exp = int(time.time() - 60) if expired else math.ceil(time.time() + self.url_ttl)  # valid >= url_ttl
         nonce = secrets.token_hex(4)
         sig = self._sig(task_id, name, exp, nonce)
         return f"{self.root_url}/files/{task_id}/{name}?expires={exp}&n={nonce}&sig={sig}"

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from .helpers import run, run_many
+from .helpers import run
 
 
 @pytest.fixture(scope="module")
@@ -27,28 +27,26 @@ def slow_key(slow_emulator) -> str:
     return key
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mkey(emulator) -> str:
-    """An account shared by one test module (for source tasks made once per module)."""
+    """An account shared by the emulator tests (for source tasks made once)."""
     key = "tsk_module_" + uuid.uuid4().hex
     emulator.add_account(key, balance=1_000_000)
     return key
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def model_task(emulator, mkey) -> dict:
     """A finished textured text_to_model task of a biped, owned by `mkey`."""
     return run(emulator, mkey, {"type": "text_to_model", "prompt": "a knight in armour", "model_seed": 11})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def rig_task(emulator, mkey, model_task) -> dict:
     return run(emulator, mkey, {"type": "animate_rig", "original_model_task_id": model_task["task_id"]})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def image_task(emulator, mkey) -> dict:
     return run(emulator, mkey, {"type": "text_to_image", "prompt": "a tin robot"})
 
-
-__all__ = ["run_many"]
