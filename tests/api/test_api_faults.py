@@ -339,6 +339,17 @@ def test_refused_url_is_refreshed(fast, fault, emulator, api_key, done_task, tmp
     assert [r["status"] for r in downloads(emulator) if done_task.task_id in r["path"]] == [403, 200]
 
 
+def test_download_uses_the_polled_output(fast, fault, emulator, api_key, done_task, tmp_path):
+    before = len(gets(emulator, api_key))
+    path = fast.download(done_task.task_id, "pbr_model", tmp_path / "a", output=done_task.output)
+    assert_model_file(path)
+    assert len(gets(emulator, api_key)) == before  # the URL from the poll was still good: no GET /task
+    fault("download", "status", status=403, match={"task_id": done_task.task_id, "key": None})
+    path = fast.download(done_task.task_id, "pbr_model", tmp_path / "b", output=done_task.output)
+    assert_model_file(path)
+    assert len(gets(emulator, api_key)) - before == 1  # refused: one fresh URL, as without ``output``
+
+
 @pytest.mark.parametrize("kind, fields", [("truncate", {"fraction": 0.3}), ("drop", {}),
                                           ("status", {"status": 503})])
 def test_interrupted_download_is_retried(kind, fields, fast, fault, emulator, done_task, tmp_path):
@@ -522,3 +533,49 @@ def test_download_does_not_send_the_api_key(file_server, api_key, tmp_path):
         srv.server_close()
     assert seen_headers and all("Authorization" not in h for h in seen_headers)
     assert seen_headers[0]["User-Agent"].startswith("tripo-addon/")
+
+
+# ============================================================================================== proxies
+@pytest.mark.parametrize("how", ["explicit", "environment"])
+def test_downloads_go_through_the_proxy(how, api_key, tmp_path, monkeypatch):
+    """A non-loopback download URL goes through the configured proxy (explicit ``proxies=`` or HTTP_PROXY)."""
+    glb_bytes = make_glb(tmp_path / "p.glb").read_bytes()
+    seen: list[str] = []
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.path)  # a proxy sees the absolute URL
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(glb_bytes)))
+            self.end_headers()
+            self.wfile.write(glb_bytes)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    proxy = f"http://127.0.0.1:{srv.server_address[1]}"
+    try:
+        if how == "explicit":
+            monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # explicit settings win over the environment
+            client = _LocalTaskClient(api_key, "http://127.0.0.1:9/v2/openapi", proxies=proxy)
+        else:
+            monkeypatch.setenv("HTTP_PROXY", proxy)
+            monkeypatch.delenv("NO_PROXY", raising=False)
+            monkeypatch.delenv("no_proxy", raising=False)
+            client = _LocalTaskClient(api_key, "http://127.0.0.1:9/v2/openapi")
+        client.outputs = {"model": "http://files.tripo-cdn.invalid/r/tripo_model.glb?expires=9999999999"}
+        path = client.download(str(uuid.uuid4()), "model", tmp_path / "o")
+        assert path.read_bytes() == glb_bytes
+        assert seen == ["http://files.tripo-cdn.invalid/r/tripo_model.glb?expires=9999999999"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_loopback_api_bypasses_proxies(emulator, api_key, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with TripoClient(api_key, emulator.base_url, proxies="http://127.0.0.1:9") as c:
+        assert c.balance().balance == 100_000

@@ -541,11 +541,15 @@ class TripoClient:
         cancel: threading.Event | None = None,
         progress: Callable[[int, int | None], None] | None = None,
         filename: str | None = None,
+        output: Mapping[str, Any] | None = None,
     ) -> Path:
-        """Download one output of a successful task into ``dest_dir``; verified, with fresh URLs when needed."""
+        """Download one output of a successful task into ``dest_dir``; verified, with fresh URLs when needed.
+
+        ``output``: the task's output from a poll just made; its URL is used if still valid (one request saved)."""
         from .downloads import download
 
-        return download(self, task_id, output_key, dest_dir, cancel=cancel, progress=progress, filename=filename)
+        return download(self, task_id, output_key, dest_dir, cancel=cancel, progress=progress, filename=filename,
+                        output=output)
 
     # ------------------------------------------------------------------------------------------ conveniences
     def submit(

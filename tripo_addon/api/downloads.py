@@ -360,14 +360,21 @@ def download(
     filename: str | None = None,
     max_attempts: int = MAX_ATTEMPTS,
     max_refreshes: int = MAX_REFRESHES,
+    output: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Download ``output_key`` of a successful task into ``dest_dir`` and return the verified file's path."""
+    """Download ``output_key`` of a successful task into ``dest_dir`` and return the verified file's path.
+
+    ``output``: the task's output as the caller just polled it. Its URL is used when it is not (about to be)
+    expired, which saves a ``GET /task``; a refused or expired URL is replaced by a fresh one as always.
+    """
     folder = Path(dest_dir)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _storage_error(exc, folder, output_key) from None
-    url = _fresh_url(client, task_id, output_key, cancel)
+    url = output_url(output, output_key) if output else None
+    if url is None or url_expired(url):
+        url = _fresh_url(client, task_id, output_key, cancel)
     name = filename or safe_file_name(url, task_id, output_key)
     kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     final = folder / name
