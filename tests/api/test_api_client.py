@@ -412,3 +412,27 @@ def test_key_never_in_exception_text(make_client, fault, emulator, api_key, tmp_
         assert api_key not in text, type(exc)
         assert api_key[4:] not in text
     assert "tsk_***" in failures[0].message
+
+
+def test_natural_rate_limits_and_routing_errors(make_client, emulator, api_key):
+    client = make_client(max_retries=0)
+    ids = [client.create_task(T.text_to_model(f"crowd {i}")) for i in range(10)]
+    with pytest.raises(E.TripoRateLimited) as ei:  # the 11th generation: concurrency limit
+        client.create_task(T.text_to_model("one too many"))
+    assert ei.value.code == 2000 and ei.value.status == 429 and ei.value.retry_after >= 1
+    assert "wait" in ei.value.user_message.lower()
+    for task_id in ids:
+        client.wait(task_id, timeout=WAIT)
+    emulator.configure(rate_limit_per_minute=2)
+    try:
+        client.create_task(T.text_to_image("a"))
+        client.create_task(T.text_to_image("b"))
+        with pytest.raises(E.TripoRateLimited) as ei:
+            client.create_task(T.text_to_image("c"))
+        assert ei.value.code == 1007 and ei.value.retry_after >= 1
+    finally:
+        emulator.configure(rate_limit_per_minute=None)
+    wrong = make_client(base_url=emulator.root_url + "/v3/openapi", max_retries=0)
+    with pytest.raises(E.TripoNotFound) as ei:
+        wrong.balance()
+    assert ei.value.code == 9404 and "9404" in ei.value.user_message
