@@ -86,3 +86,42 @@ def test_sdk_errors_surface_as_tripo_errors(sdk, api_key):
     with pytest.raises((TripoAPIError, TripoRequestError)) as e:
         _run(main())
     assert "2001" in str(e.value) or "404" in str(e.value)
+
+
+async def _poll(client, task_id):
+    """Like wait_for_task without its 2 s minimum sleep (the SDK's get_task does every request)."""
+    while True:
+        task = await client.get_task(task_id)
+        if task.status in ("success", "failed", "cancelled", "banned", "expired"):
+            return task
+        await asyncio.sleep(0.05)
+
+
+def test_sdk_direct_upload_and_post_processing_chain(sdk, emulator, api_key, tmp_path):
+    from tripo3d.models import Animation, RigType
+
+    image = tmp_path / "front.png"
+    image.write_bytes(png_bytes(128, 96))
+
+    async def main():
+        async with sdk(api_key=api_key) as client:
+            token = await client._impl.upload_file(str(image))        # the SDK's no-boto3 fallback: POST /upload
+            model = await _poll(client, await client.image_to_model(image=token))
+            check = await _poll(client, await client.check_riggable(model.task_id))
+            rig = await _poll(client, await client.rig_model(model.task_id, rig_type=RigType(check.output.rig_type)))
+            anim = await _poll(client, await client.retarget_animation(rig.task_id, animation=Animation.WALK))
+            conv = await _poll(client, await client.convert_model(anim.task_id, format="GLTF"))
+            files = await client.download_task_models(conv, str(tmp_path))
+            return token, model, check, rig, anim, conv, files
+
+    token, model, check, rig, anim, conv, files = _run(main())
+    assert model.status == "success" and model.input["file"] == {"type": "jpg", "file_token": token}
+    assert check.output.riggable is True and check.output.rig_type in {r.value for r in RigType}
+    assert rig.status == anim.status == conv.status == "success"
+    assert files["model"].endswith(".zip")
+    import zipfile
+
+    assert any(n.endswith(".gltf") for n in zipfile.ZipFile(files["model"]).namelist())
+    bodies = [r["body"] for r in emulator.requests(method="POST", key=api_key) if r["path"].endswith("/task")]
+    assert bodies[-2] == {"type": "animate_retarget", "original_model_task_id": rig.task_id,
+                          "animation": "preset:walk"}
