@@ -3,7 +3,8 @@
 The dev venv's boto3 & co. are hidden before anything is imported, so the STS upload can only work with the wheels
 the extension bundles (Blender extracts them into $BLENDER_USER_RESOURCES/extensions/.local/lib/.../site-packages).
 
-Environment: TRIPO_ZIP, TRIPO_BASE_URL, TRIPO_API_KEY, PROBE_GLB (a mesh to upload), PROBE_OUT (JSON report).
+Environment: TRIPO_ZIP, TRIPO_BASE_URL, TRIPO_API_KEY, PROBE_GLB (a mesh to upload), PROBE_README (README.md,
+whose headless example is run verbatim), PROBE_OUT (JSON report).
 """
 
 from __future__ import annotations
@@ -119,6 +120,16 @@ def main() -> None:
     report["imported"] = [{"name": o.name, "type": o.type, "task_id": o.get("tripo_task_id"),
                            "task_type": o.get("tripo_task_type")} for o in new]
     step(f"tripo.import_model(wait=True) imported {len(new)} object(s)")
+
+    # 3. The README's headless example, verbatim (it reads TRIPO_BASE_URL; the key is already in the preferences).
+    readme = open(os.environ["PROBE_README"], encoding="utf-8").read()
+    block = readme.split("<!-- readme:headless -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(block, "README.md:headless", "exec"), {"__name__": "__main__"})
+    report["readme_example"] = {
+        "saved": os.path.isfile("chest.blend"),
+        "task_types": sorted({o.get("tripo_task_type") for o in bpy.data.objects if o.get("tripo_task_type")}),
+    }
+    step(f"README headless example ran: {report['readme_example']}")
 
     repos = [r.module for r in bpy.context.preferences.extensions.repos]
     result = bpy.ops.extensions.package_uninstall(repo_index=repos.index("user_default"), pkg_id=ext_id)

@@ -29,7 +29,7 @@ def install_report(built_zip, emulator, tmp_path_factory, write_glb):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BLENDER_", "TRIPO_"))}
     env.update(BLENDER_USER_RESOURCES=str(user), TMPDIR=str(tmp), TRIPO_ZIP=str(built_zip),
                TRIPO_BASE_URL=emulator.base_url, TRIPO_API_KEY=key, PROBE_GLB=str(glb), PROBE_OUT=str(out),
-               TRIPO_CA_BUNDLE=emulator.s3_ca_file or "",
+               TRIPO_CA_BUNDLE=emulator.s3_ca_file or "", PROBE_README=str(HERE.parents[1] / "README.md"),
                NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run([sys.executable, str(HERE / "install_probe.py")], env=env, cwd=work,
                           capture_output=True, text=True, timeout=300)
@@ -74,6 +74,13 @@ def test_operator_round_trip_imports_objects(install_report):
     imported = install_report["imported"]
     assert any(o["type"] == "MESH" for o in imported), imported
     assert all(o["task_type"] == "import_model" and o["task_id"] for o in imported if o["type"] == "MESH")
+
+
+def test_readme_headless_example_runs_verbatim(install_report):
+    _ok(install_report)
+    ex = install_report["readme_example"]
+    assert ex["saved"], ex
+    assert {"text_to_model", "convert_model"} <= set(ex["task_types"]), ex
 
 
 def test_uninstall_leaves_nothing_behind(install_report):
