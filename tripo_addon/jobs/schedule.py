@@ -3,7 +3,6 @@ from ``api.polling.next_poll_delay``)."""
 
 from __future__ import annotations
 
-import itertools
 import threading
 from collections import deque
 from collections.abc import Mapping
@@ -50,6 +49,9 @@ class Stopped(Exception):
 class Slots:
     """A FIFO counting semaphore whose waits can be interrupted by a threading.Event.
 
+    A release hands the slot straight to the oldest waiter (one wake-up, not all waiters: with 190 jobs waiting for
+    10 slots, a release used to wake all 190). Waiters look at their ``stop`` event every ``poll`` seconds.
+
     ``force()`` takes a slot even past the limit: for tasks that already exist on the server (resume, attach), which
     occupy Tripo's slot whether we count them or not.
     """
@@ -59,37 +61,43 @@ class Slots:
         self.limit = max(1, int(limit))
         self.used = 0
         self.peak = 0
-        self._cond = threading.Condition()
-        self._waiters: deque[int] = deque()
-        self._tickets = itertools.count()
+        self._lock = threading.Lock()
+        self._waiters: deque[threading.Event] = deque()
 
-    def acquire(self, stop: threading.Event, *, poll: float = 0.1) -> None:
+    def acquire(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         """Block until a slot is free (FIFO). Raises Stopped if ``stop`` is set first."""
-        with self._cond:
-            ticket = next(self._tickets)
-            self._waiters.append(ticket)
-            try:
-                while not (self.used < self.limit and self._waiters[0] == ticket):
-                    if stop.is_set():
+        granted = threading.Event()
+        with self._lock:
+            self._waiters.append(granted)
+            self._grant()
+        while not granted.is_set():
+            if stop.is_set():
+                with self._lock:
+                    if not granted.is_set():
+                        self._waiters.remove(granted)
+                        self._grant()  # the next waiter may be able to go now
                         raise Stopped()
-                    self._cond.wait(poll)
-                self._take()
-            finally:
-                self._waiters.remove(ticket)
-                self._cond.notify_all()
+                break
+            granted.wait(poll)
 
     def force(self) -> None:
-        with self._cond:
+        with self._lock:
             self._take()
 
     def release(self) -> None:
-        with self._cond:
+        with self._lock:
             self.used = max(0, self.used - 1)
-            self._cond.notify_all()
+            self._grant()
 
     @property
     def waiting(self) -> int:
         return len(self._waiters)
+
+    def _grant(self) -> None:
+        """Under the lock: hand free slots to the oldest waiters."""
+        while self._waiters and self.used < self.limit:
+            self._take()
+            self._waiters.popleft().set()
 
     def _take(self) -> None:
         self.used += 1
