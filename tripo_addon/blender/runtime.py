@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -188,9 +190,34 @@ def ensure_resumed(context=None) -> list[str]:
     return started
 
 
+#: Free space a download folder needs before a (paid) task is sent: results with textures are tens of MB.
+MIN_FREE_BYTES = 64 * 1024 * 1024
+
+
+def download_dir_problem(p=None) -> str | None:
+    """Why results could not be saved in the download folder, or None. Checked before a task is paid for."""
+    if p is None:
+        p = prefs()
+    custom = p.download_dir.strip() if p is not None else ""
+    folder = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        return (f"The download folder {folder} cannot be written to ({exc.strerror or exc}); choose another "
+                "download folder in the add-on preferences (Network), or clear it to use the default")
+    if free < MIN_FREE_BYTES:
+        return (f"Only {free / 1048576:.1f} MB of disk space is free in the download folder {folder}, and a Tripo "
+                f"result can take up to {MIN_FREE_BYTES >> 20} MB; free some space or choose another download folder "
+                "in the add-on preferences (Network)")
+    return None
+
+
 def submit(job, context=None) -> str:
     """Validate and start a job; raises a TripoError (validation errors before anything is sent)."""
-    reason = unavailable_reason(context)
+    reason = unavailable_reason(context) or download_dir_problem(prefs(context))
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
