@@ -208,6 +208,12 @@ def c_empty_selection(ctx):
     return op_message(lambda: bpy.ops.tripo.import_model(wait=True))
 
 
+def c_bad_glb_header(ctx):
+    bad = ctx.tmp / "broken.glb"
+    bad.write_bytes(b"PK\x03\x04 this is a zip, not a GLB" + b"\0" * 64)
+    return op_message(lambda: bpy.ops.tripo.import_model(file=str(bad), wait=True))
+
+
 def c_attach_bad_id(ctx):
     return op_message(lambda: bpy.ops.tripo.attach_task(task_id="my chair please"))
 
@@ -334,6 +340,7 @@ CASES = [
     Case("texture_model with texture and pbr off", c_texture_nothing, ("texture", "pbr")),
     Case("a camera as the active object", c_non_mesh_active, ("Camera", "mesh")),
     Case("import_model with an empty selection", c_empty_selection, ("select",)),
+    Case("import_model of a .glb with a bad header", c_bad_glb_header, ("broken.glb", "export it again")),
     Case("attach a malformed task id", c_attach_bad_id, ("task id",)),
     Case("no API key", c_no_key, ("key",)),
     Case("malformed key (sk-...)", c_malformed_key, ("tsk_",)),
