@@ -10,7 +10,7 @@ import sys
 from blender_helpers import MODULE, REPO, posts
 
 SNIPPET = '''\
-import bpy, addon_utils
+import os, bpy, addon_utils
 
 MODULE = "bl_ext.user_default.tripo_addon"                 # the extension installed from its zip
 bpy.context.preferences.system.use_online_access = True    # "Allow Online Access" (or: blender --online-mode)
@@ -22,7 +22,7 @@ bpy.ops.tripo.text_to_model(prompt="a red wooden chair", wait=True)  # generated
 chair = bpy.context.active_object                                     # the result is selected and active
 print(chair.name, chair["tripo_task_id"], chair["tripo_task_type"])
 bpy.ops.tripo.convert_model(format='FBX', wait=True)                  # next steps act on the active result
-bpy.ops.wm.save_as_mainfile(filepath="chair.blend")
+bpy.ops.wm.save_as_mainfile(filepath=os.path.abspath("chair.blend"))
 '''
 
 
@@ -38,7 +38,7 @@ def test_readme_snippet_runs_headless(connected, repo_dir, tmp_path):
         f"\nprefs.api_base_url = {connected.emulator.base_url!r}\n"
         f"prefs.ca_bundle = {(connected.emulator.s3_ca_file or '')!r}\n#",
     )
-    code = setup + code + "import os, sys\nsys.stdout.flush()\nos._exit(0)\n"
+    code = setup + code + "import sys\nsys.stdout.flush()\nos._exit(0)\n"
     env = {**os.environ, "TRIPO_API_KEY": connected.api_key, "PYTHONPATH": ""}
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=240)

@@ -56,6 +56,8 @@ def test_generate_panel_every_mode(keyed, mode):
         assert "pbr" not in values  # unchanged from Tripo's default: left unset
     if mode == "MULTIVIEW":
         assert values["front_image"] == "//front.png" and "left_image" not in values
+        settings.model_version = "Turbo-v1.0-20250506"  # no multiview on Turbo: left to Tripo, no broken button
+        assert "model_version" not in draw(bpy.types.TRIPO_PT_generate).op_values(expected)[0]
     if mode == "TEXT_IMAGE":
         assert values["pipeline"] == 'TEXT_TO_IMAGE_TO_MODEL'
     assert "Estimated cost" in rec.text()

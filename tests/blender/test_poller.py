@@ -60,8 +60,10 @@ def test_poller_starts_once_and_ends_with_the_file(ext, connected):
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}
     assert ext.poller.poller_running()
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'CANCELLED'}  # one at a time
+    assert len(ext.poller._timers) == 1
     bpy.ops.wm.read_homefile(use_empty=True)
     assert not ext.poller.poller_running()
+    assert ext.poller._timers == []  # the file load cancelled it, and cancel() removed its timer
 
 
 def test_task_list_survives_file_load(ext, connected):

@@ -69,14 +69,15 @@ def generate_call(settings) -> tuple[str, dict]:
         for view in ("front", "left", "back", "right"):
             if getattr(settings, view):
                 props[f"{view}_image"] = getattr(settings, view)
-    if settings.model_version != catalog.AUTO and catalog.param(task_type, "model_version"):
-        props["model_version"] = settings.model_version
+    version = catalog.param(task_type, "model_version")
+    if settings.model_version != catalog.AUTO and version is not None and settings.model_version in version.choices:
+        props["model_version"] = settings.model_version  # (Turbo has no multiview: then Tripo's default applies)
     for name in SHARED_OPTIONS:
         p = catalog.param(task_type, name)
         if p is None:
             continue
         value = getattr(settings, name)
-        if p.kind == "enum" and value == catalog.AUTO:
+        if p.kind == "enum" and (value == catalog.AUTO or value not in p.choices):
             continue
         if name == "face_limit" and value <= 0:
             continue

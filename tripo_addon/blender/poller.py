@@ -20,7 +20,8 @@ from . import catalog, previews, runtime, scene_io
 
 log = logging.getLogger(__name__)
 
-TICK = 0.25  # seconds between TIMER events
+TICK = 0.05  # seconds between TIMER events: a finished result waits at most this long for the main thread; an idle
+# tick costs tens of microseconds (scripts/bench.py, docs/performance.md)
 IMPORT_BUDGET = 0.1  # seconds of imports per tick (one import always runs)
 POLLER_ID = "TRIPO_OT_poller"
 
@@ -288,7 +289,8 @@ def _fetch_preview(snap: dict) -> None:
         if step.get("task_id") and (step.get("output") or {}).get("rendered_image"):
             eng = runtime.engine(create=False)
             if eng is not None:
-                runtime.request_preview(snap["id"], step["task_id"], eng.download_dir / step["task_id"])
+                runtime.request_preview(snap["id"], step["task_id"], eng.download_dir / step["task_id"],
+                                        output=step.get("output"))
             return
 
 
@@ -331,11 +333,26 @@ def poller_running(context=None) -> bool:
     return False
 
 
+_timers: list = []  # the running poller's window-manager timer (removed on unregister too)
+
+
 def _stop_timer(op, context) -> None:
     timer = getattr(op, "_timer", None)
     if timer is not None:
         context.window_manager.event_timer_remove(timer)
         op._timer = None
+        if timer in _timers:
+            _timers.remove(timer)
+
+
+def _remove_timers() -> None:
+    wm = bpy.context.window_manager
+    while _timers:
+        timer = _timers.pop()
+        try:
+            wm.event_timer_remove(timer)
+        except (ReferenceError, RuntimeError, ValueError):
+            pass
 
 
 class TRIPO_OT_poller(bpy.types.Operator):
@@ -354,6 +371,7 @@ class TRIPO_OT_poller(bpy.types.Operator):
         if context.window is None or poller_running(context):
             return {'CANCELLED'}
         self._timer = context.window_manager.event_timer_add(TICK, window=context.window)
+        _timers.append(self._timer)
         context.window_manager.modal_handler_add(self)
         return {'RUNNING_MODAL'}
 
@@ -424,6 +442,7 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    _remove_timers()  # a running poller dies with its class; its timer must not outlive it
     while _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
     if bpy.app.timers.is_registered(_start_soon):

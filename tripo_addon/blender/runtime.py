@@ -13,6 +13,7 @@ import queue
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ engine_options: dict[str, Any] = {}
 
 _lock = threading.Lock()
 _config: dict[str, Any] = {}  # plain settings for the client factory (memory only)
+_config_version = 0  # bumped when _config changes (background threads then build a new client)
 _engine = None
 _resumed = False
 _live: set[str] = set()  # jobs followed in this session: their results import by themselves
@@ -135,9 +137,12 @@ def refresh_config(context=None) -> None:
         "ca_bundle": (bpy.path.abspath(p.ca_bundle.strip()) if p is not None and p.ca_bundle.strip() else ""),
         "timeout": (connect, max(60.0, connect)),
     }
+    global _config_version
     with _lock:
-        _config.clear()
-        _config.update(cfg)
+        if cfg != _config:
+            _config.clear()
+            _config.update(cfg)
+            _config_version += 1
     if _engine is not None and p is not None:
         _engine.download_dir = download_dir(p)
 
@@ -271,6 +276,9 @@ def busy() -> bool:
         return False
     if not eng.events.empty():
         return True
+    active = getattr(eng, "active", None)  # cheap (no snapshots): this runs on every poller tick
+    if active is not None:
+        return bool(active())
     return any(eng.is_running(j["id"]) for j in eng.jobs())
 
 
@@ -283,7 +291,7 @@ def shutdown() -> None:
             eng.shutdown(timeout=5.0)
         except Exception:
             log.exception("engine shutdown failed")
-    background.join(5.0)
+    background.stop(5.0)
     _resumed = False
     _live.clear()
     _pending_imports.clear()
@@ -294,53 +302,113 @@ def shutdown() -> None:
 
 # ==================================================================================================== background calls
 class Background:
-    """Short network calls outside the job engine (balance, connection test) in daemon threads.
+    """Short network calls outside the job engine (balance, connection test, preview images).
 
-    Results come back through ``results`` as ``(kind, ok, value)``; ``poller.drain()`` applies them.
+    They run on at most :attr:`WORKERS` long-lived daemon threads, each keeping one TripoClient (so its kept-alive
+    connection serves every later call: a preview per finished task costs one request, not a new connection). A
+    thread started on the main thread costs milliseconds when the workers are busy (it waits for the GIL), so threads
+    are started only when none is free, and leave after :attr:`IDLE_EXIT` seconds without work.
+
+    ``start(kind, fn)`` queues ``fn(client)`` unless a call of that kind is already queued or running. Results come
+    back through ``results`` as ``(kind, ok, value)``; ``poller.drain()`` applies them.
     """
+
+    WORKERS = 2
+    IDLE_EXIT = 30.0
 
     def __init__(self) -> None:
         self.results: queue.Queue = queue.Queue()
-        self._threads: set[threading.Thread] = set()
+        self._todo: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._kinds: set[str] = set()  # queued or running
+        self._threads: set[threading.Thread] = set()
+        self._free = 0  # threads waiting for work
+        self._serial = 0
 
     def start(self, kind: str, fn) -> bool:
         with self._lock:
-            if any(t.name == f"tripo-{kind}" and t.is_alive() for t in self._threads):
+            if kind in self._kinds:
                 return False
-            t = threading.Thread(target=self._run, args=(kind, fn), name=f"tripo-{kind}", daemon=True)
-            self._threads.add(t)
-        t.start()
+            self._kinds.add(kind)
+            spawn = self._free == 0 and len(self._threads) < self.WORKERS
+            if spawn:
+                self._serial += 1
+                t = threading.Thread(target=self._loop, name=f"tripo-background-{self._serial}", daemon=True)
+                self._threads.add(t)
+            else:
+                self._free -= 1  # that thread is taken by this call
+            self._todo.put((kind, fn))  # under the lock: an idle thread about to leave sees it and stays
+        if spawn:
+            t.start()
         return True
 
-    def _run(self, kind: str, fn) -> None:
+    def _loop(self) -> None:
+        client = None
+        version = None
         try:
-            value = fn()
-        except Exception as exc:
-            msg = catalog.user_message(exc) if catalog.is_tripo_error(exc) else f"{type(exc).__name__}: {exc}"
-            try:
-                from ..api.errors import redact
-
-                msg = redact(msg)
-            except Exception:
-                msg = type(exc).__name__
-            self.results.put((kind, False, msg))
-        else:
-            self.results.put((kind, True, value))
+            while True:
+                try:
+                    item = self._todo.get(timeout=self.IDLE_EXIT)
+                except queue.Empty:
+                    with self._lock:
+                        if self._todo.empty():  # nothing was promised to this thread meanwhile
+                            self._free -= 1
+                            self._threads.discard(threading.current_thread())
+                            return
+                    continue
+                if item is None:  # stop()
+                    return
+                kind, fn = item
+                try:
+                    if client is None or version != _config_version:
+                        if client is not None:
+                            client.close()
+                            client = None
+                        version = _config_version
+                        client = make_client()
+                    value = fn(client)
+                except Exception as exc:
+                    self.results.put((kind, False, _error_text(exc)))
+                else:
+                    self.results.put((kind, True, value))
+                finally:
+                    with self._lock:
+                        self._kinds.discard(kind)
+                        self._free += 1
+                        self._idle.notify_all()
         finally:
+            if client is not None:
+                try:
+                    client.close()
+                except Exception:  # noqa: BLE001
+                    pass
             with self._lock:
                 self._threads.discard(threading.current_thread())
+                self._idle.notify_all()
 
     def active(self) -> bool:
         with self._lock:
-            alive = any(t.is_alive() for t in self._threads)
-        return alive or not self.results.empty()
+            return bool(self._kinds) or not self.results.empty()
 
     def join(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` seconds) until every queued call has finished."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._kinds and time.monotonic() < deadline:
+                self._idle.wait(min(0.1, max(0.0, deadline - time.monotonic())))
+
+    def stop(self, timeout: float) -> None:
+        """Let queued calls finish (``join``), then end the threads and close their clients."""
+        self.join(timeout)
         with self._lock:
             threads = list(self._threads)
+            self._free = 0
+        for _ in threads:
+            self._todo.put(None)
+        deadline = time.monotonic() + timeout
         for t in threads:
-            t.join(timeout)
+            t.join(max(0.0, deadline - time.monotonic()))
 
     def take(self) -> list[tuple[str, bool, Any]]:
         out = []
@@ -351,17 +419,21 @@ class Background:
                 return out
 
 
+def _error_text(exc: Exception) -> str:
+    msg = catalog.user_message(exc) if catalog.is_tripo_error(exc) else f"{type(exc).__name__}: {exc}"
+    try:
+        from ..api.errors import redact
+
+        return redact(msg)
+    except Exception:
+        return type(exc).__name__
+
+
 background = Background()
 
 
-def _fetch_balance() -> dict:
-    client = make_client()
-    try:
-        bal = client.balance()
-    finally:
-        close = getattr(client, "close", None)
-        if close:
-            close()
+def _fetch_balance(client) -> dict:
+    bal = client.balance()
     get = (lambda k: bal.get(k)) if isinstance(bal, dict) else (lambda k: getattr(bal, k, None))
     return {"balance": float(get("balance") or 0), "frozen": float(get("frozen") or 0)}
 
@@ -375,21 +447,16 @@ def request_balance(kind: str = "balance", context=None) -> bool:
     return background.start(kind, _fetch_balance)
 
 
-def request_preview(job_id: str, task_id: str, dest_dir: Path) -> bool:
-    """Download a finished task's rendered preview image in the background (once per job)."""
+def request_preview(job_id: str, task_id: str, dest_dir: Path, output: dict | None = None) -> bool:
+    """Download a finished task's rendered preview image in the background (once per job).
+
+    ``output``: the task's output from the job snapshot; its URL is used while valid (no ``GET /task``)."""
     if job_id in _previews_requested or unavailable_reason() is not None:
         return False
     _previews_requested.add(job_id)
-    refresh_config()
 
-    def fetch() -> dict:
-        client = make_client()
-        try:
-            path = client.download(task_id, "rendered_image", dest_dir)
-        finally:
-            close = getattr(client, "close", None)
-            if close:
-                close()
+    def fetch(client) -> dict:
+        path = client.download(task_id, "rendered_image", dest_dir, output=output)
         return {"job_id": job_id, "path": str(path)}
 
     return background.start(f"preview-{job_id}", fetch)
