@@ -514,3 +514,33 @@ def test_unknown_status_is_polled_through_then_gives_up(engine, emulator, api_ke
     emulator.inject("poll", "unknown_status", count=-1, match={"key": api_key})
     snap = engine.wait(engine.submit(pipelines.text_to_image("lost")), WAIT)
     assert snap["state"] == "failed" and "unknown" in snap["error"]
+
+
+# ---------------------------------------------------------------------------------------------------- two instances
+def test_second_engine_on_same_state_dir_never_runs_the_shared_jobs(factory, emulator, api_key, tmp_path):
+    state, dl = tmp_path / "state", tmp_path / "dl"
+    e1 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    assert e1.role == "primary"
+    first = e1.submit(pipelines.text_to_final("shared"))
+    e2 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)  # e.g. a second Blender instance
+    try:
+        assert e2.role == "secondary"
+        assert any(e.kind == ev.NOTICE and "Another Blender instance" in e.message for e in drain_all(e2))
+        assert e2.jobs() == [] and e2.resume() == []  # e1's jobs are never followed (or continued) twice
+        own = e2.submit(pipelines.text_to_image("mine"))
+        assert e2.wait(own, WAIT)["state"] == "succeeded"
+        assert e1.wait(first, WAIT)["state"] == "succeeded"
+        assert len(created(emulator, api_key)) == 3
+    finally:
+        e2.shutdown(5)
+    e3 = Engine(factory, state, dl)  # while e1 still runs: a new secondary adopts the ended one's jobs
+    assert e3.role == "secondary" and [j["id"] for j in e3.jobs()] == [own]
+    e3.shutdown(1)
+    e1.shutdown(5)
+    e4 = Engine(factory, state, dl)
+    try:
+        assert e4.role == "primary"
+        assert {j["id"] for j in e4.jobs()} == {first, own}
+        assert not list(state.glob("jobs.secondary-*"))
+    finally:
+        e4.shutdown(1)

@@ -41,8 +41,8 @@ from ..api.errors import (
 )
 from . import events as ev
 from .events import Event, EventQueue
-from .job import Job, JobState, Ref, Step, encode_value, iter_refs
-from .journal import Journal, JournalError
+from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
+from .journal import DirLock, Journal, JournalError
 from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ UPLOAD_MAX_AGE = 12 * 3600.0  # uploaded tokens live about 24 h; re-upload older
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 _UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
 _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
+LOCK_NAME = "jobs.lock"
+SECONDARY_PREFIX = "jobs.secondary-"
 NO_SERVER_CANCEL = (
     "Tripo's v2 API has no way to cancel a task: {task} may still run on Tripo and use credits. "
     "Attach it by id later to get its result."
@@ -226,10 +228,27 @@ class Engine:
         self._stopping = False
         self._journal_warned = False
         self._slots = {name: Slots(name, min(limit, self.max_parallel)) for name, limit in GROUP_LIMITS.items()}
-        self._journal = Journal(self.state_dir, min_interval=journal_interval)
-        jobs, notices = self._journal.load()
+        notices: list[str] = []
+        # One engine per state dir runs the shared job list (two Blender instances must never both resume a job and
+        # send its next step twice). Another concurrent engine keeps its own list, adopted by the next primary.
+        self._dir_lock = DirLock(self.state_dir / LOCK_NAME)
+        self.role = "primary" if self._dir_lock.acquire() else "secondary"
+        if self.role == "primary":
+            self._journal = Journal(self.state_dir, min_interval=journal_interval)
+        else:
+            name = f"{SECONDARY_PREFIX}{os.getpid()}-{new_id()[:6]}"
+            self._dir_lock = DirLock(self.state_dir / f"{name}.lock")
+            self._dir_lock.acquire()
+            self._journal = Journal(self.state_dir, min_interval=journal_interval, name=f"{name}.json")
+            notices.append(
+                "Another Blender instance is running the Tripo job list; jobs started here are kept in a separate "
+                "list and join the shared one when that instance closes."
+            )
+        jobs, load_notices = self._journal.load()
+        notices[:0] = load_notices
         for job in jobs:
             self._jobs[job.id] = job
+        notices += self._adopt_secondaries()
         for msg in notices:
             self._post(Event("", ev.NOTICE, {}, msg))
 
@@ -268,6 +287,7 @@ class Engine:
         if not _TASK_ID.match(task_id):
             raise _validation_error(f"{task_id!r} does not look like a Tripo task id.")
         if job_id is not None:
+            self._await_worker_exit(job_id)
             with self._lock:
                 job = self._get_job(job_id)
                 if job_id in self._runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
@@ -363,8 +383,11 @@ class Engine:
         call this only after checking the Tripo task history (or use ``attach(task_id, job_id=...)``).
         """
         self._check_open()
+        self._await_worker_exit(job_id)
         with self._lock:
             job = self._get_job(job_id)
+            if job_id in self._runs and job.state in S.STOPPED:
+                raise _validation_error("The job is still stopping (a request is in flight); try again in a moment.")
             if job_id in self._runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
                 raise _validation_error("Only a failed, cancelled or stopped job can be retried.")
             for step in job.steps:
@@ -425,7 +448,8 @@ class Engine:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             job = self._get_job(job_id)
-            while job.state not in S.STOPPED and job_id in self._runs:
+            # Until the worker has ended (so retry/attach may follow at once); a cancelled job returns at once.
+            while job_id in self._runs and job.state != S.CANCELLED:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
@@ -459,6 +483,49 @@ class Engine:
         except Exception:  # pragma: no cover
             log.exception("final journal save failed")
         self._journal.close()
+        self._dir_lock.release()
+
+    def _await_worker_exit(self, job_id: str, timeout: float = 5.0) -> None:
+        """Give a stopped job's worker a moment to end (it may be returning from a request)."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while job_id in self._runs and time.monotonic() < deadline:
+                job = self._jobs.get(job_id)
+                if job is None or job.state not in S.STOPPED:
+                    return
+                self._cond.wait(0.1)
+
+    def _adopt_secondaries(self) -> list[str]:
+        """Take over the job lists of secondary engines that have ended (their lock is free)."""
+        notices: list[str] = []
+        adopted: list[tuple[Path, DirLock]] = []
+        for path in sorted(self.state_dir.glob(f"{SECONDARY_PREFIX}*.json")):
+            if path == self._journal.path:
+                continue
+            lock = DirLock(path.with_suffix(".lock"))
+            if not lock.acquire():
+                continue  # still running
+            jobs, msgs = Journal(self.state_dir, name=path.name).load()
+            notices += msgs
+            for job in jobs:
+                self._jobs.setdefault(job.id, job)
+            adopted.append((path, lock))
+        if adopted:
+            try:
+                self._save(important=True, must=True)
+            except JournalError as exc:
+                notices.append(f"Jobs from another Blender instance could not be merged: {exc}")
+                for _path, lock in adopted:
+                    lock.release()
+                return notices
+            for path, lock in adopted:
+                lock.release()
+                for p in (path, path.with_suffix(".lock")):
+                    try:
+                        p.unlink()
+                    except OSError:
+                        pass
+        return notices
 
     @property
     def slots(self) -> dict[str, Slots]:

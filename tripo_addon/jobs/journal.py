@@ -35,9 +35,10 @@ class Journal:
     (temp file + flush + fsync + ``os.replace`` + directory fsync) and raise :class:`JournalError` on failure.
     """
 
-    def __init__(self, state_dir: str | os.PathLike, *, min_interval: float = 2.0) -> None:
+    def __init__(self, state_dir: str | os.PathLike, *, min_interval: float = 2.0, name: str = FILE_NAME) -> None:
         self.dir = Path(state_dir)
-        self.path = self.dir / FILE_NAME
+        self.path = self.dir / name
+        self.name = name
         self.min_interval = min_interval
         self.lock = threading.RLock()  # held across serialise + write so writes never go back in time
         self._last_write = 0.0
@@ -50,7 +51,7 @@ class Journal:
         """Read the log. Returns (jobs, notices). Never raises: a bad log is moved aside with a notice."""
         notices: list[str] = []
         with self.lock:
-            for stale in self.dir.glob(f"{FILE_NAME}.*.tmp"):  # left by a crash mid-write; the log itself is intact
+            for stale in self.dir.glob(f"{self.name}.*.tmp"):  # left by a crash mid-write; the log itself is intact
                 try:
                     stale.unlink()
                 except OSError:
@@ -90,10 +91,10 @@ class Journal:
 
     def _quarantine(self, *, move: bool) -> Path | None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        dest = self.path.with_name(f"{FILE_NAME}.corrupt-{stamp}")
+        dest = self.path.with_name(f"{self.name}.corrupt-{stamp}")
         n = 1
         while dest.exists():
-            dest = self.path.with_name(f"{FILE_NAME}.corrupt-{stamp}-{n}")
+            dest = self.path.with_name(f"{self.name}.corrupt-{stamp}-{n}")
             n += 1
         try:
             if move:
@@ -157,7 +158,7 @@ class Journal:
     def _write(self, records: list[dict]) -> None:
         self.dir.mkdir(parents=True, exist_ok=True)
         payload = json.dumps({"version": VERSION, "saved": time.time(), "jobs": records}, indent=1, sort_keys=True)
-        fd, tmp = tempfile.mkstemp(prefix=FILE_NAME + ".", suffix=".tmp", dir=self.dir)
+        fd, tmp = tempfile.mkstemp(prefix=self.name + ".", suffix=".tmp", dir=self.dir)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(payload)
@@ -189,3 +190,63 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+class DirLock:
+    """An exclusive, non-blocking, inter-process lock on a file (flock on POSIX, msvcrt.locking on Windows).
+
+    Held while the object is open; released by :meth:`release` or when the process ends (also after a crash).
+    """
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._fh = None
+
+    def acquire(self) -> bool:
+        """Try once; True if this object now holds the lock."""
+        if self._fh is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+b")  # noqa: SIM115 - kept open while the lock is held
+        except OSError as exc:
+            log.warning("cannot open lock file %s: %s", self.path, exc)
+            return False
+        try:
+            if os.name == "nt":  # pragma: no cover - Windows
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self._fh is not None
+
+    def release(self) -> None:
+        fh, self._fh = self._fh, None
+        if fh is None:
+            return
+        try:
+            if os.name == "nt":  # pragma: no cover - Windows
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            pass
+        finally:
+            fh.close()
