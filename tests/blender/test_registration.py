@@ -156,3 +156,13 @@ def test_user_dirs_are_outside_the_package(addon, ext):
         assert not str(Path(d).resolve()).startswith(str(pkg))
     assert os.environ.get("BLENDER_USER_RESOURCES", "") == "" or str(ext.runtime.state_dir()).startswith(
         os.environ["BLENDER_USER_RESOURCES"])
+
+
+def test_unregister_while_the_poller_runs(addon, ext):
+    assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}
+    disable()
+    assert ext.poller._timers == [] and not hasattr(bpy.types, "TRIPO_OT_poller")
+    enable()
+    assert not ext.poller.poller_running()  # the old instance went with its class: a new one can start
+    assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}
+    bpy.ops.wm.read_homefile(use_empty=True)

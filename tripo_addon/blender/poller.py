@@ -328,8 +328,12 @@ def poller_running(context=None) -> bool:
     wm = (context or bpy.context).window_manager
     for window in getattr(wm, "windows", ()):
         for op in window.modal_operators:
-            if op.bl_idname == POLLER_ID:
-                return True
+            # an entry goes stale once its operator type is unregistered (Blender frees it on the next event)
+            try:
+                if op is not None and op.bl_idname == POLLER_ID:
+                    return True
+            except (AttributeError, ReferenceError, ValueError):
+                continue
     return False
 
 
