@@ -164,5 +164,7 @@ def test_unregister_while_the_poller_runs(addon, ext):
     assert ext.poller._timers == [] and not hasattr(bpy.types, "TRIPO_OT_poller")
     enable()
     assert not ext.poller.poller_running()  # the old instance went with its class: a new one can start
+    # Blender frees the dead handler on the next event; the bpy module has no event loop, a file load does it
+    bpy.ops.wm.read_homefile(use_empty=True)
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}
     bpy.ops.wm.read_homefile(use_empty=True)
