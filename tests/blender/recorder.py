@@ -62,6 +62,8 @@ class Recorder:
         self.calls.append((name, args, kwargs))
         if name in _SUB_LAYOUTS:
             return Recorder(self.calls)
+        if name == "panel":  # (header, body); the body is drawn (an open panel)
+            return Recorder(self.calls), Recorder(self.calls)
         if name in ("prop", "prop_enum", "prop_search", "props_enum"):
             data, prop = args[0], args[1]
             assert prop in data.bl_rna.properties, f"{type(data).__name__} has no property {prop!r}"
@@ -107,3 +109,28 @@ def draw(cls, context=None, **extra):
     self = SimpleNamespace(layout=rec, **extra)
     cls.draw(self, context or bpy.context)
     return rec
+
+
+def draw_operator(op_cls, context=None):
+    """Run an operator's dialog ``draw`` on a stand-in instance holding the operator's default values."""
+    category, name = op_cls.bl_idname.split(".")
+    rna = getattr(getattr(bpy.ops, category), name).get_rna_type()  # the operator's own properties
+    mixin = next(c for c in op_cls.__mro__[1:] if not issubclass(c, bpy.types.bpy_struct))
+    fake = type("FakeOperator", (mixin,), {"bindings": op_cls.bindings, "task_type": op_cls.task_type})()
+    fake.layout = Recorder()
+    fake.bl_rna = rna
+    fake.properties = type("Props", (), {"is_property_set": staticmethod(lambda name: False)})()
+    for prop in rna.properties:
+        if prop.identifier == "rna_type":
+            continue
+        if prop.type == 'COLLECTION':
+            value = []
+        elif prop.type == 'ENUM':
+            value = set(prop.default_flag) if prop.is_enum_flag else prop.default
+        elif getattr(prop, "is_array", False):
+            value = list(prop.default_array)
+        else:
+            value = prop.default
+        setattr(fake, prop.identifier, value)
+    fake.draw(context or bpy.context)
+    return fake.layout

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import bpy
 import pytest
 from blender_helpers import get_prefs
-from recorder import Recorder, draw
+from recorder import Recorder, draw, draw_operator
 
 PANELS = ("TRIPO_PT_generate", "TRIPO_PT_active", "TRIPO_PT_tasks", "TRIPO_PT_balance")
 
@@ -173,3 +173,19 @@ def test_task_preview_icon(keyed, ext, tmp_path, monkeypatch):
     rec = draw(bpy.types.TRIPO_PT_tasks)
     icons = [c for c in rec.calls if c[0] == "template_icon"]
     assert icons and icons[0][2]["icon_value"] == 42
+
+
+def test_operator_dialogs(keyed, ext, user_mesh):
+    """Every task operator's dialog names only its own properties; post steps say what they act on."""
+    for cls in ext.operators.TASK_OPERATORS:
+        rec = draw_operator(cls)
+        props = rec.props()
+        assert props, cls.__name__
+        assert "wait" not in props  # scripting only
+        if cls.task_type in ("texture_model", "convert_model"):
+            assert "Sends your mesh" in rec.text()
+    rec = draw_operator(bpy.types.TRIPO_OT_text_to_model)
+    assert rec.props()[0] == "prompt" and any(c[0] == "panel" for c in rec.calls)
+    assert "Estimated cost" in rec.text()
+    rec = draw_operator(bpy.types.TRIPO_OT_multiview_to_model)
+    assert rec.props()[:4] == ["front_image", "left_image", "back_image", "right_image"]

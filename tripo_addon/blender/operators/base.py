@@ -26,6 +26,10 @@ COMMON = ("wait", "wait_timeout")
 _RESERVED = set(COMMON) | {"layout", "properties", "options", "bl_idname", "bl_label", "bl_description",
                            "bl_options", "has_reports", "macros", "name", "rna_type"}
 TEXTURE_PROMPT_PARTS = ("image", "style_image", "images")
+#: parameters shown first in an operator's dialog (the rest sit under "More Options")
+MAIN_PARAMS = frozenset({"prompt", "negative_prompt", "file", "files", "model_version", "texture", "pbr",
+                         "texture_quality", "face_limit", "quad", "texture_prompt", "part_names", "rig_type",
+                         "animation", "animations", "style", "format", "t_pose", "template"})
 
 
 @dataclass(frozen=True)
@@ -248,20 +252,35 @@ class TaskOperator:
         layout = self.layout
         layout.use_property_split = True
         layout.use_property_decorate = False
+        self.draw_source(context, layout)
         self.draw_inputs(context, layout)
         credits = catalog.estimate_credits(self.task_type, self.safe_params())
         if credits is not None:
             layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
 
+    def draw_source(self, context, layout):
+        """What the operator acts on (post-processing operators say which object)."""
+
     def draw_inputs(self, context, layout):
-        for b in self.bindings:
-            if b.kind == "files":
-                layout.label(text=f"{_title(b.param)}: {len(getattr(self, b.prop))} file(s)")
-                continue
-            layout.prop(self, b.prop)
-            if b.kind == "texture_prompt":
-                layout.prop(self, f"{b.prop}_image")
-                layout.prop(self, f"{b.prop}_style_image")
+        main = [b for b in self.bindings if b.required or b.param in MAIN_PARAMS and b.kind != "task_id"]
+        more = [b for b in self.bindings if b not in main]
+        for b in main:
+            self.draw_binding(layout, b)
+        if more:
+            header, body = layout.panel(f"TRIPO_{self.task_type}_more", default_closed=True)
+            header.label(text="More Options")
+            if body is not None:
+                for b in more:
+                    self.draw_binding(body, b)
+
+    def draw_binding(self, layout, b: Binding) -> None:
+        if b.kind == "files":
+            layout.label(text=f"{_title(b.param)}: {len(getattr(self, b.prop))} file(s)")
+            return
+        layout.prop(self, b.prop)
+        if b.kind == "texture_prompt":
+            layout.prop(self, f"{b.prop}_image")
+            layout.prop(self, f"{b.prop}_style_image")
 
     def safe_params(self) -> dict:
         try:

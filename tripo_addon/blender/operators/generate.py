@@ -63,9 +63,7 @@ class MultiviewOperator(GenerateOperator):
     def draw_inputs(self, context, layout):
         for view in VIEWS:
             layout.prop(self, f"{view}_image")
-        for b in self.bindings:
-            if b.kind != "files":
-                layout.prop(self, b.prop)
+        super().draw_inputs(context, layout)
 
 
 GENERATE_TYPES = [t for t in catalog.GENERATION if t in catalog.task_types()]

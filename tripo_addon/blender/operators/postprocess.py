@@ -72,6 +72,17 @@ class PostOperator(TaskOperator):
     def unavailable(cls, context):
         return runtime.unavailable_reason(context) or source_problem(cls.task_type, context)
 
+    def draw_source(self, context, layout):
+        obj = context.active_object
+        if obj is None:
+            return
+        src = tripo_source(obj)
+        if src is not None:
+            layout.label(text=f"On {obj.name} ({catalog.label(src[1])})", icon='OBJECT_DATA')
+        else:
+            names = ", ".join(o.name for o in scene_io.selected_meshes(context)) or obj.name
+            layout.label(text=f"Sends your mesh to Tripo first: {names}"[:80], icon='EXPORT')
+
     def build_job(self, context, params):
         tt = catalog.task_type(self.task_type)
         field = tt.source_field
