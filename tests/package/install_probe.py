@@ -131,12 +131,16 @@ def main() -> None:
     }
     step(f"README headless example ran: {report['readme_example']}")
 
+    report["user_dir"] = os.path.realpath(os.path.join(user, "extensions", ".user", "user_default", ext_id))
+    report["user_dir_before_uninstall"] = os.path.isdir(report["user_dir"])  # job log, downloads
+
     repos = [r.module for r in bpy.context.preferences.extensions.repos]
     result = bpy.ops.extensions.package_uninstall(repo_index=repos.index("user_default"), pkg_id=ext_id)
     assert result == {"FINISHED"}, result
     report["after_uninstall"] = {
         "enabled": module in bpy.context.preferences.addons,
         "package_dir_exists": os.path.exists(report["package_dir"]),
+        "user_dir_exists": os.path.exists(report["user_dir"]),
         "site_packages_left": sorted(os.listdir(report["site_packages"]))
         if os.path.isdir(report["site_packages"]) else [],
     }

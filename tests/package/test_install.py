@@ -86,6 +86,8 @@ def test_readme_headless_example_runs_verbatim(install_report):
 def test_uninstall_leaves_nothing_behind(install_report):
     _ok(install_report)
     after = install_report["after_uninstall"]
-    assert after == {"enabled": False, "package_dir_exists": False, "site_packages_left": []}, after
+    assert install_report["user_dir_before_uninstall"]  # the add-on kept its job log / downloads there
+    assert after == {"enabled": False, "package_dir_exists": False, "user_dir_exists": False,
+                     "site_packages_left": []}, after
     user_default = Path(install_report["_user"]) / "extensions" / "user_default"
     assert not (user_default / "tripo_addon").exists()
