@@ -217,15 +217,24 @@ class TRIPO_UL_tasks(bpy.types.UIList):
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         row = layout.row(align=True)
+        kind = catalog.label(item.task_type) if item.task_type else item.kind
         row.label(text=item.name, icon=STATE_ICONS.get(item.state, 'QUESTION'))
+        right = row.row(align=True)
+        right.alignment = 'RIGHT'
         if item.state in ("failed", "needs_attention"):
-            row.label(text="", icon='ERROR')
+            right.label(text=(item.error or item.state)[:28], icon='ERROR')
         elif not item.final:
-            sub = row.row()
-            sub.ui_units_x = 3
-            sub.prop(item, "progress", text="", slider=True)
-        elif item.can_import:
-            row.operator("tripo.import_result", text="", icon='IMPORT').job_id = item.job_id
+            text = f"{kind} {item.progress}%"
+            if item.eta >= 0:
+                text += f" \u00b7 {_eta(item.eta)}"
+            sub = right.row()
+            sub.ui_units_x = 6
+            sub.progress(factor=item.progress / 100.0, type='BAR', text=text)
+        else:
+            if item.credits:
+                right.label(text=f"{format_credits(item.credits)} cr")
+            if item.can_import:
+                right.operator("tripo.import_result", text="", icon='IMPORT').job_id = item.job_id
 
 
 def _eta(seconds: int) -> str:
