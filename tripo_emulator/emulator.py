@@ -18,13 +18,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from . import catalog as C
+from . import control
 from .accounts import Account, Accounts
 from .errors import ApiError, invalid
 from .faults import Faults, Rule
+from .inputs import MAX_IMAGE_BYTES, check_image
 from .s3 import BUCKET, S3Server, sts_credentials
 from .server import API_PREFIX, Server
 from .tasks import Task, TaskStore
-from .validation import MAX_IMAGE_BYTES, check_image, validate
+from .validation import validate
 from .web import Request, Response, json_response, ok, parse_multipart
 
 CONTENT_TYPES = {"glb": "model/gltf-binary", "webp": "image/webp", "png": "image/png", "jpg": "image/jpeg",
@@ -377,54 +379,8 @@ class Emulator:
 
     # ------------------------------------------------------------------------------------------ control
     def control(self, req: Request) -> Response:
-        """Test-only routes under /_emulator (loopback clients only)."""
-        if req.client not in ("127.0.0.1", "::1") and not req.client.startswith("127."):
-            return json_response({"code": 1005, "message": "Control routes are loopback-only."}, 403, 1005)
-        path = req.path.rstrip("/")
-        m = req.method
-        try:
-            body = req.json() if req.body else {}
-        except (ValueError, UnicodeDecodeError):
-            return json_response({"code": 1003, "message": "Bad JSON."}, 400, 1003)
-        try:
-            if path == "/_emulator/health":
-                return ok(self.config())
-            if path == "/_emulator/config" and m == "POST":
-                return ok(self.configure(**body))
-            if path == "/_emulator/config":
-                return ok(self.config())
-            if path == "/_emulator/accounts" and m == "POST":
-                if "strict" in body:
-                    self.set_strict_keys(bool(body["strict"]))
-                if "key" in body:
-                    self.add_account(body["key"], body.get("balance", 10_000))
-                    return ok({"key": body["key"], **self.balance(body["key"])})
-                return ok({"strict": self.accounts.strict})
-            if path.startswith("/_emulator/accounts/") and m == "GET":
-                return ok(self.balance(path.split("/")[-1]))
-            if path == "/_emulator/faults":
-                if m == "POST":
-                    rules = body.get("rules", [body]) if isinstance(body, dict) else body
-                    return ok({"rules": [self.faults.add(r).to_dict() for r in rules]})
-                if m == "DELETE":
-                    self.clear_faults()
-                    return ok({"rules": []})
-                return ok({"rules": self.faults.list()})
-            if path == "/_emulator/requests":
-                if m == "DELETE":
-                    self.clear_requests()
-                    return ok({"requests": []})
-                return ok({"requests": self.requests(req.q("method"), req.q("path"), req.q("key"))})
-            if path.startswith("/_emulator/tasks/"):
-                task = self.store.find(path.split("/")[-1])
-                if task is None:
-                    return json_response({"code": 2001, "message": "No such task."}, 404, 2001)
-                return ok({"task_id": task.id, "type": task.type, "status": task.status, "key": task.account.key,
-                           "price": task.price, "group": task.group, "meta": task.meta, "outputs": task.outputs,
-                           "dir": str(task.dir)})
-        except (ValueError, KeyError, TypeError) as e:
-            return json_response({"code": 1004, "message": f"Bad control request: {e}"}, 400, 1004)
-        return json_response({"code": 9404, "message": "No such control route."}, 404, 9404)
+        """Test-only routes under /_emulator (see control.py)."""
+        return control.handle(self, req)
 
 
 class _Ctx:

@@ -1,60 +1,20 @@
-"""Server-side validation of POST /task bodies (reference §4-§6): types, ranges, chain rules, file inputs.
+"""Server-side validation of POST /task bodies (reference §5-§6): types, ranges, lengths, version families,
+option combinations and chain rules.
 
 validate() turns a request body into a Plan (normalized parameters, resolved input files, price, concurrency
 group) or raises ApiError with the code the real service uses."""
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from . import catalog as C
 from .errors import ApiError, invalid
+from .inputs import VIEWS, Context, InputFile, SourceTask, check_text, image_slots, resolve_file
 from .pricing import price
 
 MAX_PROMPT, MAX_NEGATIVE = 1024, 255
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_MODEL_BYTES = 150 * 1024 * 1024
-# An imported mesh with more triangles than this is "too complex" for highpoly_to_lowpoly / quad remeshing (2018).
-TOO_COMPLEX_FACES = 200_000
-TOO_COMPLEX_PHRASE = "too complex"
-VIEWS = ("front", "left", "back", "right")
-
-
-class SourceTask(Protocol):
-    """What validation needs to know about an earlier task."""
-
-    id: str
-    type: str
-    status: str
-    meta: dict
-
-
-class Context(Protocol):
-    """Lookups validation needs from the emulator (all scoped to the calling account)."""
-
-    banned_words: tuple[str, ...]
-
-    def source(self, task_id: Any) -> SourceTask: ...            # 2001 when missing or another key's
-
-    def image_token(self, token: str) -> bytes: ...               # 2019 when missing or another key's
-
-    def s3_object(self, bucket: str, key: str) -> bytes: ...      # 2019 when missing
-
-    def fetch_url(self, url: str) -> bytes: ...                   # 2003 when it cannot be downloaded
-
-
-@dataclass
-class InputFile:
-    """A resolved file input: its bytes and what it turned out to be."""
-
-    data: bytes
-    kind: str              # png | jpeg | webp | glb | obj | fbx | stl
-    width: int = 0
-    height: int = 0
-    faces: int = 0
 
 
 @dataclass
@@ -143,19 +103,6 @@ def _text(b: dict, name: str, ctx: Context, *, required: bool = False, max_len: 
     return v
 
 
-def check_text(text: str, banned: tuple[str, ...]) -> None:
-    """2009 for emoji / control characters, 2008 for a banned word (case-insensitive)."""
-    for ch in text:
-        o = ord(ch)
-        if (o >= 0x1F000 or 0x2600 <= o <= 0x27BF or 0x2B00 <= o <= 0x2BFF or o in (0xFE0F, 0x200D)
-                or 0xD800 <= o <= 0xDFFF or (unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")):
-            raise ApiError(2009, f"Character U+{o:04X} is not allowed.")
-    low = text.lower()
-    for w in banned:
-        if w and re.search(r"(?<![a-z0-9])" + re.escape(w.lower()) + r"(?![a-z0-9])", low):
-            raise ApiError(2008)
-
-
 def _source(b: dict, name: str, ctx: Context, allowed: set[str] | None, *, wrong_type_code: int = 2006,
             not_success_code: int = 2007) -> SourceTask:
     if name not in b or b[name] in (None, ""):
@@ -168,82 +115,6 @@ def _source(b: dict, name: str, ctx: Context, allowed: set[str] | None, *, wrong
     if src.status != "success":
         raise ApiError(not_success_code, f"The original task is {src.status}.")
     return src
-
-
-def _file(obj: Any, ctx: Context, field_name: str, *, mesh: bool = False) -> InputFile:
-    """Resolve a file object {type, file_token | url | object}."""
-    if not isinstance(obj, dict):
-        raise invalid(f"`{field_name}` must be a file object.")
-    given = [k for k in ("file_token", "url", "object") if obj.get(k) not in (None, "")]
-    if len(given) != 1:
-        raise invalid(f"`{field_name}` needs exactly one of file_token, url, object.")
-    how = given[0]
-    if how == "file_token":
-        if not isinstance(obj["file_token"], str):
-            raise invalid(f"`{field_name}.file_token` must be a string.")
-        data = ctx.image_token(obj["file_token"])
-    elif how == "url":
-        url = obj["url"]
-        if not isinstance(url, str) or not re.match(r"^https?://", url):
-            raise invalid(f"`{field_name}.url` must be an http(s) URL.")
-        data = ctx.fetch_url(url)
-    else:
-        o = obj["object"]
-        if not isinstance(o, dict) or not isinstance(o.get("bucket"), str) or not isinstance(o.get("key"), str):
-            raise invalid(f"`{field_name}.object` must be {{bucket, key}}.")
-        data = ctx.s3_object(o["bucket"], o["key"])
-    if not data:
-        raise ApiError(2003)
-    if mesh:
-        declared = str(obj.get("type") or "").lower().lstrip(".")
-        if declared not in C.MESH_FORMATS and how == "object":
-            declared = obj["object"]["key"].rsplit(".", 1)[-1].lower()
-        if len(data) > MAX_MODEL_BYTES:
-            raise invalid("The model file is larger than 150 MB.")
-        return sniff_mesh(data, declared)
-    return check_image(data)
-
-
-def check_image(data: bytes) -> InputFile:
-    """An image input: png/jpeg/webp, <= 20 MB, 20..6000 px per side."""
-    from .assets.png import sniff_image
-
-    if not data:
-        raise ApiError(2003)
-    info = sniff_image(data)
-    if info is None:
-        raise ApiError(2004, "Use a PNG, JPEG or WEBP image.")
-    kind, w, h = info
-    if len(data) > MAX_IMAGE_BYTES:
-        raise invalid("The image is larger than 20 MB.")
-    if not (20 <= w <= 6000 and 20 <= h <= 6000):
-        raise invalid(f"Image sides must be 20..6000 px, got {w}x{h}.")
-    return InputFile(data, kind, w, h)
-
-
-def sniff_mesh(data: bytes, declared: str) -> InputFile:
-    """Check the bytes are a mesh of the declared format (glb/obj/fbx/stl) and count its faces; else 2004."""
-    from .assets import formats
-
-    found = formats.sniff_mesh_format(data)
-    if found is None or (declared in C.MESH_FORMATS and found != declared):
-        what = found or "not a supported mesh"
-        raise ApiError(2004, f"Expected a {declared or 'GLB/OBJ/FBX/STL'} model, the file is {what}.")
-    return InputFile(data, found, faces=formats.count_faces(data, found))
-
-
-def _image_slots(v: Any, ctx: Context, field_name: str) -> list[InputFile | None]:
-    """Exactly 4 slots [front, left, back, right]; {} for a skipped view; front required; >= 2 images."""
-    if not isinstance(v, list) or len(v) != 4:
-        raise invalid(f"`{field_name}` must have exactly 4 entries [front, left, back, right] ({{}} to skip).")
-    out: list[InputFile | None] = []
-    for i, item in enumerate(v):
-        out.append(None if item in ({}, None) else _file(item, ctx, f"{field_name}[{i}]"))
-    if out[0] is None:
-        raise invalid(f"`{field_name}[0]` (front view) is required.")
-    if sum(x is not None for x in out) < 2:
-        raise invalid(f"`{field_name}` needs at least 2 images.")
-    return out
 
 
 def _parts(b: dict, src: SourceTask) -> list[str] | None:
@@ -293,11 +164,11 @@ def _generate_image(b: dict, ctx: Context, plan: Plan) -> None:
     mv = _enum(b, "model_version", C.IMAGE_MODELS_5 + C.IMAGE_MODELS_10, "flux.1_kontext_pro", code=2017)
     files = []
     if b.get("file") is not None:
-        files.append(_file(b["file"], ctx, "file"))
+        files.append(resolve_file(b["file"], ctx, "file"))
     if b.get("files") is not None:
         if not isinstance(b["files"], list) or not b["files"]:
             raise invalid("`files` must be a non-empty list of file objects.")
-        files += [_file(f, ctx, f"files[{i}]") for i, f in enumerate(b["files"])]
+        files += [resolve_file(f, ctx, f"files[{i}]") for i, f in enumerate(b["files"])]
     cap = 4 if mv == "flux.1_kontext_pro" else 10
     if len(files) > cap:
         raise invalid(f"{mv} takes at most {cap} reference images.")
@@ -319,7 +190,7 @@ def _generate_image(b: dict, ctx: Context, plan: Plan) -> None:
 def _generate_multiview_image(b: dict, ctx: Context, plan: Plan) -> None:
     if b.get("file") is None:
         raise invalid("`file` is required.")
-    plan.files["file"] = _file(b["file"], ctx, "file")
+    plan.files["file"] = resolve_file(b["file"], ctx, "file")
 
 
 def _edit_multiview_image(b: dict, ctx: Context, plan: Plan) -> None:
@@ -429,7 +300,7 @@ def _image_to_model(b: dict, ctx: Context, plan: Plan) -> None:
         raise invalid("`file` is required.")
     _generation_options(b, ctx, plan)
     _image_options(b, plan)
-    plan.files["file"] = _file(b["file"], ctx, "file")
+    plan.files["file"] = resolve_file(b["file"], ctx, "file")
 
 
 def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
@@ -441,7 +312,7 @@ def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
     if has_ref:
         plan.source = _source(b, "original_task_id", ctx, {"generate_multiview_image", "edit_multiview_image"})
     else:
-        for view, f in zip(VIEWS, _image_slots(b["files"], ctx, "files"), strict=True):
+        for view, f in zip(VIEWS, image_slots(b["files"], ctx, "files"), strict=True):
             if f is not None:
                 plan.files[view] = f
 
@@ -477,13 +348,13 @@ def _texture_model(b: dict, ctx: Context, plan: Plan) -> None:
         if "text" in kinds:
             p["text"] = _text(tp, "text", ctx, required=True)
         if "image" in kinds:
-            plan.files["image"] = _file(tp["image"], ctx, "texture_prompt.image")
+            plan.files["image"] = resolve_file(tp["image"], ctx, "texture_prompt.image")
         if "images" in kinds:
-            for view, f in zip(VIEWS, _image_slots(tp["images"], ctx, "texture_prompt.images"), strict=True):
+            for view, f in zip(VIEWS, image_slots(tp["images"], ctx, "texture_prompt.images"), strict=True):
                 if f is not None:
                     plan.files[view] = f
         if tp.get("style_image") is not None:
-            plan.files["style_image"] = _file(tp["style_image"], ctx, "texture_prompt.style_image")
+            plan.files["style_image"] = resolve_file(tp["style_image"], ctx, "texture_prompt.style_image")
     compress = b.get("compress")
     if compress not in (None, "geometry"):
         raise invalid('`compress` must be "geometry".')
@@ -502,7 +373,7 @@ def _refine_model(b: dict, ctx: Context, plan: Plan) -> None:
 def _import_model(b: dict, ctx: Context, plan: Plan) -> None:
     if b.get("file") is None:
         raise invalid("`file` is required.")
-    plan.files["model"] = _file(b["file"], ctx, "file", mesh=True)
+    plan.files["model"] = resolve_file(b["file"], ctx, "file", mesh=True)
 
 
 def _mesh_segmentation(b: dict, ctx: Context, plan: Plan) -> None:

@@ -234,3 +234,4 @@ _BUILDERS = {
     "aquatic": _aquatic, "hexapod": _legged(6), "octopod": _legged(8), "furniture": _furniture, "vessel": _vessel,
     "crate": _crate, "blob": _blob,
 }
+KIND_NAMES = tuple(_BUILDERS)   # every shape kind generate() knows
