@@ -209,7 +209,7 @@ class Engine:
         download_dir: str | os.PathLike,
         *,
         max_parallel: int = 10,
-        poll_min: float = 1.0,
+        poll_min: float = api_polling.DEFAULT_POLL_MIN,
         poll_max: float = 30.0,
         journal_interval: float = 2.0,
     ) -> None:
@@ -228,6 +228,8 @@ class Engine:
         self._stopping = False
         self._journal_warned = False
         self._slots = {name: Slots(name, min(limit, self.max_parallel)) for name, limit in GROUP_LIMITS.items()}
+        self._save_wanted = threading.Event()  # set by _save_soon(); served by the journal thread
+        self._saver: threading.Thread | None = None
         notices: list[str] = []
         # One engine per state dir runs the shared job list (two Blender instances must never both resume a job and
         # send its next step twice). Another concurrent engine keeps its own list, adopted by the next primary.
@@ -411,11 +413,12 @@ class Engine:
         self._post_update(job)
 
     def mark_imported(self, job_id: str) -> None:
+        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write."""
         with self._lock:
             job = self._get_job(job_id)
             job.imported = True
             job.updated = time.time()
-        self._save(important=True)
+        self._save_soon()
         self._post_update(job)
 
     def forget(self, job_id: str) -> None:
@@ -436,8 +439,11 @@ class Engine:
             return self._get_job(job_id).snapshot()
 
     def is_running(self, job_id: str) -> bool:
-        with self._lock:
-            return job_id in self._runs
+        return job_id in self._runs  # no lock: called per event on the main thread, a dict lookup is atomic
+
+    def active(self) -> bool:
+        """True while any worker runs (cheap: the poller asks on every tick)."""
+        return bool(self._runs)
 
     def wait(self, job_id: str, timeout: float | None = None) -> dict:
         """Block until the job stops (succeeded, failed, cancelled, needs_attention) or ``timeout`` passes.
@@ -478,6 +484,10 @@ class Engine:
         for run in runs:
             if run.thread is not None:
                 run.thread.join(max(0.0, deadline - time.monotonic()))
+        saver = self._saver
+        if saver is not None:
+            self._save_wanted.set()
+            saver.join(max(0.0, deadline - time.monotonic()))
         try:
             self._save(important=False)
         except Exception:  # pragma: no cover
@@ -744,7 +754,7 @@ class Engine:
             step.progress = 100
             if idx + 1 < len(job.steps) and job.state not in S.FINAL:
                 job.state = S.PENDING
-        self._save(important=True)
+        self._save(important=False)  # made durable by the next step's "submitting" save or by _finish()
         self._post_update(job)
 
     # -- submit ------------------------------------------------------------------------------------------------
@@ -972,12 +982,16 @@ class Engine:
             if step.error.startswith("Connection problem"):
                 step.error = ""
             new_state = {"queued": S.QUEUED, "running": S.RUNNING}.get(status)
+            if status == SUCCESS and step.download:
+                new_state = S.DOWNLOADING  # journaled with the success itself: a restart resumes the download
             if new_state:
                 step.state = new_state
                 if job.state not in S.STOPPED:
                     job.state = new_state
             changed = before != (step.status, step.progress, step.eta, step.queue_position)
-        self._save(important=status_changed)
+        # queued -> running is written with the next save; success is followed at once by the durable "downloading"
+        # (or, without a download, by _finish()): one fsync on the way to the scene instead of two.
+        self._save(important=status_changed and status not in ("queued", "running", SUCCESS))
         if changed:
             self._post_update(job)
         return changed
@@ -1042,12 +1056,13 @@ class Engine:
 
         for key in keys:
             self._check_stop(run)
-            path = client.download(step.task_id, key, dest, cancel=run.stop, progress=progress)
+            # the output just polled: its URLs are fresh, no GET /task before the file
+            path = client.download(step.task_id, key, dest, cancel=run.stop, progress=progress, output=output)
             with self._lock:
                 step.files.append(str(path))
         with self._lock:
             job.meta.pop("download", None)
-        self._save(important=True)
+        self._save(important=False)  # the next step's submit or _finish() writes it durably
 
     # ================================================================================================ state helpers
     def _set(self, job: Job, step: Step, state: str, *, important: bool, must: bool = False) -> None:
@@ -1164,6 +1179,22 @@ class Engine:
 
     def _safe_save(self) -> None:
         self._save(important=True)
+
+    def _save_soon(self) -> None:
+        """An important save that the caller (the main thread) does not wait for."""
+        with self._lock:
+            if self._saver is None:
+                self._saver = threading.Thread(target=self._save_loop, name="tripo-journal", daemon=True)
+                self._saver.start()
+        self._save_wanted.set()
+
+    def _save_loop(self) -> None:
+        while True:
+            self._save_wanted.wait()
+            self._save_wanted.clear()
+            if self._stopping:
+                return  # shutdown() writes the final state itself
+            self._safe_save()
 
     def _get_job(self, job_id: str) -> Job:
         job = self._jobs.get(job_id)
