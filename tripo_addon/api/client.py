@@ -384,7 +384,7 @@ class TripoClient:
                 doc: Any = self.wire.parse_json(body)
             except (ValueError, UnicodeDecodeError):
                 doc = _MALFORMED
-            if status == 200 and isinstance(doc, Mapping) and doc.get("code") == 0:
+            if self.wire.is_success(status, doc):
                 return doc.get("data"), trace
             envelope = doc is not _MALFORMED and self.wire.is_error_envelope(doc)
             code = int(doc["code"]) if envelope else None
@@ -424,14 +424,14 @@ class TripoClient:
         """
         if not isinstance(body, Mapping) or not isinstance(body.get("type"), str):
             raise TripoValidationError("create_task needs a body with a task type; build it with api.tasks.")
-        payload = dict(body)
-        data, trace = self.request("POST", self.wire.create_task_path, json=payload, create=True, cancel=cancel,
-                                   what=f"create {payload['type']}")
+        path, payload = self.wire.create_request(body)
+        data, trace = self.request("POST", path, json=payload, create=True, cancel=cancel,
+                                   what=f"create {body['type']}")
         try:
             return self.wire.task_id_from(data)
         except ValueError:
             raise TripoOutcomeUnknown(
-                f"POST /task for {_summary(payload)}: success without a task id.", task_type=payload["type"],
+                f"POST {path} for {_summary(payload)}: success without a task id.", task_type=str(body["type"]),
                 body=payload, sent_at=time.time(), reason="Tripo answered without a task id", trace_id=trace,
             ) from None
 

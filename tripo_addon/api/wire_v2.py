@@ -43,6 +43,10 @@ class WireV2:
     def task_path(task_id: str) -> str:
         return "/task/" + quote(task_id, safe="")
 
+    def create_request(self, body: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Route and JSON payload that create a task from a :func:`tasks.build_request` body (v2: one route)."""
+        return self.create_task_path, dict(body)
+
     # ------------------------------------------------------------------------------------------ envelope
     @staticmethod
     def parse_json(body: bytes) -> Any:
@@ -50,6 +54,11 @@ class WireV2:
         if not body:
             raise ValueError("empty body")
         return json.loads(body.decode("utf-8"))
+
+    @staticmethod
+    def is_success(status: int, doc: Any) -> bool:
+        """True for the success envelope ``{"code": 0, "data": ...}`` with HTTP 200."""
+        return status == 200 and isinstance(doc, Mapping) and doc.get("code") == 0
 
     @staticmethod
     def is_error_envelope(doc: Any) -> bool:
@@ -76,7 +85,7 @@ class WireV2:
 
     def unwrap(self, status: int, doc: Any, *, trace_id: str | None = None) -> Any:
         """``data`` of a success envelope; raises the mapped error otherwise."""
-        if status == 200 and isinstance(doc, Mapping) and doc.get("code") == 0:
+        if self.is_success(status, doc):
             return doc.get("data")
         if status == 200 and not self.is_error_envelope(doc):
             raise TripoServerError(
