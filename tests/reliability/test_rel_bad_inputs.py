@@ -110,6 +110,7 @@ def test_local_glb_with_bad_header_is_refused_before_upload(emulator, api_key, m
         snap = eng.wait(job_id, WAIT)
         assert snap["state"] == "failed", snap
         message = snap["error"]
+    print("broken local glb:", message)
     clear_message(message, "broken.glb", "glTF", "export it again")
     assert emulator.requests(key=api_key) == []
     assert settled_balance(emulator, api_key) == before

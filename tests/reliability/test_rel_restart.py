@@ -184,6 +184,7 @@ def test_sigkill_mid_download_then_resume(session, emulator, api_key, fault):
     assert data["jobs"][0]["state"] == "downloading", data["jobs"][0]["state"]
     emulator.clear_faults()
     _resume_and_check(session, emulator, api_key, task_id)
+    print("download folder after resume:", sorted(p.name for p in (session.downloads / task_id).iterdir()))
     finals = [p for p in (session.downloads / task_id).iterdir() if not p.name.startswith(".")]
     assert finals and all(p.read_bytes()[:4] == b"glTF" for p in finals if p.suffix == ".glb")
 

@@ -33,6 +33,7 @@ def test_engine_shutdown_is_prompt_with_every_phase_in_flight(emulator, api_key,
     started = time.monotonic()
     eng.shutdown(timeout=2.0)
     took = time.monotonic() - started
+    print(f"engine shutdown took {took:.2f} s")
     assert took < 8.0, f"shutdown took {took:.1f} s"  # hung transfers last 20 s; the engine does not wait for them
     states = {k: eng.get(v)["state"] for k, v in ids.items()}
     assert states["poll"] in ("queued", "running") and states["download"] == "downloading", states
