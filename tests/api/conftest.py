@@ -49,6 +49,17 @@ def make_client(emulator, api_key):
         c.close()
 
 
+@pytest.fixture(scope="module")
+def slow_emulator(tmp_path_factory):
+    """Real-time task durations and no S3: tasks stay queued/running for the whole test (deterministic limits)."""
+    from tripo_emulator import Emulator
+
+    emu = Emulator(port=0, time_scale=1.0, data_dir=tmp_path_factory.mktemp("slow-emulator"), s3=False)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
 @pytest.fixture
 def fast(make_client):
     """A client with fast retries (back-off base 20 ms)."""

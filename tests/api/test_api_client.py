@@ -117,7 +117,7 @@ def test_create_get_balance_roundtrip(client, emulator, api_key):
     task_id = client.create_task(T.text_to_model("a lamp", texture=False))
     task = client.get_task(task_id)
     assert task.task_id == task_id and task.status in ("queued", "running") and task.trace_id
-    assert client.balance().frozen == 10
+    assert client.balance().balance == 100_000 - 10  # frozen at creation (or already charged)
     done = client.wait(task_id, timeout=WAIT)
     assert done.consumed_credit == 10 and done.progress == 100 and done.running_left_time is None
     assert client.balance().to_dict() == {"balance": 100_000 - 10, "frozen": 0}
@@ -414,16 +414,17 @@ def test_key_never_in_exception_text(make_client, fault, emulator, api_key, tmp_
     assert "tsk_***" in failures[0].message
 
 
-def test_natural_rate_limits_and_routing_errors(make_client, emulator, api_key):
-    client = make_client(max_retries=0)
-    ids = [client.create_task(T.text_to_model(f"crowd {i}")) for i in range(10)]
+def test_natural_rate_limits_and_routing_errors(slow_emulator, emulator, make_client):
+    key = "tsk_api_slow_" + uuid.uuid4().hex
+    slow_emulator.add_account(key, 100_000)
+    client = make_client(api_key=key, base_url=slow_emulator.base_url, max_retries=0)
+    for i in range(10):  # real-time durations: these stay queued/running
+        client.create_task(T.text_to_model(f"crowd {i}"))
     with pytest.raises(E.TripoRateLimited) as ei:  # the 11th generation: concurrency limit
         client.create_task(T.text_to_model("one too many"))
     assert ei.value.code == 2000 and ei.value.status == 429 and ei.value.retry_after >= 1
     assert "wait" in ei.value.user_message.lower()
-    for task_id in ids:
-        client.wait(task_id, timeout=WAIT)
-    emulator.configure(rate_limit_per_minute=2)
+    slow_emulator.configure(rate_limit_per_minute=2)
     try:
         client.create_task(T.text_to_image("a"))
         client.create_task(T.text_to_image("b"))
@@ -431,7 +432,7 @@ def test_natural_rate_limits_and_routing_errors(make_client, emulator, api_key):
             client.create_task(T.text_to_image("c"))
         assert ei.value.code == 1007 and ei.value.retry_after >= 1
     finally:
-        emulator.configure(rate_limit_per_minute=None)
+        slow_emulator.configure(rate_limit_per_minute=None)
     wrong = make_client(base_url=emulator.root_url + "/v3/openapi", max_retries=0)
     with pytest.raises(E.TripoNotFound) as ei:
         wrong.balance()

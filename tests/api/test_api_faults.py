@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from api_helpers import WAIT, assert_model_file, gets, make_glb, make_zip, posts
+from api_helpers import WAIT, assert_model_file, gets, make_glb, make_image, make_zip, posts
 
 from tripo_addon.api import downloads as dl
 from tripo_addon.api import errors as E
@@ -143,13 +143,18 @@ def test_create_refused_with_1007_gives_up_bounded(make_client, fault, emulator,
     assert len(creates(emulator, api_key)) == 3
 
 
-def test_concurrency_limit_from_the_emulator_is_waited_out(fast, emulator, api_key):
-    """The emulator's own 429/2000 (one multiview image task at a time... here 10 generations) is retried."""
-    ids = [fast.create_task(T.text_to_model(f"thing {i}")) for i in range(12)]
-    assert len(set(ids)) == 12
-    sent = creates(emulator, api_key)
-    assert sum(1 for r in sent if r["status"] == 200) == 12
-    assert all(r["status"] in (200, 429) for r in sent)
+def test_natural_concurrency_refusal_is_retried_bounded(slow_emulator, make_client, tmp_path):
+    """The emulator's own 429/2000 (generate_multiview_image runs one at a time) is retried with back-off, bounded."""
+    key = "tsk_api_slow_" + uuid.uuid4().hex
+    slow_emulator.add_account(key, 100_000)
+    client = make_client(api_key=key, base_url=slow_emulator.base_url, max_retries=2, retry_after_max=0.05)
+    image = client.upload_image(make_image(tmp_path / "front.png", "PNG", (128, 128)))
+    body = {"type": "generate_multiview_image", "file": image}
+    client.create_task(body)
+    with pytest.raises(E.TripoRateLimited) as ei:
+        client.create_task(body)
+    assert ei.value.code == 2000 and ei.value.retry_after and ei.value.retry_after >= 1
+    assert [r["status"] for r in creates(slow_emulator, key)] == [200, 429, 429, 429]
 
 
 class _LateForwarder:
