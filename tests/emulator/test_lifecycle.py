@@ -189,6 +189,9 @@ def test_import_obj_and_stl(emulator, api_key):
     for data, fmt in ((obj, "obj"), (formats.write_stl([mesh]), "stl")):
         d = run(emulator, api_key, {"type": "import_model", "file": upload_mesh(emulator, api_key, data, fmt)})
         assert glb_vertex_count(download(d["output"]["model"])) >= mesh.vertex_count
+    # STL has no UVs: texturing makes some and keeps the vertices
+    tex = run(emulator, api_key, {"type": "texture_model", "original_model_task_id": d["task_id"]})
+    assert glb_vertex_count(download(tex["output"]["pbr_model"])) == glb_vertex_count(download(d["output"]["model"]))
 
 
 def test_import_declared_format_must_match(emulator, api_key):
