@@ -67,6 +67,8 @@ def test_version_matches_manifest():
         ("queued", {"queuing_num": 0}, 1.0),
         ("queued", {"queuing_num": 100}, 30.0),
         ("unknown", {"idle_polls": 2}, 4.0),
+        ("running", {"running_left_time": 2}, 2.0 + polling.ETA_MARGIN),   # near the end: aim at the finish
+        ("queued", {"running_left_time": 8, "queuing_num": 9}, 4.0),      # an ETA beats the queue position
     ],
 )
 def test_next_poll_delay(status, kw, expected):

@@ -20,7 +20,7 @@ DEFAULT_POLL_MIN = 2.0
 DEFAULT_POLL_MAX = 30.0
 #: Seconds added to a short ETA when the next poll aims at the predicted end (``running_left_time`` is whole
 #: seconds, rounded up: the task ends within the second before it).
-ETA_MARGIN = 0.2
+ETA_MARGIN = 0.1
 
 
 def next_poll_delay(
@@ -40,7 +40,8 @@ def next_poll_delay(
       :data:`ETA_MARGIN`): one poll catches the finish, never faster than ``poll_min``.
     - Running without an ETA: start at ``poll_min`` and double with every poll that brought no change
       (``idle_polls``); past 90 % progress stay at the fast end.
-    - Queued with a queue position: at least ``poll_min * 2 * (position + 1)``: a task far down the queue moves slowly.
+    - Queued with a queue position and no ETA: at least ``poll_min * 2 * (position + 1)``: a task far down the queue
+      moves slowly. When Tripo gives an ETA for a queued task, the ETA (which includes the wait) decides.
     - ``unknown`` (or anything else): exponential back-off like a task without an ETA.
 
     The result is always within ``[poll_min, poll_max]``.
@@ -55,7 +56,7 @@ def next_poll_delay(
         delay = poll_min
     else:
         delay = backoff
-    if status == "queued":
+    if status == "queued" and not (running_left_time is not None and running_left_time > 0):
         if queuing_num is not None and queuing_num > 0:
             delay = max(delay, poll_min * 2 * (min(int(queuing_num), 50) + 1))
         else:
