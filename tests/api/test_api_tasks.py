@@ -318,9 +318,13 @@ def test_generate_image_rules():
     refused("generate_image", {"prompt": "x", "file": {"type": "webp", "file_token": TOKEN}}, "WEBP", "files")
     refused("generate_image", {"template": "t-pose"}, "needs `prompt`", "prompt")
     assert T.generate_image(template="t-pose", file=IMG)["template"] == "t-pose"
+    assert T.generate_image("x", files=[IMG, None, {}])["files"] == [IMG]
 
 
 def test_import_model_needs_sts_object():
+    assert T.import_model("https://example.com/models/chair")["file"] == {"type": "glb",
+                                                                         "url": "https://example.com/models/chair"}
+    assert T.import_model({"object": {"bucket": "b", "key": "k/input.fbx"}})["file"]["type"] == "fbx"
     refused("import_model", {"file": {"type": "glb", "file_token": TOKEN}}, "STS", "file")
     refused("import_model", {"file": {"type": "png", "object": {"bucket": "b", "key": "k/input.png"}}},
             "GLB, OBJ, FBX or STL", "file")

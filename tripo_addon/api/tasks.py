@@ -626,7 +626,7 @@ def _check_texture_prompt(p: Param, value: Any) -> dict[str, Any]:
     return out
 
 
-def _check_value(p: Param, value: Any) -> Any:
+def _check_value(p: Param, value: Any, *, mesh: bool = False) -> Any:
     k = p.kind
     if k == "str":
         return _check_text(p, value, p.name)
@@ -641,7 +641,7 @@ def _check_value(p: Param, value: Any) -> Any:
     if k == "task_id":
         return check_task_id(value, p.name)
     if k == "file":
-        return file_object(value, p.name, mesh=False)
+        return file_object(value, p.name, mesh=mesh)
     if k == "files":
         if not isinstance(value, list | tuple) or not value:
             raise _fail(f"`{p.name}` must be a non-empty list of file objects.", p.name)
@@ -697,7 +697,7 @@ def _normalize(tt: TaskType, params: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for p in tt.params:
         if p.name in raw:
-            out[p.name] = _check_value(p, raw[p.name])
+            out[p.name] = _check_value(p, raw[p.name], mesh=tt.name == "import_model")
     for p in tt.params:
         if p.required and p.name not in out:
             raise _fail(f"{tt.name} needs `{p.name}`: {p.doc}", p.name)
@@ -782,7 +782,11 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
 
 def _rules_generate_image(tt: TaskType, v: dict[str, Any]) -> None:
     mv = _eff(tt, v, "model_version")
-    images = ([v["file"]] if "file" in v else []) + [f for f in v.get("files", []) if f]
+    if "files" in v:
+        v["files"] = [f for f in v["files"] if f]  # no view slots here: empty entries are dropped
+        if not v["files"]:
+            del v["files"]
+    images = ([v["file"]] if "file" in v else []) + list(v.get("files", []))
     if images and mv in IMAGE_MODELS_NO_INPUT:
         raise _fail(f"{mv} does not take reference images; remove them or choose another model_version.",
                     "model_version")
