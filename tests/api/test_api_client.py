@@ -437,3 +437,19 @@ def test_natural_rate_limits_and_routing_errors(slow_emulator, emulator, make_cl
     with pytest.raises(E.TripoNotFound) as ei:
         wrong.balance()
     assert ei.value.code == 9404 and "9404" in ei.value.user_message
+
+
+def test_sts_upload_refused_by_storage_is_reported(emulator, api_key, tmp_path):
+    """A real S3 refusal (the bucket in the credentials does not exist) becomes a TripoUploadError."""
+
+    class WrongBucket(TripoClient):
+        def sts_token(self, fmt, *, cancel=None):
+            tok = super().sts_token(fmt, cancel=cancel)
+            tok.resource_bucket = "no-such-bucket-" + uuid.uuid4().hex[:8]
+            return tok
+
+    with WrongBucket(api_key, emulator.base_url) as client:
+        with pytest.raises(E.TripoUploadError) as ei:
+            client.upload_sts(make_glb(tmp_path / "m.glb"))
+    assert "NoSuchBucket" in ei.value.user_message and "refused" in ei.value.user_message
+    assert api_key not in str(ei.value) + ei.value.user_message

@@ -284,6 +284,7 @@ def upload_sts(
     client._check_cancel(cancel)
 
     import boto3
+    from boto3.exceptions import S3UploadFailedError
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
@@ -314,9 +315,10 @@ def upload_sts(
         s3.upload_file(str(p), token.resource_bucket, token.resource_uri, Config=transfer, Callback=callback)
     except TripoCancelled:
         raise
-    except ClientError as exc:
-        err = exc.response.get("Error", {}) if hasattr(exc, "response") else {}
-        code = str(err.get("Code", ""))
+    except (ClientError, S3UploadFailedError) as exc:
+        err = exc.response.get("Error", {}) if isinstance(exc, ClientError) else {}
+        found = re.search(r"\(([A-Za-z]+)\)", str(exc))
+        code = str(err.get("Code", "") or (found.group(1) if found else ""))
         raise TripoUploadError(
             f"S3 upload of {p.name} refused: {code} {err.get('Message', '')}".strip(),
             user_message=f"The upload of {p.name} to Tripo's storage was refused ({code or 'error'}); try again. If "
