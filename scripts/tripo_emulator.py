@@ -39,8 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-scale", type=float, default=1.0, help="multiply task durations (default 1.0)")
     ap.add_argument("--data-dir", type=Path, default=None, help="where files go (default: a temporary folder)")
     ap.add_argument("--url-ttl", type=float, default=300.0, help="lifetime of download URLs in seconds")
-    ap.add_argument("--banned-word", action="append", default=None, help="prompt word refused with 2008")
-    ap.add_argument("--key", action="append", default=[], help="create this account (tsk_...)")
+    ap.add_argument("--banned-word", action="extend", nargs="+", default=None, metavar="W",
+                    help="prompt word(s) refused with 2008 (default: forbiddenword)")
+    ap.add_argument("--key", action="extend", nargs="+", default=[], metavar="KEY",
+                    help="create these accounts (tsk_...)")
     ap.add_argument("--balance", type=float, default=10_000, help="balance of the --key accounts")
     ap.add_argument("--strict-keys", action="store_true", help="unknown keys get 401/1002")
     ap.add_argument("--rate-limit", type=int, default=None, help="task creations per key per minute (1007)")

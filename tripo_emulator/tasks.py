@@ -10,6 +10,7 @@ import heapq
 import math
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -88,8 +89,11 @@ class TaskStore:
                 while self._heap and self._heap[0][0] <= now:
                     _, tid = heapq.heappop(self._heap)
                     task = self.tasks.get(tid)
-                    if task is not None:
-                        self._maybe_finalize(task)
+                    try:
+                        if task is not None:
+                            self._maybe_finalize(task)
+                    except Exception:  # never let one task stop the scheduler; polls finalize it too
+                        traceback.print_exc()
                 timeout = (self._heap[0][0] - now) if self._heap else None
                 self._wake.wait(timeout)
 

@@ -69,7 +69,7 @@ def _generation(job: Job, kind: str, shape_seed: int, prompt: str | None, detail
     low_poly = p.get("smart_low_poly") or str(p.get("model_version") or "").startswith("P1")
     mesh = shapes.generate(kind, shape_seed, face_limit, detail)
     if low_poly:
-        mesh = facet(decimate(mesh, min(face_limit or 1500, 1500)))
+        mesh = facet(decimate(mesh, face_limit or 1500))
     meshes = split_parts(mesh, 5, shape_seed) if p.get("generate_parts") else [mesh]
     if p.get("auto_size"):
         meshes = normalize(meshes, REAL_SIZE.get(kind, 1.0))
