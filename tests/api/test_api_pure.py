@@ -75,6 +75,18 @@ def test_next_poll_delay(status, kw, expected):
     assert polling.next_poll_delay(status, poll_min=1.0, poll_max=30.0, **kw) == pytest.approx(expected)
 
 
+def test_finish_window_narrows_and_restarts():
+    w = polling.FinishWindow()
+    assert w.left(0.0) is None
+    w.update(7, 7.0)          # ends in (13, 14]
+    w.update(4, 10.5)         # ends in (13.5, 14.5]: together (13.5, 14]
+    assert (w.lo, w.hi) == (13.5, 14.0) and w.left(10.5) == pytest.approx(3.5)
+    w.update(None, 11.0)      # no reading: unchanged
+    assert (w.lo, w.hi) == (13.5, 14.0)
+    w.update(1, 14.2)         # later than the window allows (the estimate moved): start again from this reading
+    assert (w.lo, w.hi) == pytest.approx((14.2, 15.2))
+
+
 def test_poll_delay_always_within_bounds():
     for status in ("queued", "running", "unknown", "weird"):
         for eta in (None, -1, 0, 0.01, 3, 10_000):

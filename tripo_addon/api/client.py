@@ -482,9 +482,11 @@ class TripoClient:
         deadline = time.monotonic() + timeout if timeout is not None else None
         idle = unknown = 0
         last: tuple | None = None
+        finish = _polling.FinishWindow()
         while True:
             self._check_cancel(cancel)
             task = self.get_task(task_id, cancel=cancel)
+            finish.update(task.running_left_time, time.monotonic())
             if on_update is not None:
                 on_update(task)
             if task.status == TaskStatus.SUCCESS:
@@ -497,8 +499,9 @@ class TripoClient:
             sig = (task.status, task.progress, task.queuing_num)
             idle = 0 if sig != last else idle + 1
             last = sig
+            eta = finish.left(time.monotonic()) if task.running_left_time else None
             delay = _polling.next_poll_delay(
-                task.status, running_left_time=task.running_left_time, progress=task.progress,
+                task.status, running_left_time=eta, progress=task.progress,
                 queuing_num=task.queuing_num, idle_polls=idle, poll_min=self.poll_min, poll_max=self.poll_max,
             )
             if deadline is not None:

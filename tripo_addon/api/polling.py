@@ -64,6 +64,35 @@ def next_poll_delay(
     return max(poll_min, min(poll_max, delay))
 
 
+class FinishWindow:
+    """When a task will end, from its whole-second ``running_left_time`` readings.
+
+    A reading ``e`` taken at ``t`` (seconds, rounded up by Tripo) says the task ends in ``(t + e - 1, t + e]``.
+    Intersecting the readings of successive polls narrows that window to a fraction of a second, so the poll aimed at
+    the end lands just after it instead of up to a second late. A reading that does not fit the window (the estimate
+    moved) starts a new window from that reading alone; an ETA that is only an estimate thus behaves as before.
+    """
+
+    def __init__(self) -> None:
+        self.lo: float | None = None
+        self.hi: float | None = None
+
+    def update(self, running_left_time: float | None, now: float) -> None:
+        if running_left_time is None or running_left_time <= 0:
+            return
+        lo, hi = now + float(running_left_time) - 1.0, now + float(running_left_time)
+        if self.lo is None or self.hi is None or lo >= self.hi or hi <= self.lo:
+            self.lo, self.hi = lo, hi
+        else:
+            self.lo, self.hi = max(self.lo, lo), min(self.hi, hi)
+
+    def left(self, now: float) -> float | None:
+        """Seconds until the latest possible end (an ETA for :func:`next_poll_delay`), or None without readings."""
+        if self.hi is None:
+            return None
+        return max(0.01, self.hi - now)
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
     """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
     if value is None:
