@@ -51,10 +51,23 @@ def _current_step(snap: dict) -> dict:
     return steps[-1] if steps else {}
 
 
+_row_index: dict[str, int] = {}  # job id -> last known row: a hint, always checked against the row itself
+
+
 def _find_item(state, job_id: str):
-    for i, item in enumerate(state.tasks):
+    """(index, row) of a job's task-list row, or (-1, None). Every update event looks its row up: with hundreds of
+    rows a scan per event shows in the tick time, so the last index is tried first."""
+    tasks = state.tasks
+    i = _row_index.get(job_id)
+    if i is not None and i < len(tasks):
+        item = tasks[i]
         if item.job_id == job_id:
             return i, item
+    for i, item in enumerate(tasks):
+        if item.job_id == job_id:
+            _row_index[job_id] = i
+            return i, item
+    _row_index.pop(job_id, None)
     return -1, None
 
 
@@ -67,6 +80,7 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     if item is None:
         item = state.tasks.add()
         item.job_id = snap["id"]
+        _row_index[snap["id"]] = len(state.tasks) - 1
     steps = snap.get("steps") or []
     cur = _current_step(snap)
     last = _last_step(snap)
