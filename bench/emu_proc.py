@@ -8,7 +8,10 @@ Hooks (nothing in tripo_emulator is changed; they wrap it from the outside):
 - a text_to_model task whose prompt contains ``BIGFILE<n>MB`` gets its GLB padded to n MB (a valid GLB: the binary
   buffer grows, nothing references the padding), so a large download is real and importable;
 - accounts whose key starts with ``tsk_ent_`` get a concurrency limit of ``--enterprise-limit`` per group (Tripo
-  raises limits for enterprise accounts; the bench needs 50 tasks really in flight at once).
+  raises limits for enterprise accounts; the bench needs 50 tasks really in flight at once);
+- ``--jitter J`` stretches each task's run time by a random factor in [1 - J, 1 + J] (seeded): real tasks do not
+  all last the same, and with identical durations every task would meet the client's polls at the same phase of
+  the whole-second ``running_left_time``, turning a distribution into one repeated number.
 
 Prints one JSON line ``{"base_url": ..., "root_url": ..., "data_dir": ...}`` when ready; stops on SIGTERM/SIGINT.
 """
@@ -16,7 +19,9 @@ Prints one JSON line ``{"base_url": ..., "root_url": ..., "data_dir": ...}`` whe
 from __future__ import annotations
 
 import argparse
+import heapq
 import json
+import random
 import re
 import signal
 import struct
@@ -72,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--balance", type=float, default=10_000_000)
     ap.add_argument("--enterprise-limit", type=int, default=60)
     ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--jitter", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args(argv)
 
     from tripo_emulator import Emulator
@@ -113,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     emu = Emulator(port=args.port, time_scale=args.time_scale, data_dir=args.data_dir, s3=False,
                    workers=args.workers)
     store = emu.store
+    rng = random.Random(args.seed)
     orig_create = store.create
 
     def create(acc, plan, forced=None):
@@ -121,6 +129,11 @@ def main(argv: list[str] | None = None) -> int:
             task = orig_create(acc, plan, forced)
         finally:
             tls.ent = False
+        if args.jitter > 0:
+            with store.lock:
+                task.run_s *= rng.uniform(1 - args.jitter, 1 + args.jitter)
+                heapq.heappush(store._heap, (task.deadline, task.id))  # the scheduler finalizes at the new time
+                store._wake.notify_all()
         note(ev="created", id=task.id, key=acc.key, type=task.type, t0=task.t0, deadline=task.deadline)
         return task
 

@@ -87,7 +87,7 @@ class EmulatorProc:
     def __init__(self, data_dir: Path, time_scale: float = 1.0) -> None:
         self.data_dir = data_dir
         cmd = [sys.executable, str(ROOT / "bench" / "emu_proc.py"), "--port", "0", "--time-scale", str(time_scale),
-               "--data-dir", str(data_dir), "--enterprise-limit", "60"]
+               "--data-dir", str(data_dir), "--enterprise-limit", "60", "--jitter", "0.15"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
@@ -157,8 +157,10 @@ class EmulatorProc:
 class Blender:
     """bpy with the extension enabled, plus the timing hooks."""
 
-    def __init__(self, tmp: Path, emu: EmulatorProc) -> None:
+    def __init__(self, tmp: Path, emu: EmulatorProc, addon_src: Path | None = None) -> None:
         import bpy
+
+        # isort: split
         import addon_utils  # importing bpy puts it on sys.path
 
         spec = importlib.util.spec_from_file_location("tripo_stage", ROOT / "scripts" / "stage.py")
@@ -170,7 +172,12 @@ class Blender:
         self.tmp = tmp
         self.emu = emu
         repo = tmp / "ext_repo"
-        stage(repo)
+        if addon_src is None:
+            stage(repo)
+        else:  # another checkout (e.g. a git worktree of an older commit), for before/after figures
+            shutil.copytree(addon_src / "tripo_addon", repo / "tripo_addon",
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copy2(addon_src / "blender_manifest.toml", repo / "tripo_addon" / "blender_manifest.toml")
         repos = bpy.context.preferences.extensions.repos
         if not any(r.module == REPO for r in repos):
             repos.new(name=REPO, module=REPO, custom_directory=str(repo), source='USER')
@@ -287,15 +294,14 @@ class Blender:
 
     def submit_text(self, prompt: str) -> tuple[str, float]:
         """Press "Generate" (the text_to_model operator, wait=False). Returns (job id, seconds on the main thread)."""
-        eng = self.engine()
-        before = {j["id"] for j in eng.jobs()}
+        self.engine()
         t0 = time.perf_counter()
         res = self.bpy.ops.tripo.text_to_model(prompt=prompt, wait=False)
         dt = time.perf_counter() - t0
         if res != {'FINISHED'}:
             raise RuntimeError(f"text_to_model returned {res}")
-        new = [j["id"] for j in eng.jobs() if j["id"] not in before]
-        return new[0], dt
+        tasks = self.bpy.context.window_manager.tripo.tasks  # the operator adds the job's row last
+        return tasks[len(tasks) - 1].job_id, dt
 
     def modal_tick(self) -> dict:
         """One TIMER event for the poller, as Blender sends it; timed, imports taken out."""
@@ -307,8 +313,8 @@ class Blender:
         t1 = time.perf_counter()
         c1 = time.thread_time()
         imp = self.import_acc[0] - imp0
-        return {"at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0, "import": imp,
-                "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
+        return {"start": time.monotonic() - (t1 - t0), "at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0,
+                "import": imp, "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
 
     def import_glb(self, path: str) -> None:
         """The naive baseline's import (the importer every competitor calls)."""
@@ -344,10 +350,17 @@ def naive_tick(naive):
         imp = naive.tick()
         t1 = time.perf_counter()
         c1 = time.thread_time()
-        return {"at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0, "import": imp,
-                "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
+        return {"start": time.monotonic() - (t1 - t0), "at": time.monotonic(), "wall": t1 - t0, "cpu": c1 - c0,
+                "import": imp, "work": max(0.0, (t1 - t0) - imp), "work_cpu": max(0.0, (c1 - c0) - imp)}
 
     return fn
+
+
+def overlapping(ticks: list[dict], window: tuple[float, float] | None) -> list[dict]:
+    """Ticks that ran while [start, end] was going on."""
+    if not window:
+        return []
+    return [t for t in ticks if t["start"] <= window[1] and t["at"] >= window[0]]
 
 
 def tick_stats(ticks: list[dict], field: str = "work") -> dict:
@@ -407,18 +420,19 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     big_task = eng.get(big_id)["steps"][0]["task_id"]
     dl = [d for d in bl.downloads if d["task_id"] == big_task and d["key"] != "rendered_image"]
     window = (dl[0]["start"], dl[0]["end"]) if dl else None
-    during = [t for t in ticks if window and window[0] - bl.tick <= t["at"] <= window[1] + bl.tick]
+    during = overlapping(ticks, window)
     in_flight = [t for t in ticks if window and t["at"] <= window[1] + bl.tick]
     big_import = bl.imports.get(big_id)
     res["ours"] = {
-        "completed": ok, "ticks": len(ticks), "tick_ms": tick_stats(ticks), "tick_cpu_ms": tick_stats(ticks, "work_cpu"),
+        "completed": ok, "ticks": len(ticks), "tick_ms": tick_stats(ticks),
+        "tick_cpu_ms": tick_stats(ticks, "work_cpu"),
         "tick_ms_during_download": tick_stats(during), "tick_ms_until_download_done": tick_stats(in_flight),
         "submit_ms": summary([s * 1000 for s in submit_s]),
         "download_s": (window[1] - window[0]) if window else None, "download_bytes": dl[0]["size"] if dl else None,
         "big_import_s": (big_import[1] - big_import[0]) if big_import else None,
         "imports_s": summary([b - a for a, b in (bl.imports[j] for j in ids if j in bl.imports)]),
         "main_thread_sockets": main_socket_calls(sock0),
-        "raw_ticks_ms": [round(t["work"] * 1000, 3) for t in ticks],
+        "raw_ticks_ms": [(round(t["work"] * 1000, 3), round(t["work_cpu"] * 1000, 3)) for t in ticks],
     }
     say(f"ticks/ours: {len(ticks)} ticks, median {res['ours']['tick_ms']['median']:.3f} ms, "
         f"p99 {res['ours']['tick_ms']['p99']:.3f} ms, download {res['ours']['download_s']}")
@@ -442,9 +456,10 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     emu.time_scale(scale)
     ok = pump(naive_tick(naive), naive.done, bl.tick, cfg["max_s"], nticks)
     window = big.download[:2] if big.download else None
-    during = [t for t in nticks if window and window[0] - bl.tick <= t["at"] <= window[1] + bl.tick]
+    during = overlapping(nticks, window)
     res["naive"] = {
-        "completed": ok, "ticks": len(nticks), "tick_ms": tick_stats(nticks), "tick_cpu_ms": tick_stats(nticks, "work_cpu"),
+        "completed": ok, "ticks": len(nticks), "tick_ms": tick_stats(nticks),
+        "tick_cpu_ms": tick_stats(nticks, "work_cpu"),
         "tick_ms_during_download": tick_stats(during),
         "submit_ms": {"median": submit_total * 1000 / n, "p99": None},
         "download_s": (window[1] - window[0]) if window else None,
@@ -462,7 +477,7 @@ def _guidance_check(polls: list[dict]) -> tuple[int, int, float | None]:
     checked = fast = 0
     worst = None
     polls = sorted(polls, key=lambda p: p["start"])
-    for a, b in zip(polls, polls[1:]):
+    for a, b in zip(polls, polls[1:], strict=False):
         if a["status"] not in ("queued", "running", "unknown"):
             break
         eta = a.get("eta")
@@ -511,6 +526,10 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     finals = {e["id"]: e for e in events if e["ev"] == "final"}
     created = {e["id"]: e for e in events if e["ev"] == "created"}
     log = emu.requests_of(key)
+    # Calls made for all jobs together (preview images on the shared background threads): an equal share per task.
+    shared = {t: ops for t, ops in sockd.items() if t.startswith("tripo-background")}
+    shared_req = sum(int(ops.get("http_request", [0])[0]) for ops in shared.values()) / max(1, n)
+    shared_conn = sum(int(ops.get("connect", [0])[0]) for ops in shared.values()) / max(1, n)
     per = []
     for jid in ids:
         snap = eng.get(jid)
@@ -529,6 +548,8 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         c = created.get(tid, {})
         per.append({
             "job": jid, "task_id": tid, "server_final": fin,
+            "final_after_deadline_s": (fin - finals[tid]["deadline"]) if fin and finals.get(tid, {}).get("deadline")
+            else None,
             "notice_worker_s": (first_ok - fin) if first_ok and fin else None,
             "notice_main_s": (bl.main_seen[tid] - fin) if tid in bl.main_seen and fin else None,
             "polls_worker": len([p for p in mine if p["status"] in ("queued", "running", "success", "unknown")
@@ -539,8 +560,9 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
             "download_s": dl_s, "import_s": imp_s,
             "success_to_scene_s": (imp[1] - first_ok) if imp and first_ok else None,
             "overhead_s": (imp[1] - first_ok - dl_s - imp_s) if imp and first_ok else None,
-            "requests": sum(int(ops.get("http_request", [0])[0]) for ops in threads.values()),
-            "connections": sum(int(ops.get("connect", [0])[0]) for ops in threads.values()),
+            "requests": sum(int(ops.get("http_request", [0])[0]) for ops in threads.values()) + shared_req,
+            "connections": sum(int(ops.get("connect", [0])[0]) for ops in threads.values()) + shared_conn,
+            "requests_shared": shared_req, "connections_shared": shared_conn,
             "timeline_ms": _timeline(first_ok, dls, bl.finished_seen.get(jid), imp),
             "polls": [(round(p["start"] - (c.get("t0") or p["start"]), 3), round(p["end"] - p["start"], 4),
                        p["status"], p["eta"]) for p in sorted(mine, key=lambda p: p["start"])],
@@ -747,7 +769,8 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         "posts": sum(1 for r in log if r["method"] == "POST"), "gets": sum(1 for r in log if r["method"] == "GET"),
         "server_peak": server_peak(key), "engine_peak": eng.slots["generation"].peak,
         "submit_ms": summary([s * 1000 for s in submit_s]), "submit_total_s": sum(submit_s),
-        "tick_ms": tick_stats(ticks), "process_cpu_pct": 100 * cpu / wall,
+        "tick_ms": tick_stats(ticks), "tick_cpu_ms": tick_stats(ticks, "work_cpu"), "process_cpu_pct": 100 * cpu / wall,
+        "raw_ticks_ms": [(round(t["work"] * 1000, 3), round(t["work_cpu"] * 1000, 3)) for t in ticks],
         "threads_peak": None, "main_thread_sockets": main_socket_calls(sock0),
     }
     o = res["ours"]
@@ -906,11 +929,11 @@ def render_table(rows: list[dict]) -> str:
         body.append([r["figure"], r["unit"], fmt(r["ours_median"]), fmt(r["ours_p99"]), r["target"],
                      "-" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL"), fmt(r["naive_median"]),
                      fmt(r["naive_p99"]), "-" if ratio is None else f"{ratio:.3g}x"])
-    widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
-    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(head, widths)) + " |",
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
+    lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     for b in body:
-        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(b, widths)) + " |")
+        lines.append("| " + " | ".join(str(x).ljust(w) for x, w in zip(b, widths, strict=True)) + " |")
     notes = [f"- {r['figure'].strip()}: {r['note']}" for r in rows if r["note"]]
     return "\n".join(lines + ([""] + notes if notes else []))
 
@@ -935,6 +958,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--out", type=Path, default=OUT / "bench.json")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--addon-src", type=Path, default=None,
+                    help="bench the add-on of another checkout (e.g. `git worktree add /tmp/old <commit>`)")
     args = ap.parse_args(argv)
     mode = "quick" if args.quick else "full"
     cfg = CONFIGS[mode]
@@ -949,10 +974,12 @@ def main(argv: list[str] | None = None) -> int:
     say(f"mode {mode}; scratch {tmp}")
     emu = EmulatorProc(tmp / "emulator")
     say(f"emulator (child process {emu.pid}) at {emu.base_url}")
-    results: dict = {"mode": mode, "config": cfg, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                                             "platform": platform.platform()}}
+    machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+    results: dict = {"mode": mode, "config": cfg, "machine": machine}
     try:
-        bl = Blender(tmp, emu)
+        bl = Blender(tmp, emu, args.addon_src)
+        if args.addon_src is not None:
+            results["addon_src"] = str(args.addon_src)
         results["machine"]["blender"] = bl.bpy.app.version_string
         results["tick_s"] = bl.tick
         for name in only:
