@@ -16,8 +16,10 @@ import logging
 import os
 import queue
 import re
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -484,6 +486,13 @@ class Engine:
         for run in runs:
             if run.thread is not None:
                 run.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = [r for r in runs if r.thread is not None and r.thread.is_alive()]
+        if stuck:  # a request in flight cannot be interrupted; the daemon thread ends when it returns
+            frames = sys._current_frames()
+            for r in stuck:
+                frame = frames.get(r.thread.ident) if r.thread.ident else None
+                where = "".join(traceback.format_stack(frame, limit=6)) if frame is not None else "?"
+                log.warning("Tripo job %s still busy after shutdown(%.1f s):\n%s", r.job.id, timeout, where)
         saver = self._saver
         if saver is not None:
             self._save_wanted.set()
