@@ -182,6 +182,12 @@ def test_refs_resolve_rig_type_and_generated_image_url(engine, factory, image):
 
 
 # ---------------------------------------------------------------------------------------------------- validation
+def _fake_png(img: str) -> str:
+    bad = Path(img).with_name("fake.png")
+    bad.write_bytes(b"this is text, not an image")
+    return str(bad)
+
+
 BAD_JOBS = {
     "bad chain": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("mesh_completion", {
         "original_model_task_id": Ref(0)})]),
@@ -196,6 +202,8 @@ BAD_JOBS = {
     "unknown output": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("animate_rig", {
         "original_model_task_id": Ref(0), "rig_type": Ref(0, "output:rig_type")})]),
     "unknown type": lambda img: Job("x", [Step("make_coffee", {})]),
+    "not really a png": lambda img: pipelines.image_to_model(_fake_png(img)),
+    "low poly to OBJ": lambda img: pipelines.low_poly_asset("a barrel", format="OBJ"),
     "bad second step": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("convert_model", {
         "original_model_task_id": Ref(0)})]),
 }  # fmt: skip

@@ -41,6 +41,7 @@ from ..api.errors import (
     TripoValidationError,
     redact,
 )
+from ..api.uploads import check_local_file
 from . import events as ev
 from .events import Event, EventQueue
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
@@ -637,6 +638,10 @@ class Engine:
                 raise _validation_error(f"{where}: {os.path.basename(value)} is not {kind}.")
             if step.upload == "direct" and ext in MESH_EXTS:
                 raise _validation_error(f"{where}: 3D models can only be uploaded through STS (upload='sts').")
+            try:  # content checks (image header and size, mesh magic and size) without sending anything
+                check_local_file(value, slot, step.task_type)
+            except TripoValidationError as exc:
+                raise _validation_error(f"{where}: {_user_message(exc)}")
             return value
 
         map_file_slots(step.task_type, step.params, check)
