@@ -146,6 +146,9 @@ def test_pipeline_succeeds_with_file_on_disk(engine, emulator, api_key, image, m
         assert Path(f).parent.parent == tmp_path / "downloads"
         assert Path(f).parent.name in snap["task_ids"]
     assert snap["can_import"] and snap["progress"] == 100
+    assert snap["estimated_credits"] is not None and snap["credits"] >= 0
+    if name == "text_to_final":
+        assert snap["credits"] == snap["estimated_credits"] > 0  # the estimate matches what Tripo charged
     assert all(s["state"] == "succeeded" and s["task_id"] for s in snap["steps"])
     # one POST per step, never more
     assert len(posts(emulator, api_key)) >= len(job.steps)

@@ -586,6 +586,10 @@ class Engine:
                 )
             except TripoValidationError as exc:
                 raise _validation_error(f"{where}: {_user_message(exc)}")
+            try:
+                step.estimate = int(api_tasks.estimate_credits(step.task_type, self._placeholder_params(job, step)))
+            except Exception:  # noqa: BLE001 - an estimate is a nicety
+                step.estimate = None
 
     @staticmethod
     def _source_of(job: Job, step: Step) -> tuple[str | None, str | None]:

@@ -116,6 +116,7 @@ class Step:
     eta: int | None = None  # running_left_time, seconds
     queue_position: int | None = None  # queuing_num
     credits: float | None = None  # consumed_credit
+    estimate: int | None = None  # credits expected (api.tasks.estimate_credits), set at submit
     error: str = ""
     files: list[str] = field(default_factory=list)
     output: dict = field(default_factory=dict)
@@ -214,6 +215,13 @@ class Job:
     def credits(self) -> float:
         return float(sum(s.credits or 0 for s in self.steps))
 
+    @property
+    def estimated_credits(self) -> int | None:
+        """Sum of the steps' estimates (None when a step has none)."""
+        if any(s.estimate is None for s in self.steps):
+            return None
+        return int(sum(s.estimate or 0 for s in self.steps))
+
     # -- serialisation -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
@@ -255,7 +263,8 @@ class Job:
         """Plain JSON-able copy: the only thing that crosses to the main thread.
 
         Keys: id, title, kind, state, created, updated, imported, error, notice, meta, steps (step snapshots), plus
-        derived: progress (0..100), current_step, final, can_import, files, result_files, task_ids, credits.
+        derived: progress (0..100), current_step, final, can_import, files, result_files, task_ids, credits,
+        estimated_credits.
         """
         d = self.to_dict()
         d["steps"] = [s.snapshot(i) for i, s in enumerate(self.steps)]
@@ -267,4 +276,5 @@ class Job:
         d["can_import"] = self.state == JobState.SUCCEEDED and not self.imported and bool(self.result_files)
         d["task_ids"] = self.task_ids
         d["credits"] = self.credits
+        d["estimated_credits"] = self.estimated_credits
         return d
