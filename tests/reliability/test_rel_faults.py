@@ -69,7 +69,7 @@ CASES = [
     Case("create-429-1007-rate-limit", "create", "status", {"status": 429, "code": 1007, "count": 2}, posts=3,
          client=FAST),
     Case("create-429-endless", "create", "status", {"status": 429, "code": 2000, "count": -1}, expect="failed",
-         posts=None, tasks=0, words=("wait",), client={**FAST, "max_retries": 2}),
+         posts=3, tasks=0, words=("wait",), client={**FAST, "max_retries": 2}),
     # ---- poll: GET is safe to repeat -> retried until it works
     Case("poll-connection-drop", "poll", "drop", {"count": 3}, client=FAST),
     Case("poll-500", "poll", "status", {"status": 500, "count": 3}, client=FAST),
