@@ -3,10 +3,24 @@
 Usage (main thread)::
 
     engine = Engine(client_factory, state_dir, download_dir)
-    engine.resume()
-    job_id = engine.submit(pipelines.text_to_final("a red chair", format="FBX"))
-    for event in engine.drain():   # from a timer: Event(job_id, kind, snapshot, message)
+    engine.resume()                      # on register / file load: unfinished jobs continue, never re-sent
+    job_id = engine.submit(pipelines.text_to_final("a red chair", format="FBX"))   # validates first
+    for event in engine.drain():         # from a timer: Event(job_id, kind, snapshot, message)
         ...
+
+Events (``engine.events``, a ``queue.Queue``; at most one pending ``update`` per job):
+``update`` (anything changed), ``finished`` (succeeded; import ``snapshot["result_files"]``), ``failed``
+(``snapshot["error"]``), ``cancelled`` (``snapshot["notice"]`` says Tripo may still finish the task), ``notice``
+(``event.message``; job_id ``""`` for engine-wide notices such as a quarantined journal; a job entering
+``needs_attention`` posts an ``update`` and a ``notice``).
+
+Job snapshot keys: id, title, kind, state, created, updated, imported, error, notice, meta, steps, progress,
+current_step, final, can_import, files, result_files, task_ids, credits, estimated_credits.
+Step snapshot keys: index, task_type, label, params (Refs as ``{"$ref": {"step", "what"}}``), upload, download,
+outputs, state, task_id, status, progress, eta, queue_position, credits, estimate, error, files, output,
+submitted_at, finished_at.
+States (job and step): pending, uploading, submitting, queued, running, downloading, succeeded, failed, cancelled,
+needs_attention.
 """
 
 from typing import TYPE_CHECKING, Any
