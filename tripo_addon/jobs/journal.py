@@ -171,7 +171,7 @@ class Journal:
                 fh.write(payload)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
+            _replace(tmp, self.path)
         except BaseException:
             try:
                 os.unlink(tmp)
@@ -186,6 +186,18 @@ class Journal:
 
 def _records(jobs: Iterable[Job | dict]) -> list[dict]:
     return [j.to_dict() if isinstance(j, Job) else j for j in jobs]
+
+
+def _replace(src: str, dst: Path, attempts: int = 5) -> None:
+    """os.replace, retried briefly on Windows, where a reader (a virus scanner, a backup tool) may hold the target."""
+    for attempt in range(attempts):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if os.name != "nt" or attempt == attempts - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _fsync_dir(path: Path) -> None:
