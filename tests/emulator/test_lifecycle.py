@@ -35,7 +35,7 @@ def test_queued_task_reports_position_and_time_left(slow_emulator, slow_key):
 def test_running_progress_rises_and_time_counts_down(tmp_path):
     from tripo_emulator import Emulator
 
-    with Emulator(port=0, time_scale=0.03, data_dir=tmp_path, s3=False) as emu:
+    with Emulator(port=0, time_scale=0.05, data_dir=tmp_path, s3=False) as emu:
         tid = create_id(emu, "tsk_sm", {"type": "text_to_model", "prompt": "a lamp"})
         seen = []
         while True:
