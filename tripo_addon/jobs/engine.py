@@ -233,6 +233,8 @@ class Engine:
         self._slots = {name: Slots(name, min(limit, self.max_parallel)) for name, limit in GROUP_LIMITS.items()}
         self._save_wanted = threading.Event()  # set by _save_soon(); served by the journal thread
         self._saver: threading.Thread | None = None
+        self._launch: list[_Run] = []  # registered workers the launcher thread has not started yet
+        self._launcher: threading.Thread | None = None
         notices: list[str] = []
         # One engine per state dir runs the shared job list (two Blender instances must never both resume a job and
         # send its next step twice). Another concurrent engine keeps its own list, adopted by the next primary.
@@ -259,7 +261,13 @@ class Engine:
 
     # ================================================================================================ public API
     def submit(self, job: Job) -> str:
-        """Validate every step (nothing is sent if anything is wrong), journal the job, start it. Returns its id."""
+        """Validate every step (nothing is sent if anything is wrong), then journal and start the job. Returns its id.
+
+        Only the validation runs in the caller (the main thread, on a button press). Journaling and starting the
+        worker happen on the engine's launcher thread, batched: 200 jobs submitted at once cost one journal write,
+        not 200 writes of a growing file (seconds of frozen UI). A worker starts only once its job is journaled; if
+        the journal cannot be written the job fails with that reason before anything is sent.
+        """
         self._check_open()
         if not isinstance(job, Job):
             raise _validation_error("submit() takes a Job (see tripo_addon.jobs.pipelines).")
@@ -271,12 +279,6 @@ class Engine:
             job.error = job.notice = ""
             job.updated = time.time()
             self._jobs[job.id] = job
-        try:
-            self._save(important=True, must=True)
-        except JournalError as exc:
-            with self._lock:
-                self._jobs.pop(job.id, None)
-            raise _engine_error(_user_message(exc))
         self._start(job)
         self._post_update(job)
         return job.id
@@ -484,8 +486,10 @@ class Engine:
                 run.stop.set()
             self._cond.notify_all()
         deadline = time.monotonic() + max(0.0, timeout)
+        if self._launcher is not None:
+            self._launcher.join(max(0.0, deadline - time.monotonic()))
         for run in runs:
-            if run.thread is not None:
+            if run.thread is not None and run.thread.ident is not None:  # started (not dropped by the launcher)
                 run.thread.join(max(0.0, deadline - time.monotonic()))
         stuck = [r for r in runs if r.thread is not None and r.thread.is_alive()]
         if stuck:  # a request in flight cannot be interrupted; the daemon thread ends when it returns
@@ -695,13 +699,49 @@ class Engine:
 
     # ================================================================================================ workers
     def _start(self, job: Job) -> None:
+        """Register the job's worker (it counts as running from now on) and hand it to the launcher thread.
+
+        ``Thread.start()`` waits until the new thread runs, which takes milliseconds when workers hold the GIL: the
+        launcher pays that, not the main thread."""
+        launcher = None
         with self._lock:
             if job.id in self._runs or self._stopping:
                 return
             run = _Run(job)
             run.thread = threading.Thread(target=self._worker, args=(run,), name=f"tripo-job-{job.id}", daemon=True)
             self._runs[job.id] = run
-        run.thread.start()
+            self._launch.append(run)
+            if self._launcher is None:
+                launcher = self._launcher = threading.Thread(target=self._launch_loop, name="tripo-launcher",
+                                                             daemon=True)
+            self._cond.notify_all()
+        if launcher is not None:
+            launcher.start()
+
+    def _launch_loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._launch and not self._stopping:
+                    self._cond.wait()
+                batch, self._launch = self._launch, []
+                if self._stopping:  # never started: nothing was sent; the journal keeps them resumable
+                    for run in batch:
+                        if self._runs.get(run.job.id) is run:
+                            del self._runs[run.job.id]
+                    self._cond.notify_all()
+                    return
+            try:
+                self._save(important=True, must=True)  # one write for the whole batch
+            except JournalError as exc:
+                for run in batch:
+                    self._finish(run, S.FAILED, error=_user_message(exc))
+                    with self._cond:
+                        if self._runs.get(run.job.id) is run:
+                            del self._runs[run.job.id]
+                        self._cond.notify_all()
+                continue
+            for run in batch:
+                run.thread.start()
 
     def _worker(self, run: _Run) -> None:
         job = run.job
@@ -920,6 +960,7 @@ class Engine:
         job = run.job
         idle = transient = unknown = 0
         limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
+        finish = api_polling.FinishWindow()  # the readings of all polls together pin the end down
         while True:
             self._check_stop(run)
             try:
@@ -956,9 +997,11 @@ class Engine:
                     self._slots[g].force()
                     run.slots.append(self._slots[g])
             idle = 0 if changed else idle + 1
+            now = time.monotonic()
+            finish.update(step.eta, now)
             delay = api_polling.next_poll_delay(
                 status,
-                running_left_time=step.eta,
+                running_left_time=finish.left(now) if step.eta else None,
                 progress=step.progress,
                 queuing_num=step.queue_position,
                 idle_polls=idle,
