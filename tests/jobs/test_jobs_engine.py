@@ -555,3 +555,20 @@ def test_second_engine_on_same_state_dir_never_runs_the_shared_jobs(factory, emu
         assert not list(state.glob("jobs.secondary-*"))
     finally:
         e4.shutdown(1)
+
+
+def test_no_request_when_the_job_log_cannot_be_written(factory, emulator, api_key, tmp_path):
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be")
+    eng = Engine(factory, blocker, tmp_path / "dl")
+    try:
+        try:
+            job_id = eng.submit(pipelines.text_to_model("unlogged"))
+        except TripoError as exc:  # refused at once
+            assert "job log" in exc.user_message
+        else:  # or failed before its worker sent anything
+            snap = eng.wait(job_id, WAIT)
+            assert snap["state"] == "failed" and "job log" in snap["error"], snap
+        assert posts(emulator, api_key) == []
+    finally:
+        eng.shutdown(1)
