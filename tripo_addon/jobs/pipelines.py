@@ -73,14 +73,6 @@ def multiview_to_model(images: list[Any] | None = None, **params: Any) -> Job:
     return single("multiview_to_model", params)
 
 
-def generate_multiview_image(image: str | os.PathLike | dict, **params: Any) -> Job:
-    return single("generate_multiview_image", {"file": _path(image), **params})
-
-
-def edit_multiview_image(original_task_id: str, prompts: list[dict], **params: Any) -> Job:
-    return single("edit_multiview_image", {"original_task_id": original_task_id, "prompts": prompts, **params})
-
-
 def refine_model(draft_model_task_id: str, **params: Any) -> Job:
     return single(
         "refine_model",
@@ -138,15 +130,13 @@ def convert_model(original_model_task_id: str, **params: Any) -> Job:
     return _post("convert_model", original_model_task_id, params)
 
 
-#: Builders by task type (all 16 plus the two multiview-image types).
+#: Builders by task type (the 16 of api.tasks.TASK_TYPES).
 SINGLE_BUILDERS = {
     "text_to_image": text_to_image,
     "generate_image": generate_image,
     "text_to_model": text_to_model,
     "image_to_model": image_to_model,
     "multiview_to_model": multiview_to_model,
-    "generate_multiview_image": generate_multiview_image,
-    "edit_multiview_image": edit_multiview_image,
     "refine_model": refine_model,
     "texture_model": texture_model,
     "import_model": import_model,
