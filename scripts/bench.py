@@ -123,6 +123,11 @@ class EmulatorProc:
     def time_scale(self, scale: float) -> None:
         self.ctl("POST", "/_emulator/config", {"time_scale": scale})
 
+    def slow_download(self, task_id: str, seconds: float) -> None:
+        """The next download of this task's files trickles out over ``seconds`` (10 bursts), like a real link."""
+        self.ctl("POST", "/_emulator/faults", {"route": "download", "kind": "slow_body", "seconds": seconds,
+                                               "match": {"path": task_id}, "count": 1})
+
     def requests_of(self, key: str) -> list[dict]:
         return self.ctl("GET", "/_emulator/requests", key=key)["requests"]
 
@@ -413,6 +418,12 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     emu.time_scale(scale)
     all_ids = ids + [big_id]
 
+    def big_task_id() -> str | None:
+        return eng.get(big_id)["steps"][0].get("task_id")
+
+    pump(bl.modal_tick, big_task_id, bl.tick, 30.0, ticks)
+    emu.slow_download(big_task_id(), cfg["big_seconds"])
+
     def done() -> bool:
         return all(j in bl.imports for j in all_ids)
 
@@ -427,6 +438,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         "completed": ok, "ticks": len(ticks), "tick_ms": tick_stats(ticks),
         "tick_cpu_ms": tick_stats(ticks, "work_cpu"),
         "tick_ms_during_download": tick_stats(during), "tick_ms_until_download_done": tick_stats(in_flight),
+        "raw_during_download_ms": [(round(t["work"] * 1000, 3), round(t["work_cpu"] * 1000, 3)) for t in during],
         "submit_ms": summary([s * 1000 for s in submit_s]),
         "download_s": (window[1] - window[0]) if window else None, "download_bytes": dl[0]["size"] if dl else None,
         "big_import_s": (big_import[1] - big_import[0]) if big_import else None,
@@ -454,6 +466,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     emu.time_scale(big_scale)
     big = naive.submit({"type": "text_to_model", "prompt": f"a detailed statue BIGFILE{big_mb}MB"})
     emu.time_scale(scale)
+    emu.slow_download(big.task_id, cfg["big_seconds"])
     ok = pump(naive_tick(naive), naive.done, bl.tick, cfg["max_s"], nticks)
     window = big.download[:2] if big.download else None
     during = overlapping(nticks, window)
@@ -662,6 +675,9 @@ def _lat_summary(r: dict) -> None:
                                     default=None)
     r["requests"] = summary([p["requests"] for p in per])
     r["connections"] = summary([p["connections"] for p in per])
+    r["connections_worker"] = summary([p.get("connections_worker", p["connections"]) for p in per])
+    r["connections_shared_total"] = sum(p.get("connections_shared", 0) for p in per)
+    r["requests_shared_total"] = sum(p.get("requests_shared", 0) for p in per)
 
 
 def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
@@ -834,9 +850,12 @@ def build_table(R: dict) -> list[dict]:
         row(f"main-thread work per tick, {t['jobs']} jobs in flight + {t['big_mb']} MB download", "ms", med, p99,
             "<=1 median, <=5 p99", med is not None and med <= 1 and p99 <= 5,
             nv["tick_ms"]["median"], nv["tick_ms"]["p99"])
-        row("  same, ticks while the 50 MB file downloads", "ms", o["tick_ms_during_download"]["median"],
-            o["tick_ms_during_download"]["p99"], "<=5", (o["tick_ms_during_download"]["p99"] or 0) <= 5,
+        row(f"  same, ticks while the {t['big_mb']} MB file downloads", "ms", o["tick_ms_during_download"]["median"],
+            o["tick_ms_during_download"]["p99"], "<=1 median, <=5 p99",
+            (o["tick_ms_during_download"]["median"] or 99) <= 1 and (o["tick_ms_during_download"]["p99"] or 99) <= 5,
             nv["tick_ms_during_download"]["median"], nv["tick_ms_during_download"]["p99"])
+        row("  longest single tick in this scenario (imports excluded)", "ms", o["tick_ms"]["max"], None, "report",
+            None, nv["tick_ms"]["max"], None)
         row("  50 MB download (worker thread; naive: main thread)", "s", o["download_s"], None, "report", None,
             nv["download_s"], None)
         row("  import of the 50 MB GLB (main thread, apart)", "s", o["big_import_s"], None, "report", None,
@@ -871,9 +890,12 @@ def build_table(R: dict) -> list[dict]:
             nv["overhead_ms"]["p99"])
         row("HTTP requests per text->model task", "req", o["requests"]["median"], o["requests"]["p99"], "report",
             None, nv["requests"]["median"], nv["requests"]["p99"])
-        row("TCP connections per text->model task", "conn", o["connections"]["median"], o["connections"]["p99"],
-            "1 per host", (o["connections"]["p99"] or 99) <= 1, nv["connections"]["median"], nv["connections"]["p99"],
-            note="emulator: API and files on one host")
+        row("TCP connections per text->model task (its worker)", "conn", o["connections_worker"]["median"],
+            o["connections_worker"]["p99"], "1 per host", (o["connections_worker"]["p99"] or 99) <= 1,
+            nv["connections"]["median"], nv["connections"]["p99"],
+            note="the emulator serves API and files from one host; the naive baseline opens one per request")
+        row("  + preview images, all tasks together (shared thread)", "conn", o["connections_shared_total"], None,
+            "report", None, None, None, note=f"{L['jobs']} tasks; {o['requests_shared_total']:.0f} requests")
     C = R.get("cpu")
     if C:
         o, nv = C["ours"], C["naive"]
@@ -940,11 +962,11 @@ def render_table(rows: list[dict]) -> str:
 
 # ============================================================================================ main
 CONFIGS = {
-    "full": {"load_jobs": 50, "load_scale": 0.5, "big_scale": 0.1, "big_mb": 50, "max_s": 150,
+    "full": {"load_jobs": 50, "load_scale": 0.5, "big_scale": 0.1, "big_mb": 50, "big_seconds": 4.0, "max_s": 150,
              "lat_jobs": 12, "lat_scale": 0.5, "lat_gap": 0.8,
              "cpu_jobs": 10, "cpu_window": 20.0, "cpu_scale": 1.0, "cpu_baseline": 5.0,
              "scale_jobs": 200, "scale_scale": 0.02, "max_scale_s": 240},
-    "quick": {"load_jobs": 50, "load_scale": 0.3, "big_scale": 0.1, "big_mb": 50, "max_s": 90,
+    "quick": {"load_jobs": 50, "load_scale": 0.3, "big_scale": 0.1, "big_mb": 50, "big_seconds": 3.0, "max_s": 90,
               "lat_jobs": 6, "lat_scale": 0.3, "lat_gap": 0.6,
               "cpu_jobs": 10, "cpu_window": 8.0, "cpu_scale": 0.6, "cpu_baseline": 3.0,
               "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120},
