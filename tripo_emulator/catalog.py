@@ -79,8 +79,9 @@ SOURCES: dict[str, set[str]] = {
                                          "mesh_completion"},
     "stylize_model": _MODEL_GEN | {"texture_model", "refine_model", "import_model", "animate_rig",
                                    "animate_retarget"},
-    "convert_model": _MODEL_GEN | {"texture_model", "refine_model", "import_model", "animate_rig",
-                                   "animate_retarget", "convert_model"},
+    # Pipeline 7 of the skill converts a low-poly result, though the chain table omits it: accepted.
+    "convert_model": _MODEL_GEN | {"texture_model", "refine_model", "import_model", "highpoly_to_lowpoly",
+                                   "animate_rig", "animate_retarget", "convert_model"},
     "refine_model": set(_MODEL_GEN),
     "animate_retarget": {"animate_rig"},
 }

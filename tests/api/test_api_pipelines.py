@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import zipfile
-
-import pytest
 from api_helpers import WAIT, assert_model_file, make_glb, make_image, posts
 
 from tripo_addon.api import tasks as T
 from tripo_addon.api.client import TripoClient
-from tripo_addon.api.errors import TripoChainError, TripoValidationError
 from tripo_addon.api.models import Task
 
 
@@ -97,22 +93,12 @@ def test_6_text_to_image_to_model(client, emulator, api_key, tmp_path):
 
 
 def test_7_low_poly_game_asset(client, emulator, api_key, tmp_path):
+    """Skill pipeline 7: text -> low poly (quad) -> convert to FBX for a game engine."""
     model = step(client, T.text_to_model("a treasure chest", model_version="v2.5-20250123"))
     low = step(client, T.highpoly_to_lowpoly(model.task_id, face_limit=5000, quad=True, source_type="text_to_model"))
-    path = client.download(low.task_id, "model", tmp_path)
-    assert path.suffix == ".fbx"  # quad low-poly already is the FBX game asset
+    final = step(client, T.convert_model(low.task_id, "FBX", source_type="highpoly_to_lowpoly"))
+    body = posts(emulator, api_key)[-1]["body"]
+    assert body == {"type": "convert_model", "original_model_task_id": low.task_id, "format": "FBX"}
+    path = client.download(final.task_id, "model", tmp_path)
+    assert path.suffix == ".fbx"
     assert_model_file(path)
-    # The skill's optional "convert the low-poly result" step is not in Tripo's chain table (§6): refused locally
-    # with a clear message, and the server agrees (2006).
-    sent = len(posts(emulator, api_key))
-    with pytest.raises(TripoValidationError) as ei:
-        T.convert_model(low.task_id, "OBJ", source_type="highpoly_to_lowpoly")
-    assert "cannot be applied to a highpoly_to_lowpoly result" in ei.value.user_message
-    assert len(posts(emulator, api_key)) == sent
-    with pytest.raises(TripoChainError):
-        client.create_task({"type": "convert_model", "original_model_task_id": low.task_id, "format": "OBJ"})
-    # Converting the generation instead gives the other formats.
-    final = step(client, T.convert_model(model.task_id, "GLTF", face_limit=5000, source_type="text_to_model"))
-    zpath = client.download(final.task_id, "model", tmp_path)
-    with zipfile.ZipFile(zpath) as z:
-        assert any(n.endswith((".gltf", ".glb")) for n in z.namelist())

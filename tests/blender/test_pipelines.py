@@ -90,9 +90,11 @@ def test_pipeline_text_to_image_to_model(connected):
 
 def test_pipeline_low_poly_asset(connected):
     objs = run(bpy.ops.tripo.run_pipeline, pipeline='LOW_POLY_ASSET', prompt="a barrel", face_limit=2000)
-    assert meshes(objs) and tagged(objs, "highpoly_to_lowpoly")  # quad low poly already is FBX: no conversion
-    body = posts(connected.emulator, connected.api_key)[-1]["body"]
-    assert body["type"] == "highpoly_to_lowpoly" and body["face_limit"] == 2000 and body["quad"] is True
+    assert meshes(objs) and tagged(objs, "convert_model")  # the skill's pipeline 7 ends with an FBX conversion
+    bodies = [p["body"] for p in posts(connected.emulator, connected.api_key)]
+    low = next(b for b in bodies if b["type"] == "highpoly_to_lowpoly")
+    assert low["face_limit"] == 2000 and low["quad"] is True
+    assert bodies[-1]["type"] == "convert_model" and bodies[-1]["format"] == "FBX"
 
 
 # ------------------------------------------------------------------------------------------ chains of operators

@@ -206,7 +206,6 @@ BAD_JOBS = {
         "original_model_task_id": Ref(0), "rig_type": Ref(0, "output:rig_type")})]),
     "unknown type": lambda img: Job("x", [Step("make_coffee", {})]),
     "not really a png": lambda img: pipelines.image_to_model(_fake_png(img)),
-    "low poly to OBJ": lambda img: pipelines.low_poly_asset("a barrel", format="OBJ"),
     "bad second step": lambda img: Job("x", [Step("text_to_model", {"prompt": "a"}), Step("convert_model", {
         "original_model_task_id": Ref(0)})]),
 }  # fmt: skip

@@ -240,11 +240,12 @@ def test_pipeline_step_lists(tmp_path):
     assert _types(j) == ["text_to_image", "image_to_model"]
     assert j.steps[1].params["file"] == Ref(0, "output:generated_image")
 
-    j = pipelines.low_poly_asset("a barrel")  # quad low-poly already is FBX: no conversion step
-    assert _types(j) == ["text_to_model", "highpoly_to_lowpoly"] and j.steps[1].download
-    assert j.steps[1].params["face_limit"] == 5000 and j.steps[1].params["quad"] is True
-    j = pipelines.low_poly_asset("a barrel", format="USDZ")
+    j = pipelines.low_poly_asset("a barrel")  # the skill's pipeline 7: low poly, then FBX conversion
     assert _types(j) == ["text_to_model", "highpoly_to_lowpoly", "convert_model"] and not j.steps[1].download
+    assert j.steps[1].params["face_limit"] == 5000 and j.steps[1].params["quad"] is True
+    assert j.steps[2].params["format"] == "FBX" and j.steps[2].params["original_model_task_id"] == Ref(1)
+    j = pipelines.low_poly_asset("a barrel", format=None)
+    assert _types(j) == ["text_to_model", "highpoly_to_lowpoly"] and j.steps[1].download
 
     j = pipelines.send_back(mesh, "animate_rig", {"rig_type": "quadruped"})
     assert _types(j) == ["import_model", "animate_rig"] and j.kind == "send_back"

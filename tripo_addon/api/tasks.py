@@ -405,8 +405,10 @@ _TT: list[TaskType] = [
             _P("fbx_preset", "enum", "FBX flavour (FBX only).", default="blender",
                choices=("blender", "3dsmax", "mixamo")),
         ),
-        "original_model_task_id", GENERATION | {"texture_model", "refine_model", "import_model", "animate_rig",
-                                                "animate_retarget", "convert_model"},
+        # highpoly_to_lowpoly is not in the chain table (tripo-api.md §6) but the skill's pipeline 7 converts the
+        # low-poly result; we follow the documented pipeline (a server refusal would be a free 2006).
+        "original_model_task_id", GENERATION | {"texture_model", "refine_model", "import_model", "highpoly_to_lowpoly",
+                                                "animate_rig", "animate_retarget", "convert_model"},
         ("model", "rendered_image"), True,
     ),
 ]

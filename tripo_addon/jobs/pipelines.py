@@ -288,14 +288,14 @@ def low_poly_asset(
     convert: dict | None = None,
     **gen: Any,
 ) -> Job:
-    """Pipeline 7: text_to_model -> highpoly_to_lowpoly (-> convert_model).
+    """Pipeline 7: text_to_model -> highpoly_to_lowpoly -> convert_model, as the skill describes it.
 
-    The low-poly result already is FBX with ``quad`` (GLB without), so the conversion step is added only for another
-    ``format``. Note: Tripo's chain table (tripo-api.md §6) does not list highpoly_to_lowpoly among convert_model's
-    sources, so such a job is refused at submit time with the chain rule's message, before anything is sent.
+    The conversion (FBX by default, as a game engine wants it) is left out only with ``format=None``; the low-poly
+    result itself is then downloaded (FBX with ``quad``, GLB without). Tripo's chain table (tripo-api.md §6) omits
+    highpoly_to_lowpoly among convert_model's sources while the skill's pipeline 7 uses it; we follow the pipeline.
     """
     native = "FBX" if quad else "GLB"
-    needs_convert = format is not None and format.upper() != native
+    needs_convert = format is not None
     steps = [
         Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}), outputs=PREVIEW),
         Step(
