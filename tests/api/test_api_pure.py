@@ -69,6 +69,8 @@ def test_version_matches_manifest():
         ("unknown", {"idle_polls": 2}, 4.0),
         ("running", {"running_left_time": 2}, 2.0 + polling.ETA_MARGIN),   # near the end: aim at the finish
         ("queued", {"running_left_time": 8, "queuing_num": 9}, 4.0),      # an ETA beats the queue position
+        ("running", {"running_left_time": 2, "finish_left": 1.4}, 1.5),  # the window sharpens the aim (>= poll_min)
+        ("running", {"running_left_time": 12, "finish_left": 11.3}, 6.0),  # ... but never the halving
     ],
 )
 def test_next_poll_delay(status, kw, expected):

@@ -499,9 +499,9 @@ class TripoClient:
             sig = (task.status, task.progress, task.queuing_num)
             idle = 0 if sig != last else idle + 1
             last = sig
-            eta = finish.left(time.monotonic()) if task.running_left_time else None
             delay = _polling.next_poll_delay(
-                task.status, running_left_time=eta, progress=task.progress,
+                task.status, running_left_time=task.running_left_time, finish_left=finish.left(time.monotonic()),
+                progress=task.progress,
                 queuing_num=task.queuing_num, idle_polls=idle, poll_min=self.poll_min, poll_max=self.poll_max,
             )
             if deadline is not None:

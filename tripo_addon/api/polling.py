@@ -32,12 +32,15 @@ def next_poll_delay(
     idle_polls: int = 0,
     poll_min: float = DEFAULT_POLL_MIN,
     poll_max: float = DEFAULT_POLL_MAX,
+    finish_left: float | None = None,
 ) -> float:
     """Seconds until the next poll of a task that is not final yet.
 
     - With an ETA (``running_left_time`` > 0): half of it, so the poll lands near the end without hammering; once
       halving would fall to ``poll_min`` (ETA <= 2 * poll_min), aim at the predicted end instead (ETA +
-      :data:`ETA_MARGIN`): one poll catches the finish, never faster than ``poll_min``.
+      :data:`ETA_MARGIN`): one poll catches the finish, never faster than ``poll_min``. ``finish_left`` (from a
+      :class:`FinishWindow`) sharpens that aim; the halving itself always follows the reading, as the official
+      clients do.
     - Running without an ETA: start at ``poll_min`` and double with every poll that brought no change
       (``idle_polls``); past 90 % progress stay at the fast end.
     - Queued with a queue position and no ETA: at least ``poll_min * 2 * (position + 1)``: a task far down the queue
@@ -51,7 +54,11 @@ def next_poll_delay(
     backoff = poll_min * (2 ** min(max(int(idle_polls), 0), 16))
     if running_left_time is not None and running_left_time > 0:
         eta = float(running_left_time)
-        delay = eta + ETA_MARGIN if eta <= 2 * poll_min else eta * 0.5
+        if eta <= 2 * poll_min:
+            aim = finish_left if finish_left is not None and 0 < finish_left <= eta else eta
+            delay = aim + ETA_MARGIN
+        else:
+            delay = eta * 0.5
     elif status == "running" and progress is not None and progress >= 90:
         delay = poll_min
     else:

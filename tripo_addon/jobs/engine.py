@@ -1001,7 +1001,8 @@ class Engine:
             finish.update(step.eta, now)
             delay = api_polling.next_poll_delay(
                 status,
-                running_left_time=finish.left(now) if step.eta else None,
+                running_left_time=step.eta,
+                finish_left=finish.left(now),
                 progress=step.progress,
                 queuing_num=step.queue_position,
                 idle_polls=idle,
