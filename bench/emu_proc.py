@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import heapq
 import json
+import os
 import random
 import re
 import signal
@@ -154,10 +155,18 @@ def main(argv: list[str] | None = None) -> int:
     for key in args.key:
         emu.add_account(key, args.balance)
     print(json.dumps({"base_url": emu.base_url, "root_url": emu.root_url, "data_dir": str(emu.data_dir),
-                      "pid": __import__("os").getpid()}), flush=True)
+                      "pid": os.getpid()}), flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
+    parent = os.getppid()
+
+    def orphan_watch() -> None:  # the bench was killed without stopping us: stop too
+        while not done.wait(1.0):
+            if os.getppid() != parent:
+                done.set()
+
+    threading.Thread(target=orphan_watch, name="orphan-watch", daemon=True).start()
     try:
         done.wait()
     finally:
