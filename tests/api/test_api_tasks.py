@@ -409,7 +409,8 @@ CHAIN = {  # §6 and the skill's table A
     "stylize_model": {"text_to_model", "image_to_model", "multiview_to_model", "texture_model", "refine_model",
                       "import_model", "animate_rig", "animate_retarget"},
     "convert_model": {"text_to_model", "image_to_model", "multiview_to_model", "texture_model", "refine_model",
-                      "import_model", "animate_rig", "animate_retarget", "convert_model"},
+                      "import_model", "animate_rig", "animate_retarget", "convert_model",
+                      "highpoly_to_lowpoly"},  # the skill's pipeline 7 (not in the §6 table)
 }
 
 
