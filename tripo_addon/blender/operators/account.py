@@ -9,19 +9,12 @@ import bpy
 from bpy.props import BoolProperty
 
 from .. import catalog, poller, runtime
+from .base import OnlineOperator
 
 
-class _AccountOperator:
+class _AccountOperator(OnlineOperator):
     wait: BoolProperty(name="Wait", description="Block until the answer is in (scripts)", options={'SKIP_SAVE'})
     kind = "balance"
-
-    @classmethod
-    def poll(cls, context):
-        reason = runtime.unavailable_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
 
     def execute(self, context):
         state = context.window_manager.tripo

@@ -226,12 +226,8 @@ def collect(op, bindings) -> dict[str, Any]:
 
 
 # ==================================================================================================== operator base
-class TaskOperator:
-    """Mixin for ``tripo.<task_type>`` operators (the generated classes set ``task_type`` and ``bindings``)."""
-
-    bl_options = {'REGISTER'}  # starts a job: no UNDO (an import pushes its own undo step)
-    task_type: ClassVar[str] = ""
-    bindings: ClassVar[tuple[Binding, ...]] = ()
+class OnlineOperator:
+    """Mixin: greyed out, with the reason as its tooltip, while Tripo cannot be reached (offline, no key, ...)."""
 
     @classmethod
     def unavailable(cls, context) -> str | None:
@@ -244,6 +240,14 @@ class TaskOperator:
             cls.poll_message_set(reason)
             return False
         return True
+
+
+class TaskOperator(OnlineOperator):
+    """Mixin for ``tripo.<task_type>`` operators (the generated classes set ``task_type`` and ``bindings``)."""
+
+    bl_options = {'REGISTER'}  # starts a job: no UNDO (an import pushes its own undo step)
+    task_type: ClassVar[str] = ""
+    bindings: ClassVar[tuple[Binding, ...]] = ()
 
     def invoke(self, context, _event):
         return context.window_manager.invoke_props_dialog(self, width=440)

@@ -10,7 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 from ...jobs import pipelines
 from .. import catalog, runtime, scene_io
 from ..properties import PATH_SKIP
-from .base import AUTO, VIEWS, TaskOperator, _path, make_operator, run_job
+from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, make_operator, run_job
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -121,7 +121,7 @@ def _version_items(_self, _context):
     return catalog.enum_items("text_to_model", "model_version")
 
 
-class TRIPO_OT_run_pipeline(bpy.types.Operator):
+class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
     """Run one of the Tripo pipelines (several tasks chained as one job) and import the final result"""
 
     bl_idname = "tripo.run_pipeline"
@@ -149,14 +149,6 @@ class TRIPO_OT_run_pipeline(bpy.types.Operator):
                        default=False, options={'SKIP_SAVE'})
     wait_timeout: FloatProperty(name="Wait Timeout", description="With Wait: seconds before giving up (0: none)",
                                 default=0.0, min=0.0, options={'SKIP_SAVE'})
-
-    @classmethod
-    def poll(cls, context):
-        reason = runtime.unavailable_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
 
     def invoke(self, context, _event):
         return context.window_manager.invoke_props_dialog(self, width=440)

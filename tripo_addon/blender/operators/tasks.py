@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .. import catalog, poller, runtime, scene_io
 from ..properties import PATH_SKIP
-from .base import wait_for
+from .base import OnlineOperator, wait_for
 
 
 def _job_id(op, context) -> str:
@@ -152,21 +152,13 @@ class TRIPO_OT_attach_task(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class TRIPO_OT_retry_job(_JobOperator, bpy.types.Operator):
+class TRIPO_OT_retry_job(OnlineOperator, _JobOperator, bpy.types.Operator):
     """Run a stopped job again from its first unfinished step. A step that may already have been sent is sent
     again (check your Tripo task history first, or attach its task id)"""
 
     bl_idname = "tripo.retry_job"
     bl_label = "Retry"
     bl_options = {'REGISTER'}
-
-    @classmethod
-    def poll(cls, context):
-        reason = runtime.unavailable_reason(context)
-        if reason:
-            cls.poll_message_set(reason)
-            return False
-        return True
 
     def invoke(self, context, _event):
         return context.window_manager.invoke_confirm(self, _event)
