@@ -831,11 +831,13 @@ def build_table(R: dict) -> list[dict]:
     rows: list[dict] = []
 
     def row(name, unit, ours_med, ours_p99, target, passed, naive_med=None, naive_p99=None, note=""):
-        ratio = None
-        if isinstance(naive_med, int | float) and isinstance(ours_med, int | float) and ours_med:
-            ratio = naive_med / ours_med
+        def ratio(a, b):
+            ok = isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool) and b
+            return a / b if ok else None
+
         rows.append({"figure": name, "unit": unit, "ours_median": ours_med, "ours_p99": ours_p99, "target": target,
-                     "pass": passed, "naive_median": naive_med, "naive_p99": naive_p99, "naive_over_ours": ratio,
+                     "pass": passed, "naive_median": naive_med, "naive_p99": naive_p99,
+                     "naive_over_ours": ratio(naive_med, ours_med), "naive_over_ours_p99": ratio(naive_p99, ours_p99),
                      "note": note})
 
     def g(d, *path):
@@ -947,13 +949,14 @@ def fmt(v) -> str:
 
 
 def render_table(rows: list[dict]) -> str:
-    head = ["figure", "unit", "ours med", "ours p99", "target", "pass", "naive med", "naive p99", "naive/ours"]
+    head = ["figure", "unit", "ours med", "ours p99", "target", "pass", "naive med", "naive p99", "naive/ours med",
+            "naive/ours p99"]
     body = []
     for r in rows:
-        ratio = r["naive_over_ours"]
+        rm, rp = r["naive_over_ours"], r.get("naive_over_ours_p99")
         body.append([r["figure"], r["unit"], fmt(r["ours_median"]), fmt(r["ours_p99"]), r["target"],
                      "-" if r["pass"] is None else ("PASS" if r["pass"] else "FAIL"), fmt(r["naive_median"]),
-                     fmt(r["naive_p99"]), "-" if ratio is None else f"{ratio:.3g}x"])
+                     fmt(r["naive_p99"]), "-" if rm is None else f"{rm:.3g}x", "-" if rp is None else f"{rp:.3g}x"])
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body, strict=True)]
     lines = ["| " + " | ".join(str(h).ljust(w) for h, w in zip(head, widths, strict=True)) + " |",
              "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
@@ -983,9 +986,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--out", type=Path, default=OUT / "bench.json")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--table", type=Path, default=None, help="print the table of an earlier run's JSON and stop")
     ap.add_argument("--addon-src", type=Path, default=None,
                     help="bench the add-on of another checkout (e.g. `git worktree add /tmp/old <commit>`)")
     args = ap.parse_args(argv)
+    if args.table is not None:
+        print(render_table(build_table(json.loads(args.table.read_text(encoding="utf-8")))))
+        return 0
     mode = "quick" if args.quick else "full"
     cfg = CONFIGS[mode]
     only = [s.strip() for s in args.only.split(",") if s.strip()] or list(SCENARIOS)
