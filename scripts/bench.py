@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark for issue 5, "Never a frozen frame": the add-on against a naive baseline, in one run.
 
-    .venv/bin/python scripts/bench.py            # full run (about 6 minutes on 2 cores)
-    .venv/bin/python scripts/bench.py --quick    # shorter run, smaller numbers (about 2.5 minutes)
+    .venv/bin/python scripts/bench.py            # full run (about 5 minutes on 2 cores)
+    .venv/bin/python scripts/bench.py --quick    # shorter run, smaller numbers (about 2 minutes)
     .venv/bin/python scripts/bench.py --only latency,ticks   # some scenarios only (development)
 
 The emulator runs in a child process (bench/emu_proc.py: scripts/tripo_emulator.py's server plus bench hooks), so
