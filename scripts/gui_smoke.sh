@@ -39,8 +39,10 @@ debian_mirror() {  # the Debian archive this machine's apt sources already name 
 PKGS="blender xvfb xauth xdotool imagemagick python3-requests python3-numpy"
 prepare_chroot() {
   export DEBIAN_FRONTEND=noninteractive
-  if [ -x "$R/usr/bin/blender" ] && [ -x "$R/usr/bin/xdotool" ] && [ -x "$R/usr/bin/import" ] \
-     && [ -d "$R/usr/lib/python3/dist-packages/numpy" ] && [ -d "$R/usr/lib/python3/dist-packages/requests" ]; then
+  # (checked inside the chroot: /usr/bin/import is an absolute alternatives symlink)
+  if [ -x "$R/usr/bin/blender" ] && chroot "$R" sh -c \
+       'command -v xdotool && command -v import && command -v xvfb-run && python3 -c "import numpy, requests"' \
+       >/dev/null 2>&1; then
     say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1))"
     return 0
   fi
