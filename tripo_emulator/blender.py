@@ -23,7 +23,7 @@ bpy.ops.wm.read_homefile(use_empty=True)
 src, dst, fmt = args["src"], args["dst"], args["format"]
 ext = src.rsplit(".", 1)[-1].lower()
 if ext in ("glb", "gltf"):
-    res = bpy.ops.import_scene.gltf(filepath=src)
+    res = bpy.ops.import_scene.gltf(filepath=src, disable_bone_shape=True)  # no bone-shape icosphere in outputs
 elif ext == "fbx":
     res = bpy.ops.import_scene.fbx(filepath=src)
 elif ext == "obj":

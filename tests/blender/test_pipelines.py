@@ -110,6 +110,8 @@ def test_chain_on_the_active_object(connected):
     assert armature_with_action(animated) is not None
     fbx = run(bpy.ops.tripo.convert_model, format='FBX')
     assert armature_with_action(fbx) is not None and tagged(fbx, "convert_model")
+    for result in (rigged, animated, fbx):  # only the character: no bone-shape helper mesh left by the importer
+        assert [o.type for o in result if o.type == 'MESH'] == ['MESH'], [o.name for o in result]
     types = [p["body"]["type"] for p in posts(connected.emulator, connected.api_key)]
     assert types == ["text_to_model", "animate_prerigcheck", "animate_rig", "animate_retarget", "convert_model"]
 

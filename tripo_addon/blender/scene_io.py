@@ -144,7 +144,8 @@ def _run_importer(kind: str, path: Path, options: ImportOptions) -> None:
 def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
     fp = str(path)
     if kind == "gltf":
-        result = bpy.ops.import_scene.gltf(filepath=fp, merge_vertices=options.merge_vertices)
+        result = bpy.ops.import_scene.gltf(filepath=fp, merge_vertices=options.merge_vertices,
+                                           disable_bone_shape=True)  # no stray bone-shape icosphere
     elif kind == "fbx":
         result = bpy.ops.import_scene.fbx(filepath=fp, use_anim=True)
     elif kind == "obj":
