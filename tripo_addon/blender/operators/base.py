@@ -293,21 +293,25 @@ class TaskOperator(OnlineOperator):
             return {}
 
     def execute(self, context):
-        try:
-            params = collect(self, self.bindings)
-            job = self.build_job(context, params)
-        except scene_io.ImportFailed as exc:
-            self.report({'ERROR'}, str(exc))
-            return {'CANCELLED'}
-        except Exception as exc:
-            if not catalog.is_tripo_error(exc):
-                raise
-            self.report({'ERROR'}, catalog.user_message(exc))
-            return {'CANCELLED'}
-        return run_job(self, context, job)
+        return build_and_run(self, context, lambda: self.build_job(context, collect(self, self.bindings)))
 
     def build_job(self, context, params: dict):  # pragma: no cover - every generated class overrides it
         raise NotImplementedError
+
+
+def build_and_run(op, context, build) -> set[str]:
+    """Build the operator's job (refusals become an error report, nothing sent) and hand it to ``run_job``."""
+    try:
+        job = build()
+    except scene_io.ImportFailed as exc:
+        op.report({'ERROR'}, str(exc))
+        return {'CANCELLED'}
+    except Exception as exc:
+        if not catalog.is_tripo_error(exc):
+            raise
+        op.report({'ERROR'}, catalog.user_message(exc))
+        return {'CANCELLED'}
+    return run_job(op, context, job)
 
 
 def run_job(op, context, job) -> set[str]:

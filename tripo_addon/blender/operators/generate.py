@@ -10,7 +10,7 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 from ...jobs import pipelines
 from .. import catalog, runtime, scene_io
 from ..properties import PATH_SKIP
-from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, make_operator, run_job
+from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, build_and_run, make_operator
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -234,17 +234,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
         return job
 
     def execute(self, context):
-        try:
-            job = self.build_job(context)
-        except scene_io.ImportFailed as exc:
-            self.report({'ERROR'}, str(exc))
-            return {'CANCELLED'}
-        except Exception as exc:
-            if not catalog.is_tripo_error(exc):
-                raise
-            self.report({'ERROR'}, catalog.user_message(exc))
-            return {'CANCELLED'}
-        return run_job(self, context, job)
+        return build_and_run(self, context, lambda: self.build_job(context))
 
 
 CLASSES = (*OPERATORS, TRIPO_OT_run_pipeline)
