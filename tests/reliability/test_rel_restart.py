@@ -140,6 +140,13 @@ def _journal_ok(path: Path, task_id: str) -> dict:
     return data
 
 
+def _journal_state(path: Path) -> str | None:
+    try:
+        return json.loads(path.read_text("utf-8"))["jobs"][0]["state"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+
+
 def _resume_and_check(session, emulator, api_key, task_id: str) -> dict:
     child = session.start("resume")
     rc = child.wait(180)
@@ -178,7 +185,9 @@ def test_sigkill_mid_download_then_resume(session, emulator, api_key, fault):
     wait_until(lambda: any(r["route"] == "download" and r["fault"] == "slow_body" for r in emulator.requests()),
                what="download started")
     wait_until(lambda: list(session.downloads.rglob("*.part")), what="partial file on disk")
-    time.sleep(0.5)
+    # The journal records "downloading" a moment after the download starts (coalesced writes): on a loaded machine
+    # wait for it instead of a fixed sleep, so the kill really lands mid-download with the state on disk.
+    wait_until(lambda: _journal_state(session.journal()) == "downloading", what="journal says downloading")
     child.kill()
     data = _journal_ok(session.journal(), task_id)
     assert data["jobs"][0]["state"] == "downloading", data["jobs"][0]["state"]
