@@ -319,8 +319,9 @@ def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
 
 def _model_source(b: dict, ctx: Context, plan: Plan, target: str, field_name: str = "original_model_task_id"):
     src = _source(b, field_name, ctx, C.SOURCES[target])
+    # Turbo or >= v2.0 only: texture_model, mesh_segmentation (§5.3.7, §5.3.9), prerigcheck and rig (§6)
     if src.meta.get("family") == "v1" and target in ("texture_model", "mesh_segmentation", "animate_prerigcheck",
-                                                     "animate_rig", "highpoly_to_lowpoly"):
+                                                     "animate_rig"):
         raise ApiError(2006, "The original model must come from Turbo or v2.0+.")
     plan.source = src
     return src

@@ -120,9 +120,9 @@ MODEL_TASKS = GENERATION | {"refine_model", "texture_model", "import_model", "me
                             "highpoly_to_lowpoly", "animate_rig", "animate_retarget", "stylize_model",
                             "convert_model"}
 RIGGED_TASKS = frozenset({"animate_rig", "animate_retarget"})
-#: Targets that refuse sources generated with a v1.x model version (Turbo or >= v2.0 only).
-NEEDS_V2_SOURCE = frozenset({"texture_model", "mesh_segmentation", "highpoly_to_lowpoly", "animate_prerigcheck",
-                             "animate_rig"})
+#: Targets that refuse sources generated with a v1.x model version (Turbo or >= v2.0 only): texture_model and
+#: mesh_segmentation (tripo-api.md §5.3.7, §5.3.9), prerigcheck and rig (§6). highpoly_to_lowpoly has no such rule.
+NEEDS_V2_SOURCE = frozenset({"texture_model", "mesh_segmentation", "animate_prerigcheck", "animate_rig"})
 
 _ALIASES = {"model": "model_version", "rough_model_task_id": "draft_model_task_id", "text_seed": "image_seed"}
 
@@ -936,8 +936,8 @@ def check_chain(task_type: str, source_type: str, source_model_version: str | No
     """Raise TripoValidationError unless ``task_type`` can take a ``source_type`` task as its source (§6).
 
     ``source_model_version`` is the model version the source was generated with (None: the server default,
-    v2.5-20250123). Refine takes only drafts < v2.0; texture, segmentation, low-poly, prerigcheck and rig refuse
-    v1.x generations. Images (text_to_image, generate_image) are linked by URL (``file.url``), not by task id.
+    v2.5-20250123). Refine takes only drafts < v2.0; texture, segmentation, prerigcheck and rig refuse v1.x
+    generations. Images (text_to_image, generate_image) are linked by URL (``file.url``), not by task id.
     """
     tt = _task_type(task_type)
     src = source_type if isinstance(source_type, str) else ""
