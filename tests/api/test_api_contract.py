@@ -26,3 +26,56 @@ def test_lowpoly_accepts_a_v14_generation_while_texture_and_rig_refuse_it(client
         with pytest.raises(TripoValidationError, match="Turbo or v2.0"):
             T.build_request(target, {"original_model_task_id": draft.task_id}, source_type="text_to_model",
                             source_model_version=draft.model_version)
+
+
+# ============================================================================================== what is sent
+@pytest.fixture(scope="module")
+def rigged(emulator):
+    """(client, key, model task, rig task) on a module account."""
+    import uuid
+
+    from tripo_addon.api.client import TripoClient
+
+    key = "tsk_contract_" + uuid.uuid4().hex
+    emulator.add_account(key, balance=1_000_000)
+    c = TripoClient(key, emulator.base_url, poll_min=0.05, poll_max=0.5, retry_base=0.02, retry_cap=0.2)
+    model = c.wait(c.create_task(T.text_to_model("a knight in armour", model_seed=11)), timeout=WAIT)
+    rig = c.wait(c.create_task(T.animate_rig(model.task_id)), timeout=WAIT)
+    yield c, key, model, rig
+    c.close()
+
+
+def _sent(emulator, key, c, task_type, params, **kw):
+    task = c.run(task_type, params, timeout=WAIT, **kw)
+    assert task.status == "success"
+    return posts(emulator, key)[-1]["body"], task
+
+
+def test_disputed_defaults_are_sent_when_set(rigged, emulator):
+    """§12: convert with_animation/bake and retarget export_with_geometry have disputed defaults: an explicit value
+    is sent (even the likely default); unset they stay out. Undisputed defaults are still left out."""
+    c, key, model, rig = rigged
+    body, task = _sent(emulator, key, c, "convert_model", {"original_model_task_id": rig.task_id, "format": "FBX",
+                                                           "with_animation": True, "bake": True})
+    assert body["with_animation"] is True and body["bake"] is True
+    assert task.consumed_credit == T.estimate_credits("convert_model", body) == 5  # not surcharged options
+    body, _ = _sent(emulator, key, c, "convert_model", {"original_model_task_id": rig.task_id, "format": "GLTF",
+                                                        "with_animation": False, "bake": False})
+    assert body["with_animation"] is False and body["bake"] is False
+    body, _ = _sent(emulator, key, c, "convert_model", {"original_model_task_id": rig.task_id, "format": "GLTF"})
+    assert "with_animation" not in body and "bake" not in body
+    body, _ = _sent(emulator, key, c, "animate_retarget", {"original_model_task_id": rig.task_id,
+                                                           "animation": "preset:walk", "export_with_geometry": True})
+    assert body["export_with_geometry"] is True
+    body, _ = _sent(emulator, key, c, "texture_model", {"original_model_task_id": model.task_id, "bake": True})
+    assert "bake" not in body  # texture_model's bake default (true) is not disputed
+
+
+def test_lowpoly_always_sends_quad(rigged, emulator):
+    """§5.3.11: OD lists `quad` as required for highpoly_to_lowpoly: sent as false when unset."""
+    c, key, model, _ = rigged
+    body, _ = _sent(emulator, key, c, "highpoly_to_lowpoly", {"original_model_task_id": model.task_id})
+    assert body == {"type": "highpoly_to_lowpoly", "original_model_task_id": model.task_id, "quad": False}
+    body, _ = _sent(emulator, key, c, "highpoly_to_lowpoly", {"original_model_task_id": model.task_id, "quad": True,
+                                                              "face_limit": 2000})
+    assert body["quad"] is True and body["face_limit"] == 2000

@@ -142,8 +142,14 @@ def test_values_equal_to_defaults_are_not_sent():
     body = T.text_to_model("a fox", model_version="v2.5-20250123", texture=True, pbr=True, quad=False,
                            texture_quality="standard", export_uv=True, negative_prompt="", face_limit=None)
     assert body == {"type": "text_to_model", "prompt": "a fox"}
-    body = T.convert_model(TID, "fbx", face_limit=10_000, with_animation=True, bake=True, scale_factor=1.0)
+    body = T.convert_model(TID, "fbx", face_limit=10_000, scale_factor=1.0, pack_uv=False)
     assert body == {"type": "convert_model", "original_model_task_id": TID, "format": "FBX"}
+    # disputed defaults (tripo-api.md §12): whatever the caller sets is sent
+    body = T.convert_model(TID, "fbx", with_animation=True, bake=True)
+    assert body == {"type": "convert_model", "original_model_task_id": TID, "format": "FBX", "with_animation": True,
+                    "bake": True}
+    assert T.animate_retarget(TID, animation="preset:walk", export_with_geometry=True)["export_with_geometry"] is True
+    assert "bake" not in T.texture_model(TID, bake=True) and "bake" not in T.highpoly_to_lowpoly(TID, bake=True)
     assert T.stylize_model(TID, "minecraft", block_size=80) == {"type": "stylize_model",
                                                                "original_model_task_id": TID, "style": "minecraft"}
 
@@ -380,6 +386,8 @@ def test_convert_rules():
 
 def test_lowpoly_rules():
     assert T.highpoly_to_lowpoly(TID, quad=True, face_limit=5000)["face_limit"] == 5000
+    assert T.highpoly_to_lowpoly(TID) == {"type": "highpoly_to_lowpoly", "original_model_task_id": TID, "quad": False}
+    assert T.highpoly_to_lowpoly(TID, quad=False)["quad"] is False
     refused("highpoly_to_lowpoly", {"original_model_task_id": TID, "quad": True, "face_limit": 12_000}, "quad",
             "face_limit")
     refused("highpoly_to_lowpoly", {"original_model_task_id": TID, "face_limit": 400}, "at least 500")

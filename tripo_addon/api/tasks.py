@@ -2,7 +2,8 @@
 
 :data:`TASK_TYPES` drives the UI (labels, descriptions, every documented parameter with its kind, default, choices
 and range) and :func:`build_request` turns parameters into a validated v2 ``POST /task`` body: values equal to the
-documented default are left out (the server applies it, like the official SDK), options the chosen model version
+documented default are left out (the server applies it, like the official SDK) unless the sources disagree on that
+default (then whatever the caller set is sent), options the chosen model version
 does not take are refused with a sentence naming the parameter and what to do, and nothing is sent when anything is
 wrong. One typed builder per task type (``text_to_model(prompt, *, ...)``) wraps it.
 """
@@ -30,6 +31,10 @@ class Param:
 
     ``kind``: "str" "int" "float" "bool" "enum" "file" "files" "task_id" "str_list" "enum_list" "texture_prompt".
     ``default`` is the documented server default (None: the server decides); a value equal to it is not sent.
+    ``disputed``: the sources disagree on the server default (tripo-api.md §12), so for omission it counts as "the
+    server decides": any value the caller sets is sent. ``default`` then holds the likely default (for display).
+    ``always``: sent even when unset (as ``default``), for parameters OD lists as required.
+    ``min_exclusive``: the value must be greater than ``min`` (not equal).
     ``families``: the model-version families (H3, H2, Turbo, P1, v1) the option applies to; empty = all.
     ``max_items``: longest list for list kinds.
     """
@@ -45,6 +50,9 @@ class Param:
     doc: str = ""
     families: tuple[str, ...] = ()
     max_items: int | None = None
+    disputed: bool = False
+    always: bool = False
+    min_exclusive: bool = False
 
 
 @dataclass(frozen=True)
@@ -321,7 +329,8 @@ _TT: list[TaskType] = [
             _ORIG,
             _P("model_version", "enum", "Low-poly model version.", default="P-v2.0-20251225",
                choices=LOWPOLY_VERSIONS),
-            _P("quad", "bool", "Quad faces (FBX output; face_limit up to 10,000).", default=False),
+            _P("quad", "bool", "Quad faces (FBX output; face_limit up to 10,000). Always sent (OD lists it as "
+               "required).", default=False, always=True),
             _P("face_limit", "int", "Target face count: 500-20,000 (quad: 500-10,000).", min=500, max=20_000),
             _P("part_names", "str_list", "Only these parts (from segmentation); default all."),
             _P("bake", "bool", "Bake the high-poly detail into the textures.", default=True),
@@ -358,7 +367,8 @@ _TT: list[TaskType] = [
                max_items=MAX_ANIMATIONS),
             _P("out_format", "enum", "File format.", default="glb", choices=("glb", "fbx")),
             _P("bake_animation", "bool", "Bake the animation (GLB only).", default=True),
-            _P("export_with_geometry", "bool", "Include the mesh (off: skeleton and animation only).", default=True),
+            _P("export_with_geometry", "bool", "Include the mesh (off: skeleton and animation only). Default on "
+               "per OD (the SDK assumes off), so a value you set is always sent.", default=True, disputed=True),
             _P("animate_in_place", "bool", "Keep the character in place (no root motion).", default=False),
         ),
         "original_model_task_id", RIGGED_TASKS - {"animate_retarget"}, ("model", "rendered_image"), True,
@@ -394,9 +404,11 @@ _TT: list[TaskType] = [
                choices=TEXTURE_FORMATS),
             _P("pivot_to_center_bottom", "bool", "Move the pivot to the bottom centre.", default=False),
             _P("scale_factor", "float", "Scale the model.", default=1.0, min=0.0),
-            _P("with_animation", "bool", "Keep the skeleton and animation.", default=True),
+            _P("with_animation", "bool", "Keep the skeleton and animation. Default on per OD (the old schema says "
+               "off), so a value you set is always sent.", default=True, disputed=True),
             _P("pack_uv", "bool", "One UV layout and one texture.", default=False),
-            _P("bake", "bool", "Bake normal and AO detail into the base textures.", default=True),
+            _P("bake", "bool", "Bake normal and AO detail into the base textures. Default on per OD (the old "
+               "schema says off), so a value you set is always sent.", default=True, disputed=True),
             _P("part_names", "str_list", "Only these parts (from segmentation)."),
             _P("animate_in_place", "bool", "Keep the character in place (no root motion).", default=False),
             _P("export_vertex_colors", "bool", "Export vertex colours (OBJ and GLTF only).", default=False),
@@ -715,7 +727,8 @@ def _eff(tt: TaskType, values: Mapping[str, Any], name: str) -> Any:
 
 
 def _differs(p: Param, value: Any) -> bool:
-    if p.default is None:
+    """True when an explicitly given value is sent (not equal to an undisputed documented default)."""
+    if p.default is None or p.disputed:
         return True
     if isinstance(p.default, bool) or isinstance(value, bool):
         return value is not p.default
@@ -912,7 +925,8 @@ def build_request(
 ) -> dict[str, Any]:
     """The validated ``POST /task`` body ``{"type": task_type, ...}`` for these parameters.
 
-    ``None`` values mean "not set". Values equal to the documented default are not sent. ``source_type`` (the task
+    ``None`` values mean "not set". Values equal to the documented default are not sent, except for parameters whose
+    default is disputed (sent whenever set) and ``always`` ones (sent even when unset). ``source_type`` (the task
     type of ``original_model_task_id``/``draft_model_task_id``) and ``source_model_version`` are optional hints that
     enable the chain rules (§6) and source-dependent checks (e.g. no OBJ/STL/3MF for rigged sources).
     Raises :class:`TripoValidationError` naming the parameter and what to do; never touches the network.
@@ -928,6 +942,8 @@ def build_request(
     for p in tt.params:
         if p.name in values and _differs(p, values[p.name]):
             body[p.name] = values[p.name]
+        elif p.always:
+            body[p.name] = values.get(p.name, p.default)
     return body
 
 
