@@ -79,3 +79,38 @@ def test_lowpoly_always_sends_quad(rigged, emulator):
     body, _ = _sent(emulator, key, c, "highpoly_to_lowpoly", {"original_model_task_id": model.task_id, "quad": True,
                                                               "face_limit": 2000})
     assert body["quad"] is True and body["face_limit"] == 2000
+
+
+# ============================================================================================== ranges
+def test_scale_factor_must_be_positive_like_the_emulator_says(rigged, emulator):
+    c, key, model, _ = rigged
+    before = len(posts(emulator, key))
+    for bad in (0, 0.0, -1.5):
+        with pytest.raises(TripoValidationError, match="greater than 0") as ei:
+            c.submit("convert_model", {"original_model_task_id": model.task_id, "format": "FBX", "scale_factor": bad})
+        assert ei.value.param == "scale_factor"
+    assert len(posts(emulator, key)) == before  # refused before sending
+    from tripo_addon.api.errors import TripoBadRequest
+
+    with pytest.raises(TripoBadRequest) as ei:  # the emulator refuses it too
+        c.create_task({"type": "convert_model", "original_model_task_id": model.task_id, "format": "FBX",
+                       "scale_factor": 0})
+    assert ei.value.code == 1004
+    body, _ = _sent(emulator, key, c, "convert_model", {"original_model_task_id": model.task_id, "format": "FBX",
+                                                        "scale_factor": 0.01})
+    assert body["scale_factor"] == 0.01
+
+
+def test_seeds_take_negative_32_bit_integers(rigged, emulator):
+    """§5.2: model_seed (and the other seeds) take any int; the client bounds them to int32."""
+    c, key, model, _ = rigged
+    body, task = _sent(emulator, key, c, "text_to_model", {"prompt": "a lamp", "model_seed": -(2**31),
+                                                           "texture_seed": -7, "image_seed": -1})
+    assert (body["model_seed"], body["texture_seed"], body["image_seed"]) == (-(2**31), -7, -1)
+    assert task.input["model_seed"] == -(2**31)
+    body, _ = _sent(emulator, key, c, "texture_model", {"original_model_task_id": model.task_id, "texture_seed": -3,
+                                                        "model_seed": 2**31 - 1})
+    assert body["texture_seed"] == -3 and body["model_seed"] == 2**31 - 1
+    for bad in (2**31, -(2**31) - 1):
+        with pytest.raises(TripoValidationError, match="32-bit"):
+            c.submit("text_to_model", {"prompt": "a lamp", "model_seed": bad})

@@ -120,6 +120,8 @@ TEXTURE_FORMATS = ("BMP", "DPX", "HDR", "JPEG", "OPEN_EXR", "PNG", "TARGA", "TIF
 MESH_TYPES = ("glb", "obj", "fbx", "stl")
 VIEWS = ("front", "left", "back", "right")
 MAX_PROMPT, MAX_NEGATIVE = 1024, 255
+#: Whole-number parameters are 32-bit (seeds take any int in this range, negatives included: tripo-api.md §5.2).
+INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 
 GENERATION = frozenset({"text_to_model", "image_to_model", "multiview_to_model"})
 IMAGE_TYPES = frozenset({"text_to_image", "generate_image"})
@@ -169,11 +171,12 @@ def _generation_params(task_type: str) -> tuple[Param, ...]:
     out = [
         _P("model_version", "enum", "Model version: H3 (v3.x, best), H2 (v2.x), P1 (low-poly), Turbo (fast), "
            "v1.4 (legacy).", default=DEFAULT_MODEL_VERSION, choices=versions),
-        _P("model_seed", "int", "Seed for the geometry (same seed, same shape on v2.0+ and Turbo).", min=0),
+        _P("model_seed", "int", "Seed for the geometry (same seed, same shape on v2.0+ and Turbo; any 32-bit "
+           "integer)."),
         _P("texture", "bool", "Make a textured model (off: base mesh only, 10 credits less).", default=True,
            families=not_v1),
         _P("pbr", "bool", "Make PBR materials (forces texture on).", default=True, families=not_v1),
-        _P("texture_seed", "int", "Seed for the texture (same model_seed, new texture_seed: new textures).", min=0,
+        _P("texture_seed", "int", "Seed for the texture (same model_seed, new texture_seed: new textures).",
            families=not_v1),
         _P("texture_quality", "enum", "Texture quality: detailed (+10 credits) or extreme (+20) give sharper "
            "textures.", default="standard", choices=("standard", "detailed", "extreme"), families=not_v1),
@@ -240,7 +243,7 @@ _TT: list[TaskType] = [
             _P("prompt", "str", "What to generate (up to 1024 characters, no emoji).", required=True,
                max_len=MAX_PROMPT),
             _P("negative_prompt", "str", "What to avoid (up to 255 characters).", max_len=MAX_NEGATIVE),
-            _P("image_seed", "int", "Seed for the intermediate image.", min=0),
+            _P("image_seed", "int", "Seed for the intermediate image."),
             *_generation_params("text_to_model"),
             _STYLE,
         ),
@@ -286,7 +289,7 @@ _TT: list[TaskType] = [
                choices=TEXTURE_MODEL_VERSIONS),
             _P("texture", "bool", "Make the base texture.", default=True),
             _P("pbr", "bool", "Make PBR maps (with texture off: update only the PBR maps).", default=True),
-            _P("texture_seed", "int", "Seed for the texture.", min=0),
+            _P("texture_seed", "int", "Seed for the texture."),
             _P("texture_alignment", "enum", "Align the texture to the original image or to the geometry.",
                default="original_image", choices=("original_image", "geometry")),
             _P("texture_quality", "enum", "Texture quality (detailed +10 credits, extreme +20).", default="standard",
@@ -294,7 +297,7 @@ _TT: list[TaskType] = [
             _P("part_names", "str_list", "Only texture these parts (from segmentation); default all."),
             _P("compress", "enum", "Compress the geometry (meshopt).", choices=("geometry",)),
             _P("bake", "bool", "Bake normal and AO detail into the base textures.", default=True),
-            _P("model_seed", "int", "Seed for the model.", min=0),
+            _P("model_seed", "int", "Seed for the model."),
         ),
         "original_model_task_id", GENERATION | {"texture_model", "import_model"},
         ("model", "pbr_model", "rendered_image"), True,
@@ -403,7 +406,8 @@ _TT: list[TaskType] = [
             _P("texture_format", "enum", "Texture image format (default JPEG, PNG for FBX).",
                choices=TEXTURE_FORMATS),
             _P("pivot_to_center_bottom", "bool", "Move the pivot to the bottom centre.", default=False),
-            _P("scale_factor", "float", "Scale the model.", default=1.0, min=0.0),
+            _P("scale_factor", "float", "Scale the model (greater than 0).", default=1.0, min=0.0,
+               min_exclusive=True),
             _P("with_animation", "bool", "Keep the skeleton and animation. Default on per OD (the old schema says "
                "off), so a value you set is always sent.", default=True, disputed=True),
             _P("pack_uv", "bool", "One UV layout and one texture.", default=False),
@@ -483,10 +487,15 @@ def _check_number(p: Param, value: Any, where: str) -> int | float:
             if not value.is_integer():
                 raise _fail(f"`{where}` must be a whole number, got {value!r}.", p.name)
             value = int(value)
+        if not INT32_MIN <= value <= INT32_MAX:
+            raise _fail(f"`{where}` is {value}; it must be a 32-bit whole number ({INT32_MIN:,} to {INT32_MAX:,}).",
+                        p.name)
     elif not math.isfinite(float(value)):
         raise _fail(f"`{where}` must be a finite number.", p.name)
     if p.name == "face_limit" and value <= 0:
         raise _fail(f"`{where}` must be a positive face count; leave it unset for an adaptive face count.", p.name)
+    if p.min is not None and p.min_exclusive and value <= p.min:
+        raise _fail(f"`{where}` is {value}; it must be greater than {_fmt(p.min)}.", p.name)
     if p.min is not None and value < p.min:
         raise _fail(f"`{where}` is {value}; it must be at least {_fmt(p.min)}.", p.name)
     if p.max is not None and value > p.max:
