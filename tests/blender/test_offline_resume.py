@@ -154,3 +154,29 @@ def test_key_never_saved_in_blend(ext, connected, tmp_path):
     for f in ext.runtime.state_dir().rglob("*"):
         if f.is_file():
             assert connected.api_key.encode() not in f.read_bytes(), f
+
+
+def test_online_access_turned_off_mid_job_pauses_then_resumes(ext, connected):
+    """Switching online access off while a job runs stops all traffic at once (the row says why); switching it on
+    again continues the same task: one POST /task in all, and the result is imported."""
+    system = bpy.context.preferences.system
+    bpy.ops.tripo.text_to_model(prompt="a paused lamp")
+    task_id = _wait_for_task_id(ext)
+    system.use_online_access = False
+    ext.poller.drain()
+    row = bpy.context.window_manager.tripo.tasks[0]
+    assert "online access is off" in row.notice.lower()
+    deadline = time.monotonic() + 10
+    while tripo_threads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [t for t in tripo_threads() if t.name.startswith("tripo-job-")]
+    seen = len(connected.emulator.requests(key=connected.api_key))
+    time.sleep(1.0)
+    ext.poller.drain()
+    assert len(connected.emulator.requests(key=connected.api_key)) == seen  # nothing connects while offline
+    assert not row.imported and ext.runtime.resumed() is False
+    system.use_online_access = True
+    drain_until(ext, lambda: bpy.context.window_manager.tripo.tasks[0].imported)
+    assert bpy.context.window_manager.tripo.tasks[0].task_id == task_id
+    assert len(posts(connected.emulator, connected.api_key)) == 1
+    assert any(o.get("tripo_task_id") == task_id for o in bpy.data.objects)

@@ -110,7 +110,7 @@ def test_poll_needs_a_suitable_active_object(ext, connected):
     cube = bpy.context.active_object
     # the user's own mesh: steps that can follow import_model are allowed, others say why
     assert bpy.ops.tripo.texture_model.poll() and bpy.ops.tripo.animate_rig.poll()
-    assert "import" in _poll_message("animate_retarget").lower()
+    assert bpy.ops.tripo.animate_retarget.poll()  # rigged first, in the same job (test_send_back.py)
     assert "import" in _poll_message("mesh_completion").lower()
     # a Tripo result: the chain rules of the API decide
     cube["tripo_task_id"] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -120,6 +120,11 @@ def test_poll_needs_a_suitable_active_object(ext, connected):
     msg = _poll_message("animate_retarget")
     assert msg and "Select" not in msg
     assert ext.catalog.chain_problem("animate_retarget", "text_to_model") in msg
+    # Tripo's rig check said no: Rig is refused with the reason instead of spending credits on a failing task
+    cube["tripo_riggable"] = False
+    cube["tripo_rig_type"] = "others"
+    msg = _poll_message("animate_rig")
+    assert "not riggable" in msg and "others" in msg
 
 
 def test_generation_poll_needs_no_object(ext, connected):

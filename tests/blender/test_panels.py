@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import bpy
@@ -56,10 +57,13 @@ def test_generate_panel_every_mode(keyed, mode):
         assert "pbr" not in values  # unchanged from Tripo's default: left unset
     if mode == "MULTIVIEW":
         assert values["front_image"] == "//front.png" and "left_image" not in values
-        settings.model_version = "Turbo-v1.0-20250506"  # no multiview on Turbo: left to Tripo, no broken button
-        assert "model_version" not in draw(bpy.types.TRIPO_PT_generate).op_values(expected)[0]
-    if mode == "TEXT_IMAGE":
+        settings.model_version = "Turbo-v1.0-20250506"  # no multiview on Turbo: not sent, and the panel says so
+        rec2 = draw(bpy.types.TRIPO_PT_generate)
+        assert "model_version" not in rec2.op_values(expected)[0]
+        assert "Turbo-v1.0-20250506 cannot do" in rec2.text()
+    if mode == "TEXT_IMAGE":  # the options shown reach image_to_model (none is silently dropped)
         assert values["pipeline"] == 'TEXT_TO_IMAGE_TO_MODEL'
+        assert json.loads(values["model_options"]) == {"face_limit": 5000, "texture": False}
     assert "Estimated cost" in rec.text()
 
 
@@ -80,7 +84,8 @@ def test_active_panel_states(keyed, user_mesh):
     rec = draw(bpy.types.TRIPO_PT_active)
     ops = rec.ops()
     assert "tripo.import_model" in ops
-    assert "tripo.animate_retarget" not in ops  # needs a rig result: never valid on a plain mesh
+    assert "tripo.animate_retarget" in ops  # the job rigs the mesh first (test_send_back.py)
+    assert "tripo.mesh_completion" not in ops  # needs a segmentation result: never valid on a plain mesh
     assert "tripo.mesh_completion" not in ops  # needs a segmentation result
     # a Tripo result: only its valid next steps
     user_mesh["tripo_task_id"] = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

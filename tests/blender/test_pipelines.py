@@ -183,3 +183,24 @@ def test_image_and_multiview_to_model(connected):
     assert meshes(objs) and tagged(objs, "multiview_to_model")
     files = posts(connected.emulator, connected.api_key)[-1]["body"]["files"]
     assert len(files) == 4 and files[3] == {}
+
+
+def test_text_to_image_to_model_sends_the_model_options(connected):
+    """The Generate panel's "Via Image" mode: its model options reach the image_to_model step."""
+    options = '{"texture_quality": "detailed", "face_limit": 8000}'
+    objs = run(bpy.ops.tripo.run_pipeline, pipeline='TEXT_TO_IMAGE_TO_MODEL', prompt="a blue teapot",
+               model_options=options)
+    assert meshes(objs)
+    bodies = [p["body"] for p in posts(connected.emulator, connected.api_key)]
+    assert [b["type"] for b in bodies] == ["text_to_image", "image_to_model"]
+    assert bodies[1]["texture_quality"] == "detailed" and bodies[1]["face_limit"] == 8000
+
+
+def test_bad_model_options_are_refused_before_sending(connected):
+    with pytest.raises(RuntimeError, match="Model Options is not valid JSON"):
+        bpy.ops.tripo.run_pipeline(pipeline='TEXT_TO_FINAL', prompt="a chair", model_options="{texture: no}",
+                                   wait=True)
+    with pytest.raises(RuntimeError, match="(?i)texture_quaility"):
+        bpy.ops.tripo.run_pipeline(pipeline='TEXT_TO_FINAL', prompt="a chair",
+                                   model_options='{"texture_quaility": "detailed"}', wait=True)
+    assert posts(connected.emulator, connected.api_key) == []

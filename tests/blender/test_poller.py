@@ -162,3 +162,30 @@ def test_connection_failures_are_named(ext, connected, capfd):
         connected.emulator.set_strict_keys(False)
     out = capfd.readouterr()
     assert bad_key not in out.out + out.err and connected.api_key not in out.out + out.err
+
+
+def test_results_wait_while_the_user_edits(ext, connected, user_mesh):
+    """A result that finishes during Edit Mode is not imported under the user's hands: it waits for Object Mode."""
+    bpy.ops.tripo.text_to_model(prompt="a stool")
+    bpy.ops.object.mode_set(mode='EDIT')
+    before = set(bpy.data.objects)
+    drain_until(ext, lambda: "Object Mode" in (_row().notice or ""))
+    assert _row().state == "succeeded" and not _row().imported
+    assert bpy.context.mode == 'EDIT_MESH' and new_objects(before) == []
+    assert ext.runtime.busy()  # the poller keeps ticking until it can import
+    bpy.ops.object.mode_set(mode='OBJECT')
+    drain_until(ext, lambda: _row().imported)
+    assert any(o["tripo_task_type"] == "text_to_model" for o in new_objects(before))
+
+
+def test_balance_follows_finished_jobs(ext, connected):
+    """Credits are charged when a job ends: the Balance panel refreshes by itself (in the background)."""
+    state = bpy.context.window_manager.tripo
+    assert not state.balance_known
+    start = connected.emulator.balance(connected.api_key)["balance"]
+    assert bpy.ops.tripo.text_to_model(prompt="a vase", wait=True) == {'FINISHED'}
+    drain_until(ext, lambda: state.balance_known)
+    gets = [r for r in connected.emulator.requests(method="GET", key=connected.api_key)
+            if r["path"].endswith("/user/balance")]
+    assert len(gets) == 1
+    assert _row().credits > 0 and state.balance == start - _row().credits

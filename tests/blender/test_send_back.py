@@ -51,6 +51,21 @@ def test_rig_own_mesh_checks_first(ext, connected, user_mesh):
     assert types == ["import_model", "animate_prerigcheck", "animate_rig"]
 
 
+def test_retarget_own_mesh_rigs_it_first(ext, connected, user_mesh):
+    """Animating the user's own mesh: import, rig check, rig and retarget as one job; an animated armature lands."""
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.animate_retarget(animation="preset:walk", wait=True) == {'FINISHED'}
+    objs = new_objects(before)
+    arm = next((o for o in objs if o.type == 'ARMATURE'), None)
+    assert arm is not None and arm.animation_data is not None
+    assert arm.animation_data.action or any(t.strips for t in arm.animation_data.nla_tracks)
+    assert all(o["tripo_task_type"] == "animate_retarget" for o in objs)
+    types = [p["body"]["type"] for p in posts(connected.emulator, connected.api_key)]
+    assert types == ["import_model", "animate_prerigcheck", "animate_rig", "animate_retarget"]
+    state = bpy.context.window_manager.tripo
+    assert len(state.tasks) == 1 and state.tasks[0].steps == 4
+
+
 def test_send_without_a_mesh_is_refused(ext, connected):
     bpy.ops.object.empty_add()
     with pytest.raises(RuntimeError, match="(?i)mesh"):

@@ -571,3 +571,29 @@ def test_no_request_when_the_job_log_cannot_be_written(factory, emulator, api_ke
         assert posts(emulator, api_key) == []
     finally:
         eng.shutdown(1)
+
+
+@pytest.mark.parametrize("gap", [0.0, 1.0])
+def test_pause_then_resume_continues_without_a_second_post(engine, emulator, api_key, gap):
+    """pause() (online access turned off) stops the workers but keeps the jobs; resume() continues them, also when
+    it comes while a paused worker is still returning from a request (gap 0)."""
+    job_id = engine.submit(pipelines.text_to_final("a paused lamp"))
+    deadline = time.monotonic() + WAIT
+    while not engine.get(job_id)["task_ids"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert engine.pause() == [job_id]
+    time.sleep(gap)
+    if gap:
+        assert not engine.is_running(job_id)
+        assert engine.get(job_id)["state"] not in JobState.STOPPED  # paused, not cancelled or failed
+        seen = len(emulator.requests(key=api_key))
+        time.sleep(0.5)
+        assert len(emulator.requests(key=api_key)) == seen  # nothing is sent while paused
+    assert engine.resume() == [job_id]
+    snap = engine.wait(job_id, WAIT)
+    deadline = time.monotonic() + WAIT
+    while snap["state"] != "succeeded" and time.monotonic() < deadline:  # (a restarted worker after gap 0)
+        time.sleep(0.05)
+        snap = engine.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap["error"]
+    assert len(created(emulator, api_key)) == 2  # text_to_model once, convert_model once

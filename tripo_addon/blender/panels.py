@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 import bpy
@@ -47,15 +48,36 @@ def draw_unavailable(layout, context) -> bool:
     return False
 
 
+def shared_options(settings, task_type: str) -> dict:
+    """The panel's generation options that ``task_type`` takes and the user changed (others: Tripo's defaults)."""
+    props: dict = {}
+    for name in SHARED_OPTIONS:
+        p = catalog.param(task_type, name)
+        if p is None:
+            continue
+        value = getattr(settings, name)
+        if p.kind == "enum" and (value == catalog.AUTO or value not in p.choices):
+            continue
+        if name == "face_limit" and value <= 0:
+            continue
+        if p.kind == "bool" and bool(value) == bool(p.default):
+            continue
+        props[name] = value
+    return props
+
+
 def generate_call(settings) -> tuple[str, dict]:
     """(operator id, properties) for the Generate button from the Scene settings; unset options are left out."""
     mode = settings.mode
-    if mode == 'TEXT_IMAGE':
+    if mode == 'TEXT_IMAGE':  # text_to_image, then image_to_model with the panel's model options
         props = {"pipeline": 'TEXT_TO_IMAGE_TO_MODEL', "prompt": settings.prompt}
         if settings.negative_prompt:
             props["negative_prompt"] = settings.negative_prompt
         if settings.model_version != catalog.AUTO:
             props["model_version"] = settings.model_version
+        options = shared_options(settings, "image_to_model")
+        if options:
+            props["model_options"] = json.dumps(options, sort_keys=True)
         return "tripo.run_pipeline", props
     task_type = GENERATE_OPERATOR[mode]
     props: dict = {}
@@ -71,20 +93,20 @@ def generate_call(settings) -> tuple[str, dict]:
                 props[f"{view}_image"] = getattr(settings, view)
     version = catalog.param(task_type, "model_version")
     if settings.model_version != catalog.AUTO and version is not None and settings.model_version in version.choices:
-        props["model_version"] = settings.model_version  # (Turbo has no multiview: then Tripo's default applies)
-    for name in SHARED_OPTIONS:
-        p = catalog.param(task_type, name)
-        if p is None:
-            continue
-        value = getattr(settings, name)
-        if p.kind == "enum" and (value == catalog.AUTO or value not in p.choices):
-            continue
-        if name == "face_limit" and value <= 0:
-            continue
-        if p.kind == "bool" and bool(value) == bool(p.default):
-            continue
-        props[name] = value
+        props["model_version"] = settings.model_version  # (Turbo has no multiview: the panel says so)
+    props.update(shared_options(settings, task_type))
     return f"tripo.{task_type}", props
+
+
+def version_warning(settings) -> str | None:
+    """A model version the chosen mode cannot use (it is then not sent, and Tripo's default applies)."""
+    task_type = GENERATE_OPERATOR.get(settings.mode, "image_to_model")
+    version = catalog.param(task_type, "model_version")
+    chosen = settings.model_version
+    if chosen == catalog.AUTO or version is None or chosen in version.choices:
+        return None
+    default = catalog.default_model_version(task_type) or "Tripo's default"
+    return f"{chosen} cannot do {catalog.label(task_type)}: {default} is used"
 
 
 def _api_params(props: dict) -> dict:
@@ -119,6 +141,9 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
         col.use_property_split = True
         col.use_property_decorate = False
         col.prop(settings, "model_version")
+        warning = version_warning(settings)
+        if warning:
+            _wrap(col, warning, icon='ERROR', alert=True)
         row = col.row(heading="Texture")
         row.prop(settings, "texture", text="")
         row.prop(settings, "pbr")
@@ -136,8 +161,9 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
             col.prop(settings, "auto_size")
         idname, props = generate_call(settings)
         if idname == "tripo.run_pipeline":
-            version = {k: v for k, v in props.items() if k == "model_version"}
-            credits = _sum_credits((("text_to_image", {"prompt": settings.prompt}), ("image_to_model", version)))
+            model = {k: v for k, v in props.items() if k == "model_version"}
+            model.update(json.loads(props.get("model_options") or "{}"))
+            credits = _sum_credits((("text_to_image", {"prompt": settings.prompt}), ("image_to_model", model)))
         else:
             credits = catalog.estimate_credits(idname.split(".", 1)[1], _api_params(props))
         if credits is not None:

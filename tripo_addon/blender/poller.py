@@ -241,6 +241,11 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     if state is None:
         return 0
     handled = 0
+    paused = runtime.pause_if_offline()
+    if paused:
+        handled += 1
+        _mark_paused(state, paused)
+        watch_access()
     try:
         runtime.ensure_resumed(context)  # once per session, when allowed (register may have been offline/keyless)
     except Exception:
@@ -250,11 +255,15 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
         for event in eng.drain():
             handled += 1
             _apply_event(event, context, eng)
+    runtime.refresh_balance_if_due()
     for kind, ok, value in runtime.background.take():
         handled += 1
         _apply_background(state, kind, ok, value)
     start = time.monotonic()
-    while True:
+    blocker = import_blocker(context)
+    if blocker:
+        _hold_imports(state, blocker)
+    while not blocker:
         job_id = runtime.take_import()
         if job_id is None:
             break
@@ -271,6 +280,40 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     if handled:
         tag_redraw(context)
     return handled
+
+
+PAUSED_TEXT = "Paused: online access is off. It continues by itself when you allow it again (never sent twice)"
+
+
+def _mark_paused(state, job_ids) -> None:
+    for job_id in job_ids:
+        _i, item = _find_item(state, job_id)
+        if item is not None:
+            item.notice = PAUSED_TEXT
+            item.running = False
+
+
+def import_blocker(context) -> str | None:
+    """Why finished results wait before they are imported by themselves, or None.
+
+    An import switches to Object Mode and changes the selection: never in the middle of an edit, a sculpt or a paint
+    session, nor while a render or bake has locked the interface (Blender's rule for timers). The Import button and
+    ``wait=True`` still import at once.
+    """
+    mode = getattr(context, "mode", 'OBJECT')
+    if mode and mode != 'OBJECT':
+        return "Finished: it is imported when you are back in Object Mode (or press Import)"
+    wm = getattr(context, "window_manager", None)
+    if wm is not None and getattr(wm, "is_interface_locked", False):
+        return "Finished: it is imported when the render or bake in progress ends"
+    return None
+
+
+def _hold_imports(state, text: str) -> None:
+    for job_id in runtime.pending_imports():
+        _i, item = _find_item(state, job_id)
+        if item is not None and item.notice != text:
+            item.notice = text
 
 
 def _apply_event(event, context, eng) -> None:
@@ -293,6 +336,8 @@ def _apply_event(event, context, eng) -> None:
         runtime.queue_import(event.job_id)  # nothing to import (e.g. prerigcheck): record the outputs
     elif kind == "failed":
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
+    if kind in ("finished", "failed"):
+        runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
 
 
 def _fetch_preview(snap: dict) -> None:
@@ -406,7 +451,23 @@ class TRIPO_OT_poller(bpy.types.Operator):
         return {'PASS_THROUGH'}
 
     def cancel(self, context):
+        # Blender ends modal operators with their window (a closed Preferences or second window, a file load):
+        # start again on a main window while there is work, so the task list never freezes.
         _stop_timer(self, context)
+        if _installed and not bpy.app.timers.is_registered(_start_soon):
+            bpy.app.timers.register(_start_soon, first_interval=0.2)
+
+
+def _host_window(context):
+    """The window the poller lives in: one showing a 3D viewport (else the first), never a passing Preferences or
+    file-browser window that the user is about to close."""
+    wm = context.window_manager
+    windows = list(getattr(wm, "windows", ()) or ())
+    for window in windows:
+        screen = window.screen
+        if screen is not None and any(area.type == 'VIEW_3D' for area in screen.areas):
+            return window
+    return windows[0] if windows else context.window
 
 
 def ensure_running(context=None) -> bool:
@@ -414,8 +475,7 @@ def ensure_running(context=None) -> bool:
     context = context or bpy.context
     if bpy.app.background or poller_running(context):
         return False
-    wm = context.window_manager
-    window = context.window or (wm.windows[0] if wm is not None and len(wm.windows) else None)
+    window = _host_window(context)
     if window is None:
         return False
     try:
@@ -432,9 +492,33 @@ def _start_soon():
         mirror_all()
         if runtime.busy():
             ensure_running()
+        if not runtime.resumed():
+            watch_access()
     except Exception:
         log.exception("Tripo: starting the poller failed")
     return None
+
+
+WATCH_INTERVAL = 1.0  # seconds; a check costs microseconds (no network)
+
+
+def _watch_access():
+    """Timer while unfinished jobs cannot be followed (online access off, no key): once Tripo can be reached again,
+    resume them and start the poller. Blender has no event for the online-access preference, hence the timer."""
+    if not _installed:
+        return None
+    try:
+        if runtime.unavailable_reason() is not None:
+            return WATCH_INTERVAL
+    except Exception:  # preferences half gone (unregister): stop watching
+        return None
+    _start_soon()
+    return None
+
+
+def watch_access() -> None:
+    if not bpy.app.background and _installed and not bpy.app.timers.is_registered(_watch_access):
+        bpy.app.timers.register(_watch_access, first_interval=WATCH_INTERVAL)
 
 
 @persistent
@@ -448,8 +532,13 @@ def _on_load_post(*_args):
         bpy.app.timers.register(_start_soon, first_interval=0.2)
 
 
+_installed = False  # between install() and uninstall(): a cancelled poller may ask for a restart
+
+
 def install() -> None:
     """Add the load_post handler; mirror the journal; resume (if allowed) and start the poller soon."""
+    global _installed
+    _installed = True
     if _on_load_post not in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.append(_on_load_post)
     runtime.engine()  # reads the journal (no network) so the task list shows earlier jobs
@@ -460,11 +549,14 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    global _installed
+    _installed = False
     _remove_timers()  # a running poller dies with its class; its timer must not outlive it
     while _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
-    if bpy.app.timers.is_registered(_start_soon):
-        bpy.app.timers.unregister(_start_soon)
+    for fn in (_start_soon, _watch_access):
+        if bpy.app.timers.is_registered(fn):
+            bpy.app.timers.unregister(fn)
     runtime.shutdown()
     previews.clear()
 

@@ -195,6 +195,25 @@ def ensure_resumed(context=None) -> list[str]:
     return started
 
 
+def resumed() -> bool:
+    """True once this session follows the journal's unfinished jobs (False while offline or without a key)."""
+    return _resumed
+
+
+def pause_if_offline() -> list[str]:
+    """Online access was turned off while jobs run: stop their workers, keep the jobs resumable (main thread).
+
+    Returns the paused job ids. ``ensure_resumed`` continues them once access is allowed again; no task is sent
+    twice (a request already on its way completes and is recorded)."""
+    global _resumed
+    eng = _engine
+    if eng is None or not eng.active() or offline_reason() is None:
+        return []
+    paused = eng.pause()
+    _resumed = False
+    return paused
+
+
 #: Free space a download folder needs before a (paid) task is sent: results with textures are tens of MB.
 MIN_FREE_BYTES = 64 * 1024 * 1024
 
@@ -267,9 +286,36 @@ def take_import() -> str | None:
     return _pending_imports.pop(0) if _pending_imports else None
 
 
+def pending_imports() -> list[str]:
+    return list(_pending_imports)
+
+
+#: At most one balance request per this many seconds when jobs end (200 jobs ending cost one or two requests).
+BALANCE_INTERVAL = 3.0
+_balance = {"dirty": False, "last": 0.0}
+
+
+def balance_changed() -> None:
+    """A job ended (credits charged or refunded): refresh the balance soon, in the background."""
+    _balance["dirty"] = True
+    refresh_balance_if_due()
+
+
+def refresh_balance_if_due() -> None:
+    """Ask for the balance when a job ended and the last request is :data:`BALANCE_INTERVAL` old (main thread)."""
+    if not _balance["dirty"] or time.monotonic() - _balance["last"] < BALANCE_INTERVAL:
+        return
+    _balance["dirty"] = False
+    if unavailable_reason() is not None:
+        return
+    _balance["last"] = time.monotonic()
+    refresh_config()
+    background.start("balance", _fetch_balance)
+
+
 def busy() -> bool:
     """True while anything may still produce events (the poller keeps running)."""
-    if _pending_imports or background.active():
+    if _pending_imports or background.active() or _balance["dirty"]:
         return True
     eng = _engine
     if eng is None:
@@ -288,14 +334,15 @@ def shutdown() -> None:
     eng, _engine = _engine, None
     if eng is not None:
         try:
-            eng.shutdown(timeout=5.0)
+            eng.shutdown(timeout=2.0)  # workers are daemons and the journal is durable: quitting never waits long
         except Exception:
             log.exception("engine shutdown failed")
-    background.stop(5.0)
+    background.stop(1.0)
     _resumed = False
     _live.clear()
     _pending_imports.clear()
     _previews_requested.clear()
+    _balance.update(dirty=False, last=0.0)
     with _lock:
         _config.clear()
 

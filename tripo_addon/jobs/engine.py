@@ -183,6 +183,7 @@ class _Run:
     thread: threading.Thread | None = None
     slots: list[Slots] = field(default_factory=list)
     step_index: int = 0
+    restart: bool = False  # resume() came while this paused worker was still ending: start the job again
 
 
 class _Interrupted(Exception):
@@ -297,6 +298,9 @@ class Engine:
             self._await_worker_exit(job_id)
             with self._lock:
                 job = self._get_job(job_id)
+                if job_id in self._runs and job.state in S.STOPPED:
+                    raise _validation_error(
+                        "The job is still stopping (a request is in flight); try again in a moment.")
                 if job_id in self._runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
                     raise _validation_error(
                         "Only a stopped job (needs attention, failed or cancelled) can be attached."
@@ -352,7 +356,11 @@ class Engine:
         report: list[Job] = []
         with self._lock:
             for job in sorted(self._jobs.values(), key=lambda j: j.created):
-                if job.id in self._runs:
+                run = self._runs.get(job.id)
+                if run is not None:
+                    if run.stop.is_set() and not run.cancelled and job.state in S.ACTIVE:
+                        run.restart = True  # paused, still returning from a request: it starts again when done
+                        started.append(job.id)
                     continue
                 if job.state in S.ACTIVE:
                     idx = job.current_step
@@ -509,7 +517,19 @@ class Engine:
         self._journal.close()
         self._dir_lock.release()
 
-    def _await_worker_exit(self, job_id: str, timeout: float = 5.0) -> None:
+    def pause(self) -> list[str]:
+        """Stop every worker without cancelling its job (e.g. online access was turned off). Nothing is lost: a task
+        already sent keeps its id, a POST in flight completes and is recorded, and :meth:`resume` continues each job
+        where it stopped, never sending a task twice. Returns the paused job ids. Does not wait for the workers."""
+        with self._lock:
+            runs = [r for r in self._runs.values() if not r.cancelled]
+            for run in runs:
+                run.restart = False
+                run.stop.set()
+            self._cond.notify_all()
+        return [r.job.id for r in runs]
+
+    def _await_worker_exit(self, job_id: str, timeout: float = 0.5) -> None:
         """Give a stopped job's worker a moment to end (it may be returning from a request)."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -780,6 +800,10 @@ class Engine:
                 if self._runs.get(job.id) is run:
                     del self._runs[job.id]
                 self._cond.notify_all()
+                again = run.restart and not self._stopping and job.state in S.ACTIVE
+            if again:
+                self._start(job)
+                self._post_update(job)
 
     def _prefixed(self, run: _Run, msg: str) -> str:
         job = run.job

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import bpy
@@ -142,6 +143,11 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
                                options={'SKIP_SAVE'})
     step: EnumProperty(name="Step", description="What to run on the selected meshes", items=_step_items,
                        options={'SKIP_SAVE'})
+    model_options: StringProperty(
+        name="Model Options",
+        description="More parameters of the model generation step, as JSON, e.g. "
+                    "{\"texture_quality\": \"detailed\", \"face_limit\": 20000} (the Generate panel fills it in)",
+        options={'SKIP_SAVE'})
     face_limit: IntProperty(name="Face Limit", description="Low-poly face limit", default=5000, min=48,
                             max=20000, options={'SKIP_SAVE'})
     quad: BoolProperty(name="Quad", description="Low-poly quad topology", default=True, options={'SKIP_SAVE'})
@@ -165,6 +171,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             layout.prop(self, "image")
         if p != "IMPORT_AND_PROCESS":
             layout.prop(self, "model_version")
+            layout.prop(self, "model_options")
         if p in PIPELINE_DEFAULT_FORMAT:
             layout.prop(self, "format")
         if p == "IMAGE_TO_ANIMATED":
@@ -178,12 +185,26 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             layout.prop(self, "quad")
 
     def _gen(self) -> dict:
-        gen = {}
+        """Parameters of the pipeline's model generation step (text/image_to_model)."""
+        gen = self._model_options()
         if self.model_version != AUTO:
             gen["model_version"] = self.model_version
         if self.negative_prompt.strip():
             gen["negative_prompt"] = self.negative_prompt.strip()
         return gen
+
+    def _model_options(self) -> dict:
+        text = self.model_options.strip()
+        if not text:
+            return {}
+        try:
+            value = json.loads(text)
+        except ValueError as exc:
+            raise catalog.validation_error(f"Model Options is not valid JSON ({exc.msg}); write it like "
+                                           '{"texture_quality": "detailed"}.')
+        if not isinstance(value, dict):
+            raise catalog.validation_error('Model Options must be a JSON object, like {"texture_quality": "detailed"}.')
+        return value
 
     def _format(self) -> str | None:
         if self.format == 'DEFAULT':
@@ -229,7 +250,9 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             kwargs = {"face_limit": self.face_limit, "quad": self.quad, "format": self._format()}
             if "model_version" in gen:
                 kwargs["model_version"] = gen.pop("model_version")
+            clash = {k: gen.pop(k) for k in ("face_limit", "quad") if k in gen}  # the model's, not the low-poly's
             job = pipelines.low_poly_asset(self._need(self.prompt, "prompt"), **kwargs, **gen)
+            job.steps[0].params.update(clash)
         job.meta.update({k: v for k, v in meta.items() if v is not None})
         return job
 

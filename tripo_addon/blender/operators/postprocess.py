@@ -15,6 +15,8 @@ from .base import TaskOperator, make_operator
 
 TASK_ID = "tripo_task_id"
 TASK_TYPE = "tripo_task_type"
+#: Steps that need a rigged model: on the user's own mesh the job rigs it first (import -> rig check -> rig -> step)
+RIG_FIRST = {"animate_retarget": "animate_rig"}
 
 
 def tripo_source(obj) -> tuple[str, str] | None:
@@ -34,10 +36,16 @@ def source_problem(task_type: str, context) -> str | None:
         return "Select a Tripo result or one of your meshes first"
     src = tripo_source(obj)
     if src is not None:
-        return catalog.chain_problem(task_type, src[1], obj.get("tripo_model_version"))
+        problem = catalog.chain_problem(task_type, src[1], obj.get("tripo_model_version"))
+        if problem is None and task_type == "animate_rig" and obj.get("tripo_riggable") is False:
+            kind = obj.get("tripo_rig_type")
+            problem = (f"Tripo's rig check found \u201c{obj.name}\u201d not riggable"
+                       f"{f' (rig type {kind})' if kind else ''}; rig a character-like model instead")
+        return problem
     if obj.type != 'MESH':
-        return f"\u201c{obj.name}\u201d is neither a Tripo result nor a mesh"
-    problem = catalog.chain_problem(task_type, "import_model")
+        return (f"\u201c{obj.name}\u201d is neither a Tripo result nor a mesh: select a Tripo result or one of your "
+                "meshes")
+    problem = catalog.chain_problem(RIG_FIRST.get(task_type, task_type), "import_model")
     if problem:
         return f"Your own mesh is imported into Tripo first, and {catalog.label(task_type)} cannot follow that: " \
                f"{problem}"
@@ -137,6 +145,23 @@ class RigOperator(PostOperator):
         return super().add_steps(steps, field, source, params, obj)
 
 
+class RetargetOperator(PostOperator):
+    """animate_retarget: the user's own mesh is rigged first (import_model -> rig check -> rig -> retarget), as one
+    job; a Tripo rig result is animated directly."""
+
+    def add_steps(self, steps, field, source, params, obj):
+        if isinstance(source, Ref) and steps and steps[-1].task_type == "import_model":
+            check = len(steps)
+            steps = [
+                *steps,
+                Step("animate_prerigcheck", {"original_model_task_id": source}, download=False),
+                Step("animate_rig", {"original_model_task_id": source, "rig_type": Ref(check, "output:rig_type")},
+                     download=False),
+            ]
+            source = Ref(check + 1)
+        return super().add_steps(steps, field, source, params, obj)
+
+
 class ImportModelOperator(TaskOperator):
     """import_model: the ``file`` parameter, or else the selected meshes exported to GLB."""
 
@@ -162,6 +187,8 @@ def _mixin(task_type: str) -> type:
         return ImportModelOperator
     if task_type == "animate_rig":
         return RigOperator
+    if task_type == "animate_retarget":
+        return RetargetOperator
     return PostOperator
 
 
