@@ -116,6 +116,12 @@ def test_attach_by_id_and_copy(ext, connected):
     assert new_objects(before)
     assert len(posts(connected.emulator, connected.api_key)) == n_posts  # no new task
     assert len(bpy.context.window_manager.tripo.tasks) == 2
+    # the attached result carries its provenance, so a script can go on from a task id alone (README)
+    attached = bpy.context.active_object
+    assert attached["tripo_task_id"] == task_id and attached["tripo_task_type"] == "text_to_model"
+    assert bpy.ops.tripo.convert_model(format='STL', wait=True) == {'FINISHED'}
+    last = posts(connected.emulator, connected.api_key)[-1]["body"]
+    assert last["type"] == "convert_model" and last["original_model_task_id"] == task_id
 
 
 def test_remove_job(ext, connected):
