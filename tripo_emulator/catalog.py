@@ -27,7 +27,8 @@ DEPRECATED_VERSIONS = ("v1.3-20240522",)
 DEFAULT_MODEL_VERSION = "v2.5-20250123"
 MULTIVIEW_FAMILIES = ("H3", "H2", "P1")
 
-# Which families accept which generation options (§5.2 / §5.3).
+# Which families accept which shared generation options (§5.2 / §5.3.3): validation refuses the others (P1 and v1.4
+# even when sent as false or null, §5.2 / §12; H3/H2/Turbo only when turned on).
 FAMILY_OPTIONS: dict[str, set[str]] = {
     "H3": {"texture", "pbr", "texture_seed", "texture_quality", "geometry_quality", "face_limit", "quad",
            "smart_low_poly", "generate_parts", "auto_size", "compress", "export_uv"},
@@ -38,7 +39,11 @@ FAMILY_OPTIONS: dict[str, set[str]] = {
     "P1": {"texture", "pbr", "texture_seed", "texture_quality", "face_limit", "auto_size", "compress", "export_uv"},
     "v1": set(),
 }
-P1_FORBIDDEN = ("quad", "smart_low_poly", "generate_parts", "geometry_quality")
+GENERATION_OPTIONS = frozenset().union(*FAMILY_OPTIONS.values())
+# Families whose unsupported options are refused whenever present (restricted versions).
+STRICT_FAMILIES = ("P1", "v1")
+# text_to_model options besides the shared ones; v1.4 takes only prompt and model_seed (§5.3.3).
+TEXT_ONLY_OPTIONS = ("negative_prompt", "image_seed")
 FACE_LIMIT_MAX = {"H2": 500_000, "Turbo": 50_000, "P1": 20_000}
 FACE_LIMIT_H3 = {"standard": 1_500_000, "detailed": 2_000_000}
 P1_FACE_MIN = 48

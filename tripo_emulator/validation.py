@@ -228,6 +228,17 @@ def _model_version(b: dict, allowed_families: tuple[str, ...] | None = None) -> 
     return mv, family
 
 
+def _family_options(b: dict, mv: str, family: str) -> None:
+    """1004 for shared generation options the version's family does not take (catalog.FAMILY_OPTIONS)."""
+    allowed = C.FAMILY_OPTIONS[family]
+    if family in C.STRICT_FAMILIES:  # P1 / v1.4: refused even as false or null (§5.2, §12)
+        bad = [k for k in sorted(C.GENERATION_OPTIONS - allowed) if k in b]
+    else:  # H3 / H2 / Turbo: refused only when turned on
+        bad = [k for k in sorted(C.GENERATION_OPTIONS - allowed) if b.get(k) not in (None, False, "standard")]
+    if bad:
+        raise invalid(f"{', '.join(bad)} not supported by {mv}; leave {'it' if len(bad) == 1 else 'them'} out.")
+
+
 def _generation_options(b: dict, ctx: Context, plan: Plan, allowed_families: tuple[str, ...] | None = None) -> None:
     mv, family = _model_version(b, allowed_families)
     p = plan.params
@@ -235,10 +246,7 @@ def _generation_options(b: dict, ctx: Context, plan: Plan, allowed_families: tup
     p["model_version"] = mv
     plan.echo.setdefault("model_version", mv)
     p["model_seed"] = _int(b, "model_seed")
-    if family == "P1":
-        bad = [k for k in C.P1_FORBIDDEN if k in b]
-        if bad:
-            raise invalid(f"{', '.join(bad)} not supported by {mv}; leave them out.")
+    _family_options(b, mv, family)
     if family == "v1":  # v1.4: only model_seed (+ enable_image_autofix); textured draft
         p.update(texture=True, pbr=False, texture_quality="standard", legacy=True)
         return
@@ -250,13 +258,9 @@ def _generation_options(b: dict, ctx: Context, plan: Plan, allowed_families: tup
         texture = True
     tq = _enum(b, "texture_quality", ("standard", "detailed", "extreme"), "standard")
     gq = _enum(b, "geometry_quality", ("standard", "detailed"), "standard")
-    if gq == "detailed" and family != "H3":
-        raise invalid("geometry_quality=detailed is only for v3.x model versions.")
     quad = _bool(b, "quad", False)
     slp = _bool(b, "smart_low_poly", False)
     parts = _bool(b, "generate_parts", False)
-    if slp and family not in ("H2", "H3"):
-        raise invalid(f"smart_low_poly is not supported by {mv}.")
     if parts and (texture or pbr or quad):
         raise invalid("generate_parts needs texture=false, pbr=false and quad=false.")
     if not texture and not pbr and tq != "standard" and mv != "v3.0-20250812":
@@ -286,6 +290,10 @@ def _text_to_model(b: dict, ctx: Context, plan: Plan) -> None:
     plan.params["negative_prompt"] = _text(b, "negative_prompt", ctx, max_len=MAX_NEGATIVE)
     plan.params["image_seed"] = _int(b, "image_seed")
     _generation_options(b, ctx, plan)
+    bad = [k for k in C.TEXT_ONLY_OPTIONS if k in b] if plan.family == "v1" else []
+    if bad:
+        raise invalid(f"{plan.params['model_version']} takes only prompt and model_seed; leave {', '.join(bad)} "
+                      "out.")
 
 
 def _image_options(b: dict, plan: Plan) -> None:
@@ -309,6 +317,9 @@ def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
         raise invalid("Send either `files` (4 slots) or `original_task_id`.")
     _generation_options(b, ctx, plan, C.MULTIVIEW_FAMILIES)
     _image_options(b, plan)
+    if plan.family == "P1" and plan.params["enable_image_autofix"]:  # §5.3.5: no autofix on P1
+        raise invalid(f"enable_image_autofix is not supported by {plan.params['model_version']} for "
+                      "multiview_to_model; leave it off.")
     if has_ref:
         plan.source = _source(b, "original_task_id", ctx, {"generate_multiview_image", "edit_multiview_image"})
     else:

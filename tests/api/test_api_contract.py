@@ -114,3 +114,45 @@ def test_seeds_take_negative_32_bit_integers(rigged, emulator):
     for bad in (2**31, -(2**31) - 1):
         with pytest.raises(TripoValidationError, match="32-bit"):
             c.submit("text_to_model", {"prompt": "a lamp", "model_seed": bad})
+
+
+# ============================================================================================== version families
+V14 = "v1.4-20240625"
+
+
+@pytest.mark.parametrize("name, value", [("negative_prompt", "blurry"), ("image_seed", 3), ("texture", False),
+                                         ("texture_seed", 4), ("face_limit", 5000), ("quad", True)])
+def test_v14_text_to_model_takes_only_prompt_and_model_seed(client, emulator, api_key, name, value):
+    """§5.3.3: v1.4 takes only prompt and model_seed. Refused locally with a clear message, and by the emulator."""
+    with pytest.raises(TripoValidationError) as ei:
+        client.submit("text_to_model", {"prompt": "a pot", "model_version": V14, name: value})
+    assert ei.value.param == name and "prompt and model_seed" in ei.value.user_message
+    assert V14 in ei.value.user_message and posts(emulator, api_key) == []
+    from tripo_addon.api.errors import TripoBadRequest
+
+    with pytest.raises(TripoBadRequest) as ei:
+        client.create_task({"type": "text_to_model", "prompt": "a pot", "model_version": V14, name: value})
+    assert ei.value.code == 1004 and name in ei.value.message
+
+
+def test_v14_text_to_model_with_prompt_and_seed_runs(client, emulator, api_key):
+    task = client.run("text_to_model", {"prompt": "a pot", "model_version": V14, "model_seed": -2}, timeout=WAIT)
+    assert task.status == "success" and task.output["model"]
+    assert _last_body(emulator, api_key) == {"type": "text_to_model", "prompt": "a pot", "model_version": V14,
+                                             "model_seed": -2}
+
+
+def test_p1_multiview_refuses_autofix_in_client_and_emulator(client, emulator, api_key, png):
+    """§5.3.5: no enable_image_autofix on P1 multiview (image_to_model on P1 takes it)."""
+    front = client.upload_image(png)
+    params = {"files": [front, None, front, None], "model_version": "P1-20260311"}
+    with pytest.raises(TripoValidationError, match="enable_image_autofix"):
+        client.submit("multiview_to_model", {**params, "enable_image_autofix": True})
+    from tripo_addon.api.errors import TripoBadRequest
+
+    with pytest.raises(TripoBadRequest) as ei:
+        client.create_task({"type": "multiview_to_model", **params, "enable_image_autofix": True})
+    assert ei.value.code == 1004 and "enable_image_autofix" in ei.value.message
+    assert client.run("multiview_to_model", {**params, "enable_image_autofix": False}, timeout=WAIT).is_success
+    assert client.run("image_to_model", {"file": front, "model_version": "P1-20260311",
+                                         "enable_image_autofix": True}, timeout=WAIT).is_success

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 import requests
 
-from .helpers import auth, error, run
+from .helpers import auth, error, png_bytes, run
 
 T2M = {"type": "text_to_model", "prompt": "a wooden chair"}
 
@@ -21,3 +22,64 @@ def test_lowpoly_takes_a_v14_source(emulator, api_key):
     assert low["output"]["model"]
     for t in ("texture_model", "mesh_segmentation", "animate_rig"):
         assert error(post(emulator, api_key, {"type": t, "original_model_task_id": draft["task_id"]})) == (400, 2006)
+
+
+# ---------------------------------------------------------------------------------------------------- families
+V14 = "v1.4-20240625"
+
+
+@pytest.mark.parametrize("extra", [{"negative_prompt": "x"}, {"image_seed": 1}, {"text_seed": 1},
+                                   {"texture": True}, {"pbr": False}, {"texture_quality": "standard"},
+                                   {"face_limit": 1000}, {"auto_size": False}, {"export_uv": True}])
+def test_v14_text_to_model_takes_only_prompt_and_model_seed(emulator, api_key, extra):
+    """§5.3.3 (v1.4: only prompt and model_seed) through catalog.FAMILY_OPTIONS (v1: no shared options)."""
+    r = post(emulator, api_key, {**T2M, "model_version": V14, **extra})
+    assert error(r) == (400, 1004), r.text
+    assert next(iter(extra)).replace("text_seed", "image_seed") in r.json()["message"]
+
+
+def test_v14_with_prompt_and_seed_only(emulator, api_key):
+    d = run(emulator, api_key, {**T2M, "model_version": V14, "model_seed": -12})
+    assert set(d["output"]) == {"model", "rendered_image"}
+
+
+@pytest.mark.parametrize("version, extra, ok", [
+    ("P1-20260311", {"quad": False}, False),                  # P1: refused even as false (§5.2, §12)
+    ("P1-20260311", {"geometry_quality": None}, False),
+    ("P1-20260311", {"texture_seed": 3, "auto_size": True}, True),
+    ("Turbo-v1.0-20250506", {"smart_low_poly": True}, False),
+    ("Turbo-v1.0-20250506", {"geometry_quality": "detailed"}, False),
+    ("Turbo-v1.0-20250506", {"smart_low_poly": False, "geometry_quality": "standard", "quad": True}, True),
+    ("v2.5-20250123", {"geometry_quality": "detailed"}, False),
+    ("v2.5-20250123", {"smart_low_poly": True, "generate_parts": False}, True),
+    ("v3.1-20260211", {"geometry_quality": "detailed", "smart_low_poly": True}, True),
+])
+def test_family_options(slow_emulator, slow_key, version, extra, ok):
+    r = post(slow_emulator, slow_key, {**T2M, "model_version": version, **extra})
+    assert (r.status_code == 200) is ok, r.text
+    if not ok:
+        assert error(r) == (400, 1004)
+
+
+def test_catalog_family_options_match_the_reference():
+    from tripo_emulator import catalog as C
+
+    shared = {"texture", "pbr", "texture_seed", "texture_quality", "face_limit", "auto_size", "compress", "export_uv"}
+    assert C.FAMILY_OPTIONS["P1"] == shared and C.FAMILY_OPTIONS["v1"] == set()
+    assert C.FAMILY_OPTIONS["Turbo"] == shared | {"quad", "generate_parts"}
+    assert C.FAMILY_OPTIONS["H2"] == C.FAMILY_OPTIONS["Turbo"] | {"smart_low_poly"}
+    assert C.FAMILY_OPTIONS["H3"] == C.FAMILY_OPTIONS["H2"] | {"geometry_quality"}
+
+
+def test_p1_multiview_refuses_autofix(emulator, api_key):
+    token = requests.post(emulator.base_url + "/upload", files={"file": ("a.png", png_bytes(), "image/png")},
+                          headers=auth(api_key)).json()["data"]["image_token"]
+    f = {"type": "png", "file_token": token}
+    body = {"type": "multiview_to_model", "files": [f, {}, f, {}], "model_version": "P1-20260311"}
+    r = post(emulator, api_key, {**body, "enable_image_autofix": True})
+    assert error(r) == (400, 1004) and "enable_image_autofix" in r.json()["message"]
+    assert post(emulator, api_key, {**body, "enable_image_autofix": False}).status_code == 200
+    assert post(emulator, api_key, {**body, "model_version": "v2.5-20250123", "enable_image_autofix": True}
+                ).status_code == 200
+    assert post(emulator, api_key, {"type": "image_to_model", "file": f, "model_version": "P1-20260311",
+                                    "enable_image_autofix": True}).status_code == 200

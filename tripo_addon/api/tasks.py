@@ -165,9 +165,12 @@ def _P(name: str, kind: str, doc: str, **kw: Any) -> Param:
 _ORIG = _P("original_model_task_id", "task_id", "Id of the successful task whose model is used.", required=True)
 
 
+_NOT_V1 = ("H3", "H2", "Turbo", "P1")
+
+
 def _generation_params(task_type: str) -> tuple[Param, ...]:
     versions = MULTIVIEW_MODEL_VERSIONS if task_type == "multiview_to_model" else tuple(MODEL_VERSIONS)
-    not_v1 = ("H3", "H2", "Turbo", "P1")
+    not_v1 = _NOT_V1
     out = [
         _P("model_version", "enum", "Model version: H3 (v3.x, best), H2 (v2.x), P1 (low-poly), Turbo (fast), "
            "v1.4 (legacy).", default=DEFAULT_MODEL_VERSION, choices=versions),
@@ -242,8 +245,9 @@ _TT: list[TaskType] = [
         (
             _P("prompt", "str", "What to generate (up to 1024 characters, no emoji).", required=True,
                max_len=MAX_PROMPT),
-            _P("negative_prompt", "str", "What to avoid (up to 255 characters).", max_len=MAX_NEGATIVE),
-            _P("image_seed", "int", "Seed for the intermediate image."),
+            _P("negative_prompt", "str", "What to avoid (up to 255 characters). Not with v1.4.", max_len=MAX_NEGATIVE,
+               families=_NOT_V1),
+            _P("image_seed", "int", "Seed for the intermediate image. Not with v1.4.", families=_NOT_V1),
             *_generation_params("text_to_model"),
             _STYLE,
         ),
@@ -761,6 +765,12 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
             if fam == "P1" and name in P1_FORBIDDEN:
                 raise _fail(f"`{name}` is not supported by P1 model versions ({mv}); leave it unset or choose an "
                             "H2/H3 model version.", name)
+            if fam == "v1":
+                takes = {"text_to_model": "prompt and model_seed (and the legacy style)",
+                         "image_to_model": "the image, model_seed and enable_image_autofix (and the legacy style)",
+                         }.get(tt.name, "model_seed")
+                raise _fail(f"`{name}` is not supported by {mv}: it takes only {takes}. Leave `{name}` unset or "
+                            "choose a newer model version.", name)
             where = {"H3": "v3.x", "H2": "v2.x"}
             allowed = ", ".join(where.get(f, f) for f in p.families)
             raise _fail(f"`{name}` is not supported by {mv}; leave it unset or choose a model version from: "
