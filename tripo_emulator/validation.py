@@ -169,11 +169,11 @@ def _generate_image(b: dict, ctx: Context, plan: Plan) -> None:
         if not isinstance(b["files"], list) or not b["files"]:
             raise invalid("`files` must be a non-empty list of file objects.")
         files += [resolve_file(f, ctx, f"files[{i}]") for i, f in enumerate(b["files"])]
+    if files and mv == "flux.1_dev":
+        mv = "flux.1_kontext_pro"  # silently upgraded, as the service does (then capped like it)
     cap = 4 if mv == "flux.1_kontext_pro" else 10
     if len(files) > cap:
         raise invalid(f"{mv} takes at most {cap} reference images.")
-    if files and mv == "flux.1_dev":
-        mv = "flux.1_kontext_pro"  # silently upgraded, as the service does
     if files and mv in C.IMAGE_MODELS_NO_INPUT:
         raise invalid(f"{mv} does not take reference images.")
     if mv == "flux.1_kontext_pro" and any(f.kind == "webp" for f in files):

@@ -156,3 +156,22 @@ def test_p1_multiview_refuses_autofix_in_client_and_emulator(client, emulator, a
     assert client.run("multiview_to_model", {**params, "enable_image_autofix": False}, timeout=WAIT).is_success
     assert client.run("image_to_model", {"file": front, "model_version": "P1-20260311",
                                          "enable_image_autofix": True}, timeout=WAIT).is_success
+
+
+# ============================================================================================== generate_image
+def test_flux_dev_with_images_is_capped_like_kontext(client, emulator, api_key, png):
+    """§5.3.2: flux.1_dev given images is upgraded to flux.1_kontext_pro, which takes at most 4."""
+    ref = client.upload_image(png)
+    with pytest.raises(TripoValidationError, match="at most 4"):
+        client.submit("generate_image", {"prompt": "x", "model_version": "flux.1_dev", "files": [ref] * 5})
+    assert posts(emulator, api_key) == []
+    from tripo_addon.api.errors import TripoBadRequest
+
+    with pytest.raises(TripoBadRequest) as ei:
+        client.create_task({"type": "generate_image", "prompt": "x", "model_version": "flux.1_dev",
+                            "files": [ref] * 5})
+    assert ei.value.code == 1004 and "at most 4" in ei.value.message
+    task = client.run("generate_image", {"prompt": "image[1] as a statue", "model_version": "flux.1_dev",
+                                         "files": [ref] * 4}, timeout=WAIT)
+    assert task.is_success and task.output["generated_image"]
+    assert task.consumed_credit == T.estimate_credits("generate_image", {"model_version": "flux.1_dev"}) == 5

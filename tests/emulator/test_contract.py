@@ -83,3 +83,15 @@ def test_p1_multiview_refuses_autofix(emulator, api_key):
                 ).status_code == 200
     assert post(emulator, api_key, {"type": "image_to_model", "file": f, "model_version": "P1-20260311",
                                     "enable_image_autofix": True}).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------------- generate_image
+def test_flux_dev_is_upgraded_before_the_image_cap(emulator, api_key):
+    token = requests.post(emulator.base_url + "/upload", files={"file": ("a.png", png_bytes(), "image/png")},
+                          headers=auth(api_key)).json()["data"]["image_token"]
+    f = {"type": "png", "file_token": token}
+    body = {"type": "generate_image", "prompt": "x", "model_version": "flux.1_dev"}
+    r = post(emulator, api_key, {**body, "files": [f] * 5})
+    assert error(r) == (400, 1004) and "flux.1_kontext_pro" in r.json()["message"]
+    assert post(emulator, api_key, {**body, "files": [f] * 4}).status_code == 200
+    assert post(emulator, api_key, {**body, "model_version": "gpt_4o", "files": [f] * 10}).status_code == 200
