@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zipfile
 
 import bpy
@@ -96,6 +97,29 @@ def test_target_size_and_cursor(addon, ext, tmp_path):
     lo, hi = ext.scene_io._world_bounds(result.objects)
     assert max(hi - lo) == pytest.approx(4.0, rel=1e-3)
     assert ((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z) == pytest.approx((3.0, -2.0, 1.0), abs=1e-3)
+
+
+@pytest.mark.parametrize("turn", [90.0, -90.0, 180.0])
+def test_turn_about_the_vertical_axis(addon, ext, tmp_path, turn):
+    """The Turn import option spins the model around its bottom centre; the footprint stays on the cursor."""
+    path = _export(tmp_path, "glb")
+    plain = ext.scene_io.import_files(bpy.context, [str(path)], title="plain")
+    bpy.context.view_layer.update()
+    lo0, hi0 = ext.scene_io._world_bounds(plain.objects)
+    bpy.context.scene.cursor.location = (5.0, 0.0, 0.0)
+    opts = ext.scene_io.ImportOptions(place_at_cursor=True, turn=turn)
+    result = ext.scene_io.import_files(bpy.context, [str(path)], title="turned", options=opts)
+    bpy.context.view_layer.update()
+    lo, hi = ext.scene_io._world_bounds(result.objects)
+    size0, size = hi0 - lo0, hi - lo
+    if turn == 180.0:
+        assert (size.x, size.y) == pytest.approx((size0.x, size0.y), rel=1e-3)
+    else:
+        assert (size.x, size.y) == pytest.approx((size0.y, size0.x), rel=1e-3)  # footprint turned a quarter
+    assert size.z == pytest.approx(size0.z, rel=1e-3)
+    assert ((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z) == pytest.approx((5.0, 0.0, lo0.z), abs=1e-3)
+    rot = result.objects[0].matrix_world.to_euler().z
+    assert abs(abs(rot) - abs(math.radians(turn))) < 1e-3
 
 
 def test_zip_extracted_and_imported(addon, ext, tmp_path):

@@ -197,6 +197,9 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     options = scene_io.ImportOptions.from_prefs(p)
     if meta.get("location") is not None:
         options.location = tuple(meta["location"])
+    steps = snap.get("steps") or []
+    if steps and steps[0].get("task_type") == "import_model":
+        options.turn = 0.0  # the user's own mesh comes back as it was sent
     if p is None or p.hide_source:
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()

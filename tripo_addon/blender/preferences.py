@@ -77,6 +77,18 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         subtype='DISTANCE',
         unit='LENGTH',
     )
+    turn: EnumProperty(
+        name="Turn",
+        description="Turn new models about the vertical axis (around their bottom centre), e.g. to face the "
+        "Front view. Your own meshes sent back keep their orientation",
+        items=(
+            ('0', "As Delivered", "Keep Tripo's orientation"),
+            ('90', "90\u00b0", "Turn a quarter counter-clockwise (seen from above)"),
+            ('180', "180\u00b0", "Turn around"),
+            ('-90', "-90\u00b0", "Turn a quarter clockwise (seen from above)"),
+        ),
+        default='0',
+    )
     collection_per_task: BoolProperty(
         name="One Collection per Task",
         description="Put each result in its own collection named after the task",
@@ -149,8 +161,8 @@ def draw_preferences(prefs, layout, context) -> None:
             icon = 'SORTTIME' if state.checking else ('CHECKMARK' if state.connection_ok else 'ERROR')
             box.label(text=state.connection_text, icon=icon)
     elif prefs.show_section == 'IMPORT':
-        for name in ("auto_import", "place_at_cursor", "target_size", "collection_per_task", "merge_vertices",
-                     "hide_source"):
+        for name in ("auto_import", "place_at_cursor", "target_size", "turn", "collection_per_task",
+                     "merge_vertices", "hide_source"):
             box.prop(prefs, name)
     else:
         box.prop(prefs, "download_dir")

@@ -7,6 +7,7 @@ Zips are extracted safely first. Formats Blender cannot import (3MF, Minecraft .
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
-from mathutils import Vector
+from mathutils import Matrix, Vector
 
 IMPORTERS = {
     ".glb": "gltf",
@@ -47,6 +48,7 @@ class ImportOptions:
     target_size: float = 0.0
     collection_per_task: bool = True
     merge_vertices: bool = True
+    turn: float = 0.0  # degrees about the vertical axis (the model's facing), around its bottom centre
     location: tuple[float, float, float] | None = None  # put the result here (a replaced source), else the cursor
     hide: list[str] = field(default_factory=list)  # object names to hide after import (the replaced source)
 
@@ -59,6 +61,7 @@ class ImportOptions:
             target_size=p.target_size,
             collection_per_task=p.collection_per_task,
             merge_vertices=p.merge_vertices,
+            turn=float(getattr(p, "turn", "0") or 0),
         )
 
 
@@ -199,6 +202,13 @@ def _place(context, roots, objects, options: ImportOptions) -> None:
         lo, hi = bounds
         pivot = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z))
         size = max(hi - lo)
+    if options.turn % 360:
+        # about the vertical axis through the bottom centre: the footprint's centre stays where it was
+        spin = (Matrix.Translation(pivot) @ Matrix.Rotation(math.radians(options.turn), 4, 'Z')
+                @ Matrix.Translation(-pivot))
+        for root in roots:
+            root.matrix_world = spin @ root.matrix_world
+        context.view_layer.update()
     factor = 1.0
     if options.target_size > 0 and size > 1e-9:
         factor = options.target_size / size
