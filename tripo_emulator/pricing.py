@@ -17,11 +17,9 @@ FLAT = {
     "mesh_segmentation": 40, "mesh_completion": 50, "highpoly_to_lowpoly": 30, "animate_prerigcheck": 0,
     "animate_rig": 25, "stylize_model": 20,
 }
-# convert_model options that cost +5 when set to something other than their default (None: any value counts).
-CONVERT_ADVANCED: dict[str, Any] = {
-    "quad": False, "face_limit": None, "flatten_bottom": False, "flatten_bottom_threshold": 0.01,
-    "texture_size": 4096, "texture_format": "JPEG", "pivot_to_center_bottom": False, "scale_factor": 1,
-}
+# convert_model options that cost +5 when set, i.e. present in the request body with any value (§5.3.16).
+CONVERT_ADVANCED = ("quad", "face_limit", "flatten_bottom", "flatten_bottom_threshold", "texture_size",
+                    "texture_format", "pivot_to_center_bottom", "scale_factor")
 
 
 def price(task_type: str, p: dict[str, Any], family: str | None = None) -> int:
@@ -46,8 +44,6 @@ def price(task_type: str, p: dict[str, Any], family: str | None = None) -> int:
     if task_type == "animate_retarget":
         return 10 * len(p.get("animations") or [])
     if task_type == "convert_model":
-        sent = p.get("_sent", p)
-        advanced = any(k in sent and sent[k] is not None and (d is None or sent[k] != d)
-                       for k, d in CONVERT_ADVANCED.items())
-        return 10 if advanced else 5
+        sent = p.get("_sent") or {}  # what the body held (validation records it)
+        return 10 if any(sent.get(k) is not None for k in CONVERT_ADVANCED) else 5
     return FLAT.get(task_type, 0)

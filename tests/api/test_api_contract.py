@@ -175,3 +175,18 @@ def test_flux_dev_with_images_is_capped_like_kontext(client, emulator, api_key, 
                                          "files": [ref] * 4}, timeout=WAIT)
     assert task.is_success and task.output["generated_image"]
     assert task.consumed_credit == T.estimate_credits("generate_image", {"model_version": "flux.1_dev"}) == 5
+
+
+# ============================================================================================== credits
+@pytest.mark.parametrize("extra", [
+    {}, {"quad": False}, {"face_limit": 10_000}, {"scale_factor": 1.0}, {"flatten_bottom": False},
+    {"with_animation": True, "bake": False, "pack_uv": True}, {"face_limit": 3000}, {"texture_format": "JPEG"},
+    {"texture_size": 4096}, {"pivot_to_center_bottom": True}, {"quad": True},
+])
+def test_convert_estimate_matches_what_the_emulator_charges(rigged, emulator, extra):
+    """§5.3.16: +5 when any of the listed options is set (present in the body); the estimate agrees."""
+    c, key, model, _ = rigged
+    params = {"original_model_task_id": model.task_id, "format": "FBX", **extra}
+    body, task = _sent(emulator, key, c, "convert_model", params)
+    assert task.consumed_credit == T.estimate_credits("convert_model", params)
+    assert task.consumed_credit == (10 if set(body) & set(T.CONVERT_ADVANCED) else 5)

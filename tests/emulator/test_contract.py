@@ -95,3 +95,17 @@ def test_flux_dev_is_upgraded_before_the_image_cap(emulator, api_key):
     assert error(r) == (400, 1004) and "flux.1_kontext_pro" in r.json()["message"]
     assert post(emulator, api_key, {**body, "files": [f] * 4}).status_code == 200
     assert post(emulator, api_key, {**body, "model_version": "gpt_4o", "files": [f] * 10}).status_code == 200
+
+
+# ---------------------------------------------------------------------------------------------------- prices
+@pytest.mark.parametrize("extra, credits", [
+    ({}, 5), ({"quad": False}, 10), ({"face_limit": 10_000}, 10), ({"scale_factor": 1}, 10),
+    ({"flatten_bottom": False}, 10), ({"flatten_bottom_threshold": 0.01}, 10), ({"texture_size": 4096}, 10),
+    ({"texture_format": "JPEG"}, 10), ({"pivot_to_center_bottom": False}, 10), ({"quad": None}, 5),
+    ({"with_animation": True, "bake": True, "pack_uv": False, "export_orientation": "+x"}, 5),
+])
+def test_convert_surcharge_when_an_option_is_set(emulator, mkey, model_task, extra, credits):
+    """§5.3.16: "+5 if any of quad, face_limit, ... is set", whatever the value."""
+    d = run(emulator, mkey, {"type": "convert_model", "original_model_task_id": model_task["task_id"],
+                             "format": "GLTF", **extra})
+    assert d["consumed_credit"] == credits

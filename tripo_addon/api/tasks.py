@@ -435,7 +435,7 @@ _TT: list[TaskType] = [
 
 #: All 16 task types, in the skill's order.
 TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _TT}
-#: Options convert_model charges +5 credits for when sent.
+#: Options convert_model charges +5 credits for when present in the body, whatever the value (§5.3.16).
 CONVERT_ADVANCED = ("quad", "face_limit", "flatten_bottom", "flatten_bottom_threshold", "texture_size",
                     "texture_format", "pivot_to_center_bottom", "scale_factor")
 
@@ -1067,8 +1067,8 @@ def estimate_credits(task_type: str, params: Mapping[str, Any]) -> int:
         anims = p.get("animations")
         n = len(set(anims)) if isinstance(anims, list | tuple) and anims else 1
         return 10 * min(n, MAX_ANIMATIONS) if isinstance(anims, list | tuple) else 10
-    if tt.name == "convert_model":
-        advanced = False
+    if tt.name == "convert_model":  # +5 when one of CONVERT_ADVANCED is in the body (values equal to an undisputed
+        advanced = False            # default are left out by build_request, so they cost nothing)
         for name in CONVERT_ADVANCED:
             if name in p:
                 prm = tt.param(name)
