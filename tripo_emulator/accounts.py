@@ -17,6 +17,7 @@ class Account:
     key: str
     balance: float
     frozen: float = 0
+    priority: bool = False  # entitled to the optional task `priority` (else 403/2013)
 
 
 class Accounts:
@@ -28,8 +29,10 @@ class Accounts:
         self._accounts: dict[str, Account] = {}
         self._lock = threading.RLock()
 
-    def add(self, key: str, balance: float = DEFAULT_BALANCE) -> Account:
-        """Create the account, or reset its balance if it exists (frozen credits kept)."""
+    def add(self, key: str, balance: float = DEFAULT_BALANCE, *, priority: bool | None = None) -> Account:
+        """Create the account, or reset its balance if it exists (frozen credits kept).
+
+        ``priority``: whether it may send a task ``priority`` (None: unchanged; new accounts are not entitled)."""
         if not KEY_RE.match(key or ""):
             raise ValueError(f"not a Tripo API key (tsk_...): {key!r}")
         with self._lock:
@@ -38,6 +41,8 @@ class Accounts:
                 acc = self._accounts[key] = Account(key, _num(balance))
             else:
                 acc.balance = _num(balance)
+            if priority is not None:
+                acc.priority = bool(priority)
             return acc
 
     def get(self, key: str) -> Account | None:

@@ -31,8 +31,10 @@ def handle(emu: Emulator, req: Request) -> Response:
             if "strict" in body:
                 emu.set_strict_keys(bool(body["strict"]))
             if "key" in body:
-                emu.add_account(body["key"], body.get("balance", 10_000))
-                return ok({"key": body["key"], **emu.balance(body["key"])})
+                emu.add_account(body["key"], body.get("balance", 10_000),
+                                priority=bool(body["priority"]) if body.get("priority") is not None else None)
+                acc = emu.accounts.get(body["key"])
+                return ok({"key": body["key"], **emu.balance(body["key"]), "priority": acc.priority})
             return ok({"strict": emu.accounts.strict})
         if path.startswith("/_emulator/accounts/") and m == "GET":
             return ok(emu.balance(path.split("/")[-1]))

@@ -114,8 +114,16 @@ class Emulator:
         return str(self.s3.ca_file) if self.s3 and self.s3.ca_file else None
 
     # ------------------------------------------------------------------------------------------ python API
-    def add_account(self, key: str, balance: float = 10_000) -> None:
-        self.accounts.add(key, balance)
+    def add_account(self, key: str, balance: float = 10_000, *, priority: bool | None = None) -> None:
+        """Create (or reset the balance of) an account; ``priority=True`` entitles it to task priorities."""
+        self.accounts.add(key, balance, priority=priority)
+
+    def set_priority(self, key: str, entitled: bool) -> None:
+        """Entitle an account to the optional task ``priority`` (or take it away: requests get 403/2013)."""
+        acc = self.accounts.get(key)
+        if acc is None:
+            raise KeyError(key)
+        acc.priority = bool(entitled)
 
     def set_balance(self, key: str, n: float) -> None:
         self.accounts.add(key, n)
@@ -389,6 +397,7 @@ class _Ctx:
     def __init__(self, emu: Emulator, acc: Account) -> None:
         self.emu, self.acc = emu, acc
         self.banned_words = emu.banned_words
+        self.priority_entitled = acc.priority
 
     def source(self, task_id: Any) -> Task:
         return self.emu.store.get(self.acc, task_id)

@@ -32,6 +32,7 @@ class Context(Protocol):
     """Lookups validation needs from the emulator (all scoped to the calling account)."""
 
     banned_words: tuple[str, ...]
+    priority_entitled: bool                                       # may send `priority` (else 403/2013)
 
     def source(self, task_id: Any) -> SourceTask: ...            # 2001 when missing or another key's
 

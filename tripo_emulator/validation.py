@@ -148,10 +148,21 @@ def validate(body: Any, ctx: Context) -> Plan:
     if t not in C.TASK_TYPES:
         raise ApiError(2002, f"Unknown task type {t!r}.")
     plan = Plan(t, {}, {k: v for k, v in body.items() if k != "type"})
+    _priority(b, ctx, plan)
     _VALIDATORS[t](b, ctx, plan)
     plan.price = price(t, plan.params, plan.family)
     plan.group = C.concurrency_group(t, plan.family)
     return plan
+
+
+def _priority(b: dict, ctx: Context, plan: Plan) -> None:
+    """Optional `priority` on every task type (§5): 1-3, only for entitled accounts (403/2013 otherwise)."""
+    pr = _int(b, "priority", 1, 3)
+    if pr is None:
+        return
+    if not getattr(ctx, "priority_entitled", False):
+        raise ApiError(2013, "This account is not entitled to task priorities; leave `priority` out.")
+    plan.params["priority"] = pr
 
 
 def _text_to_image(b: dict, ctx: Context, plan: Plan) -> None:

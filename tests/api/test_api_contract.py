@@ -190,3 +190,33 @@ def test_convert_estimate_matches_what_the_emulator_charges(rigged, emulator, ex
     body, task = _sent(emulator, key, c, "convert_model", params)
     assert task.consumed_credit == T.estimate_credits("convert_model", params)
     assert task.consumed_credit == (10 if set(body) & set(T.CONVERT_ADVANCED) else 5)
+
+
+# ============================================================================================== priority
+@pytest.mark.parametrize("task_type", list(T.TASK_TYPES))
+def test_every_task_type_takes_an_optional_priority(task_type):
+    p = T.TASK_TYPES[task_type].param("priority")
+    assert p is not None and p.kind == "int" and (p.min, p.max) == (1, 3) and p.default is None
+    assert "priority" in T.BUILDERS[task_type].__code__.co_varnames
+
+
+def test_priority_needs_an_entitled_account(client, emulator, api_key):
+    """§5 / §8: optional priority 1-3; 403/2013 unless the account is entitled (the emulator's default: not)."""
+    from tripo_addon.api.errors import ERROR_TEXT, TripoPermissionError
+
+    for bad in (0, 4, 1.5, True):
+        with pytest.raises(TripoValidationError) as ei:
+            client.submit("text_to_image", {"prompt": "a sign", "priority": bad})
+        assert ei.value.param == "priority"
+    assert posts(emulator, api_key) == []
+    with pytest.raises(TripoPermissionError) as ei:
+        client.submit("text_to_image", {"prompt": "a sign", "priority": 2})
+    assert (ei.value.code, ei.value.status) == (2013, 403) and ei.value.user_message == ERROR_TEXT[2013]
+    assert len(posts(emulator, api_key)) == 1 and client.balance().frozen == 0  # refused: nothing charged
+    emulator.set_priority(api_key, True)
+    task = client.run("text_to_image", {"prompt": "a sign", "priority": 3}, timeout=WAIT)
+    assert task.is_success and task.input["priority"] == 3
+    assert _last_body(emulator, api_key) == {"type": "text_to_image", "prompt": "a sign", "priority": 3}
+    conv = T.convert_model(task.task_id, "FBX", priority=1)  # re-conversion rule ignores priority
+    assert conv["priority"] == 1
+    assert T.convert_model(task.task_id, "FBX", priority=1, source_type="convert_model")["priority"] == 1

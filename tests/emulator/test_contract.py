@@ -109,3 +109,35 @@ def test_convert_surcharge_when_an_option_is_set(emulator, mkey, model_task, ext
     d = run(emulator, mkey, {"type": "convert_model", "original_model_task_id": model_task["task_id"],
                              "format": "GLTF", **extra})
     assert d["consumed_credit"] == credits
+
+
+# ---------------------------------------------------------------------------------------------------- priority
+def test_priority_is_403_2013_unless_entitled(emulator, api_key, mkey, model_task):
+    bodies = [{"type": "text_to_image", "prompt": "x"}, T2M,
+              {"type": "convert_model", "original_model_task_id": model_task["task_id"], "format": "FBX"}]
+    for body in bodies:
+        key = mkey if body["type"] == "convert_model" else api_key
+        r = post(emulator, key, {**body, "priority": 1})
+        assert error(r) == (403, 2013), r.text
+        assert set(r.json()) == {"code", "message", "suggestion"}
+    assert emulator.balance(api_key) == {"balance": 100_000, "frozen": 0}
+    for bad in (0, 4, "high", 2.5):
+        assert error(post(emulator, api_key, {**T2M, "priority": bad})) == (400, 1004)
+    emulator.set_priority(api_key, True)
+    d = run(emulator, api_key, {"type": "text_to_image", "prompt": "x", "priority": 2})
+    assert d["input"]["priority"] == 2 and d["consumed_credit"] == 5
+    emulator.set_priority(api_key, False)
+    assert error(post(emulator, api_key, {"type": "text_to_image", "prompt": "x", "priority": 2})) == (403, 2013)
+
+
+def test_priority_flag_through_the_control_route(emulator):
+    import uuid
+
+    key = "tsk_prio_" + uuid.uuid4().hex
+    r = requests.post(emulator.root_url + "/_emulator/accounts", json={"key": key, "balance": 50, "priority": True})
+    assert r.json()["data"] == {"key": key, "balance": 50, "frozen": 0, "priority": True}
+    assert post(emulator, key, {"type": "text_to_image", "prompt": "x", "priority": 3}).status_code == 200
+    r = requests.post(emulator.root_url + "/_emulator/accounts", json={"key": key, "balance": 50})
+    assert r.json()["data"]["priority"] is True  # unchanged unless given
+    auto = "tsk_prio_auto_" + uuid.uuid4().hex    # auto-created accounts are not entitled
+    assert error(post(emulator, auto, {"type": "text_to_image", "prompt": "x", "priority": 3})) == (403, 2013)

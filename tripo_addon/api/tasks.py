@@ -16,7 +16,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlparse
 
@@ -432,6 +432,12 @@ _TT: list[TaskType] = [
         ("model", "rendered_image"), True,
     ),
 ]
+
+#: Every task type takes an optional ``priority`` (tripo-api.md §5, X-MIG + the OD error table): 1-3, and only for
+#: accounts entitled to it; others get 403/2013.
+PRIORITY = _P("priority", "int", "Task priority 1-3; only for accounts entitled to it (others get error 2013).",
+              min=1, max=3)
+_TT = [replace(t, params=(*t.params, PRIORITY)) for t in _TT]
 
 #: All 16 task types, in the skill's order.
 TASK_TYPES: dict[str, TaskType] = {t.name: t for t in _TT}
@@ -926,7 +932,7 @@ def _source_rules(tt: TaskType, v: dict[str, Any], source_type: str, source_mode
             raise _fail(f"{fmt} cannot hold a rig or animation, and this model comes from {source_type}; convert it "
                         "to FBX, GLTF or USDZ instead.", "format")
         if source_type == "convert_model":
-            extra = [k for k in v if k not in ("format", "original_model_task_id")
+            extra = [k for k in v if k not in ("format", "original_model_task_id", "priority")
                      and _differs(tt.param(k), v[k])]  # type: ignore[arg-type]
             if extra:
                 raise _fail("Re-converting a converted model only changes its format; leave "
@@ -1085,7 +1091,7 @@ def _build(task_type: str, args: dict[str, Any]) -> dict[str, Any]:
     return build_request(task_type, args, source_type=source_type, source_model_version=source_model_version)
 
 
-def text_to_image(prompt: str, *, negative_prompt: str | None = None) -> dict[str, Any]:
+def text_to_image(prompt: str, *, negative_prompt: str | None = None, priority: int | None = None) -> dict[str, Any]:
     """Body for ``text_to_image``."""
     return _build("text_to_image", dict(locals()))
 
@@ -1093,6 +1099,7 @@ def text_to_image(prompt: str, *, negative_prompt: str | None = None) -> dict[st
 def generate_image(
     prompt: str | None = None, *, model_version: str | None = None, file: Any = None, files: list | None = None,
     template: str | None = None, t_pose: bool | None = None, sketch_to_render: bool | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``generate_image``."""
     return _build("generate_image", dict(locals()))
@@ -1105,6 +1112,7 @@ def text_to_model(
     geometry_quality: str | None = None, face_limit: int | None = None, quad: bool | None = None,
     smart_low_poly: bool | None = None, generate_parts: bool | None = None, auto_size: bool | None = None,
     compress: str | None = None, export_uv: bool | None = None, style: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``text_to_model``."""
     return _build("text_to_model", dict(locals()))
@@ -1117,7 +1125,7 @@ def image_to_model(
     texture_quality: str | None = None, geometry_quality: str | None = None, face_limit: int | None = None,
     quad: bool | None = None, smart_low_poly: bool | None = None, generate_parts: bool | None = None,
     auto_size: bool | None = None, compress: str | None = None, export_uv: bool | None = None,
-    style: str | None = None,
+    style: str | None = None, priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``image_to_model`` (``file``: a file object, an image URL or an image token)."""
     return _build("image_to_model", dict(locals()))
@@ -1131,13 +1139,14 @@ def multiview_to_model(
     face_limit: int | None = None, quad: bool | None = None, smart_low_poly: bool | None = None,
     generate_parts: bool | None = None, auto_size: bool | None = None, compress: str | None = None,
     export_uv: bool | None = None, mode: str | None = None, orthographic_projection: bool | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``multiview_to_model`` (``files``: 4 slots [front, left, back, right], None for a missing view)."""
     return _build("multiview_to_model", dict(locals()))
 
 
 def refine_model(draft_model_task_id: str, *, source_type: str | None = None,
-                 source_model_version: str | None = None) -> dict[str, Any]:
+                 source_model_version: str | None = None, priority: int | None = None) -> dict[str, Any]:
     """Body for ``refine_model``."""
     return _build("refine_model", dict(locals()))
 
@@ -1148,25 +1157,27 @@ def texture_model(
     texture_seed: int | None = None, texture_alignment: str | None = None, texture_quality: str | None = None,
     part_names: list[str] | None = None, compress: str | None = None, bake: bool | None = None,
     model_seed: int | None = None, source_type: str | None = None, source_model_version: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``texture_model``."""
     return _build("texture_model", dict(locals()))
 
 
-def import_model(file: Any) -> dict[str, Any]:
+def import_model(file: Any, *, priority: int | None = None) -> dict[str, Any]:
     """Body for ``import_model`` (``file``: the object from ``TripoClient.upload_sts``)."""
     return _build("import_model", dict(locals()))
 
 
 def mesh_segmentation(original_model_task_id: str, *, model_version: str | None = None,
-                      source_type: str | None = None, source_model_version: str | None = None) -> dict[str, Any]:
+                      source_type: str | None = None, source_model_version: str | None = None,
+                      priority: int | None = None) -> dict[str, Any]:
     """Body for ``mesh_segmentation``."""
     return _build("mesh_segmentation", dict(locals()))
 
 
 def mesh_completion(original_model_task_id: str, *, model_version: str | None = None,
                     part_names: list[str] | None = None, source_type: str | None = None,
-                    source_model_version: str | None = None) -> dict[str, Any]:
+                    source_model_version: str | None = None, priority: int | None = None) -> dict[str, Any]:
     """Body for ``mesh_completion``."""
     return _build("mesh_completion", dict(locals()))
 
@@ -1174,14 +1185,15 @@ def mesh_completion(original_model_task_id: str, *, model_version: str | None = 
 def highpoly_to_lowpoly(
     original_model_task_id: str, *, model_version: str | None = None, quad: bool | None = None,
     face_limit: int | None = None, part_names: list[str] | None = None, bake: bool | None = None,
-    source_type: str | None = None, source_model_version: str | None = None,
+    source_type: str | None = None, source_model_version: str | None = None, priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``highpoly_to_lowpoly``."""
     return _build("highpoly_to_lowpoly", dict(locals()))
 
 
 def animate_prerigcheck(original_model_task_id: str, *, model_version: str | None = None,
-                        source_type: str | None = None, source_model_version: str | None = None) -> dict[str, Any]:
+                        source_type: str | None = None, source_model_version: str | None = None,
+                        priority: int | None = None) -> dict[str, Any]:
     """Body for ``animate_prerigcheck``."""
     return _build("animate_prerigcheck", dict(locals()))
 
@@ -1189,7 +1201,7 @@ def animate_prerigcheck(original_model_task_id: str, *, model_version: str | Non
 def animate_rig(
     original_model_task_id: str, *, out_format: str | None = None, model_version: str | None = None,
     rig_type: str | None = None, spec: str | None = None, source_type: str | None = None,
-    source_model_version: str | None = None,
+    source_model_version: str | None = None, priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``animate_rig``."""
     return _build("animate_rig", dict(locals()))
@@ -1199,13 +1211,15 @@ def animate_retarget(
     original_model_task_id: str, *, animation: str | None = None, animations: list[str] | None = None,
     out_format: str | None = None, bake_animation: bool | None = None, export_with_geometry: bool | None = None,
     animate_in_place: bool | None = None, source_type: str | None = None, source_model_version: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``animate_retarget``."""
     return _build("animate_retarget", dict(locals()))
 
 
 def stylize_model(original_model_task_id: str, style: str, *, block_size: int | None = None,
-                  source_type: str | None = None, source_model_version: str | None = None) -> dict[str, Any]:
+                  source_type: str | None = None, source_model_version: str | None = None,
+                  priority: int | None = None) -> dict[str, Any]:
     """Body for ``stylize_model``."""
     return _build("stylize_model", dict(locals()))
 
@@ -1219,6 +1233,7 @@ def convert_model(
     bake: bool | None = None, part_names: list[str] | None = None, animate_in_place: bool | None = None,
     export_vertex_colors: bool | None = None, export_orientation: str | None = None,
     fbx_preset: str | None = None, source_type: str | None = None, source_model_version: str | None = None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     """Body for ``convert_model`` (``source_type``: e.g. "animate_rig" to refuse OBJ/STL/3MF early)."""
     return _build("convert_model", dict(locals()))
