@@ -71,3 +71,20 @@ def test_send_without_a_mesh_is_refused(ext, connected):
     with pytest.raises(RuntimeError, match="(?i)mesh"):
         bpy.ops.tripo.import_model(wait=True)
     assert connected.emulator.requests(key=connected.api_key) == []
+
+
+def test_late_result_after_opening_another_file_hides_nothing(ext, connected, user_mesh, tmp_path):
+    """A step on MyRock finishes after another file (with its own "MyRock") was opened: that object stays visible;
+    the result still lands."""
+    assert bpy.ops.tripo.texture_model(texture_prompt="moss") == {'FINISHED'}  # not waited for
+    bpy.ops.wm.read_homefile(use_empty=True)  # (load_post runs, as for any file opened)
+    bpy.ops.mesh.primitive_cube_add()
+    other = bpy.context.active_object
+    other.name = "MyRock"
+    before = set(bpy.data.objects)
+    row = lambda: bpy.context.window_manager.tripo.tasks[-1]  # noqa: E731
+    from blender_helpers import drain_until
+
+    drain_until(ext, lambda: len(bpy.context.window_manager.tripo.tasks) and row().imported)
+    assert new_objects(before)
+    assert not other.hide_get() and not other.hide_render

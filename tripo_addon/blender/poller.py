@@ -200,13 +200,15 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     steps = snap.get("steps") or []
     if steps and steps[0].get("task_type") == "import_model":
         options.turn = 0.0  # the user's own mesh comes back as it was sent
-    if p is None or p.hide_source:
+    same_file = _sources_here(meta)
+    if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
     if files:
         result = scene_io.import_files(context, files, title=snap.get("title") or job_id, provenance=prov,
                                        options=options)
-    _apply_outputs(snap, meta)
+    if same_file:
+        _apply_outputs(snap, meta)
     eng.mark_imported(job_id)
     state = _state(context)
     if state is not None:
@@ -214,6 +216,12 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         if item is not None:
             item.saved_path = "\n".join(result.saved)
     return result
+
+
+def _sources_here(meta: dict) -> bool:
+    """True when the job's source objects (stored by name) belong to the open .blend file: after another file was
+    opened, a late result must not hide or tag an unrelated object that happens to have the same name."""
+    return runtime.same_scene(meta.get("scene"))
 
 
 def _apply_outputs(snap: dict, meta: dict) -> None:
@@ -527,6 +535,7 @@ def watch_access() -> None:
 @persistent
 def _on_load_post(*_args):
     # WindowManager properties were reset and modal operators ended with the old file: rebuild both.
+    runtime.file_loaded()
     try:
         mirror_all()
     except Exception:

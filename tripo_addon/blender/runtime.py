@@ -273,6 +273,29 @@ def retry(job_id: str, context=None) -> None:
     _live.add(job_id)
 
 
+_file_generation = 0  # bumped on every file load (Save As keeps it: the same objects are still there)
+
+
+def file_loaded() -> None:
+    global _file_generation
+    _file_generation += 1
+
+
+def scene_token() -> dict:
+    """Which open file a job's source objects (stored by name) belong to."""
+    return {"file": bpy.data.filepath, "gen": _file_generation, "pid": os.getpid()}
+
+
+def same_scene(token: dict | None) -> bool:
+    """True when ``token`` (from :func:`scene_token`) names the file open now: the same load in this process, or,
+    after a restart, the same saved file opened again."""
+    if not token:
+        return True
+    if token.get("pid") == os.getpid():
+        return token.get("gen") == _file_generation
+    return bool(token.get("file")) and token.get("file") == bpy.data.filepath
+
+
 def is_live(job_id: str) -> bool:
     return job_id in _live
 

@@ -316,6 +316,8 @@ def build_and_run(op, context, build) -> set[str]:
 
 def run_job(op, context, job) -> set[str]:
     """Submit a job (validated before anything is sent); with ``op.wait`` block until done and imported."""
+    if job.meta.get("source_objects"):
+        job.meta["scene"] = runtime.scene_token()  # the source objects are named in this file only
     try:
         job_id = runtime.submit(job, context)
     except Exception as exc:
