@@ -1,12 +1,16 @@
 """Fault injection rules, matched in order against each API request (test-only).
 
 A rule: {"route": create|poll|upload|sts_token|balance|download|any, "kind": ..., "count": 1 (-1 = forever),
-"match": {"type": <task type>, "path": <substring>, "key": <api key>, "task_id": <id>, "method": "GET"}, ...}.
+"match": {"type": <task type>, "path": <substring>, "key": <api key>, "owner": <api key of the task's account
+(polls, downloads: signed URLs carry no key)>, "task_id": <id>, "method": "GET"}, ...}.
 Kinds and their extra fields:
   status          status (HTTP, default 500), code (Tripo code; without it the body is a non-JSON gateway page),
                   message, retry_after (seconds, sets Retry-After), after (bool: process the request first)
   delay           seconds (default 1): sleep, then answer normally
-  drop            after (bool): close the connection without any answer (after=True: the request took effect)
+  drop            after (bool): close the connection without any answer (after=True: the request took effect);
+                  a clean close (FIN): the client sees the connection end
+  reset           after (bool): abort the connection with a TCP RST (SO_LINGER 0, then close) without any answer;
+                  the client sees "connection reset by peer"
   truncate        fraction (default 0.5): full Content-Length header, only part of the body, then close
   malformed_json  200 with a broken JSON body (the request took effect)
   slow_body       seconds (default 2): the body trickles out over that time
@@ -24,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROUTES = ("create", "poll", "upload", "sts_token", "balance", "download", "any")
-KINDS = ("status", "delay", "drop", "truncate", "malformed_json", "slow_body", "fail_task", "unknown_status",
+KINDS = ("status", "delay", "drop", "reset", "truncate", "malformed_json", "slow_body", "fail_task", "unknown_status",
          "expire_urls")
 ONLY_ON = {"fail_task": ("create",), "unknown_status": ("poll",), "expire_urls": ("poll",)}
 _ids = itertools.count(1)
@@ -90,6 +94,15 @@ class Faults:
         with self._lock:
             self._rules.append(rule)
         return rule
+
+    def remove(self, rule_id: int) -> bool:
+        """Remove one rule by its id (e.g. to end a fault that was injected "forever"); False if it is gone."""
+        with self._lock:
+            for rule in self._rules:
+                if rule.id == rule_id:
+                    self._rules.remove(rule)
+                    return True
+        return False
 
     def clear(self) -> None:
         with self._lock:

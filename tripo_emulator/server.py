@@ -4,6 +4,7 @@ control routes under /_emulator. Faults are applied here, around the route handl
 from __future__ import annotations
 
 import socket
+import struct
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 API_PREFIX = "/v2/openapi"
+ANSWER_FAULTS = ("status", "drop", "reset")  # fault kinds that replace the answer (after=True: once it took effect)
 GATEWAY_PAGE = b"<html><head><title>{status}</title></head><body><center><h1>{status}</h1></center></body></html>"
 
 
@@ -116,7 +118,7 @@ class Handler(BaseHTTPRequestHandler):
             record["fault"] = rule.kind
         if rule is not None and rule.kind == "delay":
             time.sleep(rule.seconds if rule.seconds is not None else 1.0)
-        if rule is not None and not rule.after and rule.kind in ("status", "drop"):
+        if rule is not None and not rule.after and rule.kind in ANSWER_FAULTS:
             self._fault_answer(rule, trace, record)
             return
         try:
@@ -127,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as e:  # a bug in the emulator: answer like the service's 1000, keep serving
             resp = json_response({"code": 1000, "message": f"Emulator error: {e!r}", "suggestion": ""}, 500, 1000)
         record.update(status=resp.status, code=resp.code, duration=round(time.time() - started, 4))
-        if rule is not None and rule.kind in ("status", "drop"):
+        if rule is not None and rule.kind in ANSWER_FAULTS:
             self._fault_answer(rule, trace, record)
             return
         if rule is not None and rule.kind == "malformed_json":
@@ -140,6 +142,11 @@ class Handler(BaseHTTPRequestHandler):
         if rule.kind == "drop":
             record.update(status=None, code=None)
             self.close_connection = True
+            return
+        if rule.kind == "reset":
+            record.update(status=None, code=None)
+            self.close_connection = True
+            self._reset()
             return
         status = rule.status or 500
         headers = {}
@@ -157,6 +164,24 @@ class Handler(BaseHTTPRequestHandler):
             resp = Response(status, page, {"Content-Type": "text/html", **headers}, None)
         record.update(status=status, code=rule.code)
         self._send(resp, trace)
+
+    def _reset(self) -> None:
+        """Abort the connection now: with SO_LINGER (on, 0 s) the close sends a TCP RST instead of a FIN.
+
+        The socket is really closed only once its reading file object is too, so that is closed first; the flushes
+        of an empty wfile, finish() and socketserver's shutdown(SHUT_WR) afterwards find nothing to do."""
+        try:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        try:
+            self.rfile.close()  # the file object that holds a reference to the socket (wfile writes through it)
+        except OSError:
+            pass
+        try:
+            self.connection.close()
+        except OSError:
+            pass
 
     # ------------------------------------------------------------------------------------------ output
     def _send(self, resp: Response, trace: str, *, rule: Rule | None = None, close: bool = False) -> None:

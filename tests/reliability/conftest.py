@@ -18,14 +18,15 @@ if str(HERE) not in sys.path:
 
 @pytest.fixture
 def fault(emulator, api_key):
-    """inject(route, kind, **fields) for this test's key only.
+    """inject(route, kind, **fields) for this test's key only; returns the rule (its ``id`` ends it early:
+    ``emulator.faults.remove(rule["id"])``).
 
-    Downloads of signed URLs carry no key: those rules match the task type instead (``match={"type": ...}``,
-    default text_to_model); only this test's jobs run while it does.
+    Downloads of signed URLs carry no key: those rules match the owner of the task (``owner``: the key of the
+    account that created it) instead. ``match`` adds conditions (e.g. ``{"type": "text_to_image"}``).
     """
 
     def inject(route: str, kind: str, **fields):
-        own = {"type": "text_to_model"} if route == "download" else {"key": api_key}
+        own = {"owner": api_key} if route == "download" else {"key": api_key}
         match = {**own, **fields.pop("match", {})}
         return emulator.inject(route=route, kind=kind, match=match, **fields)
 

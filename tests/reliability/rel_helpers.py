@@ -75,6 +75,42 @@ def task_posts(emulator, api_key: str) -> int:
     return len(posts(emulator, api_key, "/task"))
 
 
+def all_task_posts(emulator, since: float) -> list[dict]:
+    """Every POST /task the emulator logged since a time.time() stamp, whatever key it carried (or none)."""
+    return [r for r in emulator.requests(method="POST") if r["route"] == "create" and r["time"] >= since]
+
+
+def own_task_ids(emulator, api_key: str) -> set[str]:
+    """Ids of the tasks the emulator holds for one account."""
+    return {t.id for t in list(emulator.store.tasks.values()) if t.account.key == api_key}
+
+
+def path_task_id(record: dict) -> str | None:
+    """The task id in a logged request's path (/files/<id>/<name> or /v2/openapi/task/<id>)."""
+    parts = record["path"].rstrip("/").split("/")
+    if record["route"] == "download" and len(parts) > 2:
+        return parts[2]
+    if record["route"] == "poll":
+        return parts[-1]
+    return None
+
+
+def fired(emulator, api_key: str, route: str, kind: str) -> list[dict]:
+    """Logged requests of one route that a fault of ``kind`` hit, for this test's account only: by the key the
+    request carried, or, for downloads (signed URLs carry no key), by the owner of the task in the path."""
+    hits = [r for r in emulator.requests() if r["route"] == route and r["fault"] == kind]
+    if route != "download":
+        return [r for r in hits if r["key"] == api_key]
+    own = own_task_ids(emulator, api_key)
+    return [r for r in hits if path_task_id(r) in own]
+
+
+def assert_fired(emulator, api_key: str, *faults: tuple[str, str]) -> None:
+    """Each (route, kind) fault fired at least once for this account."""
+    missing = [f for f in faults if not fired(emulator, api_key, *f)]
+    assert not missing, f"these faults never fired: {missing}"
+
+
 def settled_balance(emulator, api_key: str) -> dict:
     """The account's balance once no task of it is still running (frozen credits settle)."""
     deadline = time.monotonic() + WAIT

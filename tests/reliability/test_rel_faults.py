@@ -11,12 +11,24 @@ Every case checks the four promises of issue 6:
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 
 import pytest
-from rel_helpers import WAIT, clear_message, make_glb, make_png, settled_balance, task_posts, wait_until
+from rel_helpers import (
+    WAIT,
+    clear_message,
+    fired,
+    make_glb,
+    make_png,
+    own_task_ids,
+    path_task_id,
+    settled_balance,
+    task_posts,
+    wait_until,
+)
 
 from tripo_addon.jobs import pipelines
 
@@ -32,6 +44,7 @@ class Case:
     posts: int | None = 1        # POST /task count (None: not checked)
     tasks: int = 1               # tasks the emulator holds for the key
     client: dict = field(default_factory=dict)  # extra TripoClient options
+    refresh: bool = False        # the log must show: a download refused (403), then GET /task, then a download
 
 
 def _job(route: str, tmp_path):
@@ -50,6 +63,10 @@ CASES = [
     Case("create-drop-before-processing", "create", "drop", expect="needs_attention", tasks=0,
          words=("not sent again", "task history")),
     Case("create-drop-after-processing", "create", "drop", {"after": True}, expect="needs_attention",
+         words=("not sent again", "task history")),
+    Case("create-reset-before-processing", "create", "reset", expect="needs_attention", tasks=0,
+         words=("not sent again", "task history")),
+    Case("create-reset-after-processing", "create", "reset", {"after": True}, expect="needs_attention",
          words=("not sent again", "task history")),
     Case("create-500-gateway-page", "create", "status", {"status": 500}, expect="needs_attention", tasks=0,
          words=("not sent again",)),
@@ -72,6 +89,7 @@ CASES = [
          posts=3, tasks=0, words=("wait",), client={**FAST, "max_retries": 2}),
     # ---- poll: GET is safe to repeat -> retried until it works
     Case("poll-connection-drop", "poll", "drop", {"count": 3}, client=FAST),
+    Case("poll-connection-reset", "poll", "reset", {"count": 3}, client=FAST),
     Case("poll-500", "poll", "status", {"status": 500, "count": 3}, client=FAST),
     Case("poll-502", "poll", "status", {"status": 502, "count": 3}, client=FAST),
     Case("poll-503", "poll", "status", {"status": 503, "count": 3}, client=FAST),
@@ -84,6 +102,7 @@ CASES = [
          client={**FAST, "max_retries": 1}),
     # ---- direct upload (image_to_model): retried; a permanent failure ends clearly before any POST /task
     Case("upload-connection-drop", "upload", "drop", {"count": 2}, client=FAST),
+    Case("upload-connection-reset", "upload", "reset", {"count": 2}, client=FAST),
     Case("upload-503", "upload", "status", {"status": 503, "count": 2}, client=FAST),
     Case("upload-429", "upload", "status", {"status": 429, "code": 2000, "retry_after": 1, "count": 1},
          client=FAST),
@@ -98,12 +117,15 @@ CASES = [
     # ---- download: resumed / retried, verified; expired URLs refreshed
     Case("download-truncated", "download", "truncate", {"fraction": 0.4, "count": 2}, client=FAST),
     Case("download-connection-drop", "download", "drop", {"count": 2}, client=FAST),
+    Case("download-connection-reset", "download", "reset", {"count": 2}, client=FAST),
     Case("download-500", "download", "status", {"status": 500, "count": 2}, client=FAST),
     Case("download-503-retry-after", "download", "status", {"status": 503, "retry_after": 1, "count": 1},
          client=FAST),
     Case("download-read-timeout", "download", "delay", {"seconds": 4, "count": 1}, client=SHORT_READ),
     Case("download-slow-body", "download", "slow_body", {"seconds": 2, "count": 1}),
-    Case("download-expired-urls", "poll", "expire_urls", {"count": 2}, client=FAST),
+    # a link refused although it looks valid (expired early, clock skew): a fresh one is fetched (GET /task)
+    Case("download-link-refused-403", "download", "status", {"status": 403, "code": 1005, "count": 1},
+         client=FAST, refresh=True),
     Case("download-truncated-permanently", "download", "truncate", {"fraction": 0.5, "count": -1},
          expect="failed", words=("download",), client={**FAST, "max_retries": 1}),
 ]
@@ -123,11 +145,16 @@ def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
     threads = wait_until(lambda: not eng.is_running(job_id), what="worker exit") and [
         t for t in threading.enumerate() if t.name == f"tripo-job-{job_id}"]
 
-    hits = [r for r in emulator.requests() if r["route"] == case.route and r["fault"] == case.kind
-            and (r["key"] in (api_key, None))]
+    job_tasks = {s["task_id"] for s in snap["steps"] if s.get("task_id")}
+    hits = fired(emulator, api_key, case.route, case.kind)
     assert hits, "the fault never fired"
+    if case.route == "download":  # the download that met the fault was this job's own
+        assert {path_task_id(r) for r in hits} <= job_tasks, (hits, job_tasks)
     assert snap["state"] == case.expect, (snap["state"], snap.get("error"), snap.get("notice"))
     assert threads == []
+    downloads = tmp_path / "downloads"
+    leftovers = [p for p in downloads.rglob("*") if p.is_file() and p.name.endswith((".part", ".tmp"))]
+    assert not leftovers, leftovers  # no partial file, whatever the outcome
     if case.expect == "succeeded":
         step = snap["steps"][-1]
         if step.get("download", True) and case.route != "sts_token":
@@ -140,11 +167,14 @@ def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
                       for f in emulator.task(step["task_id"]).dir.rglob("*") if f.is_file()}
             with open(files[0], "rb") as fh:
                 assert hashlib.sha256(fh.read()).hexdigest() in served  # byte for byte what the server has
-            assert not any(p.name.endswith((".part", ".tmp")) for p in (tmp_path / "downloads").rglob("*"))
+        if case.refresh:
+            _assert_refreshed_after_refusal(emulator, step["task_id"])
     else:
         clear_message(snap["error"], *case.words)
         if case.expect == "failed":
             assert snap["steps"][-1]["state"] == "failed"
+        if case.route == "download":  # a failed download leaves nothing behind: no partial, no damaged file
+            assert not [p for p in downloads.rglob("*") if p.is_file()], list(downloads.rglob("*"))
     if case.posts is not None:
         assert task_posts(emulator, api_key) == case.posts
     if case.kind == "delay":  # the slow server finishes the request after the client gave up on it
@@ -155,6 +185,120 @@ def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
     spent = before - after
     price = sum(t.price for t in tasks if t.status == "success")
     assert spent == pytest.approx(price), (before, after, price)
+
+
+def _log_of(emulator, task_id: str) -> list[dict]:
+    """The polls and downloads of one task, oldest first."""
+    return [r for r in emulator.requests() if r["route"] in ("poll", "download") and path_task_id(r) == task_id]
+
+
+def _assert_refreshed_after_refusal(emulator, task_id: str) -> None:
+    """A download of the task was refused (403), a later GET /task fetched fresh URLs, a later download worked."""
+    log = _log_of(emulator, task_id)
+    refused = next((i for i, r in enumerate(log) if r["route"] == "download" and r["status"] == 403), None)
+    assert refused is not None, [(r["route"], r["status"], r["fault"]) for r in log]
+    poll = next((i for i in range(refused + 1, len(log)) if log[i]["route"] == "poll"), None)
+    assert poll is not None, "no GET /task after the refused download"
+    assert any(r["route"] == "download" and r["status"] == 200 for r in log[poll + 1:]), \
+        [(r["route"], r["status"], r["fault"]) for r in log]
+
+
+def test_expired_urls_are_refreshed_before_download(emulator, api_key, fault, make_client, engines, tmp_path):
+    """The answers of a finished task hand out URLs that are already expired (twice): the client must not end up
+    with them; it fetches fresh ones (GET /task) and downloads with those.
+
+    The expiry is armed only once the task has succeeded (until then the polls see "unknown"), so it is spent on
+    answers that carry URLs, not on "running" polls."""
+    hold = fault("poll", "unknown_status", count=-1)
+    eng = engines(lambda: make_client(**FAST, unknown_polls=100_000))
+    job_id = eng.submit(pipelines.text_to_model("a chair with stale links"))
+    task_id = wait_until(lambda: eng.get(job_id)["steps"][0].get("task_id"), what="task id")
+    wait_until(lambda: emulator.task(task_id).status == "success", what="task finished on the emulator")
+    fault("poll", "expire_urls", count=2)          # placed behind the hold ...
+    assert emulator.faults.remove(hold["id"])      # ... which is lifted: the next two answers carry expired URLs
+    snap = eng.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap.get("error")
+
+    log = _log_of(emulator, task_id)
+    expired = [i for i, r in enumerate(log) if r["fault"] == "expire_urls"]
+    assert len(expired) == 2, [(r["route"], r["status"], r["fault"]) for r in log]
+    assert not [r for r in log[:expired[0]] if r["route"] == "download"]  # nothing was downloaded before
+    fresh = next((i for i in range(expired[-1] + 1, len(log)) if log[i]["route"] == "poll"), None)
+    assert fresh is not None, "no GET /task after the expired URLs: they were never refreshed"
+    done = [r for r in log[fresh + 1:] if r["route"] == "download" and r["status"] == 200]
+    assert done, [(r["route"], r["status"], r["fault"]) for r in log]
+    for r in log:  # every download that worked used a URL that was valid when it was sent
+        if r["route"] == "download" and r["status"] == 200:
+            assert int(r["query"]["expires"]) > r["time"], r
+    # any download that did use an expired URL was refused and followed by a refresh (here: none expected,
+    # the client reads the expiry in the URL; both ways are correct)
+    for i, r in enumerate(log):
+        if r["route"] == "download" and r["status"] == 403:
+            assert any(x["route"] == "poll" for x in log[i + 1:])
+    assert task_posts(emulator, api_key) == 1
+    assert not [p for p in (tmp_path / "downloads").rglob("*") if p.name.endswith((".part", ".tmp"))]
+
+
+class BlackHole:
+    """A listening socket whose accept queue is full and never drained: new connections get no SYN-ACK, so a
+    connect() times out (Linux drops SYNs to a full accept queue). Verified by a probe; else the test skips."""
+
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(0)
+        self.port = self.srv.getsockname()[1]
+        self.fillers = []
+        for _ in range(8):
+            c = socket.socket()
+            c.setblocking(False)
+            c.connect_ex(("127.0.0.1", self.port))
+            self.fillers.append(c)
+        time.sleep(0.2)
+
+    def times_out(self) -> bool:
+        probe = socket.socket()
+        probe.settimeout(0.5)
+        try:
+            probe.connect(("127.0.0.1", self.port))
+        except TimeoutError:
+            return True
+        except OSError:
+            return False
+        finally:
+            probe.close()
+        return False
+
+    def close(self):
+        for c in self.fillers:
+            c.close()
+        self.srv.close()
+
+
+def test_connect_timeout_on_create_is_retried_then_fails_clearly(emulator, api_key, make_client, engines):
+    """Tripo cannot even be connected to (no SYN-ACK): POST /task never left, so it is safe to retry; after the
+    retries the job fails with a clear error, within the connect timeouts (no hang), nothing created."""
+    hole = BlackHole()
+    try:
+        if not (hole.times_out() and hole.times_out()):
+            pytest.skip("this kernel completes connections to a full accept queue: no reliable connect timeout")
+        before = settled_balance(emulator, api_key)["balance"]
+        url = f"http://127.0.0.1:{hole.port}/v2/openapi"
+        eng = engines(lambda: make_client(base_url=url, timeout=(0.5, 5.0), max_retries=2, **FAST))
+        started = time.monotonic()
+        job_id = eng.submit(pipelines.text_to_model("a chair nobody hears"))
+        snap = eng.wait(job_id, WAIT)
+        took = time.monotonic() - started
+        wait_until(lambda: not eng.is_running(job_id), what="worker exit")
+        assert snap["state"] == "failed", (snap["state"], snap.get("error"), snap.get("notice"))
+        clear_message(snap["error"], "connecting timed out", "check your internet connection")
+        assert took < 20, f"{took:.1f} s: the connect timeout (0.5 s x 3 attempts) was not applied"
+        assert not [t for t in threading.enumerate() if t.name == f"tripo-job-{job_id}"]
+        assert hole.times_out()  # still a black hole: no attempt ever connected
+        assert own_task_ids(emulator, api_key) == set()
+        assert settled_balance(emulator, api_key)["balance"] == before
+    finally:
+        hole.close()
 
 
 def test_retry_after_is_honoured_on_create(emulator, api_key, fault, make_client):

@@ -150,19 +150,23 @@ def test_tls_verification_is_off_only_for_loopback(api_key, url, verified):
 
 
 def test_s3_tls_policy(tmp_path):
+    import dataclasses
+
     from tripo_addon.api.models import StsToken
     from tripo_addon.api.uploads import s3_client_options
+
+    fields = {"s3_host", "resource_bucket", "resource_uri", "session_token", "sts_ak", "sts_sk"}
+    missing = fields - {f.name for f in dataclasses.fields(StsToken)}
+    if missing:  # the only condition that skips: the token type changed shape (any other error fails the test)
+        pytest.skip(f"StsToken has no field(s) {sorted(missing)}; update this test to its new constructor")
 
     def token(host):
         return StsToken(s3_host=host, resource_bucket="tripo-data", resource_uri="k", session_token="t",
                         sts_ak="a", sts_sk="s")
 
-    try:
-        remote = s3_client_options(token(S3_HOST))
-        local = s3_client_options(token("127.0.0.1:9000"))
-        pinned = s3_client_options(token("127.0.0.1:9000"), ca_bundle="/ca.pem")
-    except TypeError:
-        pytest.skip("StsToken has a different constructor")
+    remote = s3_client_options(token(S3_HOST))
+    local = s3_client_options(token("127.0.0.1:9000"))
+    pinned = s3_client_options(token("127.0.0.1:9000"), ca_bundle="/ca.pem")
     assert remote["verify"] is True
     assert local["verify"] is False
     assert pinned["verify"] == "/ca.pem"

@@ -147,7 +147,8 @@ def _journal_state(path: Path) -> str | None:
         return None
 
 
-def _resume_and_check(session, emulator, api_key, task_id: str) -> dict:
+def _resume_and_check(session, emulator, api_key, task_id: str, first: Child) -> dict:
+    """Child 2 resumes the job; ``first`` is the child that was killed or quit (its output is searched too)."""
     child = session.start("resume")
     rc = child.wait(180)
     res = child.result()
@@ -156,7 +157,10 @@ def _resume_and_check(session, emulator, api_key, task_id: str) -> dict:
     assert res["rows"][0]["imported"], res
     assert res["tripo_objects"], res  # the result is in the scene
     assert task_posts(emulator, api_key) == 1  # exactly one POST /task over both lives
-    assert api_key not in "".join(child.out + child.err)
+    for c in (first, child):  # neither life printed the key (the killed one's output was read to the end)
+        text = "".join(c.out + c.err)
+        assert api_key not in text and api_key[len("tsk_"):] not in text, c.log()
+    assert first.out or first.err  # the first child's output was really captured
     assert not list(session.journal().parent.glob("jobs.json.*.tmp"))
     return res
 
@@ -173,7 +177,7 @@ def test_sigkill_mid_poll_then_resume(session, emulator, api_key, fault):
     assert child.proc.returncode == -signal.SIGKILL
     _journal_ok(session.journal(), task_id)
     emulator.clear_faults()
-    _resume_and_check(session, emulator, api_key, task_id)
+    _resume_and_check(session, emulator, api_key, task_id, child)
 
 
 @needs_bpy
@@ -192,7 +196,7 @@ def test_sigkill_mid_download_then_resume(session, emulator, api_key, fault):
     data = _journal_ok(session.journal(), task_id)
     assert data["jobs"][0]["state"] == "downloading", data["jobs"][0]["state"]
     emulator.clear_faults()
-    _resume_and_check(session, emulator, api_key, task_id)
+    _resume_and_check(session, emulator, api_key, task_id, child)
     print("download folder after resume:", sorted(p.name for p in (session.downloads / task_id).iterdir()))
     finals = [p for p in (session.downloads / task_id).iterdir() if not p.name.startswith(".")]
     assert finals and all(p.read_bytes()[:4] == b"glTF" for p in finals if p.suffix == ".glb")
@@ -218,7 +222,7 @@ def test_quit_with_jobs_in_flight_is_prompt_and_resumes(session, emulator, api_k
     assert "Traceback" not in "".join(child.err), child.log()
     _journal_ok(session.journal(), task_id)
     emulator.clear_faults()
-    _resume_and_check(session, emulator, api_key, task_id)
+    _resume_and_check(session, emulator, api_key, task_id, child)
 
 
 @needs_bpy

@@ -11,7 +11,7 @@ import pickle
 import traceback
 
 import pytest
-from rel_helpers import WAIT, make_glb, make_png
+from rel_helpers import WAIT, assert_fired, make_glb, make_png
 
 from tripo_addon.api.errors import TripoError
 from tripo_addon.jobs import pipelines
@@ -94,6 +94,8 @@ def test_key_absent_from_debug_logs_messages_and_job_log(emulator, api_key, faul
     crashed = eng2.wait(eng2.submit(pipelines.text_to_model("a crashing chair")), WAIT)
     assert crashed["state"] in ("failed", "needs_attention")
 
+    assert_fired(emulator, api_key, ("poll", "status"), ("upload", "drop"), ("download", "truncate"),
+                 ("create", "drop"), ("create", "fail_task"))  # every failure path above really ran
     events = [repr(e) for e in eng.drain() + eng2.drain()]
     journals = [p.read_text("utf-8", "replace") for d in (tmp_path / "state", tmp_path / "state2")
                 for p in d.rglob("*") if p.is_file()]
@@ -131,6 +133,8 @@ def test_key_absent_from_errors_and_tracebacks(emulator, strict_emulator, api_ke
     collect(lambda: TripoClient(api_key=api_key + " extra", base_url=emulator.base_url))  # malformed key
 
     assert len(errors) == 7
+    assert_fired(emulator, api_key, ("create", "drop"), ("poll", "status"))
+    assert [r["status"] for r in strict_emulator.requests(key=wrong_key)] == [401, 401]  # refused by Tripo
     for exc in errors:
         texts = _every_text_of(exc)
         _no_key(api_key, *texts)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
-from rel_helpers import WAIT, make_png, task_posts, wait_until
+from rel_helpers import WAIT, assert_fired, fired, make_png, task_posts, wait_until
 
 from tripo_addon.jobs import pipelines
 
@@ -26,6 +26,8 @@ def test_engine_shutdown_is_prompt_with_every_phase_in_flight(emulator, api_key,
     wait_until(lambda: eng.get(ids["download"])["state"] == "downloading", what="download phase")
     wait_until(lambda: eng.get(ids["upload"])["state"] == "uploading", what="upload phase")
     wait_until(lambda: eng.get(ids["poll"])["steps"][0].get("task_id"), what="poll phase")
+    wait_until(lambda: fired(emulator, api_key, "poll", "unknown_status"), what="a poll answered unknown")
+    assert_fired(emulator, api_key, ("download", "slow_body"), ("upload", "delay"))  # each phase really hangs
     posts_before = task_posts(emulator, api_key)
     workers = [t for t in threading.enumerate() if t.name.startswith("tripo-job-")]
     assert workers and all(t.daemon for t in workers)
@@ -78,6 +80,7 @@ def test_client_wait_is_interruptible(emulator, api_key, make_client, fault):
     except TripoCancelled:
         pass
     assert time.monotonic() - started < 5
+    assert_fired(emulator, api_key, ("poll", "unknown_status"))  # it was waiting on an unfinished task
 
 
 def test_shutdown_with_a_job_waiting_for_a_slot(emulator, api_key, fault, make_client, engines):
@@ -87,6 +90,7 @@ def test_shutdown_with_a_job_waiting_for_a_slot(emulator, api_key, fault, make_c
     first = eng.submit(pipelines.text_to_model("the first chair"))
     second = eng.submit(pipelines.text_to_model("the second chair"))
     wait_until(lambda: eng.get(first)["steps"][0].get("task_id"), what="first task")
+    wait_until(lambda: fired(emulator, api_key, "poll", "unknown_status"), what="the first task polled")
     time.sleep(0.3)
     assert not eng.get(second)["steps"][0].get("task_id")
     started = time.monotonic()
