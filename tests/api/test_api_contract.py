@@ -4,7 +4,7 @@ log), what is refused before anything is sent, and that the client's local rules
 from __future__ import annotations
 
 import pytest
-from api_helpers import WAIT, posts
+from api_helpers import WAIT, gets, posts
 
 from tripo_addon.api import tasks as T
 from tripo_addon.api.errors import TripoValidationError
@@ -220,3 +220,98 @@ def test_priority_needs_an_entitled_account(client, emulator, api_key):
     conv = T.convert_model(task.task_id, "FBX", priority=1)  # re-conversion rule ignores priority
     assert conv["priority"] == 1
     assert T.convert_model(task.task_id, "FBX", priority=1, source_type="convert_model")["priority"] == 1
+
+
+# ============================================================================================== submit: the source
+def _refused(fn, code: int, *phrases: str) -> TripoValidationError:
+    with pytest.raises(TripoValidationError) as ei:
+        fn()
+    assert ei.value.code == code, ei.value
+    for phrase in phrases:
+        assert phrase in ei.value.user_message, ei.value.user_message
+    return ei.value
+
+
+def test_submit_fetches_the_source_and_refuses_before_posting(rigged, emulator):
+    """§4/§6: without source_type, submit() GETs the source (free) and refuses locally what Tripo would refuse."""
+    c, key, model, rig = rigged
+    n_get, n_post = len(gets(emulator, key)), len(posts(emulator, key))
+    err = _refused(lambda: c.submit("mesh_completion", {"original_model_task_id": model.task_id}), 2006,
+                   "segment the model first", model.task_id, "text_to_model, model version v2.5-20250123")
+    assert err.param == "original_model_task_id"
+    _refused(lambda: c.submit("animate_retarget", {"original_model_task_id": model.task_id,
+                                                   "animation": "preset:walk"}), 2012, "rig the model first")
+    with pytest.raises(TripoValidationError, match="cannot hold a rig"):  # source-dependent rules apply too
+        c.submit("convert_model", {"original_model_task_id": rig.task_id, "format": "OBJ"})
+    assert len(posts(emulator, key)) == n_post
+
+    def got() -> list[str]:
+        return [r["path"].rsplit("/", 1)[-1] for r in gets(emulator, key)[n_get:]]
+
+    assert got() == [model.task_id, model.task_id, rig.task_id]
+    # accepted: one GET of the source, then the POST
+    n_get = len(gets(emulator, key))
+    task = c.run("convert_model", {"original_model_task_id": rig.task_id, "format": "FBX"}, timeout=WAIT)
+    assert task.is_success and len(posts(emulator, key)) == n_post + 1
+    assert got()[0] == rig.task_id and set(got()[1:]) == {task.task_id}
+    # source_type given (what the job engine does): no extra GET before the POST
+    n_get = len(gets(emulator, key))
+    c.submit("convert_model", {"original_model_task_id": rig.task_id, "format": "FBX"}, source_type="animate_rig")
+    assert got() == [] and len(posts(emulator, key)) == n_post + 2
+
+
+def test_submit_refuses_a_v14_source_naming_its_version(client, emulator, api_key):
+    draft = client.wait(client.create_task(T.text_to_model("a clay pot", model_version="v1.4-20240625")),
+                        timeout=WAIT)
+    _refused(lambda: client.submit("texture_model", {"original_model_task_id": draft.task_id}), 2006,
+             "v1.4-20240625", "Turbo or v2.0")
+    _refused(lambda: client.submit("animate_prerigcheck", {"original_model_task_id": draft.task_id}), 2011,
+             "v1.4-20240625")
+    assert len(posts(emulator, api_key)) == 1  # only the draft
+    assert client.run("refine_model", {"draft_model_task_id": draft.task_id}, timeout=WAIT).is_success
+    assert client.run("highpoly_to_lowpoly", {"original_model_task_id": draft.task_id}, timeout=WAIT).is_success
+
+
+def test_submit_refuses_a_source_that_has_not_succeeded(slow_emulator, make_client, fault, emulator, api_key):
+    import uuid
+
+    key = "tsk_contract_slow_" + uuid.uuid4().hex
+    slow_emulator.add_account(key, balance=10_000)
+    slow = make_client(api_key=key, base_url=slow_emulator.base_url)
+    pending = slow.create_task(T.text_to_model("a slow lamp"))
+    err = _refused(lambda: slow.submit("texture_model", {"original_model_task_id": pending}), 2007,
+                   "has not finished successfully", "wait until it succeeds")
+    assert "queued" in err.user_message or "running" in err.user_message
+    draft = slow.create_task(T.text_to_model("a slow draft", model_version="v1.4-20240625"))
+    _refused(lambda: slow.submit("refine_model", {"draft_model_task_id": draft}), 2005, "draft task")
+    assert len(posts(slow_emulator, key)) == 2  # the two sources only
+    # a failed source (emulator fault) on the fast emulator
+    fault("create", "fail_task")
+    failed = client_wait_failed(make_client(), T.text_to_model("a doomed lamp"))
+    _refused(lambda: make_client().submit("animate_rig", {"original_model_task_id": failed}), 2007, "failed",
+             "pick a successful task")
+
+
+def client_wait_failed(c, body) -> str:
+    from tripo_addon.api.errors import TripoTaskFailed
+
+    tid = c.create_task(body)
+    with pytest.raises(TripoTaskFailed):
+        c.wait(tid, timeout=WAIT)
+    return tid
+
+
+def test_submit_source_of_another_key_is_not_found_before_posting(client, emulator, api_key, rigged):
+    from tripo_addon.api.errors import TripoNotFound
+
+    _, _, model, _ = rigged
+    with pytest.raises(TripoNotFound) as ei:
+        client.submit("convert_model", {"original_model_task_id": model.task_id, "format": "FBX"})
+    assert ei.value.code == 2001 and posts(emulator, api_key) == []
+
+
+def test_submit_multiview_original_task_id_must_be_a_multiview_image(client, emulator, api_key, rigged):
+    model = client.wait(client.create_task(T.text_to_model("a lamp", texture=False)), timeout=WAIT)
+    _refused(lambda: client.submit("multiview_to_model", {"original_task_id": model.task_id}), 2006,
+             "generate_multiview_image")
+    assert len(posts(emulator, api_key)) == 1

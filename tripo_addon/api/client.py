@@ -569,6 +569,12 @@ class TripoClient:
 
         Everything is checked locally before the first request (local images are sniffed, meshes checked), so bad
         input sends nothing. ``upload``: "auto" (images direct, models through STS), "direct" or "sts".
+
+        When the parameters name a source task (``original_model_task_id``, ``draft_model_task_id``, multiview's
+        ``original_task_id``) and ``source_type`` is not given, the source is fetched first (``GET /task``, free; see
+        :meth:`check_source`) and the task is refused before the POST when Tripo would refuse it (2005/2006/2007,
+        2011/2012; 2001 for another key's task). Callers that already know the source's type pass ``source_type``
+        (and ``source_model_version``) and skip that request.
         """
         from .uploads import check_local_file, find_local_files, replace_local_files
 
@@ -578,6 +584,19 @@ class TripoClient:
         placeholder = replace_local_files(task_type, params, {p: _placeholder(p, task_type) for p, _ in local})
         _tasks.build_request(task_type, placeholder, source_type=source_type,
                              source_model_version=source_model_version)
+        if source_type is None:
+            field = _source_field(task_type)
+            source_id = params.get(field) if field else None
+            if source_id is None and field == "draft_model_task_id":
+                source_id = params.get("rough_model_task_id")  # the legacy alias
+            if isinstance(source_id, str) and source_id.strip():
+                src = self.check_source(task_type, source_id, cancel=cancel)
+                if _tasks.TASK_TYPES[task_type].source_field:  # the source-dependent rules (e.g. no OBJ for rigs)
+                    source_type = src.type
+                    if source_model_version is None and src.type in _tasks.GENERATION:
+                        source_model_version = src.model_version
+                    _tasks.build_request(task_type, placeholder, source_type=source_type,
+                                         source_model_version=source_model_version)
         uploaded: dict[str, dict[str, Any]] = {}
         for path, _slot in local:
             if path in uploaded:
@@ -588,6 +607,45 @@ class TripoClient:
         body = _tasks.build_request(task_type, replace_local_files(task_type, params, uploaded),
                                     source_type=source_type, source_model_version=source_model_version)
         return self.create_task(body, cancel=cancel)
+
+    def check_source(self, task_type: str, source_task_id: str, *, cancel: threading.Event | None = None) -> Task:
+        """Fetch the source task of a ``task_type`` task (``GET /task``, free) and return it if Tripo would accept it.
+
+        Raises TripoValidationError (nothing created; ``code`` = what Tripo would answer) when it has not finished
+        successfully (2007; 2005 for a refine draft) or the chain rules (tripo-api.md §6) do not allow it (2006;
+        2011 for prerigcheck, 2012 for retarget), naming the source's type and model version; TripoNotFound when it
+        does not exist for this key (2001).
+        """
+        tt = _tasks.TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
+        field = _source_field(task_type)
+        if tt is None or field is None:
+            raise TripoValidationError(f"{task_type} does not start from an earlier task.", param=None)
+        src = self.get_task(_tasks.check_task_id(source_task_id, field), cancel=cancel)
+        kind = src.type or "task"
+        version = src.model_version if src.type in _tasks.GENERATION else None
+        made = f"{kind}, model version {version}" if version else kind
+        if src.status != TaskStatus.SUCCESS:
+            code = 2005 if task_type == "refine_model" else 2007
+            what = "draft task" if code == 2005 else "source task"
+            todo = ("wait until it succeeds before starting the next step" if src.status in TaskStatus.ONGOING
+                    else "it cannot be used: pick a successful task or run it again")
+            raise TripoValidationError(
+                f"The {what} {src.task_id} ({made}) has not finished successfully (it is {src.status}); {todo}.",
+                param=field, code=code)
+        if task_type == "multiview_to_model":
+            if src.type not in ("generate_multiview_image", "edit_multiview_image"):
+                raise TripoValidationError(
+                    f"multiview_to_model's original_task_id must be a generate_multiview_image or "
+                    f"edit_multiview_image task; {src.task_id} is {made}. Pass the views as `files` instead.",
+                    param=field, code=2006)
+            return src
+        try:
+            _tasks.check_chain(task_type, src.type, version)
+        except TripoValidationError as exc:
+            code = {"animate_retarget": 2012, "animate_prerigcheck": 2011}.get(task_type, 2006)
+            raise TripoValidationError(f"{exc.message} (Source task {src.task_id}: {made}.)", param=field,
+                                       code=code) from None
+        return src
 
     def run(
         self,
@@ -605,6 +663,14 @@ class TripoClient:
 
 
 _MESH_SUFFIXES = frozenset({".glb", ".obj", ".fbx", ".stl"})
+
+
+def _source_field(task_type: str) -> str | None:
+    """The parameter naming the task's source task (multiview's optional ``original_task_id`` included)."""
+    tt = _tasks.TASK_TYPES.get(task_type) if isinstance(task_type, str) else None
+    if tt is None:
+        return None
+    return tt.source_field or ("original_task_id" if tt.name == "multiview_to_model" else None)
 
 
 def _placeholder(path: str, task_type: str) -> dict[str, Any]:
