@@ -93,7 +93,8 @@ def test_glb_with_wrong_length_in_header(emulator, make_client, tmp_path):
     served.write_bytes(bytes(data))
     with pytest.raises(TripoDownloadError) as info:
         client.download(task.task_id, "pbr_model", tmp_path / "dl")
-    clear_message(info.value.user_message, "GLB")
+    clear_message(info.value.user_message, "GLB", "header says", "try again")
+    assert not [p for p in (tmp_path / "dl").rglob("*") if p.is_file()]  # no partial or damaged file is left
 
 
 def test_local_glb_with_bad_header_is_refused_before_upload(emulator, api_key, make_client, engines, tmp_path):
