@@ -270,7 +270,9 @@ def c_wrong_key(ctx):
     state = bpy.context.window_manager.tripo
     from blender_helpers import drain_until
 
-    drain_until(ctx.ext, lambda: not state.checking and state.connection_text)
+    # the answer, not "Connecting…" (an earlier balance request's answer may clear `checking` first)
+    drain_until(ctx.ext, lambda: not state.checking and state.connection_text
+                and not state.connection_text.startswith("Connecting"))
     clear_message(state.connection_text, "did not accept your api key", "check that it is copied completely")
     return bpy.ops.tripo.text_to_model, dict(prompt="a chair", wait=True)
 
