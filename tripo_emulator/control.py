@@ -33,8 +33,10 @@ def handle(emu: Emulator, req: Request) -> Response:
             if "key" in body:
                 emu.add_account(body["key"], body.get("balance", 10_000),
                                 priority=bool(body["priority"]) if body.get("priority") is not None else None)
-                acc = emu.accounts.get(body["key"])
-                return ok({"key": body["key"], **emu.balance(body["key"]), "priority": acc.priority})
+                out = {"key": body["key"], **emu.balance(body["key"])}
+                if body.get("priority") is not None:
+                    out["priority"] = emu.accounts.get(body["key"]).priority
+                return ok(out)
             return ok({"strict": emu.accounts.strict})
         if path.startswith("/_emulator/accounts/") and m == "GET":
             return ok(emu.balance(path.split("/")[-1]))

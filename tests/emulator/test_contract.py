@@ -138,6 +138,7 @@ def test_priority_flag_through_the_control_route(emulator):
     assert r.json()["data"] == {"key": key, "balance": 50, "frozen": 0, "priority": True}
     assert post(emulator, key, {"type": "text_to_image", "prompt": "x", "priority": 3}).status_code == 200
     r = requests.post(emulator.root_url + "/_emulator/accounts", json={"key": key, "balance": 50})
-    assert r.json()["data"]["priority"] is True  # unchanged unless given
+    assert set(r.json()["data"]) == {"key", "balance", "frozen"}  # the reply as before
+    assert emulator.accounts.get(key).priority is True  # unchanged unless given
     auto = "tsk_prio_auto_" + uuid.uuid4().hex    # auto-created accounts are not entitled
     assert error(post(emulator, auto, {"type": "text_to_image", "prompt": "x", "priority": 3})) == (403, 2013)
