@@ -98,19 +98,15 @@ def test_glb_with_wrong_length_in_header(emulator, make_client, tmp_path):
 
 
 def test_local_glb_with_bad_header_is_refused_before_upload(emulator, api_key, make_client, engines, tmp_path):
-    """A glTF 1.0 file named .glb: refused at submit, or by the worker before its first request (the STS token)."""
+    """A glTF 1.0 file named .glb: refused at submit (the engine checks local files' content), nothing journaled."""
     bad = tmp_path / "broken.glb"
     bad.write_bytes(b"glTF\x01\x00\x00\x00" + b"\0" * 64)  # glTF 1.0 header
     before = settled_balance(emulator, api_key)
     eng = engines(lambda: make_client())
-    try:
-        job_id = eng.submit(pipelines.import_model(str(bad)))
-    except TripoValidationError as exc:
-        message = exc.user_message
-    else:
-        snap = eng.wait(job_id, WAIT)
-        assert snap["state"] == "failed", snap
-        message = snap["error"]
+    with pytest.raises(TripoValidationError) as info:
+        eng.submit(pipelines.import_model(str(bad)))
+    message = info.value.user_message
+    assert eng.jobs() == []
     print("broken local glb:", message)
     clear_message(message, "broken.glb", "glTF", "export it again")
     assert emulator.requests(key=api_key) == []
