@@ -597,3 +597,19 @@ def test_pause_then_resume_continues_without_a_second_post(engine, emulator, api
         snap = engine.wait(job_id, WAIT)
     assert snap["state"] == "succeeded", snap["error"]
     assert len(created(emulator, api_key)) == 2  # text_to_model once, convert_model once
+
+
+def test_external_source_is_checked_before_the_post(engine, emulator, api_key):
+    """A step on a task given by id (not an earlier step): the engine fetches it and refuses a chain Tripo would
+    refuse (retarget of a model that is not a rig) without sending the task; a valid chain goes through."""
+    first = engine.wait(engine.submit(pipelines.text_to_model("a mannequin")), WAIT)
+    assert first["state"] == "succeeded", first["error"]
+    model = first["task_ids"][0]
+    n = len(posts(emulator, api_key))
+    bad = engine.wait(engine.submit(pipelines.animate_retarget(model, animation="preset:walk")), WAIT)
+    assert bad["state"] == "failed"
+    assert "text_to_model" in bad["error"] and model in bad["error"]
+    assert len(posts(emulator, api_key)) == n  # refused here: nothing sent, nothing charged
+    good = engine.wait(engine.submit(pipelines.convert_model(model, format="STL")), WAIT)
+    assert good["state"] == "succeeded", good["error"]
+    assert len(posts(emulator, api_key)) == n + 1

@@ -271,7 +271,7 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
         handled += 1
         _apply_background(state, kind, ok, value)
     start = time.monotonic()
-    blocker = import_blocker(context)
+    blocker = import_blocker(context) if runtime.pending_imports() else None
     if blocker:
         _hold_imports(state, blocker)
     while not blocker:

@@ -630,6 +630,19 @@ class Engine:
         return None, None
 
     @staticmethod
+    def _check_external_source(run: _Run, client: Any, step: Step, params: dict) -> tuple[str | None, str | None]:
+        """A source given by task id (not an earlier step of this job): fetch it (a free GET) and refuse, before the
+        POST, one Tripo would refuse (not finished, wrong type or version). Returns its (task type, model version)."""
+        tt = api_tasks.TASK_TYPES.get(step.task_type)
+        field = tt.source_field if tt is not None else None
+        source = params.get(field) if field else None
+        if not isinstance(source, str) or not source or not hasattr(client, "check_source"):
+            return None, None
+        src = client.check_source(step.task_type, source, cancel=run.stop)
+        version = _attr(src, "model_version") if _attr(src, "type") in api_tasks.GENERATION else None
+        return _attr(src, "type"), version if isinstance(version, str) else None
+
+    @staticmethod
     def _check_ref(job: Job, i: int, ref: Ref, where: str) -> None:
         if not isinstance(ref.step, int) or not 0 <= ref.step < i:
             raise _validation_error(f"{where}: a reference must point to an earlier step (got step {ref.step + 1}).")
@@ -877,6 +890,8 @@ class Engine:
         params = self._resolve_refs(run, client, idx, step)
         params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
         src_type, src_version = self._source_of(job, step)
+        if src_type is None:
+            src_type, src_version = self._check_external_source(run, client, step, params)
         body = api_tasks.build_request(step.task_type, params, source_type=src_type, source_model_version=src_version)
         self._check_stop(run)
         with self._lock:

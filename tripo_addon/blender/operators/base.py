@@ -56,6 +56,8 @@ def _describe(p) -> str:
     text = (p.doc or _title(p.name)).strip().rstrip(".")
     if p.required:
         return f"{text}. Required"
+    if p.default not in (None, "") and getattr(p, "disputed", False):
+        return f"{text}. Unset: Tripo decides (likely {p.default}; set it to be sure)"
     if p.default not in (None, ""):
         return f"{text}. Unset: Tripo's default ({p.default})"
     return f"{text}. Unset: Tripo decides"
