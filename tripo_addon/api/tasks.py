@@ -627,9 +627,11 @@ def _image_slots(p: Param, value: Any, where: str) -> list[dict[str, Any]]:
                     f"view); got {n}.", p.name)
     slots = [{} if v in (None, {}, "") else file_object(v, f"{where}[{VIEWS[i]}]") for i, v in enumerate(value)]
     if not slots[0]:
-        raise _fail(f"`{where}` needs the front view (the first entry).", p.name)
+        raise _fail(f"Multiview needs the front view: `{where}` has no first entry. Set the front image (Front Image "
+                    "in Blender); left, back and right are optional.", p.name)
     if sum(1 for s in slots if s) < 2:
-        raise _fail(f"`{where}` needs at least 2 images (front plus one more view).", p.name)
+        raise _fail(f"Multiview needs at least 2 images: `{where}` has only the front view. Add a left, back or right "
+                    "view (Left, Back or Right Image in Blender).", p.name)
     return slots
 
 

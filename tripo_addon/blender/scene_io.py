@@ -350,7 +350,7 @@ def export_selection_glb(context, directory: str | os.PathLike, name: str = "") 
     """Export the selected meshes (modifiers applied) to one GLB in ``directory``; returns its path."""
     meshes = selected_meshes(context)
     if not meshes:
-        raise ImportFailed("Select one or more meshes to send to Tripo.")
+        raise ImportFailed("No mesh is selected: select one or more meshes to send to Tripo.")
     _ensure_object_mode(context)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)

@@ -293,7 +293,10 @@ class Engine:
         self._check_open()
         task_id = (task_id or "").strip()
         if not _TASK_ID.match(task_id):
-            raise _validation_error(f"{task_id!r} does not look like a Tripo task id.")
+            raise _validation_error(
+                f"{task_id!r} does not look like a Tripo task id (36 characters such as "
+                "1ec04ced-4b87-44f6-a296-beee80777941); copy it from the task list or your task history on the Tripo "
+                "website.")
         if job_id is not None:
             self._await_worker_exit(job_id)
             with self._lock:
@@ -668,15 +671,20 @@ class Engine:
             if not os.path.exists(value):
                 if _UUIDISH.match(value):
                     return value  # an uploaded file token
-                raise _validation_error(f"{where}: file not found: {value}")
+                what = "GLB, FBX, OBJ or STL file" if step.task_type == "import_model" else "PNG, JPEG or WEBP file"
+                raise _validation_error(f"{where}: the file {value} does not exist (file not found); choose an "
+                                        f"existing {what}.")
             if not os.path.isfile(value):
                 raise _validation_error(f"{where}: not a file: {value}")
             ext = _ext(value)
             mesh_slot = step.task_type == "import_model"
             allowed = MESH_EXTS if mesh_slot else IMAGE_EXTS
             if ext not in allowed:
-                kind = "a 3D model (glb, fbx, obj, stl)" if mesh_slot else "an image (png, jpg, webp)"
-                raise _validation_error(f"{where}: {os.path.basename(value)} is not {kind}.")
+                name = os.path.basename(value)
+                if mesh_slot:
+                    raise _validation_error(f"{where}: {name} is not a 3D model; choose a GLB, FBX, OBJ or STL file.")
+                hint = " (to send a model, use Import Model)" if ext in MESH_EXTS else ""
+                raise _validation_error(f"{where}: {name} is not an image; choose a PNG, JPEG or WEBP picture{hint}.")
             if step.upload == "direct" and ext in MESH_EXTS:
                 raise _validation_error(f"{where}: 3D models can only be uploaded through STS (upload='sts').")
             try:  # content checks (image header and size, mesh magic and size) without sending anything
