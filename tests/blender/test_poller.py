@@ -185,8 +185,15 @@ def test_results_wait_while_the_user_edits(ext, connected, user_mesh):
 
 
 def test_balance_follows_finished_jobs(ext, connected):
-    """Credits are charged when a job ends: the Balance panel refreshes by itself (in the background)."""
+    """Credits are charged when a job ends: the Balance panel, while on screen, refreshes by itself (in the
+    background); with nobody looking no request is made."""
+    from recorder import draw
+
     state = bpy.context.window_manager.tripo
+    assert bpy.ops.tripo.text_to_model(prompt="a jug", wait=True) == {'FINISHED'}
+    ext.poller.drain()
+    assert not state.balance_known and not ext.runtime.busy()  # the panel was never drawn: nothing asked
+    draw(bpy.types.TRIPO_PT_balance)
     assert not state.balance_known
     start = connected.emulator.balance(connected.api_key)["balance"]
     assert bpy.ops.tripo.text_to_model(prompt="a vase", wait=True) == {'FINISHED'}
@@ -194,4 +201,5 @@ def test_balance_follows_finished_jobs(ext, connected):
     gets = [r for r in connected.emulator.requests(method="GET", key=connected.api_key)
             if r["path"].endswith("/user/balance")]
     assert len(gets) == 1
-    assert _row().credits > 0 and state.balance == start - _row().credits
+    vase = state.tasks[-1]
+    assert vase.name == "a vase" and vase.credits > 0 and state.balance == start - vase.credits

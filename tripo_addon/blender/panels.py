@@ -338,6 +338,7 @@ class TRIPO_PT_balance(_Sidebar, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         state = context.window_manager.tripo
+        runtime.balance_watched()  # on screen: it follows finished jobs by itself
         row = layout.row()
         if state.balance_known:
             text = f"{format_credits(state.balance)} credits"

@@ -266,7 +266,6 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
         for event in eng.drain():
             handled += 1
             _apply_event(event, context, eng)
-    runtime.refresh_balance_if_due()
     for kind, ok, value in runtime.background.take():
         handled += 1
         _apply_background(state, kind, ok, value)
@@ -288,6 +287,7 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
                 item.error = str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}"
         if budget is not None and time.monotonic() - start > budget:
             break
+    runtime.refresh_balance_if_due()  # after the imports: a result never waits for this
     if handled:
         tag_redraw(context)
     return handled

@@ -315,13 +315,21 @@ def pending_imports() -> list[str]:
 
 #: At most one balance request per this many seconds when jobs end (200 jobs ending cost one or two requests).
 BALANCE_INTERVAL = 3.0
-_balance = {"dirty": False, "last": 0.0}
+#: The balance follows finished jobs while the Balance panel was on screen this recently (seconds): nobody looking,
+#: no request (the panel's refresh button and the next look catch up).
+BALANCE_WATCH = 30.0
+_balance = {"dirty": False, "last": 0.0, "watched": -1e9}
+
+
+def balance_watched() -> None:
+    """The Balance panel was drawn (called from its draw(); no bpy data is touched)."""
+    _balance["watched"] = time.monotonic()
 
 
 def balance_changed() -> None:
-    """A job ended (credits charged or refunded): refresh the balance soon, in the background."""
-    _balance["dirty"] = True
-    refresh_balance_if_due()
+    """A job ended (credits charged or refunded): refresh the balance soon, in the background, if someone looks."""
+    if time.monotonic() - _balance["watched"] < BALANCE_WATCH:
+        _balance["dirty"] = True
 
 
 def refresh_balance_if_due() -> None:
@@ -365,7 +373,7 @@ def shutdown() -> None:
     _live.clear()
     _pending_imports.clear()
     _previews_requested.clear()
-    _balance.update(dirty=False, last=0.0)
+    _balance.update(dirty=False, last=0.0, watched=-1e9)
     with _lock:
         _config.clear()
 
