@@ -202,6 +202,8 @@ class Blender:
         self.prefs = bpy.context.preferences.addons[MODULE].preferences
         self.prefs.api_base_url = emu.base_url
         self.tick = float(getattr(self.poller, "TICK", 0.25))
+        # the poller's own pace (it slows down while every worker sleeps), as Blender's timer would deliver it
+        self.pace = getattr(self.poller, "current_pace", lambda: self.tick)
         self._install_hooks()
 
     # -- hooks ---------------------------------------------------------------------------------------------------
@@ -327,8 +329,9 @@ class Blender:
         self.bpy.ops.import_scene.gltf(filepath=path)
 
 
-def pump(tick_fn, until, tick: float, max_s: float, ticks: list | None = None, every=None) -> bool:
-    """Call ``tick_fn`` every ``tick`` seconds (fixed cadence) until ``until()`` or ``max_s``. True when done."""
+def pump(tick_fn, until, tick, max_s: float, ticks: list | None = None, every=None) -> bool:
+    """Call ``tick_fn`` every ``tick`` seconds (fixed cadence; a callable gives the interval after each call, as the
+    add-on's poller chooses its timer) until ``until()`` or ``max_s``. True when done."""
     deadline = time.monotonic() + max_s
     next_t = time.monotonic()
     while True:
@@ -341,7 +344,7 @@ def pump(tick_fn, until, tick: float, max_s: float, ticks: list | None = None, e
             return True
         if time.monotonic() > deadline:
             return False
-        next_t += tick
+        next_t += tick() if callable(tick) else tick
         delay = next_t - time.monotonic()
         if delay > 0:
             time.sleep(delay)
@@ -412,7 +415,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         jid, dt = bl.submit_text(f"a wooden chair number {i}")
         ids.append(jid)
         submit_s.append(dt)
-    pump(bl.modal_tick, lambda: False, bl.tick, 3.0, ticks)  # all polling
+    pump(bl.modal_tick, lambda: False, bl.pace, 3.0, ticks)  # all polling
     emu.time_scale(big_scale)
     big_id, dt = bl.submit_text(f"a detailed statue BIGFILE{big_mb}MB")
     submit_s.append(dt)
@@ -422,13 +425,13 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     def big_task_id() -> str | None:
         return eng.get(big_id)["steps"][0].get("task_id")
 
-    pump(bl.modal_tick, big_task_id, bl.tick, 30.0, ticks)
+    pump(bl.modal_tick, big_task_id, bl.pace, 30.0, ticks)
     emu.slow_download(big_task_id(), cfg["big_seconds"])
 
     def done() -> bool:
         return all(j in bl.imports for j in all_ids)
 
-    ok = pump(bl.modal_tick, done, bl.tick, cfg["max_s"], ticks)
+    ok = pump(bl.modal_tick, done, bl.pace, cfg["max_s"], ticks)
     big_task = eng.get(big_id)["steps"][0]["task_id"]
     dl = [d for d in bl.downloads if d["task_id"] == big_task and d["key"] != "rendered_image"]
     window = (dl[0]["start"], dl[0]["end"]) if dl else None
@@ -531,9 +534,9 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     for i in range(n):
         jid, _dt = bl.submit_text(f"a small cat figurine {i}")
         ids.append(jid)
-        pump(bl.modal_tick, lambda: False, bl.tick, gap, ticks)
-    ok = pump(bl.modal_tick, lambda: all(j in bl.imports for j in ids), bl.tick, cfg["max_s"], ticks)
-    pump(bl.modal_tick, lambda: not bl.runtime.background.active(), bl.tick, 10.0, ticks)  # previews
+        pump(bl.modal_tick, lambda: False, bl.pace, gap, ticks)
+    ok = pump(bl.modal_tick, lambda: all(j in bl.imports for j in ids), bl.pace, cfg["max_s"], ticks)
+    pump(bl.modal_tick, lambda: not bl.runtime.background.active(), bl.pace, 10.0, ticks)  # previews
     sockd = sockets.diff(sockets.snapshot(), sock0)
     eng = bl.engine()
     events = emu.events()
@@ -688,7 +691,7 @@ def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     def measure(tick_fn, seconds: float) -> dict:
         ticks: list[dict] = []
         c0, m0, e0, w0 = rusage_cpu(), time.thread_time(), emu.cpu_seconds(), time.monotonic()
-        pump(tick_fn, lambda: False, bl.tick, seconds, ticks)
+        pump(tick_fn, lambda: False, bl.pace if tick_fn == bl.modal_tick else bl.tick, seconds, ticks)
         c1, m1, e1, w1 = rusage_cpu(), time.thread_time(), emu.cpu_seconds(), time.monotonic()
         wall = w1 - w0
         return {"wall_s": wall, "process_cpu_s": c1 - c0, "process_cpu_pct": 100 * (c1 - c0) / wall,
@@ -705,7 +708,7 @@ def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     emu.time_scale(scale)
     sock0 = sockets.snapshot()
     ids = [bl.submit_text(f"a stone lantern {i}")[0] for i in range(n)]
-    pump(bl.modal_tick, lambda: False, bl.tick, 3.0)
+    pump(bl.modal_tick, lambda: False, bl.pace, 3.0)
     m = measure(bl.modal_tick, window)
     eng = bl.engine()
     polling = sum(1 for j in ids if eng.get(j)["state"] in ("queued", "running"))
@@ -715,7 +718,7 @@ def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     res["ours"] = m
     for j in ids:
         eng.cancel(j)
-    pump(bl.modal_tick, lambda: False, bl.tick, 0.5)
+    pump(bl.modal_tick, lambda: False, bl.pace, 0.5)
     bl.runtime.shutdown()
     say(f"cpu/ours: {m['process_cpu_pct']:.2f} % of a core ({m['net_cpu_pct']:.2f} % above no jobs), "
         f"{polling}/{n} still polling")
@@ -773,7 +776,7 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         return len(bl.finished_seen.keys() & set(ids)) == n or all(eng.get(j)["final"] for j in ids[-1:]) and all(
             eng.get(j)["final"] for j in ids)
 
-    ok = pump(bl.modal_tick, done, bl.tick, cfg["max_scale_s"], ticks)
+    ok = pump(bl.modal_tick, done, bl.pace, cfg["max_scale_s"], ticks)
     wall = time.monotonic() - w0
     cpu = rusage_cpu() - c0
     log = emu.requests_of(key)

@@ -13,6 +13,7 @@ ImageMagick (bpy's own screenshot is black under llvmpipe) and quit. Any excepti
 import json
 import os
 import subprocess
+import sys
 import time
 import traceback
 
@@ -110,6 +111,10 @@ def step():
         return 0.25
 
     if state["phase"] == "wait":
+        poller = sys.modules.get(f"{EXT}.blender.poller")
+        pace = poller.current_pace() if poller is not None and hasattr(poller, "current_pace") else None
+        if pace is not None and pace not in result.setdefault("poller_paces", []):
+            result["poller_paces"].append(pace)  # the modal timer's intervals seen (it slows while workers sleep)
         if poller_running(win) and not result["poller_seen"]:
             result["poller_seen"] = True
             log("modal poller is running (TRIPO_OT_poller in window.modal_operators)")

@@ -203,3 +203,24 @@ def test_balance_follows_finished_jobs(ext, connected):
     assert len(gets) == 1
     vase = state.tasks[-1]
     assert vase.name == "a vase" and vase.credits > 0 and state.balance == start - vase.credits
+
+
+def test_poller_slows_down_while_workers_sleep(ext, connected):
+    """The modal poller ticks every TICK while anything may arrive and every IDLE_TICK while all workers sleep until
+    their next poll; the result still arrives and is imported."""
+    ext.runtime.shutdown()
+    ext.runtime.engine_options.update(poll_min=2.0, poll_max=4.0)
+    cls = bpy.types.TRIPO_OT_poller
+    fake = SimpleNamespace(_timer=None)
+    bpy.ops.tripo.text_to_model(prompt="a slow snail")
+    paces = []
+    import time
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not (_row() and _row().imported):
+        cls.modal(fake, bpy.context, TIMER)
+        paces.append(ext.poller.current_pace())
+        time.sleep(0.02)
+    assert _row().imported
+    assert ext.poller.IDLE_TICK in paces and ext.poller.TICK in paces
+    assert paces[-1] == ext.poller.TICK or not ext.runtime.busy()

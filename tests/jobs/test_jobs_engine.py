@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import struct
 import time
 import zlib
@@ -613,3 +614,25 @@ def test_external_source_is_checked_before_the_post(engine, emulator, api_key):
     good = engine.wait(engine.submit(pipelines.convert_model(model, format="STL")), WAIT)
     assert good["state"] == "succeeded", good["error"]
     assert len(posts(emulator, api_key)) == n + 1
+
+
+def test_next_activity_tells_when_workers_sleep(factory, emulator, api_key, tmp_path):
+    """next_activity(): None while a worker works (launching, a request), the end of its sleep while it waits for
+    its next poll (the Blender poller slows down in between)."""
+    eng = Engine(factory, tmp_path / "state", tmp_path / "dl", poll_min=2.0, poll_max=4.0)
+    try:
+        assert eng.next_activity() == math.inf  # nothing runs
+        job_id = eng.submit(pipelines.text_to_model("a sleepy owl"))
+        seen_sleep = None
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and eng.get(job_id)["state"] not in JobState.STOPPED:
+            nxt = eng.next_activity()
+            if nxt is not None and nxt != math.inf and nxt - time.monotonic() > 1.0:
+                seen_sleep = nxt
+                break
+            time.sleep(0.01)
+        assert seen_sleep is not None, "the worker never slept between polls"
+        assert eng.wait(job_id, WAIT)["state"] == "succeeded"
+        assert eng.next_activity() == math.inf
+    finally:
+        eng.shutdown(5)

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 TICK = 0.05  # seconds between TIMER events: a finished result waits at most this long for the main thread; an idle
 # tick costs tens of microseconds (scripts/bench.py, docs/performance.md)
+IDLE_TICK = 0.25  # while every worker sleeps until its next poll (nothing can arrive): fewer wake-ups of Blender
+WAKE_AHEAD = 0.3  # back to TICK this long before a worker's sleep ends, so its answer is handled at once
 IMPORT_BUDGET = 0.1  # seconds of imports per tick (one import always runs)
 POLLER_ID = "TRIPO_OT_poller"
 
@@ -408,6 +410,37 @@ def poller_running(context=None) -> bool:
 
 
 _timers: list = []  # the running poller's window-manager timer (removed on unregister too)
+_pace = [TICK]  # the running poller's current interval
+
+
+def pace(handled: int = 0) -> float:
+    """The poller's next interval: :data:`TICK` while anything may arrive (events just came, imports or background
+    calls pending, a worker in a request or about to wake), :data:`IDLE_TICK` while every worker sleeps."""
+    if handled or runtime.pending_imports() or runtime.background.active():
+        return TICK
+    eng = runtime.engine(create=False)
+    nxt = eng.next_activity() if eng is not None and hasattr(eng, "next_activity") else None
+    if nxt is None or nxt - time.monotonic() < WAKE_AHEAD + IDLE_TICK:
+        return TICK
+    return IDLE_TICK
+
+
+def current_pace() -> float:
+    """The interval the poller runs at now (scripts/bench.py follows it, as Blender's timer does)."""
+    return _pace[0]
+
+
+def _set_pace(op, context, interval: float) -> None:
+    if interval == _pace[0]:
+        return
+    _pace[0] = interval
+    timer = getattr(op, "_timer", None)
+    if timer is None or context.window is None:
+        return
+    wm = context.window_manager
+    _stop_timer(op, context)
+    op._timer = wm.event_timer_add(interval, window=context.window)
+    _timers.append(op._timer)
 
 
 def _stop_timer(op, context) -> None:
@@ -445,6 +478,7 @@ class TRIPO_OT_poller(bpy.types.Operator):
         if context.window is None or poller_running(context):
             return {'CANCELLED'}
         self._timer = context.window_manager.event_timer_add(TICK, window=context.window)
+        _pace[0] = TICK
         _timers.append(self._timer)
         context.window_manager.modal_handler_add(self)
         return {'RUNNING_MODAL'}
@@ -452,13 +486,15 @@ class TRIPO_OT_poller(bpy.types.Operator):
     def modal(self, context, event):
         if event.type != 'TIMER':
             return {'PASS_THROUGH'}
+        handled = 0
         try:
-            drain(context)
+            handled = drain(context)
         except Exception:
             log.exception("Tripo poller: drain failed")
         if not runtime.busy():
             _stop_timer(self, context)
             return {'FINISHED'}
+        _set_pace(self, context, pace(handled))
         return {'PASS_THROUGH'}
 
     def cancel(self, context):

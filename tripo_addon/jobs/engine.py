@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import queue
 import re
@@ -184,6 +185,7 @@ class _Run:
     slots: list[Slots] = field(default_factory=list)
     step_index: int = 0
     restart: bool = False  # resume() came while this paused worker was still ending: start the job again
+    wake_at: float | None = None  # monotonic time its sleep ends (None: working now; inf: waiting for a slot)
 
 
 class _Interrupted(Exception):
@@ -460,6 +462,18 @@ class Engine:
     def active(self) -> bool:
         """True while any worker runs (cheap: the poller asks on every tick)."""
         return bool(self._runs)
+
+    def next_activity(self) -> float | None:
+        """When a worker will next do something that may post an event: None when one is working now (a request, a
+        download, starting), else the earliest end of their sleeps (monotonic; inf when all wait for slots or none
+        runs). Lock-free: the poller asks on every tick to choose its pace."""
+        soonest = math.inf
+        for run in list(self._runs.values()):
+            wake = run.wake_at
+            if wake is None:
+                return None
+            soonest = min(soonest, wake)
+        return soonest
 
     def wait(self, job_id: str, timeout: float | None = None) -> dict:
         """Block until the job stops (succeeded, failed, cancelled, needs_attention) or ``timeout`` passes.
@@ -838,8 +852,12 @@ class Engine:
             raise _Interrupted()
 
     def _sleep(self, run: _Run, seconds: float) -> None:
-        if run.stop.wait(max(0.0, seconds)):
-            raise _Interrupted()
+        run.wake_at = time.monotonic() + max(0.0, seconds)
+        try:
+            if run.stop.wait(max(0.0, seconds)):
+                raise _Interrupted()
+        finally:
+            run.wake_at = None
 
     def _run_step(self, run: _Run, client: Any, idx: int, step: Step) -> None:
         job = run.job
@@ -891,7 +909,11 @@ class Engine:
                 job.notice = "Waiting for a free Tripo slot (your account runs a limited number of tasks at once)."
             self._post_update(job)
         for g in groups:
-            self._slots[g].acquire(run.stop)
+            run.wake_at = math.inf  # woken by another job's end, whose own activity the main thread sees
+            try:
+                self._slots[g].acquire(run.stop)
+            finally:
+                run.wake_at = None
             run.slots.append(self._slots[g])
         self._check_stop(run)
         # Resolve references only now: output URLs (e.g. a generated image) expire within minutes.
