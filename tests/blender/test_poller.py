@@ -178,7 +178,9 @@ def test_results_wait_while_the_user_edits(ext, connected, user_mesh):
     drain_until(ext, lambda: "Object Mode" in (_row().notice or ""))
     assert _row().state == "succeeded" and not _row().imported
     assert bpy.context.mode == 'EDIT_MESH' and new_objects(before) == []
-    assert ext.runtime.busy()  # the poller keeps ticking until it can import
+    assert ext.runtime.busy()  # the poller keeps ticking until it can import (slowly: nothing else can arrive)
+    drain_until(ext, lambda: not ext.runtime.background.active())  # (its preview image)
+    assert ext.poller.pace(0, bpy.context) == ext.poller.IDLE_TICK
     bpy.ops.object.mode_set(mode='OBJECT')
     drain_until(ext, lambda: _row().imported)
     assert any(o["tripo_task_type"] == "text_to_model" for o in new_objects(before))

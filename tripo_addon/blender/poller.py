@@ -413,10 +413,13 @@ _timers: list = []  # the running poller's window-manager timer (removed on unre
 _pace = [TICK]  # the running poller's current interval
 
 
-def pace(handled: int = 0) -> float:
+def pace(handled: int = 0, context=None) -> float:
     """The poller's next interval: :data:`TICK` while anything may arrive (events just came, imports or background
-    calls pending, a worker in a request or about to wake), :data:`IDLE_TICK` while every worker sleeps."""
-    if handled or runtime.pending_imports() or runtime.background.active():
+    calls pending, a worker in a request or about to wake), :data:`IDLE_TICK` while every worker sleeps (and while
+    finished results only wait for the user to leave Edit Mode)."""
+    if handled or runtime.background.active():
+        return TICK
+    if runtime.pending_imports() and import_blocker(context or bpy.context) is None:
         return TICK
     eng = runtime.engine(create=False)
     nxt = eng.next_activity() if eng is not None and hasattr(eng, "next_activity") else None
@@ -494,7 +497,7 @@ class TRIPO_OT_poller(bpy.types.Operator):
         if not runtime.busy():
             _stop_timer(self, context)
             return {'FINISHED'}
-        _set_pace(self, context, pace(handled))
+        _set_pace(self, context, pace(handled, context))
         return {'PASS_THROUGH'}
 
     def cancel(self, context):
