@@ -27,6 +27,9 @@ def test_engine_shutdown_is_prompt_with_every_phase_in_flight(emulator, api_key,
     wait_until(lambda: eng.get(ids["upload"])["state"] == "uploading", what="upload phase")
     wait_until(lambda: eng.get(ids["poll"])["steps"][0].get("task_id"), what="poll phase")
     wait_until(lambda: fired(emulator, api_key, "poll", "unknown_status"), what="a poll answered unknown")
+    # the journal says "downloading" / "uploading" just before the request leaves: wait until the emulator has it
+    wait_until(lambda: fired(emulator, api_key, "download", "slow_body"), what="the download trickling in")
+    wait_until(lambda: fired(emulator, api_key, "upload", "delay"), what="the upload hanging")
     assert_fired(emulator, api_key, ("download", "slow_body"), ("upload", "delay"))  # each phase really hangs
     posts_before = task_posts(emulator, api_key)
     workers = [t for t in threading.enumerate() if t.name.startswith("tripo-job-")]
