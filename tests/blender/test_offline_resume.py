@@ -160,8 +160,14 @@ def test_online_access_turned_off_mid_job_pauses_then_resumes(ext, connected):
     """Switching online access off while a job runs stops all traffic at once (the row says why); switching it on
     again continues the same task: one POST /task in all, and the result is imported."""
     system = bpy.context.preferences.system
-    bpy.ops.tripo.text_to_model(prompt="a paused lamp")
-    task_id = _wait_for_task_id(ext)
+    emu = connected.emulator
+    scale = emu.time_scale
+    emu.configure(time_scale=max(scale, 0.05))  # a 3 s task: still running when access goes off, on any machine
+    try:
+        bpy.ops.tripo.text_to_model(prompt="a paused lamp")
+        task_id = _wait_for_task_id(ext)
+    finally:
+        emu.configure(time_scale=scale)
     system.use_online_access = False
     ext.poller.drain()
     row = bpy.context.window_manager.tripo.tasks[0]
