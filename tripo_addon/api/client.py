@@ -593,8 +593,8 @@ class TripoClient:
                 src = self.check_source(task_type, source_id, cancel=cancel)
                 if _tasks.TASK_TYPES[task_type].source_field:  # the source-dependent rules (e.g. no OBJ for rigs)
                     source_type = src.type
-                    if source_model_version is None and src.type in _tasks.GENERATION:
-                        source_model_version = src.model_version
+                    if source_model_version is None:
+                        source_model_version = src.chain_version
                     _tasks.build_request(task_type, placeholder, source_type=source_type,
                                          source_model_version=source_model_version)
         uploaded: dict[str, dict[str, Any]] = {}
@@ -622,7 +622,7 @@ class TripoClient:
             raise TripoValidationError(f"{task_type} does not start from an earlier task.", param=None)
         src = self.get_task(_tasks.check_task_id(source_task_id, field), cancel=cancel)
         kind = src.type or "task"
-        version = src.model_version if src.type in _tasks.GENERATION else None
+        version = src.chain_version
         made = f"{kind}, model version {version}" if version else kind
         if src.status != TaskStatus.SUCCESS:
             code = 2005 if task_type == "refine_model" else 2007

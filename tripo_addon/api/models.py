@@ -63,6 +63,14 @@ class Task:
         return mv if isinstance(mv, str) and mv else None
 
     @property
+    def chain_version(self) -> str | None:
+        """The model version the chain rules go by when this task is a source: a generation's own version (None for
+        the other task types, whose rules do not depend on it)."""
+        from .tasks import GENERATION
+
+        return self.model_version if self.type in GENERATION else None
+
+    @property
     def model_key(self) -> str | None:
         """The output key holding the model URL (pbr_model > model > base_model), or None."""
         from .tasks import model_output_key

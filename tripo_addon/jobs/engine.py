@@ -656,8 +656,7 @@ class Engine:
         if not isinstance(source, str) or not source or not hasattr(client, "check_source"):
             return None, None
         src = client.check_source(step.task_type, source, cancel=run.stop)
-        version = _attr(src, "model_version") if _attr(src, "type") in api_tasks.GENERATION else None
-        return _attr(src, "type"), version if isinstance(version, str) else None
+        return src.type, src.chain_version
 
     @staticmethod
     def _check_ref(job: Job, i: int, ref: Ref, where: str) -> None:
