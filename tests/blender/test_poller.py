@@ -193,16 +193,19 @@ def test_balance_follows_finished_jobs(ext, connected):
 
     state = bpy.context.window_manager.tripo
     assert bpy.ops.tripo.text_to_model(prompt="a jug", wait=True) == {'FINISHED'}
-    ext.poller.drain()
-    assert not state.balance_known and not ext.runtime.busy()  # the panel was never drawn: nothing asked
+    drain_until(ext, lambda: not ext.runtime.busy())  # (its preview image comes in the background)
+
+    def balance_gets():
+        return [r for r in connected.emulator.requests(method="GET", key=connected.api_key)
+                if r["path"].endswith("/user/balance")]
+
+    assert not state.balance_known and balance_gets() == []  # the panel was never drawn: nothing asked
     draw(bpy.types.TRIPO_PT_balance)
     assert not state.balance_known
     start = connected.emulator.balance(connected.api_key)["balance"]
     assert bpy.ops.tripo.text_to_model(prompt="a vase", wait=True) == {'FINISHED'}
     drain_until(ext, lambda: state.balance_known)
-    gets = [r for r in connected.emulator.requests(method="GET", key=connected.api_key)
-            if r["path"].endswith("/user/balance")]
-    assert len(gets) == 1
+    assert len(balance_gets()) == 1
     vase = state.tasks[-1]
     assert vase.name == "a vase" and vase.credits > 0 and state.balance == start - vase.credits
 
