@@ -65,13 +65,10 @@ class _Transient(Exception):
 
 # ============================================================================================== URL helpers
 def output_url(output: Mapping[str, Any] | None, key: str) -> str | None:
-    """The URL under ``key`` in a task output (dotted keys reach nested objects, e.g.
-    ``generate_multiview_image.front_view_url``)."""
-    cur: Any = output
-    for part in key.split("."):
-        if not isinstance(cur, Mapping) or part not in cur:
-            return None
-        cur = cur[part]
+    """The URL under a semantic output ``key`` (``"clips.1"`` reaches the second clip)."""
+    from .outputs import get
+
+    cur = get(output, key)
     return cur if isinstance(cur, str) and cur.startswith(("http://", "https://")) else None
 
 
@@ -261,7 +258,7 @@ def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Ev
     task = client.get_task(task_id, cancel=cancel)
     if task.status != TaskStatus.SUCCESS:
         if task.status in TaskStatus.FAILURES:
-            from .client import task_failed
+            from .failures import task_failed
 
             raise task_failed(task)
         raise TripoDownloadError(
@@ -298,9 +295,9 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
         resp = client._session.get(url, stream=True, timeout=client.timeout, headers={"Accept": "*/*"},
                                    **client.transport_options(url))
     except requests.RequestException as exc:
-        from .client import _transport_reason
+        from .transport import transport_reason
 
-        raise _Transient(_transport_reason(exc)) from None
+        raise _Transient(transport_reason(exc)) from None
     with resp:
         status = resp.status_code
         if status in (401, 403, 404, 410):
@@ -326,9 +323,9 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
                 try:
                     chunk = next(chunks, None)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-                    from .client import _transport_reason
+                    from .transport import transport_reason
 
-                    raise _Transient(f"the transfer was interrupted ({_transport_reason(exc)})") from None
+                    raise _Transient(f"the transfer was interrupted ({transport_reason(exc)})") from None
                 if chunk is None:
                     break
                 if not chunk:

@@ -1,4 +1,4 @@
-"""Plain data the api hands out: Task, Balance, StsToken, and the task status constants (version-neutral)."""
+"""Plain data the api hands out: Task, Balance and the task status constants (dialect-neutral)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 
 class TaskStatus:
-    """Task status strings (tripo-api.md §3)."""
+    """Task status values (the same eight in both API versions)."""
 
     QUEUED = "queued"
     RUNNING = "running"
@@ -27,8 +27,9 @@ class TaskStatus:
 
 @dataclass
 class Task:
-    """A task as ``GET /task/{id}`` describes it. ``output`` maps output keys to (signed, short-lived) URLs or, for
-    ``animate_prerigcheck``, to ``riggable`` / ``rig_type`` values. ``raw`` is the untouched ``data`` object."""
+    """A task as the API describes it, in dialect-neutral terms. ``output`` maps semantic output names
+    (:mod:`~tripo_addon.api.outputs`: model, preview, image, views, riggable, rig_type, clips, ...) to signed,
+    short-lived URLs or values. ``raw`` is the untouched task object of the answer."""
 
     task_id: str
     type: str = ""
@@ -36,15 +37,15 @@ class Task:
     input: dict[str, Any] = field(default_factory=dict)
     output: dict[str, Any] = field(default_factory=dict)
     progress: int = 0
-    create_time: int | None = None
-    consumed_credit: float | None = None
-    queuing_num: int | None = None           # None when not queued (the wire says -1)
-    running_left_time: float | None = None   # seconds; None when unknown or final (the wire says -1)
+    created: float | None = None             # epoch seconds
+    completed: float | None = None           # epoch seconds, once final
+    credits: float | None = None             # credits consumed (decimals on v3)
+    queuing_num: int | None = None           # position in Tripo's queue, when it says
+    eta: float | None = None                 # seconds left, when Tripo estimates it
     error_code: int | None = None
     error_msg: str | None = None
-    thumbnail: str | None = None
-    result: dict[str, Any] = field(default_factory=dict)
-    trace_id: str | None = None
+    model_version: str | None = None         # the model version the task ran with, when echoed
+    trace_id: str | None = None              # request id for Tripo's support
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -57,12 +58,6 @@ class Task:
         return self.status == TaskStatus.SUCCESS
 
     @property
-    def model_version(self) -> str | None:
-        """The model version the task ran with, when Tripo echoes it in ``input``."""
-        mv = self.input.get("model_version") if isinstance(self.input, dict) else None
-        return mv if isinstance(mv, str) and mv else None
-
-    @property
     def chain_version(self) -> str | None:
         """The model version the chain rules go by when this task is a source: a generation's own version (None for
         the other task types, whose rules do not depend on it)."""
@@ -72,10 +67,10 @@ class Task:
 
     @property
     def model_key(self) -> str | None:
-        """The output key holding the model URL (pbr_model > model > base_model), or None."""
-        from .tasks import model_output_key
+        """The output key of the main downloadable result (model > image > splat > depth), or None."""
+        from .outputs import main_key
 
-        return model_output_key(self.output)
+        return main_key(self.output)
 
     @property
     def model_url(self) -> str | None:
@@ -98,19 +93,3 @@ class Balance:
 
     def to_dict(self) -> dict[str, float]:
         return {"balance": self.balance, "frozen": self.frozen}
-
-
-@dataclass
-class StsToken:
-    """Temporary S3 credentials from ``POST /upload/sts/token``. Secrets are kept out of ``repr``."""
-
-    s3_host: str
-    resource_bucket: str
-    resource_uri: str
-    session_token: str = field(repr=False)
-    sts_ak: str = field(repr=False)
-    sts_sk: str = field(repr=False)
-
-    def file_object(self, file_type: str) -> dict[str, Any]:
-        """The file input object that references the uploaded file."""
-        return {"type": file_type, "object": {"bucket": self.resource_bucket, "key": self.resource_uri}}

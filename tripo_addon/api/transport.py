@@ -1,0 +1,148 @@
+"""The HTTP plumbing every request shares: loopback detection, transport error reasons, whether a failed request
+left this computer, and reading an answer within a size and time bound. No Tripo knowledge here (no routes, no
+envelope); the client, the uploads and the downloads all use it, so none of them imports another.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import time
+import warnings
+from typing import Any
+
+import requests
+import urllib3
+
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+#: Largest API answer read (a task list of 100 tasks is well under 1 MB); bigger answers are refused unread.
+MAX_API_BODY = 4 * 1024 * 1024
+
+
+def quiet_loopback_tls_warnings() -> None:
+    """No InsecureRequestWarning per request for loopback hosts (the emulator's self-signed S3); idempotent."""
+    warnings.filterwarnings(
+        "ignore",
+        message=r"Unverified HTTPS request is being made to host '(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])'",
+        category=urllib3.exceptions.InsecureRequestWarning,
+    )
+
+
+quiet_loopback_tls_warnings()
+
+
+class Secret:
+    """Holds the API key so that ``repr``/``str``/``vars()`` of a client never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'tsk_***'"
+
+    __str__ = __repr__
+
+    def __reduce__(self):  # never pickled with the key
+        raise TypeError("the API key holder cannot be pickled")
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for localhost / 127.0.0.0/8 / ::1 (where TLS to a self-signed local server is acceptable)."""
+    if not host:
+        return False
+    h = host.strip("[]").lower()
+    if h in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(h).is_loopback
+    except ValueError:
+        return False
+
+
+def transport_reason(exc: BaseException) -> str:
+    """A short human reason for a requests/urllib3 transport error."""
+    text = str(exc)
+    if isinstance(exc, requests.exceptions.SSLError):
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            return "its TLS certificate is not trusted (behind a company proxy? set a CA bundle in the preferences)"
+        return "the secure (TLS) connection failed"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "the proxy refused or could not be reached"
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "connecting timed out"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return "the answer timed out"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut off"
+    low = text.lower()
+    if "name or service not known" in low or "nodename nor servname" in low or "getaddrinfo failed" in low \
+            or "name resolution" in low or "failed to resolve" in low:
+        return "the server name could not be resolved (DNS)"
+    if "connection refused" in low:
+        return "the connection was refused"
+    if "remotedisconnected" in low or "connection aborted" in low or "connection reset" in low:
+        return "the connection was dropped"
+    return "the connection failed"
+
+
+def request_not_sent(exc: BaseException) -> bool:
+    """True when a transport error happened before any byte of the request reached the server (safe to resend)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
+                  | requests.exceptions.InvalidSchema | requests.exceptions.InvalidHeader):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        if isinstance(reason, urllib3.exceptions.MaxRetryError):
+            reason = reason.reason
+        if isinstance(reason, urllib3.exceptions.ProxyError):
+            reason = reason.original_error if hasattr(reason, "original_error") else reason.args[-1]
+        return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
+    return False
+
+
+
+
+class BodyTooLarge(Exception):
+    """An answer exceeded the size bound (reading stopped there)."""
+
+
+class BodyTooSlow(Exception):
+    """An answer did not finish within the time bound."""
+
+
+def read_body(resp: requests.Response, *, limit: int = MAX_API_BODY, deadline: float | None = None,
+              cancel: threading.Event | None = None, chunk: int = 64 * 1024) -> bytes:
+    """The body of a streamed response, at most ``limit`` bytes and finished by ``deadline`` (``time.monotonic()``).
+
+    Raises BodyTooLarge (declared or actual size over the limit), BodyTooSlow (deadline passed while bytes still
+    trickled in) and requests exceptions from the socket; returns early on ``cancel`` with what was read discarded
+    (raises BodyTooSlow with "cancelled"). The response is closed in every case.
+    """
+    try:
+        declared = resp.headers.get("Content-Length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"the answer is {int(declared):,} bytes (the limit is {limit:,})")
+        parts: list[bytes] = []
+        size = 0
+        for part in resp.iter_content(chunk):
+            if not part:
+                continue
+            size += len(part)
+            if size > limit:
+                raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
+            parts.append(part)
+            if cancel is not None and cancel.is_set():
+                raise BodyTooSlow("cancelled")
+            if deadline is not None and time.monotonic() > deadline:
+                raise BodyTooSlow("the answer took too long to arrive")
+        return b"".join(parts)
+    finally:
+        resp.close()
+
