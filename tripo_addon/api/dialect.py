@@ -41,7 +41,12 @@ def api_of(base_url: str) -> str:
 
 def dialect_for(base_url: str) -> Dialect:
     """The dialect a base URL speaks."""
-    if api_of(base_url) == "v2":
+    return by_name(api_of(base_url))
+
+
+def by_name(api: str) -> Dialect:
+    """The dialect of an API version ("v2" or "v3")."""
+    if api == "v2":
         from .v2.wire import WIRE as V2WIRE
 
         return V2WIRE
@@ -145,9 +150,9 @@ class Dialect(ABC):
                progress: Callable[[int, int | None], None] | None = None) -> Input:
         """Upload a checked local file; the Input that refers to it."""
 
-    def pool(self, task_type: str, values: Mapping[str, Any] | None = None) -> Pool:
-        """The account concurrency pool a task of this type counts against."""
-        return Pool("tasks", 10)
+    def pools(self, task_type: str, values: Mapping[str, Any] | None = None) -> tuple[Pool, ...]:
+        """The account concurrency pools a task of this type counts against, in a fixed acquisition order."""
+        return (Pool("tasks", 10),)
 
     def output_input(self, task_id: str, url: str | None, ext: str | None) -> Input:
         """How a later task of the same job refers to an earlier task's file output."""

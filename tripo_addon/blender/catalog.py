@@ -11,19 +11,37 @@ from ..api import tasks as api_tasks
 
 AUTO = "AUTO"
 #: Task types that start from nothing (the Generate panel); the others act on a model.
-GENERATION = ("text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model")
+GENERATION = ("text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model",
+              "image_to_splat", "image_to_depth")
 #: Task types whose result is an image, not a model.
 IMAGE_RESULT = ("text_to_image", "generate_image", "generate_multiview_image", "edit_multiview_image")
 
 _enum_cache: dict[tuple, list] = {}  # Blender needs the strings of dynamic enum items to stay alive
+_api = [api_tasks.DEFAULT_API]  # the API version the preferences' address speaks (set by runtime)
+
+
+def set_api(api: str) -> None:
+    """Follow the API version of the current address ("v3" or "v2")."""
+    _api[0] = api if api in api_tasks.API_VERSIONS else api_tasks.DEFAULT_API
+
+
+def api() -> str:
+    return _api[0]
 
 
 def task_types() -> dict:
+    """Every task type the add-on knows (operators exist for all; retired ones are greyed out with the reason)."""
     return api_tasks.TASK_TYPES
 
 
 def task_type(name: str):
-    return api_tasks.TASK_TYPES.get(name)
+    """The spec of a task type in the current API version (its own catalogue), else any version's."""
+    return api_tasks.catalog(api()).types.get(name) or api_tasks.TASK_TYPES.get(name)
+
+
+def retired_reason(name: str) -> str | None:
+    """Why this task type cannot run on the current API (retired by Tripo, or v3 only), or None."""
+    return api_tasks.retired_reason(name, api())
 
 
 def param(task_type_name: str, name: str):
@@ -75,7 +93,7 @@ def enum_items_required(p) -> list[tuple[str, str, str]]:
 def chain_problem(target: str, source_type: str, source_version: str | None = None) -> str | None:
     """Why ``target`` cannot follow a ``source_type`` result (a plain sentence), or None when it can."""
     try:
-        api_tasks.check_chain(target, source_type, source_version or None)
+        api_tasks.check_chain(target, source_type, source_version or None, api=api())
     except Exception as exc:  # TripoValidationError (matched loosely, see is_tripo_error)
         if not is_tripo_error(exc):
             raise
@@ -88,9 +106,9 @@ def sources_accepted(target: str) -> frozenset:
     return frozenset(tt.sources) if tt is not None else frozenset()
 
 
-def estimate_credits(task_type_name: str, params: dict) -> int | None:
+def estimate_credits(task_type_name: str, params: dict) -> float | None:
     try:
-        return int(api_tasks.estimate_credits(task_type_name, params))
+        return float(api_tasks.estimate_credits(task_type_name, params, api=api()))
     except Exception:  # an estimate must never break drawing
         return None
 

@@ -358,7 +358,7 @@ def _fetch_preview(snap: dict) -> None:
     if _preview_file(snap):
         return
     for step in reversed(snap.get("steps") or []):
-        if step.get("task_id") and (step.get("output") or {}).get("rendered_image"):
+        if step.get("task_id") and (step.get("output") or {}).get("preview"):
             eng = runtime.engine(create=False)
             if eng is not None:
                 runtime.request_preview(snap["id"], step["task_id"], eng.download_dir / step["task_id"],

@@ -29,6 +29,25 @@ def _changed(_self, _context):
     runtime.settings_changed()
 
 
+_REGION_URLS = {'GLOBAL': runtime.DEFAULT_BASE_URL, 'CHINA': runtime.CHINA_BASE_URL}
+
+
+def _get_region(self):
+    url = runtime.base_url(self)
+    for value, target in enumerate(_REGION_URLS.values()):
+        if url == target:
+            return value
+    return 2
+
+
+def _set_region(self, value):
+    ident = ('GLOBAL', 'CHINA', 'CUSTOM')[value]
+    if ident in _REGION_URLS:
+        self.api_base_url = _REGION_URLS[ident]
+    elif runtime.base_url(self) in _REGION_URLS.values():
+        self.api_base_url = "http://127.0.0.1:8765"   # a local emulator: scripts/tripo_emulator.py
+
+
 class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
     bl_idname = base_package
 
@@ -42,9 +61,22 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         subtype='PASSWORD',
         update=_strip_key,
     )
+    api_region: EnumProperty(
+        name="API",
+        description="Which Tripo API to talk to (the API address below follows this choice)",
+        items=(
+            ('GLOBAL', "Global", "Tripo's API v3 at openapi.tripo3d.ai (keys from developers.tripo3d.ai)", 0),
+            ('CHINA', "China", "Tripo's API v3 at openapi.tripo3d.com (keys from developers.tripo3d.com)", 1),
+            ('CUSTOM', "Custom", "Another address: a local emulator, or an older deployment. An address ending in "
+             "/v2/openapi speaks Tripo's retired v2 API", 2),
+        ),
+        get=_get_region,
+        set=_set_region,
+    )
     api_base_url: StringProperty(
         name="API URL",
-        description="Base URL of the Tripo API v2",
+        description="Base URL of the Tripo API. Anything ending in /v2/openapi speaks Tripo's retired API v2 (kept "
+        "for the local emulator and older deployments); everything else speaks v3",
         default=runtime.DEFAULT_BASE_URL,
         update=_clean_url,
     )
@@ -151,10 +183,15 @@ def draw_preferences(prefs, layout, context) -> None:
             text = (
                 f"Using the {runtime.ENV_KEY} environment variable"
                 if runtime.key_source(prefs) == "env"
-                else "Get a key at platform.tripo3d.ai (API keys start with tsk_)"
+                else "Get a key at developers.tripo3d.ai (API keys start with tsk_)"
             )
             box.label(text=text, icon='INFO')
-        box.prop(prefs, "api_base_url")
+        box.row().prop(prefs, "api_region", expand=True)
+        sub = box.row()
+        sub.enabled = prefs.api_region == 'CUSTOM'
+        sub.prop(prefs, "api_base_url")
+        if runtime.api_version(prefs) == "v2":
+            box.label(text="This address speaks Tripo's retired API v2 (emulator / older deployments)", icon='INFO')
         box.operator("tripo.test_connection", icon='URL')
         state = getattr(context.window_manager, "tripo", None)
         if state is not None and state.connection_text:

@@ -23,7 +23,11 @@ from . import base_package, catalog
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.tripo3d.ai/v2/openapi"
+DEFAULT_BASE_URL = "https://openapi.tripo3d.ai"   # Tripo's live API (v3), global region
+CHINA_BASE_URL = "https://openapi.tripo3d.com"
+#: Tripo's own v2 addresses, shut down on 2026-10-31: a stored one means the same region's v3 address today.
+RETIRED_URLS = {"https://api.tripo3d.ai/v2/openapi": DEFAULT_BASE_URL,
+                "https://api.tripo3d.com/v2/openapi": CHINA_BASE_URL}
 ENV_KEY = "TRIPO_API_KEY"
 
 #: Extra keyword arguments for the Engine (tests shorten the poll interval here).
@@ -82,7 +86,20 @@ def unavailable_reason(context=None) -> str | None:
     key = api_key(p)
     if not key:
         return f"No Tripo API key: set it in the Tripo 3D add-on preferences (or {ENV_KEY})"
-    return settings_problem(key, (p.api_base_url if p is not None else "") or DEFAULT_BASE_URL)
+    return settings_problem(key, base_url(p))
+
+
+def base_url(p=None) -> str:
+    """The API address to use: the preference, with Tripo's retired v2 addresses mapped to today's v3 ones."""
+    url = ((p.api_base_url if p is not None else "") or DEFAULT_BASE_URL).strip().rstrip("/")
+    return RETIRED_URLS.get(url, url)
+
+
+def api_version(p=None) -> str:
+    """"v3" or "v2": which API the address speaks (a URL ending in /v2/openapi is v2)."""
+    from ..api.dialect import api_of
+
+    return api_of(base_url(p))
 
 
 def settings_problem(key: str, base_url: str) -> str | None:
@@ -132,11 +149,12 @@ def refresh_config(context=None) -> None:
     connect = float(getattr(system, "network_timeout", 10) or 10)
     cfg = {
         "api_key": api_key(p),
-        "base_url": ((p.api_base_url if p is not None else "") or DEFAULT_BASE_URL).strip().rstrip("/"),
+        "base_url": base_url(p),
         "proxy": (p.proxy.strip() if p is not None else ""),
         "ca_bundle": (bpy.path.abspath(p.ca_bundle.strip()) if p is not None and p.ca_bundle.strip() else ""),
         "timeout": (connect, max(60.0, connect)),
     }
+    catalog.set_api(api_version(p))
     global _config_version
     with _lock:
         if cfg != _config:
@@ -170,6 +188,15 @@ def make_client():
 
 
 # ==================================================================================================== engine
+def current_api() -> str:
+    """The API version of the settings snapshot (any thread: no bpy)."""
+    from ..api.dialect import api_of
+
+    with _lock:
+        url = _config.get("base_url") or DEFAULT_BASE_URL
+    return api_of(url)
+
+
 def engine(create: bool = True):
     """The session's Engine (created on first use; creating it reads the journal, no network)."""
     global _engine
@@ -178,7 +205,7 @@ def engine(create: bool = True):
 
         refresh_config()
         p = prefs()
-        options = {"max_parallel": p.max_parallel if p is not None else 10, **engine_options}
+        options = {"max_parallel": p.max_parallel if p is not None else 10, "api": current_api, **engine_options}
         _engine = Engine(make_client, state_dir(), download_dir(p), **options)
     return _engine
 
@@ -534,7 +561,7 @@ def request_preview(job_id: str, task_id: str, dest_dir: Path, output: dict | No
     _previews_requested.add(job_id)
 
     def fetch(client) -> dict:
-        path = client.download(task_id, "rendered_image", dest_dir, output=output)
+        path = client.download(task_id, "preview", dest_dir, output=output)
         return {"job_id": job_id, "path": str(path)}
 
     return background.start(f"preview-{job_id}", fetch)

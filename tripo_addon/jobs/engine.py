@@ -27,8 +27,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from ..api import inputs as api_inputs
+from ..api import outputs as api_outputs
 from ..api import polling as api_polling
 from ..api import tasks as api_tasks
+from ..api.dialect import by_name as dialect_by_name
 from ..api.errors import (
     ERROR_TEXT,
     STATUS_TEXT,
@@ -42,12 +45,14 @@ from ..api.errors import (
     TripoValidationError,
     redact,
 )
-from ..api.uploads import check_local_file
+from ..api.localfiles import check_local_file
+from ..api.submit import placeholder_input
 from . import events as ev
 from .events import Event, EventQueue
+from .hub import PollHub
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
 from .journal import DirLock, Journal, JournalError
-from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups
+from .schedule import Slots, Stopped
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +69,7 @@ _TASK_ID = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
 LOCK_NAME = "jobs.lock"
 SECONDARY_PREFIX = "jobs.secondary-"
 NO_SERVER_CANCEL = (
-    "Tripo's v2 API has no way to cancel a task: {task} may still run on Tripo and use credits. "
+    "Tripo's API has no way to cancel a task: {task} may still run on Tripo and use credits. "
     "Attach it by id later to get its result."
 )
 
@@ -163,15 +168,8 @@ def local_files(step: Step) -> list[str]:
 
 
 def main_output_key(task_type: str, output: dict) -> str | None:
-    """The output a user wants from a task: its model, else its generated image."""
-    tt = api_tasks.TASK_TYPES.get(task_type)
-    if tt is None or tt.model_output:
-        key = api_tasks.model_output_key(output)
-        if key:
-            return key
-    if output.get("generated_image"):
-        return "generated_image"
-    return None
+    """The output a user wants from a task: its model, else its image (splat, depth)."""
+    return api_outputs.main_key(output)
 
 
 @dataclass
@@ -215,11 +213,13 @@ class Engine:
         download_dir: str | os.PathLike,
         *,
         max_parallel: int = 10,
+        api: str | Callable[[], str] = api_tasks.DEFAULT_API,
         poll_min: float = api_polling.DEFAULT_POLL_MIN,
         poll_max: float = 30.0,
         journal_interval: float = 2.0,
     ) -> None:
         self._client_factory = client_factory
+        self._api = api
         self.state_dir = Path(state_dir)
         self.download_dir = Path(download_dir)
         self.poll_min = float(poll_min)
@@ -233,7 +233,8 @@ class Engine:
         self._reported: set[str] = set()
         self._stopping = False
         self._journal_warned = False
-        self._slots = {name: Slots(name, min(limit, self.max_parallel)) for name, limit in GROUP_LIMITS.items()}
+        self._slots: dict[str, Slots] = {}  # per-account concurrency pools, by the dialect's pool names
+        self._hubs: dict[str, PollHub] = {}  # batch pollers (v3 tasks/list) by API version, made on first use
         self._save_wanted = threading.Event()  # set by _save_soon(); served by the journal thread
         self._saver: threading.Thread | None = None
         self._launch: list[_Run] = []  # registered workers the launcher thread has not started yet
@@ -263,6 +264,12 @@ class Engine:
             self._post(Event("", ev.NOTICE, {}, msg))
 
     # ================================================================================================ public API
+    @property
+    def api(self) -> str:
+        """The API version new jobs are sent with ("v3" or "v2"; from the API address)."""
+        api = self._api() if callable(self._api) else self._api
+        return api if api in api_tasks.API_VERSIONS else api_tasks.DEFAULT_API
+
     def submit(self, job: Job) -> str:
         """Validate every step (nothing is sent if anything is wrong), then journal and start the job. Returns its id.
 
@@ -274,6 +281,7 @@ class Engine:
         self._check_open()
         if not isinstance(job, Job):
             raise _validation_error("submit() takes a Job (see tripo_addon.jobs.pipelines).")
+        job.api = self.api
         self.validate(job)
         with self._lock:
             if job.id in self._jobs:
@@ -370,6 +378,15 @@ class Engine:
                 if job.state in S.ACTIVE:
                     idx = job.current_step
                     step = job.steps[idx] if idx < len(job.steps) else None
+                    if job.api != self.api:  # its tasks live on the other API: follow them there, never resend
+                        job.state = S.NEEDS_ATTENTION
+                        job.error = (f"This job was started on Tripo's API {job.api}, and the API address now "
+                                     f"speaks {self.api}. Its task ids are kept (nothing is sent again): set the API "
+                                     f"address back to follow it, or retry it here as a new job. Downloaded results "
+                                     "can still be imported.")
+                        job.updated = time.time()
+                        attention.append(job)
+                        continue
                     if step is not None and step.state == S.SUBMITTING and not step.task_id:
                         job.state = S.NEEDS_ATTENTION
                         job.error = _lost_submit_message(idx, step)
@@ -468,6 +485,8 @@ class Engine:
         download, starting), else the earliest end of their sleeps (monotonic; inf when all wait for slots or none
         runs). Lock-free: the poller asks on every tick to choose its pace."""
         soonest = math.inf
+        if any(h.busy for h in list(self._hubs.values())):
+            return None
         for run in list(self._runs.values()):
             wake = run.wake_at
             if wake is None:
@@ -523,6 +542,8 @@ class Engine:
                 frame = frames.get(r.thread.ident) if r.thread.ident else None
                 where = "".join(traceback.format_stack(frame, limit=6)) if frame is not None else "?"
                 log.warning("Tripo job %s still busy after shutdown(%.1f s):\n%s", r.job.id, timeout, where)
+        for hub in list(self._hubs.values()):
+            hub.close()
         saver = self._saver
         if saver is not None:
             self._save_wanted.set()
@@ -604,31 +625,36 @@ class Engine:
                 raise _validation_error(f"Step {i + 1} is not a Step.")
             if step.task_type not in api_tasks.TASK_TYPES:
                 raise _validation_error(f"Step {i + 1}: unknown task type {step.task_type!r}.")
+            retired = api_tasks.retired_reason(step.task_type, job.api)
+            if retired:
+                raise _validation_error(f"{where}: {retired}")
             if step.task_id or step.state != S.PENDING:
                 raise _validation_error(f"{where}: a new job's steps must be pending, without a task id.")
-            if step.upload not in ("auto", "direct", "sts"):
-                raise _validation_error(f"{where}: upload must be 'auto', 'direct' or 'sts'.")
+            if step.upload not in ("auto", "direct", "sts", "presign"):
+                raise _validation_error(f"{where}: upload must be 'auto', 'direct', 'sts' or 'presign'.")
             try:
                 json.dumps(encode_value(step.params))
             except (TypeError, ValueError) as exc:
                 raise _validation_error(f"{where}: parameters must be plain values ({exc}).")
             for ref in iter_refs(step.params):
                 self._check_ref(job, i, ref, where)
-            self._check_files(step, where)
+            self._check_files(step, where, job.api)
             src_type, src_version = self._source_of(job, step)
             try:
-                if src_type is not None:  # the chain rules (§6) first: their message is the clearest
-                    api_tasks.check_chain(step.task_type, src_type, src_version)
+                if src_type is not None:  # the chain rules first: their message is the clearest
+                    api_tasks.check_chain(step.task_type, src_type, src_version, api=job.api)
                 api_tasks.build_request(
                     step.task_type,
                     self._placeholder_params(job, step),
+                    api=job.api,
                     source_type=src_type,
                     source_model_version=src_version,
                 )
             except TripoValidationError as exc:
                 raise _validation_error(f"{where}: {_user_message(exc)}")
             try:
-                step.estimate = int(api_tasks.estimate_credits(step.task_type, self._placeholder_params(job, step)))
+                step.estimate = api_tasks.estimate_credits(step.task_type, self._placeholder_params(job, step),
+                                                           api=job.api)
             except Exception:  # noqa: BLE001 - an estimate is a nicety
                 step.estimate = None
 
@@ -675,14 +701,14 @@ class Engine:
             )
 
     @staticmethod
-    def _check_files(step: Step, where: str) -> None:
+    def _check_files(step: Step, where: str, job_api: str) -> None:
         def check(value: Any, slot: str) -> Any:
-            if isinstance(value, Ref) or isinstance(value, dict) or _is_url(value):
+            if isinstance(value, Ref | dict | api_inputs.Input) or _is_url(value):
                 return value
             if not isinstance(value, str) or not value:
                 raise _validation_error(f"{where}: {slot} must be a file path, a URL or a file object.")
             if not os.path.exists(value):
-                if _UUIDISH.match(value):
+                if _UUIDISH.match(value) or value.startswith("file_"):
                     return value  # an uploaded file token
                 what = "GLB, FBX, OBJ or STL file" if step.task_type == "import_model" else "PNG, JPEG or WEBP file"
                 raise _validation_error(f"{where}: the file {value} does not exist (file not found); choose an "
@@ -698,8 +724,9 @@ class Engine:
                     raise _validation_error(f"{where}: {name} is not a 3D model; choose a GLB, FBX, OBJ or STL file.")
                 hint = " (to send a model, use Import Model)" if ext in MESH_EXTS else ""
                 raise _validation_error(f"{where}: {name} is not an image; choose a PNG, JPEG or WEBP picture{hint}.")
-            if step.upload == "direct" and ext in MESH_EXTS:
-                raise _validation_error(f"{where}: 3D models can only be uploaded through STS (upload='sts').")
+            if step.upload == "direct" and ext in MESH_EXTS and job_api == "v2":
+                raise _validation_error(f"{where}: on API v2 3D models can only be uploaded through STS "
+                                        "(upload='sts').")
             try:  # content checks (image header and size, mesh magic and size) without sending anything
                 check_local_file(value, slot, step.task_type)
             except TripoValidationError as exc:
@@ -716,11 +743,11 @@ class Engine:
                 if value.what == "task_id":
                     return PLACEHOLDER_ID
                 key = value.output_key or ""
-                if key == "rig_type":
+                if key == api_outputs.RIG_TYPE:
                     return "biped"
-                if key == "riggable":
+                if key == api_outputs.RIGGABLE:
                     return True
-                return "https://placeholder.invalid/output.png"
+                return api_inputs.task_output(PLACEHOLDER_ID, "https://placeholder.invalid/output.png")
             if isinstance(value, dict):
                 return {k: fill(v) for k, v in value.items()}
             if isinstance(value, list):
@@ -728,27 +755,29 @@ class Engine:
             return value
 
         params = fill(step.params)
-        return map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, placeholder=True))
+        return map_file_slots(step.task_type, params,
+                              lambda v, slot: self._file_input(v, step.task_type, job.api, placeholder=True))
 
     @staticmethod
-    def _file_object(value: Any, *, placeholder: bool = False, uploads: dict | None = None) -> Any:
-        """A file-slot value as a Tripo file object."""
-        if isinstance(value, dict):
+    def _file_input(value: Any, task_type: str, api: str, *, placeholder: bool = False,
+                    uploads: dict | None = None) -> Any:
+        """A file-slot value as an Input (local paths: their upload, or a stand-in while validating)."""
+        if isinstance(value, api_inputs.Input):
             return value
+        if isinstance(value, dict):
+            return api_inputs.coerce(value, mesh=task_type == "import_model")
         if _is_url(value):
-            ext = _ext(value)
-            ext = "jpg" if ext == "jpeg" else ext
-            return {"type": ext if ext in IMAGE_EXTS | MESH_EXTS else "png", "url": value}
+            return api_inputs.url(value, mesh=task_type == "import_model")
         if isinstance(value, str):
             if uploads is not None and value in uploads:
-                return {k: v for k, v in uploads[value].items() if not k.startswith("_")}
-            ext = _ext(value)
+                rec = uploads[value]
+                if api_inputs.Input.is_json(rec.get("input")):
+                    return api_inputs.Input.from_json(rec["input"])
+                return api_inputs.coerce({k: v for k, v in rec.items() if not k.startswith("_")})  # older journals
             if placeholder and os.path.exists(value):
-                if ext in MESH_EXTS:
-                    return {"type": ext, "object": {"bucket": "tripo-data", "key": f"placeholder/input.{ext}"}}
-                return {"type": "jpg" if ext == "jpeg" else ext, "file_token": PLACEHOLDER_ID}
-            if _UUIDISH.match(value) and not os.path.exists(value):
-                return {"type": "jpg", "file_token": value}
+                return placeholder_input(value, task_type, api)
+            if (_UUIDISH.match(value) or value.startswith("file_")) and not os.path.exists(value):
+                return api_inputs.token(value, "glb" if task_type == "import_model" else "jpg")
         return value
 
     # ================================================================================================ workers
@@ -891,18 +920,16 @@ class Engine:
             self._set(job, step, S.UPLOADING, important=False)
             for path in todo:
                 self._check_stop(run)
-                ext = _ext(path)
-                use_sts = step.upload == "sts" or (step.upload == "auto" and ext in MESH_EXTS)
-                fobj = (
-                    client.upload_sts(path, cancel=run.stop) if use_sts else client.upload_image(path, cancel=run.stop)
-                )
+                mesh = step.task_type == "import_model" or _ext(path) in MESH_EXTS
+                method = step.upload if step.upload in ("sts", "presign") else "auto"
+                ref = client.upload(path, mesh=mesh, method=method, cancel=run.stop)
                 with self._lock:
-                    step.uploads[path] = {**dict(fobj), "_at": time.time()}
+                    step.uploads[path] = {"input": ref.to_json(), "_at": time.time()}
                 self._save(important=False)
                 self._post_update(job)
         self._check_stop(run)
-        groups = concurrency_groups(step.task_type, step.params)
-        if any(self._slots[g].used >= self._slots[g].limit for g in groups):
+        groups = self._pools(job, step)
+        if any(g.used >= g.limit for g in groups):
             with self._lock:
                 step.state = S.PENDING
                 job.notice = "Waiting for a free Tripo slot (your account runs a limited number of tasks at once)."
@@ -910,18 +937,23 @@ class Engine:
         for g in groups:
             run.wake_at = math.inf  # woken by another job's end, whose own activity the main thread sees
             try:
-                self._slots[g].acquire(run.stop)
+                g.acquire(run.stop)
             finally:
                 run.wake_at = None
-            run.slots.append(self._slots[g])
+            run.slots.append(g)
         self._check_stop(run)
         # Resolve references only now: output URLs (e.g. a generated image) expire within minutes.
         params = self._resolve_refs(run, client, idx, step)
-        params = map_file_slots(step.task_type, params, lambda v, slot: self._file_object(v, uploads=step.uploads))
+        params = map_file_slots(step.task_type, params,
+                                lambda v, slot: self._file_input(v, step.task_type, job.api, uploads=step.uploads))
         src_type, src_version = self._source_of(job, step)
         if src_type is None:
             src_type, src_version = self._check_external_source(run, client, step, params)
-        body = api_tasks.build_request(step.task_type, params, source_type=src_type, source_model_version=src_version)
+        notices: list[str] = []
+        values = api_tasks.build_request(step.task_type, params, api=job.api, source_type=src_type,
+                                         source_model_version=src_version, notices=notices)
+        for msg in notices:
+            self._notice(job, msg)
         self._check_stop(run)
         with self._lock:
             if job.notice.startswith("Waiting for a free Tripo slot"):
@@ -934,7 +966,7 @@ class Engine:
             self._save(important=False)
             raise _Interrupted()
         try:
-            task_id = client.create_task(body, cancel=run.stop)
+            task_id = client.create_task(step.task_type, values, cancel=run.stop)
         except TripoCancelled:  # stopped before sending or while backing off from a refusal: nothing was created
             with self._lock:
                 step.state = S.PENDING
@@ -1013,7 +1045,11 @@ class Engine:
                         f"Step {idx + 1} ({step.task_type}) needs {key!r} from step {value.step + 1} "
                         f"({src.task_type}), which did not return it."
                     )
-                return out[key]
+                if key in api_outputs.VALUES:
+                    return out[key]
+                link = out[key]  # a file output: the dialect decides how a later task refers to it
+                return client.dialect.output_input(src.task_id, link if isinstance(link, str) else None,
+                                                   api_inputs.ext_of(link) if isinstance(link, str) else None)
             if isinstance(value, dict):
                 return {k: fill(v) for k, v in value.items()}
             if isinstance(value, list):
@@ -1029,11 +1065,22 @@ class Engine:
         idle = transient = unknown = 0
         limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
         finish = api_polling.FinishWindow()  # the readings of all polls together pin the end down
+        hub = self._hub(job.api) if getattr(getattr(client, "dialect", None), "batch_limit", 0) else None
+        delay = 0.0
         while True:
             self._check_stop(run)
             try:
-                task = client.get_task(step.task_id, cancel=run.stop)
+                if hub is None:
+                    task = client.get_task(step.task_id, cancel=run.stop)
+                else:  # one batch request per round for every job waiting (v3 tasks/list)
+                    run.wake_at = hub.due_time(delay)
+                    try:
+                        task = hub.get(step.task_id, due=run.wake_at, stop=run.stop)
+                    finally:
+                        run.wake_at = None
             except TripoCancelled:
+                if run.stop.is_set():
+                    raise _Interrupted() from None
                 raise
             except TripoError as exc:
                 if not self._transient(exc):
@@ -1044,7 +1091,9 @@ class Engine:
                 with self._lock:
                     step.error = f"Connection problem, retrying: {_user_message(exc)}"
                 self._post_update(job)
-                self._sleep(run, min(self.poll_max, self.poll_min * 2 ** min(transient, 10)))
+                delay = min(self.poll_max, self.poll_min * 2 ** min(transient, 10))
+                if hub is None:
+                    self._sleep(run, delay)
                 continue
             transient = 0
             changed = self._apply_task(run, idx, step, task)
@@ -1061,9 +1110,9 @@ class Engine:
                     step.error = msg
                 raise _StepFailed(self._prefixed(run, f"{msg} (task {step.task_id})"))
             if not run.slots and step.task_type:  # resumed or attached: it occupies a Tripo slot anyway
-                for g in concurrency_groups(step.task_type, step.params):
-                    self._slots[g].force()
-                    run.slots.append(self._slots[g])
+                for g in self._pools(job, step):
+                    g.force()
+                    run.slots.append(g)
             idle = 0 if changed else idle + 1
             now = time.monotonic()
             finish.update(step.eta, now)
@@ -1077,7 +1126,8 @@ class Engine:
                 poll_min=self.poll_min,
                 poll_max=self.poll_max,
             )
-            self._sleep(run, delay)
+            if hub is None:
+                self._sleep(run, delay)
 
     @staticmethod
     def _transient(exc: TripoError) -> bool:
@@ -1089,9 +1139,9 @@ class Engine:
         job = run.job
         status = str(_attr(task, "status", "") or "")
         progress = int(_attr(task, "progress", 0) or 0)
-        eta = _attr(task, "running_left_time", None)
+        eta = _attr(task, "eta", None)
         queue = _attr(task, "queuing_num", None)
-        credits = _attr(task, "consumed_credit", None)
+        credits = _attr(task, "credits", None)
         ttype = _attr(task, "type", None)
         with self._lock:
             if not step.task_type and ttype:
@@ -1273,6 +1323,24 @@ class Engine:
 
     def _notice(self, job: Job | None, message: str) -> None:
         self._post(Event(job.id if job else "", ev.NOTICE, self._snap(job) if job else {}, redact(message)))
+
+    def _hub(self, api: str) -> PollHub:
+        with self._lock:
+            hub = self._hubs.get(api)
+            if hub is None:
+                hub = self._hubs[api] = PollHub(self._client_factory, name=f"tripo-poll-{api}")
+            return hub
+
+    def _pools(self, job: Job, step: Step) -> list[Slots]:
+        """The account concurrency pools this step counts against (the job's dialect decides), in a fixed order."""
+        out: list[Slots] = []
+        with self._lock:
+            for pool in dialect_by_name(job.api).pools(step.task_type, step.params):
+                slot = self._slots.get(pool.name)
+                if slot is None:
+                    slot = self._slots[pool.name] = Slots(pool.name, min(pool.limit, self.max_parallel))
+                out.append(slot)
+        return out
 
     def _release_slots(self, run: _Run) -> None:
         while run.slots:

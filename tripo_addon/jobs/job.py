@@ -9,6 +9,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import PurePath
 from typing import Any
 
+from ..api.inputs import Input
+from ..api.v2.wire import LEGACY_KEYS, semantic_output
+
 
 class JobState:
     """Job (and step) states. A step uses the same names for its own progress."""
@@ -51,8 +54,10 @@ class Ref:
 
 
 def encode_value(value: Any) -> Any:
-    """Params -> JSON-able: Refs become ``{"$ref": ...}``, paths become strings, tuples lists."""
+    """Params -> JSON-able: Refs become ``{"$ref": ...}``, Inputs ``{"$input": ...}``, paths strings, tuples lists."""
     if isinstance(value, Ref):
+        return value.to_json()
+    if isinstance(value, Input):
         return value.to_json()
     if isinstance(value, PurePath):
         return str(value)
@@ -68,7 +73,12 @@ def decode_value(value: Any) -> Any:
     if isinstance(value, dict):
         if set(value) == {"$ref"} and isinstance(value["$ref"], dict):
             r = value["$ref"]
-            return Ref(int(r["step"]), str(r.get("what", "task_id")))
+            what = str(r.get("what", "task_id"))
+            if what.startswith("output:") and what[7:] in LEGACY_KEYS:  # journals from before semantic outputs
+                what = "output:" + LEGACY_KEYS[what[7:]]
+            return Ref(int(r["step"]), what)
+        if Input.is_json(value):
+            return Input.from_json(value)
         return {k: decode_value(v) for k, v in value.items()}
     if isinstance(value, list):
         return [decode_value(v) for v in value]
@@ -113,9 +123,9 @@ class Step:
     task_id: str | None = None
     status: str = ""  # Tripo's task status: queued, running, success, failed...
     progress: int = 0
-    eta: int | None = None  # running_left_time, seconds
+    eta: int | None = None  # seconds left, when Tripo estimates it
     queue_position: int | None = None  # queuing_num
-    credits: float | None = None  # consumed_credit
+    credits: float | None = None  # credits consumed
     estimate: int | None = None  # credits expected (api.tasks.estimate_credits), set at submit
     error: str = ""
     files: list[str] = field(default_factory=list)
@@ -143,6 +153,10 @@ class Step:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
         kw["params"] = decode_value(kw.get("params") or {})
+        if isinstance(kw.get("output"), dict):  # journals from before semantic outputs hold v2 keys
+            kw["output"] = semantic_output(kw["output"])
+        if isinstance(kw.get("outputs"), list):
+            kw["outputs"] = list(dict.fromkeys(LEGACY_KEYS.get(k, k) for k in kw["outputs"]))
         return cls(**kw)
 
     def snapshot(self, index: int) -> dict:
@@ -167,6 +181,7 @@ class Job:
     error: str = ""  # why it failed / needs attention (plain sentence, no secrets)
     notice: str = ""  # informational message (e.g. "cancelled locally; Tripo has no cancel")
     meta: dict = field(default_factory=dict)  # free JSON-able data for the caller (e.g. the source object name)
+    api: str = "v3"  # the Tripo API version its tasks were sent with (its task ids live there)
 
     def __post_init__(self) -> None:
         if not self.updated:
@@ -235,6 +250,7 @@ class Job:
             "error": self.error,
             "notice": self.notice,
             "meta": copy.deepcopy(self.meta),
+            "api": self.api,
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -256,6 +272,7 @@ class Job:
             error=str(d.get("error", "")),
             notice=str(d.get("notice", "")),
             meta=dict(d.get("meta") or {}),
+            api=str(d.get("api") or "v2"),  # journals from before v3 hold v2 jobs
             steps=[Step.from_dict(s) for s in d["steps"]],
         )
 

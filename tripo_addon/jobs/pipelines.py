@@ -2,7 +2,8 @@
 
 Builders only assemble :class:`Job` objects; nothing is validated or sent until ``Engine.submit``. Only the results the
 user wants are downloaded: the last step's result (the model, or the image of an image task) and, for a generation
-that is followed by other steps, just its preview image (``rendered_image``).
+that is followed by other steps, just its preview image. Outputs are named by meaning (:mod:`tripo_addon.api.outputs`),
+whatever the API version.
 """
 
 from __future__ import annotations
@@ -10,9 +11,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from ..api import outputs as out
 from .job import Job, Ref, Step
 
-PREVIEW = ["rendered_image"]
+PREVIEW = [out.PREVIEW]
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -82,7 +84,7 @@ def refine_model(draft_model_task_id: str, **params: Any) -> Job:
 
 
 def import_model(mesh_path: str | os.PathLike, **params: Any) -> Job:
-    """Upload a local glb/fbx/obj/stl through STS and import it into Tripo."""
+    """Upload a local glb/fbx/obj/stl and import it into Tripo."""
     return single("import_model", {"file": _path(mesh_path), **params}, title=f"import_model: {_name(mesh_path)}")
 
 
@@ -130,7 +132,34 @@ def convert_model(original_model_task_id: str, **params: Any) -> Job:
     return _post("convert_model", original_model_task_id, params)
 
 
-#: Builders by task type (the 16 of api.tasks.TASK_TYPES).
+def generate_multiview_image(image: str | os.PathLike | dict, **params: Any) -> Job:
+    """Four views (front, left, back, right) from one image (v3)."""
+    return single("generate_multiview_image", {"file": _path(image), **params},
+                  title=f"four views: {_name(image) if not isinstance(image, dict) else 'image'}",
+                  outputs=list(out.VIEWS))
+
+
+def edit_multiview_image(original_task_id: str, prompts: dict[str, str], **params: Any) -> Job:
+    """Change some of the four views of a Four Views task, one prompt per view (v3)."""
+    return single("edit_multiview_image", {"original_task_id": original_task_id, "prompts": prompts, **params},
+                  title=f"edit views: {', '.join(prompts)}", outputs=list(out.VIEWS))
+
+
+def image_to_splat(image: str | os.PathLike | dict, **params: Any) -> Job:
+    return single("image_to_splat", {"file": _path(image), **params})
+
+
+def image_to_depth(image: str | os.PathLike | dict, **params: Any) -> Job:
+    return single("image_to_depth", {"file": _path(image), **params})
+
+
+def mesh_uv(original_model_task_id: str, **params: Any) -> Job:
+    job = _post("mesh_uv", original_model_task_id, params)
+    job.steps[0].outputs = [out.MODEL, out.UV_RENDER]
+    return job
+
+
+#: Builders by task type (every type of api.tasks.TASK_TYPES).
 SINGLE_BUILDERS = {
     "text_to_image": text_to_image,
     "generate_image": generate_image,
@@ -148,6 +177,11 @@ SINGLE_BUILDERS = {
     "animate_retarget": animate_retarget,
     "stylize_model": stylize_model,
     "convert_model": convert_model,
+    "generate_multiview_image": generate_multiview_image,
+    "edit_multiview_image": edit_multiview_image,
+    "image_to_splat": image_to_splat,
+    "image_to_depth": image_to_depth,
+    "mesh_uv": mesh_uv,
 }
 
 
@@ -200,7 +234,7 @@ def image_to_animated(
         Step("animate_prerigcheck", {"original_model_task_id": Ref(0)}, download=False),
         Step(
             "animate_rig",
-            _clean({"original_model_task_id": Ref(0), "rig_type": Ref(1, "output:rig_type"), **(rig or {})}),
+            _clean({"original_model_task_id": Ref(0), "rig_type": Ref(1, "output:" + out.RIG_TYPE), **(rig or {})}),
             download=False,
         ),
         Step(
@@ -249,7 +283,7 @@ def send_back(
         title=title or f"{_name(mesh_path)} \u2192 {step_type}",
         kind="send_back",
         steps=[
-            Step("import_model", {"file": _path(mesh_path)}, upload="sts", download=False),
+            Step("import_model", {"file": _path(mesh_path)}, download=False),
             Step(step_type, _clean({**(params or {}), "original_model_task_id": Ref(0)})),
         ],
     )
@@ -263,7 +297,7 @@ def import_and_process(mesh_path: str | os.PathLike, step_type: str, params: dic
 
 
 def text_to_image_to_model(prompt: str, *, image: dict | None = None, **gen: Any) -> Job:
-    """Pipeline 6: text_to_image -> image_to_model with the generated image's URL (``file.url``).
+    """Pipeline 6: text_to_image -> image_to_model on the generated image.
 
     ``image``: extra text_to_image params (e.g. negative_prompt). The generated image is downloaded too.
     """
@@ -272,7 +306,7 @@ def text_to_image_to_model(prompt: str, *, image: dict | None = None, **gen: Any
         kind="pipeline:text_to_image_to_model",
         steps=[
             Step("text_to_image", _clean({"prompt": prompt, **(image or {})})),
-            Step("image_to_model", _clean({"file": Ref(0, "output:generated_image"), **gen})),
+            Step("image_to_model", _clean({"file": Ref(0, "output:" + out.IMAGE), **gen})),
         ],
     )
 

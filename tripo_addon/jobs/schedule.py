@@ -1,45 +1,10 @@
-"""Tripo's concurrency groups and a small interruptible FIFO semaphore (pure logic; the poll interval itself comes
-from ``api.polling.next_poll_delay``)."""
+"""A small interruptible FIFO semaphore for the per-account concurrency pools (the dialect names the pools and their
+limits: ``Dialect.pools``; the poll interval comes from ``api.polling.next_poll_delay``)."""
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
-
-GENERATION_TYPES = frozenset({"text_to_model", "image_to_model", "multiview_to_model"})
-ANIMATE_TYPES = frozenset({"animate_model", "animate_prerigcheck", "animate_rig", "animate_retarget"})
-SINGLE_TYPES = frozenset({"generate_multiview_image", "edit_multiview_image"})
-
-#: Tripo's documented per-account limits (tasks queued or running), by concurrency group (tripo-api.md §8).
-GROUP_LIMITS: dict[str, int] = {
-    "generation": 10,  # text/image/multiview_to_model, all versions except P1 share one bucket
-    "generation_p1": 5,  # the same with P1-*: also counted against "generation" here (the conservative reading)
-    "refine_model": 5,
-    "animate_model": 10,
-    "animate_prerigcheck": 10,
-    "animate_rig": 10,
-    "animate_retarget": 10,
-    "generate_multiview_image": 1,
-    "edit_multiview_image": 1,
-    "other": 10,  # everything else, one shared bucket (the conservative reading)
-}
-
-
-def concurrency_groups(task_type: str, params: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-    """Groups a task occupies while queued or running, in acquisition order (always the same order: no deadlock)."""
-    params = params or {}
-    if task_type in GENERATION_TYPES:
-        mv = params.get("model_version")
-        if isinstance(mv, str) and mv.upper().startswith("P1"):
-            return ("generation_p1", "generation")
-        return ("generation",)
-    if task_type == "refine_model":
-        return ("refine_model",)
-    if task_type in ANIMATE_TYPES or task_type in SINGLE_TYPES:
-        return (task_type,)
-    return ("other",)
 
 
 class Stopped(Exception):

@@ -206,9 +206,20 @@ class WireV2(Dialect):
             return uploads.upload_sts(client, path, cancel=cancel, progress=progress)
         return uploads.upload_image(client, path, cancel=cancel)
 
-    def pool(self, task_type: str, values: Mapping[str, Any] | None = None) -> Pool:
-        """v2 counts every task against one per-account limit (10 by default)."""
-        return Pool("tasks", 10)
+    def pools(self, task_type: str, values: Mapping[str, Any] | None = None) -> tuple[Pool, ...]:
+        """v2's concurrency groups (tripo-api.md §8); P1 counts against its own group and generation's."""
+        if task_type in ("text_to_model", "image_to_model", "multiview_to_model"):
+            mv = (values or {}).get("model_version")
+            if isinstance(mv, str) and mv.upper().startswith("P1"):
+                return (Pool("v2 generation_p1", 5), Pool("v2 generation", 10))
+            return (Pool("v2 generation", 10),)
+        if task_type == "refine_model":
+            return (Pool("v2 refine_model", 5),)
+        if task_type in ("generate_multiview_image", "edit_multiview_image"):
+            return (Pool(f"v2 {task_type}", 1),)
+        if task_type.startswith("animate_"):
+            return (Pool(f"v2 {task_type}", 10),)
+        return (Pool("v2 other", 10),)
 
     def output_input(self, task_id: str, url: str | None, ext: str | None) -> Input:
         """v2 refers to an earlier image by its URL (a task id is not accepted as a file)."""
@@ -225,9 +236,15 @@ _SIMPLE = {"rendered_image": out.PREVIEW, "generated_image": out.IMAGE, "riggabl
            "rig_type": out.RIG_TYPE, "topology": out.RIG_TYPE}
 
 
+#: v2 output key -> semantic name, for records written before outputs were semantic (old job journals).
+LEGACY_KEYS = {"pbr_model": out.MODEL, "base_model": out.MODEL, "rendered_image": out.PREVIEW,
+               "generated_image": out.IMAGE}
+
+
 def semantic_output(raw: Mapping[str, Any]) -> dict[str, Any]:
-    """A v2 ``output`` object with semantic keys (model, preview, image, views, riggable, rig_type)."""
-    res: dict[str, Any] = {}
+    """A v2 ``output`` object with semantic keys (model, preview, image, views, riggable, rig_type). Keys that are
+    already semantic are kept, so it is safe on either form."""
+    res: dict[str, Any] = {k: v for k, v in raw.items() if k in out.ALL and k != out.MODEL}
     for key in _MODEL_KEYS:
         if isinstance(raw.get(key), str) and raw[key]:
             res[out.MODEL] = raw[key]

@@ -224,18 +224,18 @@ class WireV3(Dialect):
 
         return uploads.upload(client, path, mesh=mesh, method=method, cancel=cancel, progress=progress)
 
-    def pool(self, task_type: str, values: Mapping[str, Any] | None = None) -> Pool:
-        """tripo-api-v3.md §13: image 1, P-series 5, processing 5, everything else 10."""
+    def pools(self, task_type: str, values: Mapping[str, Any] | None = None) -> tuple[Pool, ...]:
+        """tripo-api-v3.md §13: image 1, P-series 5, processing 5, everything else 10 (per pool)."""
         if task_type in IMAGE_TYPES:
-            return Pool("image", 1)
+            return (Pool("v3 image", 1),)
         if task_type in ("text_to_model", "image_to_model", "multiview_to_model"):
             mv = (values or {}).get("model_version")
             if model_family(mv if isinstance(mv, str) else None) in P_SERIES:
-                return Pool("p-series", 5)
-            return Pool("generation", 10)
+                return (Pool("v3 p-series", 5),)
+            return (Pool("v3 generation", 10),)
         if task_type in _PROCESSING:
-            return Pool("processing", 5)
-        return Pool("animation" if task_type.startswith("animate") else "mesh", 10)
+            return (Pool("v3 processing", 5),)
+        return (Pool("v3 animation" if task_type.startswith("animate") else "v3 mesh", 10),)
 
 
 AUTH_TEXT = ("Tripo did not accept your API key (HTTP 401); check that it is copied completely (it starts with tsk_), "

@@ -251,6 +251,11 @@ class TaskOperator(OnlineOperator):
     task_type: ClassVar[str] = ""
     bindings: ClassVar[tuple[Binding, ...]] = ()
 
+    @classmethod
+    def unavailable(cls, context) -> str | None:
+        """Retired by Tripo (or v3 only) first: that reason holds whatever the connection."""
+        return catalog.retired_reason(cls.task_type) or super().unavailable(context)
+
     def invoke(self, context, _event):
         return context.window_manager.invoke_props_dialog(self, width=440)
 

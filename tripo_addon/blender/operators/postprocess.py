@@ -60,7 +60,7 @@ def check_against_source(task_type: str, params: dict, field: str, src: tuple[st
     kinds = {p.name: p.kind for p in catalog.task_type(task_type).params}
     probe = {k: v for k, v in params.items() if kinds.get(k) not in ("file", "files", "texture_prompt")}
     probe[field] = src[0]
-    api_tasks.build_request(task_type, probe, source_type=src[1],
+    api_tasks.build_request(task_type, probe, api=catalog.api(), source_type=src[1],
                             source_model_version=version if isinstance(version, str) and version else None)
 
 
@@ -78,7 +78,8 @@ class PostOperator(TaskOperator):
 
     @classmethod
     def unavailable(cls, context):
-        return runtime.unavailable_reason(context) or source_problem(cls.task_type, context)
+        return (catalog.retired_reason(cls.task_type) or runtime.unavailable_reason(context)
+                or source_problem(cls.task_type, context))
 
     def draw_source(self, context, layout):
         obj = context.active_object
