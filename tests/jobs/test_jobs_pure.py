@@ -16,7 +16,8 @@ from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.events import Event, EventQueue
 from tripo_addon.jobs.job import Job, JobState, Ref, Step, decode_value, encode_value, iter_refs
 from tripo_addon.jobs.journal import Journal, JournalError
-from tripo_addon.jobs.schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups
+from tripo_addon.api.dialect import by_name
+from tripo_addon.jobs.schedule import Slots, Stopped
 
 ROOT = Path(__file__).resolve().parents[2]
 JOBS_DIR = ROOT / "tripo_addon" / "jobs"
@@ -164,14 +165,29 @@ def test_event_queue_keeps_one_pending_update_per_job():
 
 
 # ------------------------------------------------------------------------------------------------------ schedule
-def test_concurrency_groups():
-    assert concurrency_groups("text_to_model", {}) == ("generation",)
-    assert concurrency_groups("image_to_model", {"model_version": "P1-20260311"}) == ("generation_p1", "generation")
-    assert concurrency_groups("refine_model") == ("refine_model",)
-    assert concurrency_groups("animate_rig") == ("animate_rig",)
-    assert concurrency_groups("generate_multiview_image") == ("generate_multiview_image",)
-    assert concurrency_groups("convert_model") == ("other",)
-    assert GROUP_LIMITS["generation_p1"] == 5 and GROUP_LIMITS["refine_model"] == 5
+def _pools(api, task_type, params=None):
+    return tuple((p.name, p.limit) for p in by_name(api).pools(task_type, params))
+
+
+def test_v2_concurrency_groups():
+    assert _pools("v2", "text_to_model", {}) == (("v2 generation", 10),)
+    assert _pools("v2", "image_to_model", {"model_version": "P1-20260311"}) == (("v2 generation_p1", 5),
+                                                                               ("v2 generation", 10))
+    assert _pools("v2", "refine_model") == (("v2 refine_model", 5),)
+    assert _pools("v2", "animate_rig") == (("v2 animate_rig", 10),)
+    assert _pools("v2", "generate_multiview_image") == (("v2 generate_multiview_image", 1),)
+    assert _pools("v2", "convert_model") == (("v2 other", 10),)
+
+
+def test_v3_concurrency_pools():
+    """tripo-api-v3.md §13: image 1, P-series 5, processing (texture, convert, import) 5, the rest 10."""
+    assert _pools("v3", "text_to_image") == (("v3 image", 1),)
+    assert _pools("v3", "generate_multiview_image") == (("v3 image", 1),)
+    assert _pools("v3", "text_to_model", {"model_version": "P2-20260801"}) == (("v3 p-series", 5),)
+    assert _pools("v3", "text_to_model", {}) == (("v3 generation", 10),)
+    assert _pools("v3", "convert_model") == (("v3 processing", 5),)
+    assert _pools("v3", "animate_rig") == (("v3 animation", 10),)
+    assert _pools("v3", "mesh_uv") == (("v3 mesh", 10),)
 
 
 def test_slots_fifo_interruptible_and_force():

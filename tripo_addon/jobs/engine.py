@@ -213,7 +213,7 @@ class Engine:
         download_dir: str | os.PathLike,
         *,
         max_parallel: int = 10,
-        api: str | Callable[[], str] = api_tasks.DEFAULT_API,
+        api: str | Callable[[], str] | None = None,
         poll_min: float = api_polling.DEFAULT_POLL_MIN,
         poll_max: float = 30.0,
         journal_interval: float = 2.0,
@@ -266,7 +266,15 @@ class Engine:
     # ================================================================================================ public API
     @property
     def api(self) -> str:
-        """The API version new jobs are sent with ("v3" or "v2"; from the API address)."""
+        """The API version new jobs are sent with ("v3" or "v2"; from the API address). Without an ``api`` argument:
+        the version of the clients ``client_factory`` makes (asked once)."""
+        if self._api is None:
+            try:
+                client = self._client_factory()
+                self._api = str(getattr(client, "api", api_tasks.DEFAULT_API))
+                client.close()
+            except Exception:  # noqa: BLE001 - no key yet: new jobs default to v3, asked again next time
+                return api_tasks.DEFAULT_API
         api = self._api() if callable(self._api) else self._api
         return api if api in api_tasks.API_VERSIONS else api_tasks.DEFAULT_API
 
