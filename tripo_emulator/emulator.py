@@ -253,7 +253,7 @@ class Emulator:
             body = None
         record = {"method": req.method, "path": req.path, "query": {k: v[0] for k, v in req.query.items()},
                   "route": route, "api": info.get("api"), "key": info.get("key"), "api_key": info.get("key"),
-                  "body": body,
+                  "authorization": req.headers.get("Authorization") is not None, "body": body,
                   "time": started, "status": None, "code": None, "fault": None}
         if route == "download":
             record["query"] = {k: v for k, v in record["query"].items() if k != "sig"}

@@ -4,6 +4,7 @@ around the route handlers."""
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import time
@@ -136,6 +137,8 @@ class Handler(BaseHTTPRequestHandler):
             resp = json_response(_envelope({"code": 1000, "message": f"Emulator error: {e!r}", "suggestion": ""},
                                            info, trace), 500, 1000)
         record.update(status=resp.status, code=resp.code, duration=round(time.time() - started, 4))
+        if route == "create" and resp.status == 200:
+            record["task_id"] = _created_id(resp)
         if rule is not None and rule.kind in ANSWER_FAULTS:
             self._fault_answer(rule, trace, record, info)
             return
@@ -224,6 +227,14 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def _created_id(resp: Response) -> str | None:
+    """The task id a successful create answered with (logged with the request, v2 and v3 alike)."""
+    try:
+        return json.loads(resp.body)["data"]["task_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _envelope(body: dict, info: dict, trace: str) -> dict:
