@@ -28,6 +28,11 @@ PUT_PREFIX = "/uploads/"   # presigned PUT URLs (no API key)
 PRESIGN_TTL = 1800
 
 
+# (method, path after /v3/) -> route name, besides the create routes and GET tasks/{id} ("poll")
+FIXED_ROUTES = {("POST", "tasks/list"): "list", ("POST", "files"): "upload", ("POST", "files/presign"): "presign",
+                ("GET", "account/balance"): "balance", ("GET", "account/usage"): "usage"}
+
+
 def route_of(method: str, path: str) -> str:
     """Fault / request-log route name of a /v3 path (dialect-neutral names, as in v2)."""
     rest = path[len(PREFIX):].rstrip("/")
@@ -35,18 +40,10 @@ def route_of(method: str, path: str) -> str:
         return "create"
     if rest in V.RETIRED_ROUTES:
         return "retired"
-    if rest == "tasks/list" and method == "POST":
-        return "list"
+    if (method, rest) in FIXED_ROUTES:
+        return FIXED_ROUTES[(method, rest)]
     if rest.startswith("tasks/") and rest.count("/") == 1 and method == "GET":
         return "poll"
-    if rest == "files" and method == "POST":
-        return "upload"
-    if rest == "files/presign" and method == "POST":
-        return "presign"
-    if rest == "account/balance" and method == "GET":
-        return "balance"
-    if rest == "account/usage" and method == "GET":
-        return "usage"
     return "other"
 
 
@@ -77,7 +74,7 @@ class V3Routes:
 
     def _unknown(self, req: Request) -> Response:
         rest = req.path[len(PREFIX):].rstrip("/")
-        known = set(V.CREATE_ROUTES) | {"tasks/list", "files", "files/presign", "account/balance", "account/usage"}
+        known = set(V.CREATE_ROUTES) | {path for _, path in FIXED_ROUTES}
         if rest in known or rest.startswith("tasks/"):
             raise ApiError(1003, f"{req.method} is not allowed on {req.path}.", status=405)
         raise ApiError(4001, f"No route {req.method} {req.path}.", status=404, suggestion="Check the path.")
