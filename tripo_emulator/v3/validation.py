@@ -215,6 +215,8 @@ def _import(b: dict, ctx: Any) -> Plan:
     ref = single(b)
     if ref.kind == "task":
         raise not_a_task("input")
+    if "object" in ref.obj:
+        raise invalid("v3 import takes a file token or a URL; storage `object` references are gone.")
     return _v2(b, "import_model", ctx, ("file",), file=ref.obj)
 
 
