@@ -263,3 +263,28 @@ def test_the_fallback_transport_too(sdk, emulator, key, tmp_path):
     task = finish(c, run(c.image_to_model(str(image_file(tmp_path / "x.png", seed=9)), model_version=V31)))
     files = run(c.download_task_models(task, str(tmp_path)))
     assert files["model"] and os.path.getsize(files["model"]) > 1000
+
+
+def test_the_0x_method_names_still_work(client, emulator, key, model_task, rig_task, tmp_path):
+    """tripo3d 1.0 keeps 0.x names (ComfyUI-Tripo calls them): they send v2-style fields the emulator accepts."""
+    img = image_file(tmp_path / "ref.png", seed=4)
+    token = run(client.upload_file(str(img)))["file_token"]
+    legacy = finish(client, run(client.create_task({"type": "image_to_model", "model_version": V31,
+                                                    "file": {"type": "png", "file_token": token}})))
+    assert created(emulator, key, legacy.task_id)["body"] == {"model_version": V31,
+                                                              "file": {"type": "png", "file_token": token}}
+    calls = {
+        "check_riggable": client.check_riggable(model_task.task_id),
+        "rig_model": client.rig_model(model_task.task_id),
+        "retarget_animation": client.retarget_animation(rig_task.task_id, "preset:jump"),
+        "smart_lowpoly": client.smart_lowpoly(model_task.task_id, model_version="P-v2.0-20251225", face_limit=600),
+        "mesh_segmentation": client.mesh_segmentation(model_task.task_id),
+        "generate_image": client.generate_image("a robot in the same pose", file=str(img)),
+    }
+    for name, coro in calls.items():
+        task = finish(client, run(coro))
+        assert task.status.value == "success", name
+    bodies = {r["path"]: r["body"] for r in emulator.requests(route="create", key=key)}
+    assert bodies["/v3/animations/rig"] == {"input": model_task.task_id, "model": "v1.0-20240301"}
+    assert bodies["/v3/mesh/decimate"] == {"input": model_task.task_id, "model": "v2.0", "face_limit": 600}
+    assert bodies["/v3/generation/image-to-image"]["input"].startswith("file_")
