@@ -300,17 +300,23 @@ class Emulator:
         resp.headers["X-ParallelismLimit-Remain"] = str(max(0, remain))
         return resp
 
-    def rate_check(self, acc: Account) -> None:
-        """1007 (429 + Retry-After) when the account made rate_limit_per_minute creations in the last minute."""
+    def rate_check(self, acc: Account) -> dict[str, str]:
+        """1007 (429 + Retry-After) when the account made rate_limit_per_minute creations in the last minute; else
+        counts this one. Returns the X-RateLimit-* headers (v3 sends them; {} without a limit)."""
         if not self.rate_limit_per_minute:
-            return
-        window = self._creates[acc.key]
+            return {}
+        limit, window = self.rate_limit_per_minute, self._creates[acc.key]
         now = time.monotonic()
         while window and now - window[0] > 60:
             window.popleft()
-        if len(window) >= self.rate_limit_per_minute:
-            raise ApiError(1007, retry_after=max(1, int(60 - (now - window[0])) + 1))
-        window.append(now)
+        full = len(window) >= limit
+        if not full:
+            window.append(now)
+        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - len(window))),
+                   "X-RateLimit-Reset": str(math.ceil(time.time() + 60 - (now - window[0])))}
+        if full:
+            raise ApiError(1007, retry_after=max(1, int(60 - (now - window[0])) + 1), headers=headers)
+        return headers
 
     def context(self, acc: Account) -> _Ctx:
         """The validation context (lookups scoped to one account)."""

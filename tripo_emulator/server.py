@@ -132,6 +132,7 @@ class Handler(BaseHTTPRequestHandler):
             resp = emu.dispatch(req, route, info, rule)
         except ApiError as e:
             headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else {}
+            headers.update(e.headers)
             resp = json_response(_envelope(e.body(), info, trace), e.status, e.code, headers)
         except Exception as e:  # a bug in the emulator: answer like the service's 1000, keep serving
             resp = json_response(_envelope({"code": 1000, "message": f"Emulator error: {e!r}", "suggestion": ""},

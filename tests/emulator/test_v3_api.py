@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime
 import struct
+import time
 import uuid
 
 import pytest
@@ -136,12 +137,16 @@ def test_pools_answer_429_with_retry_after(slow_emulator, slow_key, emulator, mk
 
 
 def test_rate_limit_is_1007(emulator, api_key):
-    emulator.configure(rate_limit_per_minute=1)
+    emulator.configure(rate_limit_per_minute=2)
     try:
-        create3(emulator, api_key, "generation/text-to-model", {"prompt": "a cat", "model": V31})
-        r = requests.post(f"{emulator.v3_base_url}/v3/generation/text-to-model", headers=auth(api_key), timeout=10,
-                          json={"prompt": "a cat", "model": V31})
+        heads = []
+        for _ in range(3):
+            r = requests.post(f"{emulator.v3_base_url}/v3/generation/text-to-model", headers=auth(api_key),
+                              timeout=10, json={"prompt": "a cat", "model": V31})
+            heads.append((r.headers["X-RateLimit-Limit"], r.headers["X-RateLimit-Remaining"]))
         assert error3(r) == (429, 1007) and int(r.headers["Retry-After"]) >= 1
+        assert heads == [("2", "1"), ("2", "0"), ("2", "0")]
+        assert 0 < int(r.headers["X-RateLimit-Reset"]) - time.time() <= 61
     finally:
         emulator.configure(rate_limit_per_minute=None)
 

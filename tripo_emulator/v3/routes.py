@@ -82,14 +82,16 @@ class V3Routes:
     # -------------------------------------------------------------------------------------------- tasks
     def _create(self, req: Request, acc: Account, rule: Rule | None) -> Response:
         body = _json(req)
-        self.emu.rate_check(acc)
+        limits = self.emu.rate_check(acc)
         plan = plan_for(task_type(req.path), body, self.emu.context(acc))
         forced = None
         if rule is not None and rule.kind == "fail_task":
             forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
         task = self.emu.store.create(acc, plan, forced, api="v3")
-        return ok({"task_id": task.id, "type": task.type, "status": "queued"})
+        resp = ok({"task_id": task.id, "type": task.type, "status": "queued"})
+        resp.headers.update(limits)
+        return resp
 
     def _view(self, task: Any, rule: Rule | None) -> dict:
         expired = rule is not None and rule.kind == "expire_urls"
