@@ -4,6 +4,8 @@
 #   bash scripts/setup_env.sh          # .venv   from requirements-dev.txt  (bpy 5.0.1; everything)
 #   bash scripts/setup_env.sh --all    # ... and .venv42 from requirements-bpy42.txt (bpy 4.2.23 LTS)
 #   bash scripts/setup_env.sh --42     # only .venv42
+#   bash scripts/setup_env.sh --sdk3   # only .venv-sdk3 from requirements-sdk3.txt (Tripo's v3 SDK, tripo3d 1.0.0; --all
+#                                      # builds it too)
 #
 # Needs Python 3.11 (bpy 4.2-5.0 wheels are cp311 only): $PYTHON, else python3.11, else python3 if it is 3.11.
 # A venv is reused only when its stamp (sha256 of the requirement file + Python version) matches; a venv without
@@ -15,12 +17,13 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-want_dev=1 want_42=0
+want_dev=1 want_42=0 want_sdk3=0
 case "${1:-}" in
-  --all) want_42=1 ;;
+  --all) want_42=1; want_sdk3=1 ;;
   --42) want_dev=0; want_42=1 ;;
+  --sdk3) want_dev=0; want_sdk3=1 ;;
   "") ;;
-  *) echo "usage: $0 [--all|--42]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--all|--42|--sdk3]" >&2; exit 2 ;;
 esac
 
 say() { printf '[setup] %s\n' "$*"; }
@@ -109,3 +112,8 @@ ensure_bpy_imports() {  # dir
 
 if [ "$want_dev" = 1 ]; then ensure_venv .venv requirements-dev.txt; ensure_bpy_imports .venv; fi
 if [ "$want_42" = 1 ]; then ensure_venv .venv42 requirements-bpy42.txt; ensure_bpy_imports .venv42; fi
+if [ "$want_sdk3" = 1 ]; then
+  ensure_venv .venv-sdk3 requirements-sdk3.txt
+  TRIPO_DISABLE_GEO_DETECTION=1 .venv-sdk3/bin/python -c 'import tripo3d, sys; sys.exit(not tripo3d.__version__.startswith("1."))' \
+    || { echo "[setup] .venv-sdk3 does not hold tripo3d 1.x" >&2; exit 1; }
+fi

@@ -68,7 +68,8 @@ class ConversionError(RuntimeError):
     pass
 
 
-# The Python that runs Blender work: None = this interpreter (it has bpy in the project's venv).
+# The Python that runs Blender work: None = $TRIPO_EMULATOR_BLENDER_PYTHON, else this interpreter (it has bpy in the
+# project's venv; a venv without bpy, like .venv-sdk3, names one that has it).
 PYTHON: str | None = None
 _SEM = threading.BoundedSemaphore(2)   # Blender processes are heavy: at most two at once
 _LOCKS: dict[str, threading.Lock] = {}
@@ -78,7 +79,7 @@ _LOCKS_GUARD = threading.Lock()
 def convert(src: Path, fmt: str, cache_dir: Path, *, quads: bool = False, animation: bool = True,
             timeout: float = 300.0) -> Path:
     """Path of `src` converted to fmt ('fbx' | 'usdz' | 'glb') through a Blender child process (cached)."""
-    python = PYTHON or sys.executable
+    python = PYTHON or os.environ.get("TRIPO_EMULATOR_BLENDER_PYTHON") or sys.executable
     data = src.read_bytes()
     opts = {"format": fmt, "quads": quads, "animation": animation, "src_ext": src.suffix.lower()}
     key = hashlib.sha256(data + json.dumps(opts, sort_keys=True).encode()).hexdigest()[:32]

@@ -93,7 +93,9 @@ SOURCES: dict[str, set[str]] = {
 # Tasks whose output is a model (anything rig/prerigcheck can take).
 MODEL_TASKS = _MODEL_GEN | {"refine_model", "texture_model", "import_model", "mesh_segmentation", "mesh_completion",
                             "highpoly_to_lowpoly", "animate_rig", "animate_retarget", "stylize_model",
-                            "convert_model"}
+                            "convert_model", "mesh_uv"}
+for _t in ("texture_model", "mesh_segmentation", "highpoly_to_lowpoly", "convert_model"):
+    SOURCES[_t] = SOURCES[_t] | {"mesh_uv"}   # v3's mesh/uv makes a model like the others
 for _t in ("animate_prerigcheck", "animate_rig"):
     SOURCES[_t] = set(MODEL_TASKS)
 
@@ -104,13 +106,16 @@ DURATIONS: dict[str, tuple[float, float]] = {
     "multiview_to_model": (5, 55), "refine_model": (10, 120), "texture_model": (4, 40), "import_model": (1, 10),
     "mesh_segmentation": (5, 90), "mesh_completion": (5, 90), "highpoly_to_lowpoly": (5, 60),
     "animate_prerigcheck": (1, 5), "animate_rig": (5, 60), "animate_retarget": (3, 30), "stylize_model": (4, 40),
-    "convert_model": (2, 15),
+    "convert_model": (2, 15), "image_to_splat": (4, 60), "image_to_depth": (2, 10), "mesh_uv": (3, 30),
 }
 
 # Concurrency groups (§8) and their limits; counted over queued + running tasks of one account.
 GROUP_LIMITS: dict[str, int] = {
     "generation_p1": 5, "generation": 10, "refine": 5, "animate_prerigcheck": 10, "animate_rig": 10,
     "animate_retarget": 10, "generate_multiview_image": 1, "edit_multiview_image": 1, "other": 10,
+    # v3 pools (tripo-api-v3.md §13), per account: tasks created through /v3 count in these
+    "v3_image": 1, "v3_p_series": 5, "v3_processing": 5, "v3_generation": 10, "v3_animation": 10, "v3_mesh": 10,
+    "v3_other": 10,
 }
 
 

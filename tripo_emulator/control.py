@@ -52,7 +52,8 @@ def handle(emu: Emulator, req: Request) -> Response:
             if m == "DELETE":
                 emu.clear_requests()
                 return ok({"requests": []})
-            return ok({"requests": emu.requests(req.q("method"), req.q("path"), req.q("key"))})
+            return ok({"requests": emu.requests(req.q("method"), req.q("path"), req.q("key"), route=req.q("route"),
+                                                api=req.q("api"))})
         if path.startswith("/_emulator/tasks/"):
             task = emu.store.find(path.split("/")[-1])
             if task is None:

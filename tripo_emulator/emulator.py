@@ -26,6 +26,7 @@ from .inputs import MAX_IMAGE_BYTES, check_image
 from .s3 import BUCKET, S3Server, sts_credentials
 from .server import API_PREFIX, Server
 from .tasks import Task, TaskStore
+from .v3 import routes as v3
 from .validation import validate
 from .web import Request, Response, json_response, ok, parse_multipart
 
@@ -36,12 +37,16 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 
 class Emulator:
-    """A local Tripo v2 API. start() serves http://<host>:<port>/v2/openapi plus an HTTPS S3 (moto)."""
+    """A local Tripo API. start() serves v2 under http://<host>:<port>/v2/openapi and v3 at the root
+    (http://<host>:<port>/v3/...), plus an HTTPS S3 (moto). ``api`` picks the dialect `base_url` points at."""
 
     def __init__(self, port: int = 0, *, time_scale: float = 1.0, data_dir: str | Path | None = None,
                  url_ttl: float = 300.0, banned_words: tuple[str, ...] | list[str] = ("forbiddenword",),
                  strict_keys: bool = False, host: str = "127.0.0.1", rate_limit_per_minute: int | None = None,
-                 workers: int = 4, s3: bool = True) -> None:
+                 workers: int = 4, s3: bool = True, api: str = "v2") -> None:
+        if api not in ("v2", "v3"):
+            raise ValueError(f"api must be 'v2' or 'v3', not {api!r}")
+        self.api = api
         self.host, self.port = host, port
         self.time_scale = float(time_scale)
         self.url_ttl = float(url_ttl)
@@ -62,6 +67,7 @@ class Emulator:
         self._creates: dict[str, collections.deque[float]] = collections.defaultdict(collections.deque)
         self._server: Server | None = None
         self._thread: threading.Thread | None = None
+        self.v3 = v3.V3Routes(self)
 
     # ------------------------------------------------------------------------------------------ lifecycle
     def start(self) -> Emulator:
@@ -102,8 +108,23 @@ class Emulator:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def base_url(self) -> str:
+    def v2_base_url(self) -> str:
+        """http://host:port/v2/openapi"""
         return self.root_url + API_PREFIX
+
+    @property
+    def v3_base_url(self) -> str:
+        """http://host:port (v3 paths start with /v3/; this is what tripo3d 1.x takes as v3_base_url)."""
+        return self.root_url
+
+    @property
+    def base_url(self) -> str:
+        """The base URL of the dialect chosen with ``api=``."""
+        return self.v3_base_url if self.api == "v3" else self.v2_base_url
+
+    @property
+    def secret(self) -> bytes:
+        return self._secret
 
     @property
     def s3_endpoint(self) -> str | None:
@@ -146,12 +167,15 @@ class Emulator:
     def clear_faults(self) -> None:
         self.faults.clear()
 
-    def requests(self, method: str | None = None, path: str | None = None, key: str | None = None) -> list[dict]:
-        """Logged API requests (oldest first); path filters by substring."""
+    def requests(self, method: str | None = None, path: str | None = None, key: str | None = None, *,
+                 route: str | None = None, api: str | None = None) -> list[dict]:
+        """Logged API requests (oldest first); path filters by substring, route by name (create, poll, list,
+        upload, presign, download, balance, usage, ...), api by dialect ("v2" | "v3")."""
         with self._log_lock:
             out = list(self._log)
         return [dict(r) for r in out if (method is None or r["method"] == method.upper())
-                and (path is None or path in r["path"]) and (key is None or r["key"] == key)]
+                and (path is None or path in r["path"]) and (key is None or r["key"] == key)
+                and (route is None or r["route"] == route) and (api is None or r["api"] == api)]
 
     def clear_requests(self) -> None:
         with self._log_lock:
@@ -185,7 +209,8 @@ class Emulator:
     def config(self) -> dict:
         return {"time_scale": self.time_scale, "url_ttl": self.url_ttl, "banned_words": list(self.banned_words),
                 "rate_limit_per_minute": self.rate_limit_per_minute, "strict_keys": self.accounts.strict,
-                "base_url": self.base_url, "s3_endpoint": self.s3_endpoint, "s3_ca_file": self.s3_ca_file,
+                "base_url": self.base_url, "api": self.api, "v2_base_url": self.v2_base_url,
+                "v3_base_url": self.v3_base_url, "s3_endpoint": self.s3_endpoint, "s3_ca_file": self.s3_ca_file,
                 "data_dir": str(self.data_dir)}
 
     # ------------------------------------------------------------------------------------------ request log
@@ -193,8 +218,11 @@ class Emulator:
         """What fault rules can match on: method, path, key, type (task type), task_id."""
         auth = req.headers.get("Authorization") or ""
         key = auth.split(" ", 1)[1].strip() if auth.lower().startswith("bearer ") else None
-        info: dict[str, Any] = {"method": req.method, "path": req.path, "key": key, "route": route}
-        if route == "create":
+        api = "v3" if req.path.startswith((v3.PREFIX, v3.PUT_PREFIX)) else "v2"
+        info: dict[str, Any] = {"method": req.method, "path": req.path, "key": key, "route": route, "api": api}
+        if route == "create" and api == "v3":
+            info["type"] = v3.task_type(req.path)
+        elif route == "create":
             body = req.json_or_none()
             if isinstance(body, dict):
                 info["type"] = body.get("type")
@@ -204,6 +232,8 @@ class Emulator:
             task = self.store.find(tid)
             info["type"] = task.type if task else None
             info["owner"] = task.account.key if task else None   # downloads carry no key: match on the owner
+            if task is not None and route == "download":
+                info["api"] = task.api
         return info
 
     def log_request(self, req: Request, route: str | None, info: dict, started: float) -> dict:
@@ -222,7 +252,8 @@ class Emulator:
         else:
             body = None
         record = {"method": req.method, "path": req.path, "query": {k: v[0] for k, v in req.query.items()},
-                  "route": route, "key": info.get("key"), "api_key": info.get("key"), "body": body,
+                  "route": route, "api": info.get("api"), "key": info.get("key"), "api_key": info.get("key"),
+                  "authorization": req.headers.get("Authorization") is not None, "body": body,
                   "time": started, "status": None, "code": None, "fault": None}
         if route == "download":
             record["query"] = {k: v for k, v in record["query"].items() if k != "sig"}
@@ -234,6 +265,8 @@ class Emulator:
     def dispatch(self, req: Request, route: str | None, info: dict, rule: Rule | None) -> Response:
         if route == "download":
             return self._download(req)
+        if info.get("api") == "v3":
+            return self.v3.put(req) if req.path.startswith(v3.PUT_PREFIX) else self.v3.dispatch(req, route, rule)
         if route is None or route == "other":
             if req.path.startswith(API_PREFIX + "/task") or req.path.startswith(API_PREFIX + "/upload") \
                     or req.path.startswith(API_PREFIX + "/user"):
@@ -255,14 +288,7 @@ class Emulator:
             body = req.json()
         except (ValueError, UnicodeDecodeError):
             raise ApiError(1003) from None
-        if self.rate_limit_per_minute:
-            window = self._creates[acc.key]
-            now = time.monotonic()
-            while window and now - window[0] > 60:
-                window.popleft()
-            if len(window) >= self.rate_limit_per_minute:
-                raise ApiError(1007, retry_after=max(1, int(60 - (now - window[0])) + 1))
-            window.append(now)
+        self.rate_check(acc)
         plan = validate(body, _Ctx(self, acc))
         forced = None
         if rule is not None and rule.kind == "fail_task":
@@ -273,6 +299,31 @@ class Emulator:
         resp = ok({"task_id": task.id})
         resp.headers["X-ParallelismLimit-Remain"] = str(max(0, remain))
         return resp
+
+    def rate_check(self, acc: Account) -> dict[str, str]:
+        """1007 (429 + Retry-After) when the account made rate_limit_per_minute creations in the last minute; else
+        counts this one. Returns the X-RateLimit-* headers (v3 sends them; {} without a limit)."""
+        if not self.rate_limit_per_minute:
+            return {}
+        limit, window = self.rate_limit_per_minute, self._creates[acc.key]
+        now = time.monotonic()
+        while window and now - window[0] > 60:
+            window.popleft()
+        full = len(window) >= limit
+        if not full:
+            window.append(now)
+        headers = {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(max(0, limit - len(window))),
+                   "X-RateLimit-Reset": str(math.ceil(time.time() + 60 - (now - window[0])))}
+        if full:
+            raise ApiError(1007, retry_after=max(1, int(60 - (now - window[0])) + 1), headers=headers)
+        return headers
+
+    def context(self, acc: Account) -> _Ctx:
+        """The validation context (lookups scoped to one account)."""
+        return _Ctx(self, acc)
+
+    def add_upload(self, token: str, acc: Account, path: Path) -> None:
+        self._uploads[token] = (acc, path)
 
     def _poll(self, req: Request, acc: Account, rule: Rule | None) -> Response:
         task_id = req.path.rstrip("/").split("/")[-1]

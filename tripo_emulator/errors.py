@@ -39,13 +39,14 @@ class ApiError(Exception):
     """An error answer: HTTP status plus the Tripo envelope {code, message, suggestion}."""
 
     def __init__(self, code: int, detail: str = "", *, status: int | None = None, retry_after: int | None = None,
-                 suggestion: str | None = None) -> None:
+                 suggestion: str | None = None, headers: dict[str, str] | None = None) -> None:
         base_status, message, base_suggestion = ERRORS.get(code, (500, "Error.", ""))
         self.code = code
         self.status = status if status is not None else base_status
         self.message = f"{message} {detail}".strip() if detail else message
         self.suggestion = suggestion if suggestion is not None else base_suggestion
         self.retry_after = retry_after
+        self.headers = headers or {}   # extra response headers (e.g. v3's X-RateLimit-*)
         super().__init__(f"{self.status}/{code}: {self.message}")
 
     def body(self) -> dict:

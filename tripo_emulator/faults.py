@@ -1,6 +1,8 @@
 """Fault injection rules, matched in order against each API request (test-only).
 
-A rule: {"route": create|poll|upload|sts_token|balance|download|any, "kind": ..., "count": 1 (-1 = forever),
+A rule: {"route": create|poll|upload|sts_token|balance|download|list|usage|presign|any (v2 and v3 alike: the
+v3 "upload" is POST /v3/files and the PUT to a presigned URL; list, usage and presign exist only in v3),
+"kind": ..., "count": 1 (-1 = forever),
 "match": {"type": <task type>, "path": <substring>, "key": <api key>, "owner": <api key of the task's account
 (polls, downloads: signed URLs carry no key)>, "task_id": <id>, "method": "GET"}, ...}.
 Kinds and their extra fields:
@@ -16,8 +18,9 @@ Kinds and their extra fields:
   slow_body       seconds (default 2): the body trickles out over that time
   fail_task       error_code (default 1001), error_msg, task_status (failed|banned|expired|cancelled|unknown):
                   the next matching created task ends that way (credits refunded)
-  unknown_status  the next matching GET /task answers show status "unknown" (the task itself is unaffected)
-  expire_urls     URLs handed out by the matching GET /task answers are already expired
+  unknown_status  the next matching GET /task answers (v3: also POST /v3/tasks/list) show status "unknown" (the task
+                  itself is unaffected)
+  expire_urls     URLs handed out by the matching GET /task (v3: also tasks/list) answers are already expired
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-ROUTES = ("create", "poll", "upload", "sts_token", "balance", "download", "any")
+ROUTES = ("create", "poll", "upload", "sts_token", "balance", "download", "list", "usage", "presign", "any")
 KINDS = ("status", "delay", "drop", "reset", "truncate", "malformed_json", "slow_body", "fail_task", "unknown_status",
          "expire_urls")
-ONLY_ON = {"fail_task": ("create",), "unknown_status": ("poll",), "expire_urls": ("poll",)}
+ONLY_ON = {"fail_task": ("create",), "unknown_status": ("poll", "list"), "expire_urls": ("poll", "list")}
 _ids = itertools.count(1)
 
 

@@ -16,6 +16,7 @@ FLAT = {
     "text_to_image": 5, "generate_multiview_image": 10, "refine_model": 30, "import_model": 0,
     "mesh_segmentation": 40, "mesh_completion": 50, "highpoly_to_lowpoly": 30, "animate_prerigcheck": 0,
     "animate_rig": 25, "stylize_model": 20,
+    "image_to_splat": 30, "image_to_depth": 5, "mesh_uv": 10,   # v3 only
 }
 # convert_model options that cost +5 when set, i.e. present in the request body with any value (§5.3.16).
 CONVERT_ADVANCED = ("quad", "face_limit", "flatten_bottom", "flatten_bottom_threshold", "texture_size",

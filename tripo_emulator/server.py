@@ -1,8 +1,10 @@
-"""The HTTP server: Tripo v2 routes under /v2/openapi, signed file downloads under /files, and the test-only
-control routes under /_emulator. Faults are applied here, around the route handlers."""
+"""The HTTP server: Tripo v2 routes under /v2/openapi, v3 routes under /v3 (and presigned PUTs under /uploads),
+signed file downloads under /files, and the test-only control routes under /_emulator. Faults are applied here,
+around the route handlers."""
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import time
@@ -13,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from .errors import ApiError
 from .faults import Rule
+from .v3 import routes as v3
 from .web import BodyTooLarge, Request, Response, json_response, read_body
 
 if TYPE_CHECKING:
@@ -27,6 +30,10 @@ def route_of(method: str, path: str) -> str | None:
     """Fault/request-log route name for an API path."""
     if path.startswith("/files/"):
         return "download"
+    if path.startswith(v3.PREFIX):
+        return v3.route_of(method, path)
+    if path.startswith(v3.PUT_PREFIX):
+        return "upload"
     if not path.startswith(API_PREFIX):
         return None
     rest = path[len(API_PREFIX):].rstrip("/")
@@ -119,18 +126,22 @@ class Handler(BaseHTTPRequestHandler):
         if rule is not None and rule.kind == "delay":
             time.sleep(rule.seconds if rule.seconds is not None else 1.0)
         if rule is not None and not rule.after and rule.kind in ANSWER_FAULTS:
-            self._fault_answer(rule, trace, record)
+            self._fault_answer(rule, trace, record, info)
             return
         try:
             resp = emu.dispatch(req, route, info, rule)
         except ApiError as e:
             headers = {"Retry-After": str(e.retry_after)} if e.retry_after is not None else {}
-            resp = json_response(e.body(), e.status, e.code, headers)
+            headers.update(e.headers)
+            resp = json_response(_envelope(e.body(), info, trace), e.status, e.code, headers)
         except Exception as e:  # a bug in the emulator: answer like the service's 1000, keep serving
-            resp = json_response({"code": 1000, "message": f"Emulator error: {e!r}", "suggestion": ""}, 500, 1000)
+            resp = json_response(_envelope({"code": 1000, "message": f"Emulator error: {e!r}", "suggestion": ""},
+                                           info, trace), 500, 1000)
         record.update(status=resp.status, code=resp.code, duration=round(time.time() - started, 4))
+        if route == "create" and resp.status == 200:
+            record["task_id"] = _created_id(resp)
         if rule is not None and rule.kind in ANSWER_FAULTS:
-            self._fault_answer(rule, trace, record)
+            self._fault_answer(rule, trace, record, info)
             return
         if rule is not None and rule.kind == "malformed_json":
             broken = resp.body[: max(1, len(resp.body) // 2)] if resp.body else b'{"code":0,"data":{'
@@ -138,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
             record.update(status=200, code=None)
         self._send(resp, trace, rule=rule)
 
-    def _fault_answer(self, rule: Rule, trace: str, record: dict) -> None:
+    def _fault_answer(self, rule: Rule, trace: str, record: dict, info: dict) -> None:
         if rule.kind == "drop":
             record.update(status=None, code=None)
             self.close_connection = True
@@ -157,8 +168,8 @@ class Handler(BaseHTTPRequestHandler):
             from .errors import ERRORS
 
             msg = rule.message or ERRORS.get(rule.code, (0, "Error.", ""))[1]
-            resp = json_response({"code": rule.code, "message": msg, "suggestion": "Injected fault."}, status,
-                                 rule.code, headers)
+            resp = json_response(_envelope({"code": rule.code, "message": msg, "suggestion": "Injected fault."},
+                                           info, trace), status, rule.code, headers)
         else:
             page = GATEWAY_PAGE.replace(b"{status}", f"{status} {self.responses.get(status, ('Error',))[0]}".encode())
             resp = Response(status, page, {"Content-Type": "text/html", **headers}, None)
@@ -217,6 +228,21 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+
+def _created_id(resp: Response) -> str | None:
+    """The task id a successful create answered with (logged with the request, v2 and v3 alike)."""
+    try:
+        return json.loads(resp.body)["data"]["task_id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _envelope(body: dict, info: dict, trace: str) -> dict:
+    """v3 error bodies also carry "status": "error" and the request id."""
+    if info.get("api") == "v3":
+        return {**body, "status": "error", "request_id": trace}
+    return body
 
 
 def _chunks(resp: Response, limit: int, pieces: int | None):

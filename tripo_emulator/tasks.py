@@ -49,6 +49,8 @@ class Task:
     consumed: float = 0
     forced: dict | None = None    # from a fail_task fault: {"error_code", "error_msg", "task_status"}
     future: Future | None = None
+    api: str = "v2"               # the dialect that created it ("v2" | "v3")
+    completed_at: float | None = None   # wall-clock time it became final
 
     @property
     def deadline(self) -> float:
@@ -104,7 +106,7 @@ class TaskStore:
             return [t for t in self.tasks.values()
                     if t.account is acc and t.group == group and not self._maybe_finalize(t)]
 
-    def create(self, acc: Account, plan: Plan, forced: dict | None = None) -> Task:
+    def create(self, acc: Account, plan: Plan, forced: dict | None = None, api: str = "v2") -> Task:
         """Concurrency check (429/2000 with Retry-After), freeze credits (403/2010), start the work."""
         with self.lock:
             active = self.active(acc, plan.group)
@@ -117,7 +119,8 @@ class TaskStore:
             queue_s, run_s = C.DURATIONS.get(plan.type, (2, 20))
             tid = str(uuid.uuid4())
             task = Task(tid, plan.type, acc, plan, int(time.time()), time.monotonic(), queue_s * self.time_scale,
-                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced)
+                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced,
+                        api=api)
             self.tasks[tid] = task
             src = plan.source
             source = SourceInfo(src.type, src.dir, dict(src.meta), dict(src.outputs)) if src is not None else None
@@ -160,6 +163,7 @@ class TaskStore:
             else:
                 self.accounts.refund(task.account, task.price)
             task.future = None
+            task.completed_at = time.time()
             task.plan.files = {}   # input bytes (images, imported meshes) are not needed any more
         return True
 
@@ -205,7 +209,12 @@ class TaskStore:
             elif task.status == "success":
                 out = {}
                 for key, val in task.outputs.items():
-                    out[key] = {k: sign(task, v) for k, v in val.items()} if isinstance(val, dict) else sign(task, val)
+                    if isinstance(val, dict):
+                        out[key] = {k: sign(task, v) for k, v in val.items()}
+                    elif isinstance(val, list):   # v3 retarget: one file per clip
+                        out[key] = [sign(task, v) for v in val]
+                    else:
+                        out[key] = sign(task, val)
                 out.update(task.extra)
                 d["output"] = out
                 d["progress"] = 100
@@ -241,7 +250,7 @@ class TaskStore:
                 return None
             names = set()
             for v in task.outputs.values():
-                names.update(v.values() if isinstance(v, dict) else [v])
+                names.update(v.values() if isinstance(v, dict) else v if isinstance(v, list) else [v])
             if name not in names:
                 return None
             return task.dir / name

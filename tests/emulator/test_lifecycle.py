@@ -224,11 +224,13 @@ def test_cli_script_serves_until_killed(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / "tripo_emulator.py"), "--port", "0",
                              "--time-scale", "0.01", "--data-dir", str(tmp_path), "--key", "tsk_cli",
-                             "--balance", "77", "--no-s3"], stdout=subprocess.PIPE, text=True, env=env)
+                             "--balance", "77", "--no-s3", "--api", "v2"], stdout=subprocess.PIPE, text=True, env=env)
     try:
         line = proc.stdout.readline()
-        assert line.startswith("Tripo emulator: http://127.0.0.1:")
+        assert line.startswith("Tripo emulator: http://127.0.0.1:") and line.rstrip().endswith("/v2/openapi")
         base = line.split()[-1]
+        assert proc.stdout.readline().startswith("v3 base URL:")
+        assert proc.stdout.readline().split()[-1] == base
         assert proc.stdout.readline().startswith("S3 endpoint:")
         r = requests.get(base + "/user/balance", headers=auth("tsk_cli"), timeout=10)
         assert r.json()["data"] == {"balance": 77, "frozen": 0}
@@ -317,3 +319,31 @@ def test_download_faults_match_the_owner(emulator, mkey, image_task):
     url = get(emulator, mkey, image_task["task_id"])["output"]["generated_image"]
     assert requests.get(url).status_code == 500
     assert requests.get(url).status_code == 200
+
+
+def test_cli_script_speaks_v3_by_default_and_injects_faults(tmp_path):
+    script = ROOT / "scripts" / "tripo_emulator.py"
+    assert os.access(script, os.X_OK) and script.read_text().startswith("#!/usr/bin/env python3\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    helptext = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True, env=env,
+                              timeout=60).stdout
+    for option in ("--port", "--api {v3,v2}", "--time-scale", "--fault ROUTE:KIND", "--key", "--balance",
+                   "--strict-keys", "--rate-limit", "--no-s3", "--url-ttl", "--banned-word", "--data-dir",
+                   "/_emulator/faults", "default v3"):
+        assert option in helptext, option
+    proc = subprocess.Popen([sys.executable, str(script), "--port", "0", "--time-scale", "0.01", "--data-dir",
+                             str(tmp_path), "--no-s3", "--fault", "balance:status:503@2"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [proc.stdout.readline() for _ in range(4)]
+        assert lines[0].startswith("Tripo emulator: http://127.0.0.1:")
+        root = lines[0].split()[-1]
+        assert lines[1].split()[3] == root and lines[2].split()[-1] == root + "/v2/openapi"
+        assert "'route': 'balance'" in lines[3]
+        url = root + "/v3/account/balance"
+        assert [requests.get(url, headers=auth("tsk_cli"), timeout=10).status_code for _ in range(3)] == [503, 503,
+                                                                                                          200]
+        assert requests.get(url, headers=auth("tsk_cli"), timeout=10).json()["status"] == "success"
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0

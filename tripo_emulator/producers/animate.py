@@ -57,4 +57,15 @@ def animate_retarget(job: Job) -> Result:
     else:
         internal = write(job, f"tripo_animation_{tid}.glb", data)
         outputs = {"model": internal}
+    if p.get("per_clip"):   # v3: model_urls, one file per clip (beside the one holding them all)
+        clips = []
+        for i, anim in enumerate(p["animations"]):
+            one = _rigged_glb(job, meshes, tex, meta.get("rig_type", "biped"), meta.get("spec", "tripo"), [anim],
+                              p["animate_in_place"], p["export_with_geometry"])
+            stem = f"tripo_animation_{tid}_{i + 1}"
+            if p["out_format"] == "fbx":
+                clips.append(export(job, write(job, f"_{stem}.glb", one), "fbx", f"{stem}.fbx"))
+            else:
+                clips.append(write(job, f"{stem}.glb", one))
+        outputs["model_urls"] = clips
     return Result(outputs, meta=derived_meta(job, glb=internal, rigged=True, animations=p["animations"]))

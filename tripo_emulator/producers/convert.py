@@ -11,7 +11,7 @@ from ..assets import formats, glb
 from ..assets.mesh import bounds, decimate, rotation, transformed
 from .common import Job, Result, derived_meta, export, glb_bytes, material, write
 
-CONVERT_EXT = {"GLTF": "zip", "USDZ": "usdz", "FBX": "fbx", "OBJ": "zip", "STL": "stl", "3MF": "3mf"}
+CONVERT_EXT = {"GLTF": "zip", "USDZ": "usdz", "FBX": "fbx", "OBJ": "zip", "STL": "stl", "3MF": "3mf", "GLB": "glb"}
 
 
 def convert_model(job: Job) -> Result:
@@ -30,6 +30,8 @@ def convert_model(job: Job) -> Result:
     if fmt in ("FBX", "USDZ"):
         export(job, internal, fmt.lower(), name, quads=bool(p.get("quad")) and not redo,
                 animation=bool(p["with_animation"]))
+    elif fmt == "GLB":   # v3 only
+        write(job, name, data)
     elif fmt == "GLTF":
         write(job, name, formats.write_gltf_zip(data, f"tripo_convert_{tid}"))
     else:
