@@ -132,7 +132,8 @@ class V3Routes:
         store = self.emu.store
         store.refresh_all()
         with store.lock:
-            mine = sorted((t for t in store.tasks.values() if t.account is acc), key=lambda t: t.t0, reverse=True)
+            mine = sorted((t for t in store.tasks.values() if t.account is acc and not t.hidden),
+                          key=lambda t: t.t0, reverse=True)
             rows = [{"task_id": t.id, "type": t.type, "status": t.status if t.final else "running"
                      if time.monotonic() - t.t0 >= t.queue_s else "queued", "created_at": iso(t.create_time),
                      "credits_consumed": float(t.consumed)} for t in mine[offset:offset + limit]]
