@@ -330,3 +330,12 @@ def test_model_routes_take_a_file_directly(emulator, api_key, mkey, t2m):
                                                                                             png_bytes())},
                       headers=auth(api_key), timeout=10)
     assert error3(r)[0] == 400
+
+
+def test_v35_textures_take_fast_quality_and_delight(emulator, api_key):
+    body = {"prompt": "a lamp", "model": V31, "texture_version": "v3.5-20260815", "texture_quality": "fast",
+            "delight": False, "export_orientation": "-y"}
+    task = run3(emulator, api_key, "generation/text-to-model", body)
+    assert task["input"] == body and task["credits_consumed"] == 20.0
+    params = emulator.task(task["task_id"]).plan.params
+    assert (params["texture_quality"], params["delight"], params["export_orientation"]) == ("fast", False, "-y")
