@@ -107,7 +107,7 @@ class TaskStore:
             return [t for t in self.tasks.values()
                     if t.account is acc and t.group == group and not self._maybe_finalize(t)]
 
-    def create(self, acc: Account, plan: Plan, forced: dict | None = None, api: str = "v2") -> Task:
+    def create(self, acc: Account, plan: Plan, forced: dict | None = None) -> Task:
         """Concurrency check (429/2000 with Retry-After), freeze credits (403/2010), start the work."""
         with self.lock:
             active = self.active(acc, plan.group)
@@ -120,8 +120,7 @@ class TaskStore:
             queue_s, run_s = C.DURATIONS.get(plan.type, (2, 20))
             tid = str(uuid.uuid4())
             task = Task(tid, plan.type, acc, plan, int(time.time()), time.monotonic(), queue_s * self.time_scale,
-                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced,
-                        api=api)
+                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced)
             self.tasks[tid] = task
             task.future = self._pool.submit(produce, self._job(task))
             task.future.add_done_callback(lambda _f, t=task: self._work_done(t))

@@ -88,7 +88,8 @@ class V3Routes:
         if rule is not None and rule.kind == "fail_task":
             forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
-        task = self.emu.store.create(acc, plan, forced, api="v3")
+        task = self.emu.store.create(acc, plan, forced)   # (the signature bench/emu_proc.py wraps)
+        task.api = "v3"
         resp = ok({"task_id": task.id, "type": task.type, "status": "queued"})
         resp.headers.update(limits)
         return resp
