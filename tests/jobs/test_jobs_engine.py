@@ -639,14 +639,16 @@ def test_next_activity_tells_when_workers_sleep(factory, emulator, api_key, tmp_
         assert eng.next_activity() == math.inf  # nothing runs
         job_id = eng.submit(pipelines.text_to_model("a sleepy owl"))
         seen_sleep = None
+        seen = []
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and eng.get(job_id)["state"] not in JobState.STOPPED:
             nxt = eng.next_activity()
+            seen.append((eng.get(job_id)["state"], nxt if nxt in (None, math.inf) else round(nxt - time.monotonic(), 2)))
             if nxt is not None and nxt != math.inf and nxt - time.monotonic() > 1.0:
                 seen_sleep = nxt
                 break
             time.sleep(0.01)
-        assert seen_sleep is not None, "the worker never slept between polls"
+        assert seen_sleep is not None, f"the worker never slept between polls: {sorted(set(seen), key=str)[:20]}"
         assert eng.wait(job_id, WAIT)["state"] == "succeeded"
         assert eng.next_activity() == math.inf
     finally:

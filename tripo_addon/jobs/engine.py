@@ -1074,7 +1074,10 @@ class Engine:
         limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
         finish = api_polling.FinishWindow()  # the readings of all polls together pin the end down
         hub = self._hub(job.api) if getattr(getattr(client, "dialect", None), "batch_limit", 0) else None
-        delay = 0.0
+        # A task created a moment ago is first asked about after the shortest interval (nothing to learn sooner);
+        # a resumed or attached one at once.
+        age = time.time() - (step.submitted_at or 0.0)
+        delay = max(0.0, self.poll_min - age) if hub is not None and step.status in ("", "queued") else 0.0
         while True:
             self._check_stop(run)
             try:
