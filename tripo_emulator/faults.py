@@ -1,7 +1,8 @@
 """Fault injection rules, matched in order against each API request (test-only).
 
 A rule: {"route": create|poll|upload|sts_token|balance|download|list|usage|presign|any (v2 and v3 alike: the
-v3 "upload" is POST /v3/files and the PUT to a presigned URL; list, usage and presign exist only in v3; a "poll" rule also matches "list", the batch poll),
+v3 "upload" is POST /v3/files and the PUT to a presigned URL; list, usage and presign exist only in v3; "poll"
+also matches "list", the batch poll),
 "kind": ..., "count": 1 (-1 = forever),
 "match": {"type": <task type>, "path": <substring>, "key": <api key>, "owner": <api key of the task's account
 (polls, downloads: signed URLs carry no key)>, "task_id": <id>, "method": "GET"}, ...}.

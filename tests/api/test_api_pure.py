@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from api_helpers import image_bytes, make_glb, make_image, make_zip
+from tripo_addon.api.uploads import check_mesh_file, s3_client_options, sts_format
+from tripo_addon.api.wire_v2 import WIRE
 
 from tripo_addon.api import __version__, errors, images, polling
 from tripo_addon.api import downloads as dl
@@ -31,8 +33,6 @@ from tripo_addon.api.errors import (
     redact,
 )
 from tripo_addon.api.models import StsToken
-from tripo_addon.api.uploads import check_mesh_file, s3_client_options, sts_format
-from tripo_addon.api.wire_v2 import WIRE
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "tsk_" + "Secret_Value-1234567890abcdef"  # a fake key, built so secret scanners do not flag it

@@ -643,7 +643,8 @@ def test_next_activity_tells_when_workers_sleep(factory, emulator, api_key, tmp_
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline and eng.get(job_id)["state"] not in JobState.STOPPED:
             nxt = eng.next_activity()
-            seen.append((eng.get(job_id)["state"], nxt if nxt in (None, math.inf) else round(nxt - time.monotonic(), 2)))
+            left = nxt if nxt in (None, math.inf) else round(nxt - time.monotonic(), 2)
+            seen.append((eng.get(job_id)["state"], left))
             if nxt is not None and nxt != math.inf and nxt - time.monotonic() > 1.0:
                 seen_sleep = nxt
                 break

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tripo_addon.api import tasks as api_tasks
+from tripo_addon.api.dialect import by_name
 from tripo_addon.jobs import events as ev
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.events import Event, EventQueue
 from tripo_addon.jobs.job import Job, JobState, Ref, Step, decode_value, encode_value, iter_refs
 from tripo_addon.jobs.journal import Journal, JournalError
-from tripo_addon.api import tasks as api_tasks
-from tripo_addon.api.dialect import by_name
 from tripo_addon.jobs.schedule import Slots, Stopped
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -386,6 +386,8 @@ class Engine:
                 if job.state in S.ACTIVE:
                     idx = job.current_step
                     step = job.steps[idx] if idx < len(job.steps) else None
+                    if job.api != self.api and not job.task_ids:
+                        job.api = self.api  # nothing was created yet: the job is not tied to either API
                     if job.api != self.api:  # its tasks live on the other API: follow them there, never resend
                         job.state = S.NEEDS_ATTENTION
                         job.error = (f"This job was started on Tripo's API {job.api}, and the API address now "
