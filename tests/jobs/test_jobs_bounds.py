@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,129 @@ def test_a_5mb_task_failure_message_is_capped(engine, emulator, api_key, tmp_pat
     doc = json.loads((tmp_path / "state" / "jobs.json").read_text())
     assert Path(tmp_path / "state" / "jobs.json").stat().st_size < 20_000
     assert doc
+
+
+# ============================================================================================== item 10
+BUSY = "Waiting for a free slot on your Tripo account"
+
+
+def _watch_notices(engine, job_id, seen: list[str]) -> None:
+    for e in engine.drain():
+        if e.job_id == job_id and e.snapshot.get("notice"):
+            seen.append(e.snapshot["notice"])
+
+
+def test_busy_account_waits_for_a_free_slot_instead_of_failing(engine, emulator, api_key):
+    """429/2000 from tasks started elsewhere: more refusals than the client's own retries; the job waits, says so,
+    and is created once the account has a free slot."""
+    inject(emulator, api_key, "create", "status", status=429, code=2000, retry_after=0.05, count=8)
+    job_id = engine.submit(pipelines.text_to_model("a chair"))
+    seen: list[str] = []
+    deadline = time.monotonic() + WAIT
+    while engine.is_running(job_id) and time.monotonic() < deadline:
+        _watch_notices(engine, job_id, seen)
+        time.sleep(0.01)
+    snap = engine.wait(job_id, WAIT)
+    _watch_notices(engine, job_id, seen)
+    assert snap["state"] == "succeeded", snap["error"]
+    assert any(n.startswith(BUSY) and "Nothing was created or charged" in n for n in seen), seen
+    assert snap["notice"] == ""  # cleared once the task exists
+    reqs = posts(emulator, api_key)
+    assert [r["status"] for r in reqs] == [429] * 8 + [200]  # exactly one task created
+
+
+def test_busy_back_off_grows_and_is_jittered():
+    from tripo_addon.api import polling as P
+
+    firsts = [P.busy_delay(1, base=2, cap=60) for _ in range(200)]
+    assert min(firsts) >= 1.0 and max(firsts) < 3.0 and len(set(firsts)) > 190  # not in lockstep
+    assert all(P.busy_delay(6, base=2, cap=60) >= 30 for _ in range(50))  # grows up to the cap
+    with_ra = [P.busy_delay(1, retry_after=10, base=2, cap=60) for _ in range(200)]
+    assert min(with_ra) >= 10 and max(with_ra) > 10.5 and len(set(with_ra)) > 190  # Retry-After is a floor
+
+
+def _disk_steps(state: Path) -> list[dict]:
+    try:
+        doc = json.loads((state / "jobs.json").read_text())
+    except (OSError, ValueError):
+        return []
+    jobs = doc["jobs"] if isinstance(doc, dict) else doc
+    return [s for j in jobs for s in j["steps"]]
+
+
+def test_kill_during_a_busy_back_off_resumes_without_needing_attention(factory, emulator, api_key, tmp_path):
+    """While the client backs off from 429/2000 the journal on disk says pending, not submitting: a kill then (the
+    state dir copied as it is on disk) resumes the job and creates the task, instead of "needs attention"."""
+    inject(emulator, api_key, "create", "status", status=429, code=2000, retry_after=2, count=-1)
+    eng = Engine(factory, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
+    try:
+        eng.submit(pipelines.text_to_model("a chair"))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if posts(emulator, api_key) and [s["state"] for s in _disk_steps(tmp_path / "state")] == ["pending"]:
+                break
+            time.sleep(0.02)
+        killed = tmp_path / "killed"
+        killed.mkdir()
+        shutil.copy2(tmp_path / "state" / "jobs.json", killed / "jobs.json")
+        assert [s["state"] for s in _disk_steps(killed)] == ["pending"], _disk_steps(killed)
+    finally:
+        eng.shutdown(timeout=5)
+    emulator.clear_faults()
+    eng2 = Engine(factory, killed, tmp_path / "downloads2", poll_min=0.05, poll_max=0.5)
+    try:
+        (job_id,) = eng2.resume()
+        snap = eng2.wait(job_id, WAIT)
+        assert snap["state"] == "succeeded", snap["error"]
+    finally:
+        eng2.shutdown(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def slow_emulator(tmp_path_factory):
+    """Real-time task durations: tasks stay queued/running for the whole test."""
+    from tripo_emulator import Emulator
+
+    emu = Emulator(port=0, time_scale=1.0, data_dir=tmp_path_factory.mktemp("slow-emulator"), s3=False)
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+def test_after_a_restart_running_tasks_count_before_new_jobs_are_sent(slow_emulator, tmp_path):
+    """10 tasks run on Tripo (the account's limit) and an 11th job waits for a slot; after a restart, whose first
+    polls are slow, the 11th must not be sent: the running tasks hold the slots from the start."""
+    emu = slow_emulator
+    key = "tsk_test_" + uuid.uuid4().hex
+    emu.add_account(key, balance=100_000)
+
+    def make() -> TripoClient:
+        return TripoClient(api_key=key, base_url=emu.base_url, poll_min=0.05, poll_max=0.5, retry_base=0.02,
+                           retry_cap=0.1)
+
+    eng = Engine(make, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
+    try:
+        ids = [eng.submit(pipelines.text_to_model(f"a chair {i}")) for i in range(11)]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            snaps = [eng.get(i) for i in ids]
+            if sum(bool(s["task_ids"]) for s in snaps) == 10 and snaps[-1]["notice"].startswith("Waiting"):
+                break
+            time.sleep(0.05)
+        assert sum(bool(eng.get(i)["task_ids"]) for i in ids) == 10
+    finally:
+        eng.shutdown(timeout=5)
+    before = len(posts(emu, key))
+    assert before == 10
+    emu.inject(route="poll", kind="delay", seconds=1.5, count=-1, match={"key": key})
+    eng2 = Engine(make, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
+    try:
+        assert sorted(eng2.resume()) == sorted(ids)
+        time.sleep(1.2)  # the resumed jobs' first polls have not answered yet
+        assert posts(emu, key)[before:] == []  # the 11th job was not sent past the limit
+        assert not eng2.get(ids[-1])["task_ids"]
+    finally:
+        for i in ids:
+            eng2.cancel(i)
+        eng2.shutdown(timeout=5)
+        emu.clear_faults()
