@@ -207,3 +207,20 @@ def test_after_a_restart_running_tasks_count_before_new_jobs_are_sent(slow_emula
             eng2.cancel(i)
         eng2.shutdown(timeout=5)
         emu.clear_faults()
+
+
+def test_endless_busy_account_keeps_waiting_until_cancelled(engine, emulator, api_key):
+    """An account that stays busy: the job never fails (nothing was created), its POSTs thin out (growing back-off)
+    and cancel ends the wait at once."""
+    inject(emulator, api_key, "create", "status", status=429, code=2000, count=-1)
+    job_id = engine.submit(pipelines.text_to_model("a chair"))
+    time.sleep(3.0)
+    snap = engine.get(job_id)
+    assert snap["state"] == "pending" and snap["notice"].startswith(BUSY), snap
+    times = [r["time"] if "time" in r else r.get("started") for r in posts(emulator, api_key)]
+    assert 6 <= len(times) < 40, len(times)  # the client's 5 attempts, then the engine's slower ones
+    t0 = time.monotonic()
+    engine.cancel(job_id)
+    snap = engine.wait(job_id, 5)
+    assert snap["state"] == "cancelled" and time.monotonic() - t0 < 2
+    assert all(r["status"] == 429 for r in posts(emulator, api_key))
