@@ -15,11 +15,31 @@ from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import TripoError
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
+from tripo_addon.jobs.job import Job, Step
+from tripo_addon.jobs.journal import Journal
 
 MAX_STORED_TEXT = 2000  # tripo_addon.jobs.job.MAX_STORED_TEXT
 
 WAIT = 60.0
 HUGE = 5 * 1024 * 1024
+
+
+def make_glb(path: Path) -> Path:
+    """A minimal valid GLB with one triangle."""
+    import struct
+
+    positions = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
+    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
+            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
+            "buffers": [{"byteLength": len(positions)}],
+            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
+            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
+                           "max": [1, 1, 0]}]}
+    js = json.dumps(gltf, separators=(",", ":")).encode()
+    js += b" " * (-len(js) % 4)
+    body = struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(positions), b"BIN\x00") + positions
+    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
+    return path
 
 
 def posts(emulator, api_key: str) -> list[dict]:
@@ -224,3 +244,65 @@ def test_endless_busy_account_keeps_waiting_until_cancelled(engine, emulator, ap
     snap = engine.wait(job_id, 5)
     assert snap["state"] == "cancelled" and time.monotonic() - t0 < 2
     assert all(r["status"] == 429 for r in posts(emulator, api_key))
+
+
+# ============================================================================================== item 15
+def _finished_job(i: int, t0: float) -> Job:
+    step = Step("text_to_model", {"prompt": f"chair {i}"}, state="succeeded", task_id=str(uuid.uuid4()),
+                status="success", progress=100, files=[f"/tmp/results/{i}/model.glb"])
+    return Job(title=f"chair {i}", steps=[step], state="succeeded", imported=True, created=t0 + i, updated=t0 + i)
+
+
+def test_old_finished_jobs_are_archived_at_start(factory, tmp_path):
+    """260 finished jobs + 3 that still matter: the engine keeps the newest 200 finished and all 3 in the live
+    journal, appends the 60 oldest to the archive, and does not archive them twice."""
+    state = tmp_path / "state"
+    t0 = time.time() - 100_000
+    old = [_finished_job(i, t0) for i in range(260)]
+    waiting = Job(title="not imported yet", steps=[Step("text_to_model", {"prompt": "x"}, state="succeeded",
+                  task_id=str(uuid.uuid4()), status="success", files=["/tmp/r/x.glb"])], state="succeeded",
+                  created=t0 - 10, updated=t0 - 10)
+    attention = Job(title="needs attention", steps=[Step("text_to_model", {"prompt": "y"}, state="needs_attention")],
+                    state="needs_attention", created=t0 - 9, updated=t0 - 9)
+    failed_new = Job(title="failed recently", steps=[Step("text_to_model", {"prompt": "z"}, state="failed")],
+                     state="failed", created=t0 + 500, updated=t0 + 500)
+    Journal(state).save([waiting, attention, *old, failed_new])
+    eng = Engine(factory, state, tmp_path / "downloads", keep_finished=200)
+    try:
+        ids = {j["id"] for j in eng.jobs()}
+        assert len(ids) == 202 and waiting.id in ids and attention.id in ids and failed_new.id in ids
+        assert ids >= {j.id for j in old[61:]} and not ids & {j.id for j in old[:61]}
+    finally:
+        eng.shutdown(timeout=5)
+    archived = [json.loads(line) for line in (state / "jobs-archive.jsonl").read_text().splitlines()]
+    assert [a["id"] for a in archived] == [j.id for j in old[:61]]
+    assert len(json.loads((state / "jobs.json").read_text())["jobs"]) == 202
+    again = Engine(factory, state, tmp_path / "downloads", keep_finished=200)
+    again.shutdown(timeout=5)
+    assert len((state / "jobs-archive.jsonl").read_text().splitlines()) == 61  # nothing archived twice
+
+
+def test_archive_rotates(tmp_path):
+    from tripo_addon.jobs.journal import archive_jobs
+
+    jobs = [_finished_job(i, 0.0) for i in range(20)]
+    for i in range(0, 20, 2):
+        archive_jobs(tmp_path, jobs[i:i + 2], max_bytes=1000, files=2)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["jobs-archive.1.jsonl", "jobs-archive.2.jsonl", "jobs-archive.jsonl"], names
+    assert all(p.stat().st_size < 3000 for p in tmp_path.iterdir())  # bounded: the oldest file was dropped
+
+
+def test_exported_mesh_is_deleted_once_the_job_succeeded(engine, tmp_path):
+    """The mesh the add-on exported for upload (in exports/) goes once the task exists and the job succeeded; a
+    mesh of the user's own is never touched."""
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    exported = make_glb(exports / "Cube.glb")
+    own = make_glb(tmp_path / "my_model.glb")
+    a = engine.submit(pipelines.import_model(str(exported)))
+    b = engine.submit(pipelines.import_model(str(own)))
+    assert engine.wait(a, WAIT)["state"] == "succeeded"
+    assert engine.wait(b, WAIT)["state"] == "succeeded"
+    assert not exported.exists()
+    assert own.exists()

@@ -46,7 +46,7 @@ from ..api.uploads import check_local_file
 from . import events as ev
 from .events import Event, EventQueue
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
-from .journal import DirLock, Journal, JournalError
+from .journal import KEEP_FINISHED, DirLock, Journal, JournalError, archive_jobs, split_retained
 from .schedule import GROUP_LIMITS, Slots, Stopped, concurrency_groups
 
 log = logging.getLogger(__name__)
@@ -265,8 +265,13 @@ class Engine:
         poll_min: float = api_polling.DEFAULT_POLL_MIN,
         poll_max: float = 30.0,
         journal_interval: float = 2.0,
+        keep_finished: int | None = KEEP_FINISHED,
+        exports_dir: str | os.PathLike | None = None,
     ) -> None:
         self._client_factory = client_factory
+        # retention: finished jobs kept in the live journal (None: all, the old behaviour); exported meshes to delete
+        self.keep_finished = keep_finished
+        self.exports_dir = Path(exports_dir) if exports_dir is not None else Path(state_dir).parent / "exports"
         self.state_dir = Path(state_dir)
         self.download_dir = Path(download_dir)
         self.poll_min = float(poll_min)
@@ -309,6 +314,8 @@ class Engine:
         for job in jobs:
             self._jobs[job.id] = job
         notices += self._adopt_secondaries()
+        if self.role == "primary":
+            self._retain()
         for msg in notices:
             self._post(Event("", ev.NOTICE, {}, msg))
 
@@ -640,6 +647,41 @@ class Engine:
                     except OSError:
                         pass
         return notices
+
+    # -- retention (issue 10 item 15) -----------------------------------------------------------------------------
+    def _retain(self) -> None:
+        """At start: move finished jobs beyond the newest ``keep_finished`` out of the live journal into the rotating
+        archive (jobs-archive.jsonl), and delete their exported meshes. Saves and loads then stay small however long
+        the history grows; a job not imported yet or needing attention is never archived."""
+        live, old = split_retained(self._jobs.values(), self.keep_finished)
+        if not old:
+            return
+        try:
+            archive_jobs(self.state_dir, old)  # durable first: a crash before the save below only duplicates
+        except OSError as exc:
+            log.warning("could not archive %d old jobs: %s", len(old), exc)
+            return
+        for job in old:
+            self._jobs.pop(job.id, None)
+            self._delete_exports(job)
+        self._save(important=True)
+        log.info("archived %d finished jobs; %d stay in the job list", len(old), len(live))
+
+    def _delete_exports(self, job: Job) -> None:
+        """Delete the job's meshes that the add-on exported for upload (only files inside ``exports_dir``): the task
+        that used them exists, so they are no longer needed."""
+        try:
+            root = self.exports_dir.resolve()
+        except OSError:
+            return
+        for step in job.steps:
+            for path in {*step.uploads, *local_files(step)}:
+                try:
+                    p = Path(path).resolve()
+                    if root in p.parents and p.is_file():
+                        p.unlink()
+                except (OSError, ValueError):
+                    log.debug("could not delete export %s", path, exc_info=True)
 
     @property
     def slots(self) -> dict[str, Slots]:
@@ -1378,6 +1420,7 @@ class Engine:
         if state == S.SUCCEEDED:
             with self._lock:
                 self._reported.add(job.id)
+            self._delete_exports(job)
             self._emit_final(job, ev.FINISHED)
         elif state == S.FAILED:
             self._emit_final(job, ev.FAILED)
