@@ -236,7 +236,7 @@ def test_endless_busy_account_keeps_waiting_until_cancelled(engine, emulator, ap
     job_id = engine.submit(pipelines.text_to_model("a chair"))
     time.sleep(3.0)
     snap = engine.get(job_id)
-    assert snap["state"] == "pending" and snap["notice"].startswith(BUSY), snap
+    assert snap["state"] in ("pending", "submitting") and snap["notice"].startswith(BUSY), snap  # between tries
     times = [r["time"] if "time" in r else r.get("started") for r in posts(emulator, api_key)]
     assert 6 <= len(times) < 40, len(times)  # the client's 5 attempts, then the engine's slower ones
     t0 = time.monotonic()
