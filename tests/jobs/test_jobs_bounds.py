@@ -306,3 +306,19 @@ def test_exported_mesh_is_deleted_once_the_job_succeeded(engine, tmp_path):
     assert engine.wait(b, WAIT)["state"] == "succeeded"
     assert not exported.exists()
     assert own.exists()
+
+
+def test_jobs_refused_together_do_not_retry_in_lockstep(engine, emulator, api_key):
+    """10 jobs (the generation limit) refused at once with the same Retry-After (2 s): each waits at least that
+    long, and their next POSTs are spread out instead of all arriving in the same instant."""
+    inject(emulator, api_key, "create", "status", status=429, code=2000, retry_after=2, count=10)
+    ids = [engine.submit(pipelines.text_to_model(f"a stool {i}")) for i in range(10)]
+    for job_id in ids:
+        assert engine.wait(job_id, WAIT)["state"] == "succeeded"
+    by_prompt: dict[str, list[float]] = {}
+    for r in posts(emulator, api_key):
+        by_prompt.setdefault(r["body"]["prompt"], []).append(r["time"])
+    offsets = [t[1] - t[0] for t in by_prompt.values() if len(t) >= 2]
+    assert len(offsets) == 10, by_prompt
+    assert min(offsets) >= 1.99  # Retry-After is a floor
+    assert max(offsets) - min(offsets) >= 0.3, sorted(offsets)  # jittered (up to +1 s): not in lockstep
