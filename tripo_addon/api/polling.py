@@ -138,7 +138,7 @@ def retry_delay(
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
     if retry_after is not None:
         floor = max(0.0, min(float(retry_after), retry_after_cap))
-        return floor + max(0.0, min(cap, max(ceiling, 0.5 * floor)) * rand())
+        return floor + max(0.0, max(ceiling, 0.5 * floor) * rand())  # up to half of Retry-After on top
     return max(0.0, ceiling * rand())
 
 
