@@ -150,3 +150,9 @@ def _matches(match: dict[str, Any], info: dict[str, Any]) -> bool:
         elif have != want:
             return False
     return True
+
+
+# Download body faults (trickle, endless): tripo_emulator/body_faults.py, applied by Server._send.
+from .body_faults import BODY_KINDS as _BODY_KINDS  # noqa: E402
+
+KINDS = KINDS + _BODY_KINDS

@@ -105,8 +105,9 @@ def test_retry_delay_full_jitter_and_retry_after():
     assert polling.retry_delay(9, base=1, cap=10, rand=lambda: 1.0) == 10.0
     assert polling.retry_delay(3, base=1, cap=10, rand=lambda: 0.25) == 1.0
     assert polling.retry_delay(3, base=1, cap=10, rand=lambda: 0.0) == 0.0
-    assert polling.retry_delay(1, retry_after=7) == 7
-    assert polling.retry_delay(1, retry_after=500, retry_after_cap=30) == 30
+    assert polling.retry_delay(1, retry_after=7, rand=lambda: 0.0) == 7  # Retry-After is the floor ...
+    assert polling.retry_delay(1, retry_after=500, retry_after_cap=30, rand=lambda: 0.0) == 30
+    assert 7 < polling.retry_delay(1, retry_after=7, rand=lambda: 0.99) <= 7 + 3.5  # ... and jitter comes on top
     samples = {polling.retry_delay(5, base=1, cap=100) for _ in range(50)}
     assert len(samples) > 40 and all(0 <= s <= 16 for s in samples)
 
