@@ -59,7 +59,7 @@ def test_ordinary_prompts_still_pass():
 # ============================================================================================== item 12: downloads
 @pytest.fixture
 def done_task(fast):
-    return fast.wait(fast.create_task(T.text_to_model("a helmet")), timeout=WAIT)
+    return fast.wait(fast.submit("text_to_model", {"prompt": "a helmet"}), timeout=WAIT)
 
 
 def _download_in_thread(client, task_id, dest, *, cancel=None, limit=20.0, **kw):
@@ -69,7 +69,7 @@ def _download_in_thread(client, task_id, dest, *, cancel=None, limit=20.0, **kw)
 
     def run():
         try:
-            out["path"] = client.download(task_id, "pbr_model", dest, cancel=cancel, **kw)
+            out["path"] = client.download(task_id, "model", dest, cancel=cancel, **kw)
         except BaseException as exc:  # noqa: BLE001 - handed to the test
             out["exc"] = exc
 
