@@ -367,7 +367,7 @@ class TripoClient:
             raise TripoValidationError("create_task needs a task type and its values; build them with api.tasks.")
         path, payload = self.dialect.create_request(task_type, values)
         data, trace = self.request("POST", path, json=payload, create=True, cancel=cancel,
-                                   what=f"create {task_type}")
+                                   what=task_type)  # what: the task type (TripoOutcomeUnknown.task_type)
         try:
             return self.dialect.task_id_from(data)
         except ValueError:
