@@ -312,6 +312,17 @@ def test_wire_task_parsing_is_tolerant():
     assert WIRE.unwrap(200, {"code": 0, "data": {"x": 1}}) == {"x": 1}
 
 
+def test_wire_refuses_json_constants():
+    """NaN / Infinity are not JSON: a v2 answer carrying them is unreadable, like on v3."""
+    for raw in (b'{"code": 0, "data": {"balance": NaN}}', b'{"code": 0, "data": {"progress": Infinity}}',
+                b'{"x": -Infinity}'):
+        with pytest.raises(ValueError):
+            WIRE.parse_json(raw)
+    assert WIRE.parse_json(b'{"code": 0, "data": {"balance": 1e400}}')["code"] == 0  # a number: dropped later
+    with pytest.raises(ValueError):
+        WIRE.balance_from({"balance": float("inf")})
+
+
 def test_sts_token_repr_hides_secrets():
     tok = StsToken("s3.us-west-2.amazonaws.com", "tripo-data", "k/input.glb", "SESSION", "ASIAKEY", "SECRETKEY")
     assert "SESSION" not in repr(tok) and "SECRETKEY" not in repr(tok) and "ASIAKEY" not in repr(tok)
