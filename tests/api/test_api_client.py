@@ -128,8 +128,25 @@ def test_create_get_balance_roundtrip(client, emulator, api_key):
     done = client.wait(task_id, timeout=WAIT)
     assert done.credits == 10 and done.progress == 100 and done.eta is None and done.created
     assert client.balance().to_dict() == {"balance": 100_000 - 10, "frozen": 0}
+    wire_model = [done.raw["output"][k] for k in ("pbr_model", "model", "base_model") if done.raw["output"].get(k)]
+    assert wire_model and done.output["model"] == wire_model[0]  # semantic "model" from the v2 answer's keys
+    assert done.raw["consumed_credit"] == 10 and "credits" not in done.raw
     assert [r["body"] for r in posts(emulator, api_key)] == [{"type": "text_to_model", "prompt": "a lamp",
                                                                "texture": False, "pbr": False}]
+
+
+def test_get_tasks_is_one_get_per_id_on_v2(client, emulator, api_key):
+    """v2 has no batch route: get_tasks() asks for each id once; ids Tripo does not know are left out."""
+    a = client.create_task("text_to_image", V2.text_to_image("a kite"))
+    b = client.create_task("text_to_image", V2.text_to_image("a boat"))
+    missing = str(uuid.uuid4())
+    n = len(gets(emulator, api_key))
+    found = client.get_tasks([a, b, a, missing])
+    assert set(found) == {a, b} and found[a].task_id == a and found[b].type == "text_to_image"
+    assert [r["path"].rsplit("/", 1)[-1] for r in gets(emulator, api_key)[n:]] == [a, b, missing]
+    assert not [r for r in emulator.requests(key=api_key) if "list" in r["path"]]
+    with pytest.raises(TripoValidationError):
+        client.get_tasks([a, "../user/balance"])
 
 
 def test_submit_and_run_upload_local_files(client, emulator, api_key, tmp_path):
