@@ -399,6 +399,18 @@ def test_local_validation_sends_nothing(client, emulator, api_key, tmp_path):
     assert emulator.requests(key=api_key) == []
 
 
+def test_values_the_v2_wire_cannot_express_are_refused_locally(client, emulator, api_key):
+    """An earlier task's output without its URL cannot be sent to v2: a validation error, nothing sent."""
+    from tripo_addon.api.inputs import task_output
+
+    earlier = task_output(str(uuid.uuid4()), None)
+    with pytest.raises(TripoValidationError, match="without its URL"):
+        client.create_task("image_to_model", {"file": earlier})
+    with pytest.raises(TripoValidationError, match="without its URL"):
+        client.submit("image_to_model", {"file": earlier})
+    assert emulator.requests(key=api_key) == []
+
+
 def test_malformed_keys_never_reach_the_server(emulator, v2_url):
     before = len(emulator.requests())
     for key in ("", "  ", "sk-abc", "tsk_two words", "tcli_" + "0" * 32):
