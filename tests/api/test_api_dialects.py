@@ -168,9 +168,17 @@ def test_texture_prompt_is_nested():
 
 
 def test_retired_types_have_no_route():
+    from tripo_addon.api.client import TripoClient
+
     for task_type in ("refine_model", "stylize_model"):
         with pytest.raises(ValueError):
             WIRE.create_request(task_type, {"original_model_task_id": TID})
+    with TripoClient(KEY, "http://127.0.0.1:9") as client:  # v3; nothing listens there: nothing may be sent
+        assert client.api == "v3"
+        with pytest.raises(E.TripoValidationError, match="no route for refine_model"):
+            client.create_task("refine_model", {"draft_model_task_id": TID})
+        with pytest.raises(E.TripoValidationError, match="retired"):
+            client.submit("stylize_model", {"original_model_task_id": TID, "style": "lego"})
 
 
 # ============================================================================================== outputs
