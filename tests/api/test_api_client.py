@@ -155,6 +155,10 @@ def test_submit_and_run_upload_local_files(client, emulator, api_key, tmp_path):
     assert task.status == "success"
     body = posts(emulator, api_key)[-1]["body"]
     assert body["file"]["type"] == "png" and "file_token" in body["file"]
+    assert client.run("image_to_model", {"file": str(img), "texture": False}, upload="sts", timeout=WAIT).is_success
+    body = posts(emulator, api_key)[-1]["body"]  # the large-file path: STS, then the stored object
+    assert body["file"]["type"] == "png" and body["file"]["object"]["bucket"] == "tripo-data"
+    assert emulator.s3_get("tripo-data", body["file"]["object"]["key"]) == img.read_bytes()
     mesh = make_glb(tmp_path / "thing.glb")
     imported = client.run("import_model", {"file": mesh}, timeout=WAIT)
     assert imported.status == "success"
