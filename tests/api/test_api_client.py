@@ -197,6 +197,21 @@ def test_sts_upload_with_and_without_ca_bundle(emulator, api_key, make_client, t
     assert tokens == [{"format": "glb"}, {"format": "glb"}, {"format": "jpeg"}]
 
 
+def test_v2_upload_functions(client, emulator, api_key, tmp_path):
+    """tripo_addon.api.v2.uploads: the functions behind client.upload on v2, called with the client."""
+    from tripo_addon.api.v2 import uploads
+
+    img = uploads.upload_image(client, make_image(tmp_path / "u.webp", "WEBP", (64, 64)))
+    assert img.kind == "token" and img.ext == "webp" and uuid.UUID(img.value)
+    tok = uploads.sts_token(client, "glb")
+    assert tok.resource_bucket == "tripo-data" and tok.sts_sk not in repr(tok)
+    mesh = make_glb(tmp_path / "u.glb")
+    obj = uploads.upload_sts(client, mesh)
+    assert obj.kind == "object" and obj.ext == "glb" and emulator.s3_get(obj.bucket, obj.key) == mesh.read_bytes()
+    routes = [r["route"] for r in emulator.requests(method="POST", key=api_key)]
+    assert routes == ["upload", "sts_token", "sts_token"]
+
+
 def test_sts_upload_verifies_tls_when_given_a_ca_bundle(emulator, make_client, tmp_path):
     import certifi
 
