@@ -163,6 +163,46 @@ def test_create_other_status_without_a_readable_body_is_outcome_unknown(status, 
     assert len(creates(emulator, api_key)) == 1
 
 
+def test_oversized_answers_are_unreadable(make_client, emulator, api_key):
+    """Answers are read up to client.max_answer bytes: a larger GET answer is retried then reported; a larger create
+    answer is outcome unknown (the task was created), never re-sent."""
+    client = make_client(max_retries=1)
+    task_id = client.create_task("text_to_image", V2.text_to_image("a kite"))
+    client.max_answer = 40  # smaller than any task description
+    n = len(gets(emulator, api_key))
+    with pytest.raises(E.TripoServerError) as ei:
+        client.get_task(task_id)
+    assert "unreadable" in ei.value.message and len(gets(emulator, api_key)) - n == 2
+    def spent() -> float:
+        bal = emulator.balance(api_key)
+        return bal["frozen"] + (100_000 - bal["balance"])
+
+    before = spent()
+    client.max_answer = 20  # smaller than the create answer
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        client.create_task("text_to_image", V2.text_to_image("a boat"))
+    assert len(creates(emulator, api_key)) == 2 and ei.value.status == 200
+    assert spent() > before  # the task exists: that is why it must not be sent again
+    client.max_answer = 4 * 1024 * 1024
+    assert client.get_task(task_id).task_id == task_id
+
+
+def test_answers_must_arrive_within_the_deadline(make_client, fault, emulator, api_key):
+    """An answer that trickles in past client.answer_deadline: a GET is retried then a network error; a create is
+    outcome unknown, sent once."""
+    client = make_client(max_retries=1, answer_deadline=0.3)
+    fault("balance", "slow_body", seconds=1.0, count=-1)
+    t0 = time.monotonic()
+    with pytest.raises(E.TripoNetworkError) as ei:
+        client.balance()
+    assert "too slowly" in ei.value.user_message and time.monotonic() - t0 < 10
+    assert len(gets(emulator, api_key, "/user/balance")) == 2
+    fault("create", "slow_body", seconds=1.0)
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        client.create_task("text_to_image", V2.text_to_image("slowly"))
+    assert "too long" in ei.value.reason and len(creates(emulator, api_key)) == 1
+
+
 def test_create_refused_with_2000_backs_off_and_retries(fast, fault, emulator, api_key):
     fault("create", "status", status=429, code=2000, retry_after=0.05, count=2)
     task_id = fast.create_task("text_to_image", V2.text_to_image("patience"))
