@@ -111,3 +111,13 @@ def test_images_have_their_data_after_the_downloads_are_gone(ext, connected, tmp
         path = bpy.path.abspath(img.filepath)
         assert (img.packed_file is not None and not img.filepath) or os.path.isfile(path), (img.name, path)
         assert img.size[0] > 0, img.name  # the pixels are there
+
+
+def test_long_prompts_keep_the_step_in_the_name(ext):
+    long = "a friendly cartoon robot standing in a T-pose with a very long description"
+    name = ext.scene_io.result_name(long + " \u2192 Rig Model", "animate_rig")
+    assert name.endswith("\u2026 \u00b7 Rig Model") and name.startswith("a friendly cartoon robot")
+    assert len(name.encode()) <= 56
+    assert ext.scene_io.result_name(long, "text_to_model").endswith("\u2026")
+    wide = ext.scene_io.result_name("\u4e00\u4e2a\u6728\u7bb1" * 10, "convert_model")  # 3 bytes a character
+    assert len(wide.encode()) <= 56 and wide.endswith("\u00b7 Convert Model")

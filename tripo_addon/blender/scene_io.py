@@ -166,7 +166,7 @@ def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
 
 
 def _unique_collection_name(title: str) -> str:
-    base = " ".join(str(title).split())[:56] or "Tripo"
+    base = _fit(" ".join(str(title).split()), NAME_MAX) or "Tripo"
     name, n = base, 1
     while name in bpy.data.collections:
         n += 1
@@ -176,7 +176,16 @@ def _unique_collection_name(title: str) -> str:
 
 SEP = " \u00b7 "  # "a wooden chest · Rig Model"
 _SUBJECT_SPLIT = re.compile(r" \u2192 | \u00b7 ")
-NAME_MAX = 60  # Blender names hold 63 bytes
+NAME_MAX = 56  # bytes: Blender names hold 63, and " 12" or ".001" may follow
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes, with an ellipsis when something was cut."""
+    if len(text.encode()) <= limit:
+        return text
+    while text and len(text.encode()) > limit - 3:
+        text = text[:-1]
+    return text.rstrip() + "\u2026"
 
 
 def result_name(title: str, task_type: str = "") -> str:
@@ -186,9 +195,9 @@ def result_name(title: str, task_type: str = "") -> str:
     from . import catalog  # (bpy-level module; imported here so that scene_io stays importable on its own)
 
     if not task_type or task_type in catalog.GENERATION or task_type in catalog.IMAGE_RESULT:
-        return subject[:NAME_MAX]
+        return _fit(subject, NAME_MAX)
     step = catalog.label(task_type)
-    return f"{subject[:NAME_MAX - len(step) - len(SEP)]}{SEP}{step}"
+    return f"{_fit(subject, NAME_MAX - len((SEP + step).encode()))}{SEP}{step}"
 
 
 def _base_name(name: str) -> str:
@@ -201,8 +210,8 @@ def name_objects(main, objects, name: str) -> None:
         main.name = name
     for obj in objects:
         if obj is not main:
-            part = _base_name(obj.name)
-            obj.name = f"{name[:NAME_MAX - len(part) - len(SEP)]}{SEP}{part}"
+            part = _fit(_base_name(obj.name), 16)
+            obj.name = f"{_fit(name, NAME_MAX - len((SEP + part).encode()))}{SEP}{part}"
 
 
 def _world_bounds(objects) -> tuple[Vector, Vector] | None:
