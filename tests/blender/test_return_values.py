@@ -7,7 +7,7 @@ import re
 
 import bpy
 import pytest
-from blender_helpers import new_objects, posts
+from blender_helpers import drain_until, new_objects, posts
 
 TASK_ID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
@@ -127,3 +127,16 @@ def test_timed_out_result_does_not_land_during_a_later_call(connected):
     assert {o.get("tripo_task_id") for o in bpy.data.objects} - {None} == {_row().task_id}
     assert bpy.ops.tripo.attach_task(task_id=late, wait=True) == {'FINISHED'}
     assert bpy.context.active_object["tripo_task_id"] == late
+
+
+def test_timeout_before_tripo_answered_names_the_job_and_attach_works_later(ext, connected, capfd):
+    rule = _inject(connected, "create", "delay", seconds=2.0)  # the create request is still in flight
+    capfd.readouterr()
+    assert bpy.ops.tripo.text_to_model(prompt="a hesitant chair", wait=True, wait_timeout=0.3) == {'CANCELLED'}
+    out = capfd.readouterr()
+    assert "\u201ca hesitant chair\u201d is still being sent" in out.out + out.err
+    task_id = drain_until(ext, lambda: _row().task_id)  # the row shows the id once Tripo answers
+    connected.emulator.faults.remove(rule["id"])
+    assert bpy.ops.tripo.attach_task(task_id=task_id, wait=True) == {'FINISHED'}
+    assert len(posts(connected.emulator, connected.api_key)) == 1
+    assert bpy.context.active_object["tripo_task_id"] == task_id
