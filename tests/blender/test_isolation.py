@@ -52,3 +52,17 @@ def test_a_fake_home_stays_untouched(tmp_path):
     assert "1 passed" in proc.stdout
     assert _listing(home) == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith("tripo-tests-")]  # removed at the end
+
+
+def test_fail_probe():
+    """Passes in a normal run; fails only when the test below asks it to (in a child run)."""
+    assert not os.environ.get("TRIPO_FAIL_PROBE"), "failed on purpose"
+
+
+def test_a_failing_run_keeps_a_failing_status(tmp_path):
+    """The bpy 4.2 exit workaround (os._exit) only follows a clean run: a failure is never turned into success."""
+    env = {**os.environ, "TRIPO_FAIL_PROBE": "1", "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", f"{Path(__file__)}::test_fail_probe"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0, proc.stdout
+    assert "1 failed" in proc.stdout and "failed on purpose" in proc.stdout
