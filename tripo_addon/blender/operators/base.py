@@ -374,7 +374,7 @@ def wait_for(op, context, job_id: str) -> set[str]:
         verb = {"failed": "failed", "cancelled": "was cancelled", "needs_attention": "needs attention"}[state]
         op.report({'ERROR'}, f"{what} {verb}: {reason}")
         return {'CANCELLED'}
-    runtime._live.discard(job_id)  # a late result must not land in the middle of whatever the script does next
+    auto_import(job_id, False)  # a late result must not land in the middle of whatever the script does next
     waited = f"after {timeout:g} s" if timeout else "when the wait ended"
     if task:
         op.report({'WARNING'}, f"Tripo task {task} is still running {waited}: nothing imported yet. It goes on in "
@@ -386,6 +386,14 @@ def wait_for(op, context, job_id: str) -> set[str]:
                                "then, or press Import when it has finished")
     poller.mirror(snap, context)
     return {'CANCELLED'}
+
+
+def auto_import(job_id: str, on: bool) -> None:
+    """Whether a job's result imports by itself when it arrives (the jobs this session follows do)."""
+    if on:
+        runtime._live.add(job_id)  # (runtime has no public setter for its set of followed jobs)
+    else:
+        runtime._live.discard(job_id)
 
 
 def task_id_of(snap: dict) -> str:

@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .. import catalog, poller, runtime, scene_io
 from ..properties import PATH_SKIP
-from .base import OnlineOperator, followed_job, wait_for
+from .base import OnlineOperator, auto_import, followed_job, wait_for
 
 
 def _job_id(op, context) -> str:
@@ -139,7 +139,7 @@ class TRIPO_OT_attach_task(bpy.types.Operator):
         if self.wait and not self.job_id:  # a wait_timeout that ran out: wait for that job, no second one
             job_id = followed_job(task_id)
             if job_id is not None:
-                runtime._live.add(job_id)
+                auto_import(job_id, True)
                 return wait_for(self, context, job_id)
         try:
             job_id = runtime.attach(task_id, self.title, job_id=self.job_id or None, context=context)
