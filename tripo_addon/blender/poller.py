@@ -206,7 +206,10 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
-    if files:
+    special = scene_io.import_special(context, snap, prov, options) if files else None  # clips, LODs
+    if special is not None:
+        result = special
+    elif files:
         result = scene_io.import_files(context, files, title=snap.get("title") or job_id, provenance=prov,
                                        options=options)
     if same_file:

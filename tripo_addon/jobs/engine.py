@@ -302,7 +302,8 @@ class Engine:
         self._post_update(job)
         return job.id
 
-    def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True) -> str:
+    def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True,
+               notice: str = "") -> str:
         """Follow an existing Tripo task (no POST) and download its result.
 
         With ``job_id``: give that stopped job's unsent/unknown step this task id and continue the job from there
@@ -336,7 +337,7 @@ class Engine:
                 step.error = ""
                 job.state = S.QUEUED
                 job.error = ""
-                job.notice = f"Attached task {task_id} to step {idx + 1}."
+                job.notice = notice or f"Attached task {task_id} to step {idx + 1}."
                 job.updated = time.time()
             self._save(important=True)
             self._start(job)
@@ -1216,7 +1217,7 @@ class Engine:
             self._apply_task(run, idx, step, task)
             output = step.output
         if step.outputs is not None:
-            keys = [k for k in step.outputs if output.get(k)]
+            keys = [k for k in step.outputs if api_outputs.get(output, k)]  # "clips.1": an item of a list
         else:
             key = main_output_key(step.task_type, output)
             tt = api_tasks.TASK_TYPES.get(step.task_type)
