@@ -80,3 +80,49 @@ def test_three_clips_become_one_armature_with_an_action_per_preset(ext, v3):
     assert body["animate_in_place"] is True
     meshes = [o for o in objs if o.type == 'MESH']
     assert len(meshes) == 1  # the other clip files' copies of the mesh are not left behind
+
+
+# ==================================================================================================== 5. LOD chain
+def test_lod_chain_one_collection_engine_names_and_one_fbx(ext, v3, tmp_path):
+    bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=5, radius=1.0)  # the user's own mesh: imported first
+    src = bpy.context.active_object
+    src.name = "Crate.001"
+    faces = sum(len(p.vertices) - 2 for p in src.data.polygons)
+    fbx = tmp_path / "crate_lods.fbx"
+    assert bpy.ops.tripo.make_lods(face_limits="4000, 2000, 1000", smart_uv=True, export_fbx=True,
+                                   fbx_path=str(fbx), wait=True) == {'FINISHED'}
+    base = ext.operators.lod.base_name(src.name)
+    assert base == "Crate"
+    coll = bpy.data.collections[f"{base}_LODs"]
+    names = sorted(o.name for o in coll.objects)
+    assert names == [f"{base}_LOD0", f"{base}_LOD1", f"{base}_LOD2"]
+    tris = [sum(len(p.vertices) - 2 for p in bpy.data.objects[n].data.polygons) for n in names]
+    assert tris[0] > tris[1] > tris[2] and tris[0] <= 4000 < faces
+    assert all(bpy.data.objects[n].data.uv_layers for n in names)
+    assert not bpy.data.objects[f"{base}_LOD0"].hide_get() and bpy.data.objects[f"{base}_LOD1"].hide_get()
+    bodies = [r["body"] for r in creates(v3.emulator, v3.api_key, "/mesh/decimate")]
+    assert [b["face_limit"] for b in bodies] == [4000, 2000, 1000]
+    assert all(b["model"] == "v3.0" and b["smart_uv"] is True for b in bodies)
+    # one FBX with the three levels, as Unity/Unreal read it
+    assert fbx.exists()
+    before = set(bpy.data.objects)
+    bpy.ops.import_scene.fbx(filepath=str(fbx))
+    assert sorted(o.name.split(".")[0] for o in new_objects(before) if o.type == 'MESH') == names
+
+
+def test_lod_defaults_follow_the_source_faces(ext):
+    lim = ext.pipelines.lod_limits
+    assert lim(60_000) == [20_000, 15_000, 6_000]          # clamped to 20,000; repeats dropped
+    assert lim(8_000) == [8_000, 4_000, 2_000, 800]
+    assert lim(900) == [900, 500]
+
+
+def test_text_to_low_poly_pipeline_with_lods(ext, v3):
+    assert bpy.ops.tripo.run_pipeline(pipeline='LOW_POLY_ASSET', prompt="a wooden barrel", face_limit=4000,
+                                      quad=False, lods=3, wait=True) == {'FINISHED'}
+    coll = next(c for c in bpy.data.collections if c.name.endswith("_LODs"))
+    assert sorted(o.name for o in coll.objects) == ["a_wooden_barrel_LOD0", "a_wooden_barrel_LOD1",
+                                                    "a_wooden_barrel_LOD2"]
+    assert [r["body"]["face_limit"] for r in creates(v3.emulator, v3.api_key, "/mesh/decimate")] == [4000, 2000,
+                                                                                                     1000]
+    assert not creates(v3.emulator, v3.api_key, "/models/convert")

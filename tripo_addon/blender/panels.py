@@ -305,6 +305,10 @@ def draw_task(box, item) -> None:
             box.prop(item, "progress", slider=True, text=text)
     if item.credits:
         box.label(text=f"Credits: {format_credits(item.credits)}", icon='FUND')
+    if item.steps > 1 or item.credits:
+        from .cost_ui import draw_step_credits
+
+        draw_step_credits(box, item.job_id)  # per step: estimated before, used after
     if item.error:
         _wrap(box, item.error, icon='ERROR', alert=True)
     if item.notice:

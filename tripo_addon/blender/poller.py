@@ -370,6 +370,11 @@ def _fetch_preview(snap: dict) -> None:
 
 
 def _apply_background(state, kind: str, ok: bool, value) -> None:
+    if kind == "history":  # the account's history (and lost tasks found in it): operators/history.py
+        from .operators import history
+
+        history.apply(bpy.context, ok, value)
+        return
     if kind.startswith("preview-"):
         if ok and isinstance(value, dict):
             _i, item = _find_item(state, value.get("job_id", ""))

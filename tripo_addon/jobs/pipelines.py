@@ -9,6 +9,7 @@ whatever the API version.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ..api import outputs as out
@@ -390,7 +391,7 @@ def lod_chain(source: Any, limits: list[int], *, smart_uv: bool = False, lowpoly
     steps = [Step("highpoly_to_lowpoly", _clean({"original_model_task_id": source, "face_limit": int(n),
                                                  **(lowpoly or {}), **extra}), label=f"LOD{i} ({int(n):,} faces)")
              for i, n in enumerate(limits)]
-    name = name or "Tripo"
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "Tripo"
     job = Job(title=title or f"{name} \u2192 LOD0\u2026LOD{len(limits) - 1}", kind="lod_chain", steps=steps)
     job.meta.update(import_as="lods", lod_name=name, lod_limits=[int(n) for n in limits])
     return job
