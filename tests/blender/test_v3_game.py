@@ -126,3 +126,66 @@ def test_text_to_low_poly_pipeline_with_lods(ext, v3):
     assert [r["body"]["face_limit"] for r in creates(v3.emulator, v3.api_key, "/mesh/decimate")] == [4000, 2000,
                                                                                                      1000]
     assert not creates(v3.emulator, v3.api_key, "/models/convert")
+
+
+# ==================================================================================================== 6. history
+def _history(ext):
+    return bpy.context.window_manager.tripo_history
+
+
+def test_history_lists_the_accounts_tasks_and_imports_one(ext, v3):
+    # a task made elsewhere with the same key (the web app, another machine): straight through the API
+    from tripo_addon.api.client import TripoClient
+
+    with TripoClient(api_key=v3.api_key, base_url=v3.emulator.v3_base_url) as c:
+        tid = c.create_task("text_to_model", ext.tasks.build_request("text_to_model", {"prompt": "a red chair"},
+                                                                      api="v3"))
+        c.wait(tid, timeout=30)
+    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    st = _history(ext)
+    assert [(r.task_id, r.task_type, r.status) for r in st.rows] == [(tid, "text_to_model", "success")]
+    assert st.rows[0].credits > 0 and st.rows[0].created > 0
+    assert v3.emulator.requests(route="usage", key=v3.api_key)
+    before = set(bpy.data.objects)
+    n_creates = len(v3.emulator.requests(route="create", key=v3.api_key))
+    assert bpy.ops.tripo.history_import(task_id=tid, wait=True) == {'FINISHED'}
+    objs = new_objects(before)
+    assert objs and all(o["tripo_task_id"] == tid for o in objs)
+    assert len(v3.emulator.requests(route="create", key=v3.api_key)) == n_creates  # nothing sent again
+
+
+def test_lost_create_is_found_in_the_history_and_attached_by_itself(ext, v3):
+    v3.emulator.inject(route="create", kind="status", status=503, after=True, count=1, match={"key": v3.api_key})
+    with pytest.raises(RuntimeError, match="answer was lost"):
+        bpy.ops.tripo.text_to_model(prompt="a stone lantern", wait=True)
+    eng = ext.runtime.engine()
+    job = eng.jobs()[-1]
+    assert job["state"] == "needs_attention"
+    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    assert "attached" in _history(ext).text
+    snap = eng.wait(job["id"], 30)
+    assert snap["state"] == "succeeded" and "attached by itself" in snap["notice"]
+    from blender_helpers import drain_until
+
+    drain_until(ext, lambda: eng.get(job["id"])["imported"])
+    assert [o for o in bpy.data.objects if o.get("tripo_task_id") == snap["task_ids"][0]]
+    assert len(v3.emulator.requests(route="create", key=v3.api_key)) == 1  # never a resubmission
+
+
+def test_two_lost_creates_list_candidates_and_attach_nothing(ext, v3):
+    v3.emulator.inject(route="create", kind="status", status=503, after=True, count=2, match={"key": v3.api_key})
+    for prompt in ("a stone lantern", "a wooden bench"):
+        with pytest.raises(RuntimeError):
+            bpy.ops.tripo.text_to_model(prompt=prompt, wait=True)
+    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    st = _history(ext)
+    assert len(st.attention) == 2
+    assert all(len(a.candidates.split(",")) == 2 for a in st.attention)
+    eng = ext.runtime.engine()
+    assert [j["state"] for j in eng.jobs()] == ["needs_attention", "needs_attention"]
+    # the user picks one: attached to that job, no new task
+    job_id, pick = st.attention[0].job_id, st.attention[0].candidates.split(",")[0]
+    assert bpy.ops.tripo.history_import(task_id=pick, job_id=job_id, wait=True) == {'FINISHED'}
+    assert eng.get(job_id)["state"] == "succeeded" and eng.get(job_id)["task_ids"] == [pick]
+    assert len(st.attention) == 1 and st.attention[0].job_id != job_id
+    assert len(v3.emulator.requests(route="create", key=v3.api_key)) == 2

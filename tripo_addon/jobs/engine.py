@@ -338,6 +338,8 @@ class Engine:
                 job.state = S.QUEUED
                 job.error = ""
                 job.notice = notice or f"Attached task {task_id} to step {idx + 1}."
+                if notice:
+                    job.meta["recovered"] = notice
                 job.updated = time.time()
             self._save(important=True)
             self._start(job)
@@ -1299,7 +1301,7 @@ class Engine:
             job.error = error
             job.updated = time.time()
             if state == S.SUCCEEDED:
-                job.notice = ""
+                job.notice = str(job.meta.get("recovered") or "")  # a task found in the history: still said
             step = job.steps[run.step_index] if job.steps else None
             if step is not None and state == S.FAILED and step.state != S.SUCCEEDED and step.state != S.FAILED:
                 step.state = S.FAILED
