@@ -189,3 +189,81 @@ def test_two_lost_creates_list_candidates_and_attach_nothing(ext, v3):
     assert eng.get(job_id)["state"] == "succeeded" and eng.get(job_id)["task_ids"] == [pick]
     assert len(st.attention) == 1 and st.attention[0].job_id != job_id
     assert len(v3.emulator.requests(route="create", key=v3.api_key)) == 2
+
+
+# ==================================================================================================== 7. cost
+def test_pipeline_cost_is_shown_step_by_step_before_it_runs(ext):
+    from importlib import import_module
+
+    cost_ui = import_module(ext.runtime.__name__.rsplit(".", 1)[0] + ".cost_ui")
+    job = ext.pipelines.image_to_animated("/tmp/cat.png", animation=["preset:walk", "preset:run"], format="FBX")
+    lines = cost_ui.lines(cost_ui.costs_of(job))
+    assert lines[0].startswith("1. Image to Model: ") and lines[1] == "2. Check Riggable: 0"
+    assert lines[3] == "4. Animate: 20"  # 10 per clip
+    per_step = [float(x.rsplit(": ", 1)[1]) for x in lines[:-1]]
+    assert lines[-1] == f"Estimated cost: {sum(per_step):g} credits"
+    cost = import_module(ext.pipelines.__name__.rsplit(".", 1)[0] + ".cost")
+    assert cost.text(12.5) == "12.5" and cost.text(0.25) == "0.25" and cost.text(1200.0) == "1,200"
+
+
+def test_threshold_asks_before_spending_and_confirm_cost_sends(ext, v3):
+    get_prefs().confirm_above = 15.0
+    try:
+        with pytest.raises(RuntimeError, match="above your confirmation threshold of 15"):
+            bpy.ops.tripo.text_to_model(prompt="a brass key", wait=True)
+        assert not v3.emulator.requests(route="create", key=v3.api_key)  # nothing was sent
+        assert bpy.ops.tripo.text_to_model(prompt="a brass key", confirm_cost=True, wait=True) == {'FINISHED'}
+    finally:
+        get_prefs().confirm_above = 0.0
+
+
+def test_credits_used_per_step_after_the_job(ext, v3):
+    from importlib import import_module
+
+    cost_ui = import_module(ext.runtime.__name__.rsplit(".", 1)[0] + ".cost_ui")
+    start = v3.emulator.balance(v3.api_key)["balance"]
+    assert bpy.ops.tripo.run_pipeline(pipeline='LOW_POLY_ASSET', prompt="a tin can", face_limit=2000, quad=False,
+                                      lods=2, wait=True) == {'FINISHED'}
+    job = ext.runtime.engine().jobs()[-1]
+    lines = cost_ui.step_lines(job["id"])
+    assert len(lines) == 4 and all(", used " in x for x in lines[:3])
+    spent = start - v3.emulator.balance(v3.api_key)["balance"]
+    assert lines[-1] == f"Used in all: {spent:g} credits"
+
+
+# ==================================================================================================== 8. versions
+def test_segmentation_v2_options_reach_tripo(ext, v3):
+    _model("a chair with four legs")
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.mesh_segmentation(model_version="v2.0-20260430", segmentation_granularity="detailed",
+                                           split_by_connectivity=True, wait=True) == {'FINISHED'}
+    assert any(o["tripo_task_type"] == "mesh_segmentation" for o in new_objects(before))
+    body = creates(v3.emulator, v3.api_key, "/mesh/segment")[-1]["body"]
+    assert body["model"] == "v2.0-20260430" and body["segmentation_granularity"] == "detailed"
+    assert body["split_by_connectivity"] is True
+
+
+def test_segmentation_v1_refuses_v2_options_before_sending(ext, v3):
+    _model("a chair with four legs")
+    with pytest.raises(RuntimeError, match="needs segmentation model v2.0-20260430"):
+        bpy.ops.tripo.mesh_segmentation(model_version="v1.0-20250506", segmentation_granularity="simple",
+                                        wait=True)
+    assert not creates(v3.emulator, v3.api_key, "/mesh/segment")
+
+
+def test_texture_v35_with_delight(ext, v3):
+    _model("a chair with four legs")
+    assert bpy.ops.tripo.texture_model(model_version="v3.5-20260815", delight=False, wait=True) == {'FINISHED'}
+    body = creates(v3.emulator, v3.api_key, "/models/texture")[-1]["body"]
+    assert body["model"] == "v3.5-20260815" and body["delight"] is False
+
+
+def test_dialogs_offer_options_only_where_the_version_takes_them(ext):
+    shown = ext.operators.postprocess.option_shown
+    assert not shown("mesh_segmentation", "segmentation_granularity", {})          # default v1.0
+    assert shown("mesh_segmentation", "segmentation_granularity", {"model_version": "v2.0-20260430"})
+    assert not shown("texture_model", "delight", {"model_version": "v3.0-20250812"})
+    assert shown("texture_model", "delight", {"model_version": "v3.5-20260815"})
+    assert not shown("highpoly_to_lowpoly", "smart_uv", {}) and shown("highpoly_to_lowpoly", "smart_uv",
+                                                                      {"model_version": "v3.0"})
+    assert shown("texture_model", "texture_quality", {})
