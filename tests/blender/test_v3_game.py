@@ -267,3 +267,45 @@ def test_dialogs_offer_options_only_where_the_version_takes_them(ext):
     assert not shown("highpoly_to_lowpoly", "smart_uv", {}) and shown("highpoly_to_lowpoly", "smart_uv",
                                                                       {"model_version": "v3.0"})
     assert shown("texture_model", "texture_quality", {})
+
+
+# ==================================================================================================== what is drawn
+def test_dialogs_show_version_options_and_the_confirmation(ext, v3):
+    from recorder import draw_operator
+
+    _model("a chair with four legs")
+    seg = bpy.types.TRIPO_OT_mesh_segmentation
+    assert "segmentation_granularity" not in draw_operator(seg).props()
+    props = draw_operator(seg, model_version="v2.0-20260430").props()
+    assert "segmentation_granularity" in props and "split_by_connectivity" in props
+    tex = bpy.types.TRIPO_OT_texture_model
+    assert "delight" not in draw_operator(tex).props()
+    assert "delight" in draw_operator(tex, model_version="v3.5-20260815").props()
+    get_prefs().confirm_above = 5.0
+    try:
+        rec = draw_operator(bpy.types.TRIPO_OT_text_to_model, prompt="a chair")
+        assert "confirm_cost" in rec.props() and "Above your threshold (5 credits)" in rec.text()
+    finally:
+        get_prefs().confirm_above = 0.0
+
+
+def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
+    from recorder import draw
+
+    v3.emulator.inject(route="create", kind="status", status=503, after=True, count=2, match={"key": v3.api_key})
+    for prompt in ("a stone lantern", "a wooden bench"):
+        with pytest.raises(RuntimeError):
+            bpy.ops.tripo.text_to_model(prompt=prompt, wait=True)
+    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    rec = draw(bpy.types.TRIPO_PT_history)
+    assert "Tasks 1-2" in rec.text() and any("may exist" in t for t in rec.labels())
+    assert len(rec.op_values("tripo.history_import")) == 4  # Attach: 2 candidates x 2 jobs (neither finished yet)
+    assert bpy.ops.tripo.run_pipeline(pipeline='LOW_POLY_ASSET', prompt="a tin can", face_limit=2000, quad=False,
+                                      lods=2, wait=True) == {'FINISHED'}
+    state = bpy.context.window_manager.tripo
+    state.active_task = len(state.tasks) - 1
+    text = draw(bpy.types.TRIPO_PT_tasks).text()
+    assert "1. Text to Model: estimated" in text and ", used " in text and "Used in all: " in text
+    bpy.context.view_layer.objects.active = next(o for o in bpy.data.objects if o.name.endswith("_LOD0"))
+    rec = draw(bpy.types.TRIPO_PT_game)
+    assert "tripo.export_lods" in rec.ops() and "tripo.make_lods" in rec.ops()

@@ -136,7 +136,6 @@ def _first_read():
 def menu_items(self, _context):
     layout = self.layout
     layout.separator()
-    layout.operator_context = 'INVOKE_DEFAULT'
     layout.operator("tripo.make_lods", text="Make LODs\u2026")
     layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")
     layout.operator("tripo.refresh_history", text="Refresh Account History")
