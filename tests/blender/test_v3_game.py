@@ -309,3 +309,5 @@ def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
     bpy.context.view_layer.objects.active = next(o for o in bpy.data.objects if o.name.endswith("_LOD0"))
     rec = draw(bpy.types.TRIPO_PT_game)
     assert "tripo.export_lods" in rec.ops() and "tripo.make_lods" in rec.ops()
+    menu = draw(bpy.types.TRIPO_MT_main).ops()  # F3 finds them through the Object > Tripo menu
+    assert {"tripo.make_lods", "tripo.export_lods", "tripo.refresh_history"} <= set(menu)

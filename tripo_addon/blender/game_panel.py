@@ -1,5 +1,5 @@
-"""Sidebar panels for game-ready results (rig, clips, LODs, FBX) and the account's Tripo history; their entries in
-the Object > Tripo menu (so F3 finds them)."""
+"""Sidebar panels for game-ready results (rig, clips, LODs, FBX) and the account's Tripo history. Their operators
+are also in the Object > Tripo menu (panels.TRIPO_MT_main), where F3 finds them."""
 
 from __future__ import annotations
 
@@ -133,26 +133,12 @@ def _first_read():
     return None
 
 
-def menu_items(self, _context):
-    layout = self.layout
-    layout.separator()
-    layout.operator("tripo.make_lods", text="Make LODs\u2026")
-    layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")
-    layout.operator("tripo.refresh_history", text="Refresh Account History")
-
-
 CLASSES = (TRIPO_PT_game, TRIPO_UL_history, TRIPO_PT_history)
 
 
 def attach() -> None:
     history.attach_properties()
-    menu = getattr(bpy.types, "TRIPO_MT_main", None)
-    if menu is not None:
-        menu.append(menu_items)
 
 
 def detach() -> None:
-    menu = getattr(bpy.types, "TRIPO_MT_main", None)
-    if menu is not None:
-        menu.remove(menu_items)
     history.detach_properties()

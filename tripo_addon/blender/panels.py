@@ -370,6 +370,9 @@ class TRIPO_MT_main(bpy.types.Menu):
         layout.separator()
         layout.operator("tripo.run_pipeline", text="Run Pipeline\u2026")
         layout.operator("tripo.attach_task", text="Attach Task by ID")
+        layout.operator("tripo.make_lods", text="Make LODs\u2026")
+        layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")
+        layout.operator("tripo.refresh_history", text="Refresh Account History")
         layout.operator("tripo.refresh_balance")
 
 
