@@ -16,7 +16,7 @@ from pathlib import Path
 import bpy
 from bpy.app.handlers import persistent
 
-from . import catalog, previews, runtime, scene_io
+from . import catalog, game_io, previews, runtime, scene_io
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
-    special = scene_io.import_special(context, snap, prov, options) if files else None  # clips, LODs
+    special = game_io.import_special(context, snap, prov, options) if files else None  # clips, LODs
     if special is not None:
         result = special
     elif files:

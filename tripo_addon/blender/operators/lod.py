@@ -11,7 +11,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from ...jobs import pipelines
 from ...jobs.job import Ref, Step
-from .. import catalog, runtime, scene_io
+from .. import catalog, game_io, runtime, scene_io
 from ..properties import PATH_SKIP
 from .base import OnlineOperator, build_and_run
 from .postprocess import result_group, source_problem, tripo_source
@@ -162,7 +162,7 @@ class TRIPO_OT_export_lods(bpy.types.Operator):
         coll = lod_collection(context.active_object)
         path = bpy.path.abspath(self.filepath) or str(runtime.download_dir() / f"{coll.name}.fbx")
         try:
-            saved = scene_io.export_lods_fbx(context, coll, Path(path).with_suffix(".fbx"))
+            saved = game_io.export_lods_fbx(context, coll, Path(path).with_suffix(".fbx"))
         except scene_io.ImportFailed as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
