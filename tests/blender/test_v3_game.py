@@ -161,7 +161,13 @@ def test_lost_create_is_found_in_the_history_and_attached_by_itself(ext, v3):
     eng = ext.runtime.engine()
     job = eng.jobs()[-1]
     assert job["state"] == "needs_attention"
-    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    # the add-on looks in the history by itself, soon after (a timer; timers do not run in the bpy module)
+    history = ext.operators.history
+    assert job["id"] in history._looked and bpy.app.timers.is_registered(history._look)
+    bpy.app.timers.unregister(history._look)
+    history._look()
+    ext.runtime.background.join(30)
+    ext.poller.drain(budget=None)
     assert "attached" in _history(ext).text
     snap = eng.wait(job["id"], 30)
     assert snap["state"] == "succeeded" and "attached by itself" in snap["notice"]

@@ -91,7 +91,8 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
         sub.operator("tripo.refresh_history", text="", icon='TRIA_RIGHT').page = 1
         row.operator("tripo.refresh_history", text="", icon='FILE_REFRESH')
         if not st.loaded and not st.loading and runtime.unavailable_reason(context) is None:
-            bpy.app.timers.register(_first_read, first_interval=0.0)  # never a request from draw() itself
+            if not bpy.app.timers.is_registered(_first_read):
+                bpy.app.timers.register(_first_read, first_interval=0.0)  # never a request from draw() itself
         layout.template_list("TRIPO_UL_history", "", st, "rows", st, "active", rows=4)
         if 0 <= st.active < len(st.rows):
             r = st.rows[st.active]

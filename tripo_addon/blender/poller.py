@@ -352,6 +352,10 @@ def _apply_event(event, context, eng) -> None:
         runtime.queue_import(event.job_id)  # nothing to import (e.g. prerigcheck): record the outputs
     elif kind == "failed":
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
+    if kind == "notice" and snap.get("state") == "needs_attention":  # a lost create: look in the history soon
+        from .operators import history
+
+        history.look_for_lost(snap)
     if kind in ("finished", "failed"):
         runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
 

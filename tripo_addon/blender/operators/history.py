@@ -128,6 +128,34 @@ def apply(context, ok: bool, value) -> None:
         poller.ensure_running(context)
 
 
+#: Seconds between a lost create and the history read that looks for its task (Tripo lists it at once; a short
+#: pause lets a burst of lost creates share one read).
+LOOK_AFTER = 3.0
+_looked: set[str] = set()
+
+
+def look_for_lost(snap: dict) -> bool:
+    """A job now needs attention because a create's answer was lost: read the history once, soon, in the background
+    (v3 only; never twice for the same job in a session). Returns True when a look was scheduled."""
+    if not recover.lost_steps([snap]) or snap.get("id") in _looked or snap.get("api") != "v3":
+        return False
+    _looked.add(snap["id"])
+    if not bpy.app.timers.is_registered(_look):
+        bpy.app.timers.register(_look, first_interval=LOOK_AFTER)
+    return True
+
+
+def _look():
+    try:
+        request()
+        poller.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - offline or no key now: the History panel's refresh does it later
+        st = state()
+        if st is not None and catalog.is_tripo_error(exc):
+            st.text = f"Could not look for a lost task in your history: {catalog.user_message(exc)}"
+    return None
+
+
 def when(epoch: float) -> str:
     if epoch < 0:
         return "?"
