@@ -287,6 +287,9 @@ def test_dialogs_show_version_options_and_the_confirmation(ext, v3):
     tex = bpy.types.TRIPO_OT_texture_model
     assert "delight" not in draw_operator(tex).props()
     assert "delight" in draw_operator(tex, model_version="v3.5-20260815").props()
+    gen = bpy.types.TRIPO_OT_text_to_model
+    assert "delight" not in draw_operator(gen).props()
+    assert "delight" in draw_operator(gen, texture_version="v3.5-20260815").props()
     get_prefs().confirm_above = 5.0
     try:
         rec = draw_operator(bpy.types.TRIPO_OT_text_to_model, prompt="a chair")

@@ -35,6 +35,12 @@ def title_for(task_type: str, params: dict) -> str:
 class GenerateOperator(TaskOperator):
     """Generation from a prompt and/or images: one single-step job."""
 
+    def draw_binding(self, layout, b) -> None:
+        from .postprocess import option_shown  # (e.g. delight only with texture v3.5)
+
+        if option_shown(self.task_type, b.param, self.safe_params()):
+            super().draw_binding(layout, b)
+
     def build_job(self, context, params):
         job = pipelines.single(self.task_type, params, title=title_for(self.task_type, params))
         version = params.get("model_version") or catalog.default_model_version(self.task_type)
