@@ -309,6 +309,11 @@ def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
     rec = draw(bpy.types.TRIPO_PT_history)
     assert "Tasks 1-2" in rec.text() and any("may exist" in t for t in rec.labels())
     assert len(rec.op_values("tripo.history_import")) == 4  # Attach: 2 candidates x 2 jobs (neither finished yet)
+    from recorder import Recorder
+
+    st, row = _history(ext), Recorder()
+    bpy.types.TRIPO_UL_history.draw_item(None, bpy.context, row, st, st.rows[0], 0, st, "active")
+    assert "Text to Model" in row.text() and row.text().count(":") >= 1  # type, then the time
     assert bpy.ops.tripo.run_pipeline(pipeline='LOW_POLY_ASSET', prompt="a tin can", face_limit=2000, quad=False,
                                       lods=2, wait=True) == {'FINISHED'}
     state = bpy.context.window_manager.tripo
