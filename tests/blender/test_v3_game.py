@@ -290,6 +290,10 @@ def test_dialogs_show_version_options_and_the_confirmation(ext, v3):
     gen = bpy.types.TRIPO_OT_text_to_model
     assert "delight" not in draw_operator(gen).props()
     assert "delight" in draw_operator(gen, texture_version="v3.5-20260815").props()
+    rec = draw_operator(bpy.types.TRIPO_OT_animate_retarget)
+    panel = next(i for i, c in enumerate(rec.calls) if c[0] == "panel")  # "More Options" starts here
+    main = [c[1][1] for c in rec.calls[:panel] if c[0] == "prop"]
+    assert {"animations", "animate_in_place", "export_with_geometry"} <= set(main)
     get_prefs().confirm_above = 5.0
     try:
         rec = draw_operator(bpy.types.TRIPO_OT_text_to_model, prompt="a chair")

@@ -30,7 +30,10 @@ TEXTURE_PROMPT_PARTS = ("image", "style_image", "images")
 #: parameters shown first in an operator's dialog (the rest sit under "More Options")
 MAIN_PARAMS = frozenset({"prompt", "negative_prompt", "file", "files", "model_version", "texture", "pbr",
                          "texture_quality", "face_limit", "quad", "texture_prompt", "part_names", "rig_type",
-                         "animation", "animations", "style", "format", "t_pose", "template"})
+                         "animation", "animations", "style", "format", "t_pose", "template",
+                         # v3's game-ready options: where an artist looks first
+                         "spec", "animate_in_place", "export_with_geometry", "segmentation_granularity",
+                         "split_by_connectivity", "delight", "smart_uv"})
 
 
 @dataclass(frozen=True)
