@@ -298,6 +298,11 @@ def test_dialogs_show_version_options_and_the_confirmation(ext, v3):
     try:
         rec = draw_operator(bpy.types.TRIPO_OT_text_to_model, prompt="a chair")
         assert "confirm_cost" in rec.props() and "Above your threshold (5 credits)" in rec.text()
+        from recorder import draw
+
+        bpy.context.scene.tripo.prompt = "a chair"
+        rec = draw(bpy.types.TRIPO_PT_generate)  # the Generate button opens the dialog instead of sending
+        assert ("set", "operator_context", 'INVOKE_DEFAULT') in rec.calls and "asks first" in rec.text()
     finally:
         get_prefs().confirm_above = 0.0
 

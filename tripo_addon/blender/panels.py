@@ -168,9 +168,14 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
             credits = catalog.estimate_credits(idname.split(".", 1)[1], _api_params(props))
         if credits is not None:
             layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
+        from .cost_ui import threshold
+
+        ask = credits is not None and 0 < threshold(context) < credits  # above it: the dialog asks to confirm
+        if ask:
+            layout.label(text="Above your confirmation threshold: Generate asks first", icon='ERROR')
         row = layout.row()
         row.scale_y = 1.4
-        row.operator_context = 'EXEC_DEFAULT'
+        row.operator_context = 'INVOKE_DEFAULT' if ask else 'EXEC_DEFAULT'
         op = row.operator(idname, text="Generate", icon='PLAY')
         for key, value in props.items():
             setattr(op, key, value)
