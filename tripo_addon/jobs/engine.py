@@ -307,7 +307,8 @@ class Engine:
         """Follow an existing Tripo task (no POST) and download its result.
 
         With ``job_id``: give that stopped job's unsent/unknown step this task id and continue the job from there
-        (the way out of ``needs_attention``). Returns the job id.
+        (the way out of ``needs_attention``); ``notice`` is what the job then says (kept once it succeeds, e.g. that
+        the task was found in the account's history). Returns the job id.
         """
         self._check_open()
         task_id = (task_id or "").strip()
