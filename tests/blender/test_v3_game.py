@@ -334,3 +334,14 @@ def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
     assert "tripo.export_lods" in rec.ops() and "tripo.make_lods" in rec.ops()
     menu = draw(bpy.types.TRIPO_MT_main).ops()  # F3 finds them through the Object > Tripo menu
     assert {"tripo.make_lods", "tripo.export_lods", "tripo.refresh_history"} <= set(menu)
+
+
+def test_engine_skeleton_without_a_version_uses_rig_v25(ext, v3):
+    from recorder import draw_operator
+
+    _model()
+    rec = draw_operator(bpy.types.TRIPO_OT_animate_rig, spec="unity")
+    assert "A unity skeleton needs rig v2.5 or v3.0: v2.5-20260210 is used" in rec.text()
+    assert bpy.ops.tripo.animate_rig(spec="unity", wait=True) == {'FINISHED'}
+    rig = creates(v3.emulator, v3.api_key, "/animations/rig")[-1]["body"]
+    assert rig["spec"] == "unity" and rig["model"] == "v2.5-20260210"

@@ -159,8 +159,29 @@ def option_shown(task_type: str, name: str, params: dict) -> bool:
     return version in gate[1]
 
 
+#: The rig model used for an engine skeleton (unity, unreal, vrm) when no version is chosen: v1.0, Tripo's default,
+#: makes Tripo and Mixamo skeletons only.
+ENGINE_RIG_VERSION = "v2.5-20260210"
+
+
+def engine_rig_version(params: dict) -> str | None:
+    """The rig version to send for an engine skeleton left without a version (v3), else None."""
+    spec = params.get("spec")
+    choices = catalog.param("animate_rig", "model_version")
+    if catalog.api() != "v3" or "model_version" in params or spec not in ("unity", "unreal", "vrm") \
+            or choices is None or ENGINE_RIG_VERSION not in choices.choices:
+        return None
+    return ENGINE_RIG_VERSION
+
+
 class RigOperator(PostOperator):
     """animate_rig: without a rig type, use the object's rig check result, or run the (free) rig check first."""
+
+    def build_job(self, context, params):
+        version = engine_rig_version(params)
+        if version:
+            params["model_version"] = version
+        return super().build_job(context, params)
 
     def add_steps(self, steps, field, source, params, obj):
         if "rig_type" not in params:
@@ -173,6 +194,13 @@ class RigOperator(PostOperator):
                 steps = [*steps, Step("animate_prerigcheck", {"original_model_task_id": source}, download=False)]
                 params["rig_type"] = Ref(check, "output:rig_type")
         return super().add_steps(steps, field, source, params, obj)
+
+    def draw_inputs(self, context, layout):
+        super().draw_inputs(context, layout)
+        version = engine_rig_version(self.safe_params())
+        if version:
+            layout.label(text=f"A {self.safe_params()['spec']} skeleton needs rig v2.5 or v3.0: {version} is used",
+                         icon='INFO')
 
 
 class RetargetOperator(PostOperator):
