@@ -15,21 +15,25 @@ from typing import Any, ClassVar
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .. import catalog, poller, runtime, scene_io
+from ...jobs import cost
+from .. import catalog, cost_ui, poller, runtime, scene_io
 from ..properties import PATH_SKIP, TRIPO_PG_file_slot
 
 AUTO = catalog.AUTO
 SKIP = {'SKIP_SAVE'}
 VIEWS = ("front", "left", "back", "right")
 #: properties every task operator has besides the API parameters
-COMMON = ("wait", "wait_timeout")
+COMMON = ("wait", "wait_timeout", "confirm_cost")
 _RESERVED = set(COMMON) | {"layout", "properties", "options", "bl_idname", "bl_label", "bl_description",
                            "bl_options", "has_reports", "macros", "name", "rna_type"}
 TEXTURE_PROMPT_PARTS = ("image", "style_image", "images")
 #: parameters shown first in an operator's dialog (the rest sit under "More Options")
 MAIN_PARAMS = frozenset({"prompt", "negative_prompt", "file", "files", "model_version", "texture", "pbr",
                          "texture_quality", "face_limit", "quad", "texture_prompt", "part_names", "rig_type",
-                         "animation", "animations", "style", "format", "t_pose", "template"})
+                         "animation", "animations", "style", "format", "t_pose", "template",
+                         # v3's game-ready options: where an artist looks first
+                         "spec", "animate_in_place", "export_with_geometry", "segmentation_granularity",
+                         "split_by_connectivity", "delight", "smart_uv"})
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,10 @@ def build_annotations(task_type: str) -> tuple[dict[str, Any], tuple[Binding, ..
         default=False,
         options={'SKIP_SAVE'},
     )
+    annotations["confirm_cost"] = BoolProperty(
+        name="Confirm Cost", description="Send even though the estimated cost is above your confirmation threshold "
+        "(Tripo preferences)", default=False, options={'SKIP_SAVE'},
+    )
     annotations["wait_timeout"] = FloatProperty(
         name="Wait Timeout", description="With Wait: give up waiting after this many seconds (0: no limit)",
         default=0.0, min=0.0, options={'SKIP_SAVE'},
@@ -267,7 +275,8 @@ class TaskOperator(OnlineOperator):
         self.draw_inputs(context, layout)
         credits = catalog.estimate_credits(self.task_type, self.safe_params())
         if credits is not None:
-            layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
+            layout.label(text=f"Estimated cost: {cost.text(credits)} credits", icon='INFO')
+        cost_ui.draw_confirm(layout, self, credits, context)
 
     def draw_source(self, context, layout):
         """What the operator acts on (post-processing operators say which object)."""
@@ -323,6 +332,10 @@ def build_and_run(op, context, build) -> set[str]:
 
 def run_job(op, context, job) -> set[str]:
     """Submit a job (validated before anything is sent); with ``op.wait`` block until done and imported."""
+    refusal = cost_ui.refusal(op, job, context)
+    if refusal:
+        op.report({'ERROR'}, refusal)
+        return {'CANCELLED'}
     if job.meta.get("source_objects"):
         job.meta["scene"] = runtime.scene_token()  # the source objects are named in this file only
     try:
