@@ -73,6 +73,15 @@ def _find_item(state, job_id: str):
     return -1, None
 
 
+def safe_text(value) -> str:
+    """Text Blender can store: a lone surrogate (e.g. from a broken server message or file name) makes a string
+    property raise TypeError; it is shown escaped instead."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def mirror(snap: dict, context=None, *, running: bool | None = None):
     """Copy a job snapshot into its task-list row (created when missing). Returns the row."""
     state = _state(context)
@@ -86,7 +95,7 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     steps = snap.get("steps") or []
     cur = _current_step(snap)
     last = _last_step(snap)
-    item.name = snap.get("title") or snap["id"]
+    item.name = safe_text(snap.get("title") or snap["id"])
     item.kind = snap.get("kind") or ""
     item.task_type = cur.get("task_type") or last.get("task_type") or ""
     item.task_id = (cur.get("task_id") or last.get("task_id") or "")
@@ -104,12 +113,12 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     error = snap.get("error") or ""
     if not error and snap.get("state") not in ("succeeded", "cancelled"):
         error = cur.get("error") or ""
-    item.error = error
-    item.notice = snap.get("notice") or ""
+    item.error = safe_text(error)
+    item.notice = safe_text(snap.get("notice") or "")
     item.can_import = bool(snap.get("can_import"))
     item.imported = bool(snap.get("imported"))
     item.final = bool(snap.get("final"))
-    item.result_files = "\n".join(snap.get("result_files") or [])
+    item.result_files = safe_text("\n".join(snap.get("result_files") or []))
     if running is not None:
         item.running = running
     elif item.final or snap.get("state") == "needs_attention":
@@ -117,7 +126,7 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     item.updated = float(snap.get("updated") or time.time())
     preview = _preview_file(snap)
     if preview and preview != item.preview_path:
-        item.preview_path = preview
+        item.preview_path = safe_text(preview)
     return item
 
 
@@ -267,7 +276,10 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     if eng is not None:
         for event in eng.drain():
             handled += 1
-            _apply_event(event, context, eng)
+            try:  # each event on its own: one that cannot be shown must not drop the rest of the batch
+                _apply_event(event, context, eng)
+            except Exception as exc:
+                _event_failed(state, event, exc)
     for kind, ok, value in runtime.background.take():
         handled += 1
         _apply_background(state, kind, ok, value)
@@ -286,7 +298,7 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
             log.warning("import of job %s failed: %s", job_id, exc)
             _, item = _find_item(state, job_id)
             if item is not None:
-                item.error = str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}"
+                item.error = safe_text(str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}")
         if budget is not None and time.monotonic() - start > budget:
             break
     runtime.refresh_balance_if_due()  # after the imports: a result never waits for this
@@ -334,12 +346,16 @@ def _apply_event(event, context, eng) -> None:
     snap = event.snapshot or {}
     state = _state(context)
     if kind == "notice" and not event.job_id:
-        state.notice = event.message
+        state.notice = safe_text(event.message)
         return
     if snap.get("id"):
-        item = mirror(snap, context, running=eng.is_running(snap["id"]))
-        if item is not None and event.message and kind in ("notice", "failed"):
-            item.notice = event.message if kind == "notice" else item.notice
+        try:
+            item = mirror(snap, context, running=eng.is_running(snap["id"]))
+        except Exception as exc:  # the row could not show it; the import below must still happen
+            _event_failed(state, event, exc)
+            item = None
+        if item is not None and event.message and kind == "notice":
+            item.notice = safe_text(event.message)
     if kind == "finished":
         _fetch_preview(snap)
     if kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
@@ -351,6 +367,20 @@ def _apply_event(event, context, eng) -> None:
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
     if kind in ("finished", "failed"):
         runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
+
+
+def _event_failed(state, event, exc: Exception) -> None:
+    """Report an event that could not be applied (console and the job's row), safely encoded."""
+    text = safe_text(f"This update could not be shown ({type(exc).__name__}: {exc}); the job itself goes on.")
+    log.warning("Tripo: job %s: %s", event.job_id or "-", text)
+    if state is None or not event.job_id:
+        return
+    try:
+        _i, item = _find_item(state, event.job_id)
+        if item is not None:
+            item.notice = text
+    except Exception:  # noqa: BLE001 - reporting must not fail the batch either
+        log.debug("could not show the failure on the row", exc_info=True)
 
 
 def _fetch_preview(snap: dict) -> None:

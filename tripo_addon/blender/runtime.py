@@ -305,6 +305,12 @@ def queue_import(job_id: str) -> None:
         _pending_imports.append(job_id)
 
 
+def drop_import(job_id: str) -> None:
+    """Forget a pending import (its job was removed from the list)."""
+    while job_id in _pending_imports:
+        _pending_imports.remove(job_id)
+
+
 def take_import() -> str | None:
     return _pending_imports.pop(0) if _pending_imports else None
 

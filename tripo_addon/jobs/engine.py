@@ -497,9 +497,12 @@ class Engine:
         out: list[Event] = []
         while max_events is None or len(out) < max_events:
             try:
-                out.append(self.events.get_nowait())
+                event = self.events.get_nowait()
             except queue.Empty:
                 break
+            if event.job_id and event.job_id not in self._jobs:
+                continue  # a forgotten (removed) job: its late events are moot, the others' are kept
+            out.append(event)
         return out
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -1289,6 +1292,8 @@ class Engine:
         self._post(Event(job.id, ev.UPDATE, snap))
 
     def _post(self, event: Event) -> None:
+        if event.job_id and event.job_id not in self._jobs:
+            return  # forgotten while its worker was still ending: its row must not come back
         self.events.put(event)
 
     def _records(self) -> list[dict]:

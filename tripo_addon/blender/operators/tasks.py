@@ -189,8 +189,8 @@ class TRIPO_OT_remove_job(_JobOperator, bpy.types.Operator):
         eng = runtime.engine(create=False)
         if eng is None or not job_id:
             return {'CANCELLED'}
-        eng.forget(job_id)
-        eng.drain()  # events of a forgotten job are moot
+        eng.forget(job_id)  # its queued and late events are dropped by the engine; other jobs' events stay queued
+        runtime.drop_import(job_id)
         poller.remove_row(job_id, context)
         return {'FINISHED'}
 

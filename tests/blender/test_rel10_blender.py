@@ -1,0 +1,93 @@
+"""Issue 10 in the Blender layer: no result lost by the task list, each event applied on its own (bpy module, real
+HTTP to the emulator)."""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+from blender_helpers import drain_until, new_objects
+
+
+def _row(job_id):
+    for item in bpy.context.window_manager.tripo.tasks:
+        if item.job_id == job_id:
+            return item
+    return None
+
+
+def _wait(predicate, timeout: float = 60.0, what: str = "condition"):
+    """Wait WITHOUT draining (the main thread is busy elsewhere: the events pile up in the queue)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{what} not reached in time")
+
+
+# ---------------------------------------------------------------------------------------------------- item 1
+def test_removing_a_job_keeps_the_other_jobs_results(ext, connected):
+    """Issue 10.1: Remove (forget) used to drain and drop every queued event: a job that finished meanwhile was never
+    imported. A removed running job's row must not come back when its worker ends."""
+    emu, key = connected.emulator, connected.api_key
+    emu.inject(route="download", kind="slow_body", seconds=30, match={"owner": key, "type": "text_to_image"})
+    rt = ext.runtime
+    before = set(bpy.data.objects)
+    done = rt.submit(ext.pipelines.text_to_model("a bowl that finishes"))
+    slow = rt.submit(ext.pipelines.text_to_image("a picture that trickles in"))
+    eng = rt.engine()
+    _wait(lambda: eng.get(done)["state"] == "succeeded", what="the first job finished")
+    _wait(lambda: eng.get(slow)["state"] == "downloading", what="the second job downloading")
+    assert not eng.events.empty()  # the first job's events wait for the main thread
+
+    assert bpy.ops.tripo.remove_job(job_id=slow) == {'FINISHED'}
+    drain_until(ext, lambda: _row(done) is not None and _row(done).imported, timeout=20)
+    assert new_objects(before)  # the finished job was imported
+    _wait(lambda: not eng.is_running(slow), timeout=20, what="the removed job's worker ended")
+    ext.poller.drain()
+    assert _row(slow) is None  # its worker ended (cancelled) after the removal: no row comes back
+    assert all(j["id"] != slow for j in eng.jobs())
+
+
+# ---------------------------------------------------------------------------------------------------- item 2
+def test_a_message_blender_cannot_store_does_not_lose_other_results(ext, connected):
+    """Issue 10.2: a task error holding a lone surrogate made the row's string property raise, and drain() dropped
+    the rest of the batch, so a finished job was never imported. Each event is applied on its own; the message is
+    shown escaped."""
+    emu, key = connected.emulator, connected.api_key
+    emu.inject(route="create", kind="fail_task", error_code=4242, error_msg="bad byte \udc80 here",
+               match={"key": key})
+    rt = ext.runtime
+    before = set(bpy.data.objects)
+    bad = rt.submit(ext.pipelines.text_to_model("a thing that fails oddly"))
+    eng = rt.engine()
+    _wait(lambda: eng.get(bad)["state"] == "failed", what="the first job failed")
+    assert "\udc80" in eng.get(bad)["error"]
+    good = rt.submit(ext.pipelines.text_to_model("a cup that finishes"))
+    _wait(lambda: eng.get(good)["state"] == "succeeded", what="the second job finished")
+
+    drain_until(ext, lambda: _row(good) is not None and _row(good).imported, timeout=20)
+    assert new_objects(before)
+    row = _row(bad)
+    assert row is not None and row.state == "failed"
+    assert "bad byte \\udc80 here" in row.error  # shown, escaped
+
+
+def test_an_event_that_fails_to_apply_is_reported_and_the_others_go_on(ext, connected):
+    """Issue 10.2: any event that cannot be applied is reported on its row; the next events are still applied."""
+    from bl_ext.dev.tripo_addon.jobs.events import Event
+
+    rt = ext.runtime
+    before = set(bpy.data.objects)
+    first = rt.submit(ext.pipelines.text_to_model("a plate"))
+    eng = rt.engine()
+    _wait(lambda: eng.get(first)["state"] == "succeeded", what="the first job finished")
+    drain_until(ext, lambda: _row(first) is not None and _row(first).imported, timeout=20)
+    eng.events.put(Event(first, "notice", {"id": first, "progress": "lots"}, "a broken snapshot"))
+    good = rt.submit(ext.pipelines.text_to_model("a spoon"))
+    _wait(lambda: eng.get(good)["state"] == "succeeded", what="the second job finished")
+    drain_until(ext, lambda: _row(good) is not None and _row(good).imported, timeout=20)
+    assert len(new_objects(before)) >= 2
+    assert "could not be shown" in _row(first).notice
