@@ -94,9 +94,9 @@ def test_preferences(addon, ext):
     for name in ("download_dir", "place_at_cursor", "target_size", "collection_per_task", "proxy", "ca_bundle",
                  "auto_import", "merge_vertices"):
         assert name in rna, name
-    default = Path(ext.runtime.default_download_dir())
-    assert default.is_dir() and default.parts[-1] == "downloads"
-    assert "extensions" in default.parts and "tripo_addon" in default.parts
+    default = Path(ext.runtime.download_dir())
+    assert default.is_dir() and default.parts[-1] == "Tripo"  # the user's own folder (issue 10.5)
+    assert default.is_relative_to(Path.home()) and "extensions" not in default.parts
 
 
 def test_api_key_is_stripped_and_env_fallback(addon, ext, monkeypatch):

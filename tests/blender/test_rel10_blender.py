@@ -91,3 +91,78 @@ def test_an_event_that_fails_to_apply_is_reported_and_the_others_go_on(ext, conn
     drain_until(ext, lambda: _row(good) is not None and _row(good).imported, timeout=20)
     assert len(new_objects(before)) >= 2
     assert "could not be shown" in _row(first).notice
+
+
+# ---------------------------------------------------------------------------------------------------- item 5
+def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, tmp_path):
+    """Issue 10.5: with no folder set, results go to ~/Documents/Tripo (a folder the user owns and sees), never
+    into the extension's user folder, which Blender deletes on uninstall; the preferences say where."""
+    from pathlib import Path
+
+    from recorder import Recorder
+
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("USERPROFILE", str(home))
+    connected.prefs.download_dir = ""
+    rt = ext.runtime
+    expected = home / "Documents" / "Tripo"
+    assert rt.default_download_dir() == expected
+    ext_user = Path(bpy.utils.extension_path_user(ext.runtime.base_package, create=False))
+    assert not expected.is_relative_to(ext_user)
+
+    layout = Recorder()
+    connected.prefs.show_section = 'NETWORK'
+    ext.preferences.draw_preferences(connected.prefs, layout, bpy.context)
+    connected.prefs.show_section = 'ACCOUNT'
+    text = layout.text()
+    assert str(expected) in text and "stay there when the add-on is removed" in text
+
+    assert bpy.ops.tripo.text_to_model(prompt="a kept result", wait=True) == {'FINISHED'}
+    job = rt.engine().jobs()[-1]
+    assert job["result_files"] and all(Path(f).is_relative_to(expected) for f in job["result_files"])
+    assert all(Path(f).is_file() for f in job["result_files"])
+    # a user with no Documents folder: ~/Tripo
+    (home / "Documents").rename(home / "Docs")
+    assert rt.default_download_dir() == home / "Tripo"
+
+
+# ---------------------------------------------------------------------------------------------------- item 17
+def _bad_folder(kind, tmp_path):
+    if kind == "root":
+        return "/"
+    if kind == "relative-unsaved":
+        return "//results"
+    f = tmp_path / "a-file.txt"
+    f.write_text("not a folder")
+    return str(f)
+
+
+@__import__("pytest").mark.parametrize("kind", ["root", "relative-unsaved", "regular-file"])
+def test_unusable_download_folder_is_refused_with_a_remedy(ext, connected, kind, tmp_path, monkeypatch):
+    """Issue 10.17: "/", "//relative" with an unsaved file and a regular file are refused before anything is sent,
+    with what to do; attach is refused the same way; test connection and refresh balance work (no traceback)."""
+    import os
+
+    import pytest
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    assert not bpy.data.filepath
+    connected.prefs.download_dir = _bad_folder(kind, tmp_path)
+    emu, key = connected.emulator, connected.api_key
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.tripo.text_to_model(prompt="a chair", wait=True)
+    msg = str(info.value)
+    assert "download folder" in msg and "preferences" in msg and "Traceback" not in msg, msg
+    with pytest.raises(RuntimeError) as info:
+        bpy.ops.tripo.attach_task(task_id="1ec04ced-4b87-44f6-a296-beee80777941", wait=True)
+    msg = str(info.value)
+    assert "download folder" in msg and "preferences" in msg and "Traceback" not in msg, msg
+    assert bpy.ops.tripo.test_connection(wait=True) == {'FINISHED'}
+    assert bpy.ops.tripo.refresh_balance(wait=True) == {'FINISHED'}
+    assert [r for r in emu.requests(method="POST", key=key) if r["route"] == "create"] == []
+    assert os.listdir(cwd) == []  # nothing written where Blender was started
+    assert ext.runtime.download_folder_note(connected.prefs)  # the preferences show the problem

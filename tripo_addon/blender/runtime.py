@@ -104,16 +104,59 @@ def user_dir(name: str) -> Path:
     return Path(bpy.utils.extension_path_user(base_package, path=name, create=True))
 
 
+DEFAULT_FOLDER_NAME = "Tripo"
+PREFS_WHERE = "in the Tripo 3D add-on preferences (Network)"
+
+
 def default_download_dir() -> Path:
-    return user_dir("downloads")
+    """Where results go unless the preferences name a folder: a visible folder the user owns (``~/Documents/Tripo``,
+    else ``~/Tripo``), never the extension's user folder, which Blender deletes when the extension is removed (paid
+    results, and the files saved .blend files point to, would go with it)."""
+    home = Path.home()
+    docs = home / "Documents"
+    return (docs if docs.is_dir() else home) / DEFAULT_FOLDER_NAME
+
+
+def _download_folder(p=None) -> tuple[Path, str | None]:
+    """(the download folder, why it cannot be used or None). Checked locally; nothing is created."""
+    custom = p.download_dir.strip() if p is not None else ""
+    if not custom:
+        return default_download_dir(), None
+    if custom.startswith("//") and not bpy.data.filepath:
+        return default_download_dir(), (
+            f"The download folder {custom} is relative to the .blend file, but this file has not been saved yet; "
+            f"save the file first, or choose a full folder path {PREFS_WHERE}")
+    folder = Path(bpy.path.abspath(custom))
+    if not folder.is_absolute():
+        return default_download_dir(), (
+            f"The download folder {custom} is not a full path (it would land wherever Blender was started from); "
+            f"choose a full folder path {PREFS_WHERE}, or clear it to use {default_download_dir()}")
+    if folder.parent == folder:
+        return default_download_dir(), (
+            f"The download folder {folder} is the top of a disk; choose a folder of its own {PREFS_WHERE}, or clear "
+            f"it to use {default_download_dir()}")
+    if folder.exists() and not folder.is_dir():
+        return default_download_dir(), (
+            f"The download folder {folder} is a file, not a folder; choose a folder {PREFS_WHERE}, or clear it to "
+            f"use {default_download_dir()}")
+    return folder, None
+
+
+def download_folder_note(p) -> str | None:
+    """What is wrong with the folder in the preferences (drawn there; local checks only, no disk writes)."""
+    return _download_folder(p)[1]
 
 
 def download_dir(p=None) -> Path:
+    """The folder results are saved in (created when missing). Never raises: an unusable folder in the preferences
+    (see :func:`download_dir_problem`, which every action that downloads checks first) falls back to the default."""
     if p is None:
         p = prefs()
-    custom = p.download_dir.strip() if p is not None else ""
-    path = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
-    path.mkdir(parents=True, exist_ok=True)
+    path, _problem = _download_folder(p)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        log.warning("Tripo: cannot create the download folder %s: %s", path, exc)
     return path
 
 
@@ -222,8 +265,9 @@ def download_dir_problem(p=None) -> str | None:
     """Why results could not be saved in the download folder, or None. Checked before a task is paid for."""
     if p is None:
         p = prefs()
-    custom = p.download_dir.strip() if p is not None else ""
-    folder = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
+    folder, problem = _download_folder(p)
+    if problem:
+        return problem
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -231,11 +275,11 @@ def download_dir_problem(p=None) -> str | None:
         free = shutil.disk_usage(folder).free
     except OSError as exc:
         return (f"The download folder {folder} cannot be written to ({exc.strerror or exc}); choose another "
-                "download folder in the add-on preferences (Network), or clear it to use the default")
+                f"download folder {PREFS_WHERE}, or clear it to use the default")
     if free < MIN_FREE_BYTES:
         return (f"Only {free / 1048576:.1f} MB of disk space is free in the download folder {folder}, and a Tripo "
                 f"result can take up to {MIN_FREE_BYTES >> 20} MB; free some space or choose another download folder "
-                "in the add-on preferences (Network)")
+                f"{PREFS_WHERE}")
     return None
 
 
@@ -253,7 +297,7 @@ def submit(job, context=None) -> str:
 
 
 def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=None) -> str:
-    reason = unavailable_reason(context)
+    reason = unavailable_reason(context) or download_dir_problem(prefs(context))
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
@@ -265,7 +309,7 @@ def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=
 
 
 def retry(job_id: str, context=None) -> None:
-    reason = unavailable_reason(context)
+    reason = unavailable_reason(context) or download_dir_problem(prefs(context))
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
