@@ -57,6 +57,7 @@ FAILED_STATUSES = frozenset({"failed", "banned", "expired", "cancelled"})
 IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "webp"})
 MESH_EXTS = frozenset({"glb", "fbx", "obj", "stl"})
 FILE_SLOT_KINDS = frozenset({"file", "files", "texture_prompt"})
+SUBMIT_GRACE = 10.0  # seconds shutdown() waits for a POST /task in flight (its task is paid for; its id must be kept)
 UPLOAD_MAX_AGE = 12 * 3600.0  # uploaded tokens live about 24 h; re-upload older ones before submitting
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 _UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -258,6 +259,7 @@ class Engine:
         notices[:0] = load_notices
         for job in jobs:
             self._jobs[job.id] = job
+        self._adopt_late_ids()
         notices += self._adopt_secondaries()
         for msg in notices:
             self._post(Event("", ev.NOTICE, {}, msg))
@@ -356,6 +358,7 @@ class Engine:
         Returns the ids of the jobs whose worker was started by this call.
         """
         self._check_open()
+        self._adopt_late_ids()
         started: list[str] = []
         attention: list[Job] = []
         report: list[Job] = []
@@ -404,6 +407,13 @@ class Engine:
         """
         self._check_open()
         self._await_worker_exit(job_id)
+        if any(j.id == job_id for j in self._adopt_late_ids()):  # created as Blender closed: follow it, never pay twice
+            with self._lock:
+                job = self._get_job(job_id)
+            if job.state in S.ACTIVE:
+                self._start(job)
+                self._post_update(job)
+                return
         with self._lock:
             job = self._get_job(job_id)
             if job_id in self._runs and job.state in S.STOPPED:
@@ -505,8 +515,12 @@ class Engine:
             out.append(event)
         return out
 
-    def shutdown(self, timeout: float = 2.0) -> None:
-        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable."""
+    def shutdown(self, timeout: float = 2.0, submit_grace: float = SUBMIT_GRACE) -> None:
+        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable.
+
+        A worker whose ``POST /task`` is in flight gets up to ``submit_grace`` more seconds: the task it creates is
+        paid for, and its id must be journaled. An answer later still is kept in the journal's late-id file, which
+        the next engine reads (a quitting process may not live that long: then the job asks for attention)."""
         with self._lock:
             self._stopping = True
             runs = list(self._runs.values())
@@ -519,6 +533,7 @@ class Engine:
         for run in runs:
             if run.thread is not None and run.thread.ident is not None:  # started (not dropped by the launcher)
                 run.thread.join(max(0.0, deadline - time.monotonic()))
+        self._await_creates(runs, submit_grace)
         stuck = [r for r in runs if r.thread is not None and r.thread.is_alive()]
         if stuck:  # a request in flight cannot be interrupted; the daemon thread ends when it returns
             frames = sys._current_frames()
@@ -536,6 +551,76 @@ class Engine:
             log.exception("final journal save failed")
         self._journal.close()
         self._dir_lock.release()
+
+    @staticmethod
+    def _in_create(run: _Run) -> bool:
+        """True while the run's POST /task may be in flight (journaled as submitting, no task id yet)."""
+        steps = run.job.steps
+        step = steps[run.step_index] if 0 <= run.step_index < len(steps) else None
+        return step is not None and step.state == S.SUBMITTING and not step.task_id
+
+    def _await_creates(self, runs: list[_Run], grace: float) -> None:
+        deadline = time.monotonic() + max(0.0, grace)
+        for run in runs:
+            thread = run.thread
+            if thread is not None and thread.is_alive() and self._in_create(run):
+                log.info("Tripo job %s: waiting for the answer to its task creation before closing", run.job.id)
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _adopt_late_ids(self) -> list[Job]:
+        """Give steps the task ids that arrived after an earlier engine closed its journal (see
+        :meth:`Journal.note_task_id`). Such a step was journaled ``submitting`` without an id: it is followed again
+        instead of asking for attention (and a retry polls it instead of paying for a second task)."""
+        records = self._journal.late_ids()
+        if not records:
+            return []
+        changed: list[Job] = []
+        with self._lock:
+            for rec in records:
+                job = self._jobs.get(str(rec.get("job")))
+                idx = rec["step"]
+                if job is None or not 0 <= idx < len(job.steps) or job.steps[idx].task_id:
+                    continue
+                step = job.steps[idx]
+                step.task_id = rec["task_id"]
+                step.state, step.status, step.error = S.QUEUED, "queued", ""
+                if job.state in S.ACTIVE or job.state == S.NEEDS_ATTENTION:
+                    job.state = S.QUEUED
+                    job.error = ""
+                job.notice = (f"Task {step.task_id} was created while Blender was closing; its id was kept and the "
+                              "job follows it (it was not sent again).")
+                job.updated = time.time()
+                changed.append(job)
+        if changed:
+            try:
+                self._save(important=True, must=True)
+            except JournalError as exc:
+                log.warning("journal: late task ids not merged yet: %s", exc)
+                return changed
+
+        def done(rec: dict) -> bool:
+            job = self._jobs.get(str(rec.get("job")))
+            idx = rec["step"]
+            return job is None or not 0 <= idx < len(job.steps) or bool(job.steps[idx].task_id)
+
+        self._journal.drop_late_ids(done)
+        for job in changed:
+            self._post_update(job)
+        return changed
+
+    def _keep_task_id(self, job: Job, idx: int, task_id: str, exc: Exception) -> None:
+        """The journal refused the id of a task just created (closed by shutdown, or failing): keep it in the late-id
+        file, and tell the user the id (a notice, and the log) so it can be attached whatever happens."""
+        try:
+            self._journal.note_task_id(job.id, idx, task_id)
+        except OSError as late_exc:
+            log.error("Tripo task %s (job %s, step %d) was created but could not be recorded (%s; %s): attach it "
+                      "by this id", task_id, job.id, idx + 1, exc, late_exc)
+        else:
+            log.warning("Tripo task %s (job %s) was created as the job log closed; kept for the next start", task_id,
+                        job.id)
+        if not self._journal.closed:
+            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
 
     def pause(self) -> list[str]:
         """Stop every worker without cancelling its job (e.g. online access was turned off). Nothing is lost: a task
@@ -978,9 +1063,9 @@ class Engine:
             if job.state not in S.STOPPED:
                 job.state = S.QUEUED
         try:
-            self._save(important=True)
-        except JournalError as exc:  # the task exists: keep following it in memory, tell the user its id
-            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
+            self._save(important=True, must=True)
+        except JournalError as exc:  # the task exists: keep following it in memory; its id must not be lost
+            self._keep_task_id(job, idx, str(task_id), exc)
         self._post_update(job)
         if run.cancelled:
             raise _Interrupted()
