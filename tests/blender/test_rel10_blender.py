@@ -166,3 +166,57 @@ def test_unusable_download_folder_is_refused_with_a_remedy(ext, connected, kind,
     assert [r for r in emu.requests(method="POST", key=key) if r["route"] == "create"] == []
     assert os.listdir(cwd) == []  # nothing written where Blender was started
     assert ext.runtime.download_folder_note(connected.prefs)  # the preferences show the problem
+
+
+# ---------------------------------------------------------------------------------------------------- item 16
+def test_parallel_tasks_applies_without_a_restart(ext, connected):
+    """Issue 10.16: "Parallel Tasks" used to be read only when the engine started."""
+    connected.prefs.max_parallel = 10
+    rt = ext.runtime
+    eng = rt.engine()
+    assert eng.slots["generation"].limit == 10
+    connected.prefs.max_parallel = 1  # the preference's update callback
+    assert eng.slots["generation"].limit == 1
+    ids = [rt.submit(ext.pipelines.text_to_model(f"a pebble {i}")) for i in range(3)]
+    seen: set[str] = set()
+
+    def all_done():
+        for item in bpy.context.window_manager.tripo.tasks:
+            seen.add(item.notice)
+        return all(eng.get(i)["state"] == "succeeded" for i in ids)
+
+    drain_until(ext, all_done, timeout=60)
+    assert eng.slots["generation"].peak == 1  # one at a time
+    assert any("Waiting for a free Tripo slot" in n for n in seen)
+    connected.prefs.max_parallel = 10
+    assert eng.slots["generation"].limit == 10
+
+
+def test_zip_results_are_extracted_once_in_the_worker(ext, connected, monkeypatch):
+    """Issue 10.16: an OBJ (zip) result is extracted by the worker with the checked extractor; Import and Import
+    Again only read the extracted files (no extraction on the main thread)."""
+    from pathlib import Path
+
+    connected.prefs.auto_import = False
+    rt = ext.runtime
+    job_id = rt.submit(ext.pipelines.text_to_final("a crate", format="OBJ"))
+    eng = rt.engine()
+    drain_until(ext, lambda: eng.get(job_id)["state"] in ("succeeded", "failed"), timeout=60)
+    snap = eng.get(job_id)
+    assert snap["state"] == "succeeded", snap["error"]
+    zips = [Path(f) for f in snap["result_files"] if f.endswith(".zip")]
+    assert zips
+    members = zips[0].with_name(zips[0].stem + "_files")
+    assert (members / ".tripo-extracted.json").is_file()  # extracted before the main thread saw the result
+    assert any(p.suffix == ".obj" for p in members.rglob("*"))
+
+    def no_extraction(*_a, **_k):
+        raise AssertionError("a zip was extracted on the main thread")
+
+    monkeypatch.setattr(ext.scene_io, "safe_extract", no_extraction)
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
+    first = new_objects(before)
+    assert first
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}  # Import Again
+    assert len(new_objects(before)) == 2 * len(first)

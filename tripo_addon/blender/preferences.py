@@ -121,10 +121,12 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
     )
     max_parallel: IntProperty(
         name="Parallel Tasks",
-        description="How many Tripo tasks may run at once (Tripo's own limit is 10, or less for some types)",
+        description="How many Tripo tasks may run at once (Tripo's own limit is 10, or less for some types). "
+        "Applies at once",
         default=10,
         min=1,
         max=10,
+        update=lambda _self, context: runtime.parallel_changed(context),
     )
     show_section: EnumProperty(
         name="Section",

@@ -190,6 +190,13 @@ def refresh_config(context=None) -> None:
         _engine.download_dir = download_dir(p)
 
 
+def parallel_changed(context=None) -> None:
+    """"Parallel Tasks" changed: the running engine follows at once (no restart)."""
+    p = prefs(context)
+    if _engine is not None and p is not None:
+        _engine.set_max_parallel(p.max_parallel)
+
+
 def settings_changed() -> None:
     """Preferences update callback: the next client uses the new settings."""
     try:

@@ -117,15 +117,28 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike | None = N
 
 
 def expand(files: list[str]) -> list[Path]:
-    """Result files with zips replaced by their (safely extracted) contents."""
+    """Result files with zips replaced by their contents (extracted by the worker; see :func:`zip_members`)."""
     out: list[Path] = []
     for f in files:
         p = Path(f)
         if p.suffix.lower() == ".zip":
-            out.extend(sorted(safe_extract(p)))
+            out.extend(sorted(zip_members(p)))
         else:
             out.append(p)
     return out
+
+
+def zip_members(zip_path: Path) -> list[Path]:
+    """A result zip's members: extracted once by the job's worker, so an import (or Import Again) only reads them.
+    A zip from an older version of the add-on is extracted here once, safely, and remembered."""
+    from ..jobs import results
+
+    done = results.extracted(zip_path)
+    if done is not None:
+        return done
+    files = safe_extract(zip_path, results.extract_dir(zip_path))
+    results.record(zip_path, files)
+    return files
 
 
 # ==================================================================================================== import

@@ -44,6 +44,7 @@ from ..api.errors import (
 )
 from ..api.uploads import check_local_file
 from . import events as ev
+from . import results as result_files
 from .events import Event, EventQueue
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
 from .journal import DirLock, Journal, JournalError
@@ -173,6 +174,12 @@ def main_output_key(task_type: str, output: dict) -> str | None:
     if output.get("generated_image"):
         return "generated_image"
     return None
+
+
+def _extract_zip(path: Any) -> None:
+    """A zip result is extracted here, in the worker, once and checked (not on Blender's main thread at import)."""
+    if str(path).lower().endswith(".zip"):
+        result_files.extract(path)
 
 
 @dataclass
@@ -621,6 +628,15 @@ class Engine:
                         job.id)
         if not self._journal.closed:
             self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
+
+    def set_max_parallel(self, n: int) -> None:
+        """Change "Parallel Tasks" live: every group's limit follows at once (jobs waiting for a slot start when the
+        limit grows; running ones are never stopped when it shrinks)."""
+        self.max_parallel = max(1, int(n))
+        for name, slots in self._slots.items():
+            with slots._lock:
+                slots.limit = max(1, min(GROUP_LIMITS.get(name, self.max_parallel), self.max_parallel))
+                slots._grant()
 
     def pause(self) -> list[str]:
         """Stop every worker without cancelling its job (e.g. online access was turned off). Nothing is lost: a task
@@ -1276,6 +1292,7 @@ class Engine:
             self._check_stop(run)
             # the output just polled: its URLs are fresh, no GET /task before the file
             path = client.download(step.task_id, key, dest, cancel=run.stop, progress=progress, output=output)
+            _extract_zip(path)
             with self._lock:
                 step.files.append(str(path))
         with self._lock:
