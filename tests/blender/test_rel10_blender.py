@@ -220,3 +220,41 @@ def test_zip_results_are_extracted_once_in_the_worker(ext, connected, monkeypatc
     assert first
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}  # Import Again
     assert len(new_objects(before)) == 2 * len(first)
+
+
+# ---------------------------------------------------------------------------------------------------- item 4
+def test_saved_choices_survive_a_new_model_version(ext, tmp_path, monkeypatch):
+    """Issue 10.4: Blender stores an enum's number; dynamic items numbered by position turned a saved v2.5 into
+    another version once the catalogue gained one at the front. Items carry stable numbers now."""
+    import dataclasses
+
+    cat = ext.catalog
+    settings = bpy.context.scene.tripo
+    chosen = {}
+    for name in ("model_version", "texture_quality", "geometry_quality"):
+        p = cat.param("text_to_model", name)
+        assert p is not None and len(p.choices) >= 2, name
+        chosen[name] = str(p.choices[1])  # not the first, not Auto
+        setattr(settings, name, chosen[name])
+    path = tmp_path / "saved.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path))
+
+    real = cat.param
+
+    def newer_catalogue(task_type, name):  # a release that adds a choice at the front of every list
+        p = real(task_type, name)
+        if p is None or not p.choices:
+            return p
+        return dataclasses.replace(p, choices=(f"new-{name}-first",) + tuple(p.choices))
+
+    monkeypatch.setattr(cat, "param", newer_catalogue)
+    cat._enum_cache.clear()
+    bpy.ops.wm.open_mainfile(filepath=str(path))
+    settings = bpy.context.scene.tripo
+    for name, value in chosen.items():
+        assert getattr(settings, name) == value, name
+    numbers = [i[3] for i in cat.enum_items("text_to_model", "model_version")]
+    assert len(set(numbers)) == len(numbers)  # no two items share a number
+    monkeypatch.undo()
+    cat._enum_cache.clear()
+    bpy.ops.wm.read_homefile(use_empty=True)

@@ -94,8 +94,10 @@ _cache: dict[str, list] = {}
 
 def _format_items(_self, _context):
     if "format" not in _cache:
-        items = [('DEFAULT', "Pipeline Default", "FBX (USDZ for image \u2192 format)"),
-                 ('NONE', "None", "No conversion: keep Tripo's GLB (image \u2192 animated only)")]
+        items = [('DEFAULT', "Pipeline Default", "FBX (USDZ for image \u2192 format)",
+                  catalog.stable_number("DEFAULT")),
+                 ('NONE', "None", "No conversion: keep Tripo's GLB (image \u2192 animated only)",
+                  catalog.stable_number("NONE"))]
         items += [i for i in catalog.enum_items("convert_model", "format", auto=False) if i[0] != AUTO]
         _cache["format"] = items
     return _cache["format"]
@@ -104,7 +106,7 @@ def _format_items(_self, _context):
 def _animation_items(_self, _context):
     if "animation" not in _cache:
         items = [i for i in catalog.enum_items("animate_retarget", "animation", auto=False) if i[0] != AUTO]
-        _cache["animation"] = items or [("preset:walk", "preset:walk", "")]
+        _cache["animation"] = items or [("preset:walk", "preset:walk", "", catalog.stable_number("preset:walk"))]
     return _cache["animation"]
 
 
