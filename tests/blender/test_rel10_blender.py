@@ -258,3 +258,48 @@ def test_saved_choices_survive_a_new_model_version(ext, tmp_path, monkeypatch):
     monkeypatch.undo()
     cat._enum_cache.clear()
     bpy.ops.wm.read_homefile(use_empty=True)
+
+
+# ---------------------------------------------------------------------------------------------------- item 6
+def test_a_result_started_in_another_file_is_offered_not_imported(ext, connected, tmp_path):
+    """Issue 10.6: a result belongs to the .blend file it was started from; with another file open the row offers
+    Import instead of importing by itself."""
+    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "a.blend"))
+    assert bpy.ops.tripo.text_to_model(prompt="a chair for file A") == {'FINISHED'}
+    job_id = ext.runtime.engine().jobs()[-1]["id"]
+    bpy.ops.wm.read_homefile(use_empty=True)  # file B
+    eng = ext.runtime.engine()
+    drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
+    for _ in range(3):
+        ext.poller.drain()
+    row = _row(job_id)
+    assert list(bpy.data.objects) == [] and not row.imported and not eng.get(job_id)["imported"]
+    assert "press Import" in row.notice
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}  # the user asks: it lands here
+    assert list(bpy.data.objects) and _row(job_id).imported
+
+
+def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, user_mesh):
+    """Issue 10.6: a post-processed result goes where its source was, in the source's file only; elsewhere it is
+    offered, lands at the 3D cursor and hides nothing (an object there may merely share the source's name)."""
+    from mathutils import Vector
+
+    assert tuple(ext.scene_io.source_location([user_mesh])) != (0.0, 0.0, 0.0)
+    assert bpy.ops.tripo.import_model() == {'FINISHED'}  # send the selected mesh back to Tripo
+    job_id = ext.runtime.engine().jobs()[-1]["id"]
+    bpy.ops.wm.read_homefile(use_empty=True)  # another file, with an object of the same name
+    bpy.ops.mesh.primitive_cube_add(location=(0.0, 0.0, 5.0))
+    namesake = bpy.context.active_object
+    namesake.name = "MyRock"
+    eng = ext.runtime.engine()
+    before = set(bpy.data.objects)
+    drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
+    ext.poller.drain()
+    assert new_objects(before) == [] and "press Import" in _row(job_id).notice
+    bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
+    objs = new_objects(before)
+    assert objs
+    bpy.context.view_layer.update()
+    assert (Vector(ext.scene_io.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
+    assert not namesake.hide_get() and not namesake.hide_render

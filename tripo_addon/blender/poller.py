@@ -115,6 +115,9 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
         error = cur.get("error") or ""
     item.error = safe_text(error)
     item.notice = safe_text(snap.get("notice") or "")
+    if not item.notice and snap.get("state") == "succeeded" and not snap.get("imported") \
+            and not runtime.import_here((snap.get("meta") or {}).get("scene")):
+        item.notice = ELSEWHERE_TEXT
     item.can_import = bool(snap.get("can_import"))
     item.imported = bool(snap.get("imported"))
     item.final = bool(snap.get("final"))
@@ -202,16 +205,19 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if snap.get("state") != "succeeded" or (snap.get("imported") and not force):
         return None
     meta = snap.get("meta") or {}
+    if not force and not runtime.import_here(meta.get("scene")):
+        _offer_import(_state(context), job_id)  # another file is open now: the row offers Import instead
+        return None
     prov = _provenance(snap)
     files = snap.get("result_files") or []
     p = runtime.prefs(context)
     options = scene_io.ImportOptions.from_prefs(p)
-    if meta.get("location") is not None:
+    same_file = _sources_here(meta)
+    if same_file and meta.get("location") is not None:  # the source's place means nothing in another file
         options.location = tuple(meta["location"])
     steps = snap.get("steps") or []
     if steps and steps[0].get("task_type") == "import_model":
         options.turn = 0.0  # the user's own mesh comes back as it was sent
-    same_file = _sources_here(meta)
     if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
@@ -253,6 +259,17 @@ def _apply_outputs(snap: dict, meta: dict) -> None:
 def _should_autoimport(job_id: str, context) -> bool:
     p = runtime.prefs(context)
     return runtime.is_live(job_id) and (p is None or p.auto_import)
+
+
+ELSEWHERE_TEXT = "Finished for another file: press Import to add it to this one"
+
+
+def _offer_import(state, job_id: str) -> None:
+    if state is None:
+        return
+    _i, item = _find_item(state, job_id)
+    if item is not None and not item.imported:
+        item.notice = ELSEWHERE_TEXT
 
 
 # ==================================================================================================== drain
@@ -358,7 +375,10 @@ def _apply_event(event, context, eng) -> None:
             item.notice = safe_text(event.message)
     if kind == "finished":
         _fetch_preview(snap)
-    if kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
+    if kind == "finished" and snap.get("state") == "succeeded" and not snap.get("imported") \
+            and not runtime.import_here((snap.get("meta") or {}).get("scene")):
+        _offer_import(state, event.job_id)  # started from another file: never imported here by itself
+    elif kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
         runtime.queue_import(event.job_id)
     elif kind == "finished" and not snap.get("result_files") and snap.get("state") == "succeeded" \
             and not snap.get("imported"):

@@ -298,6 +298,7 @@ def submit(job, context=None) -> str:
     refresh_config(context)
     eng = engine()
     ensure_resumed(context)
+    job.meta.setdefault("scene", scene_token())  # its result belongs to this file (auto-imported only here)
     job_id = eng.submit(job)
     _live.add(job_id)
     return job_id
@@ -311,6 +312,8 @@ def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=
     eng = engine()
     ensure_resumed(context)
     new_id = eng.attach(task_id, title, job_id=job_id) if job_id else eng.attach(task_id, title)
+    if not job_id:
+        eng.set_meta(new_id, "scene", scene_token())
     _live.add(new_id)
     return new_id
 
@@ -345,6 +348,20 @@ def same_scene(token: dict | None) -> bool:
     if token.get("pid") == os.getpid():
         return token.get("gen") == _file_generation
     return bool(token.get("file")) and token.get("file") == bpy.data.filepath
+
+
+def import_here(token: dict | None) -> bool:
+    """True when a result whose job carries ``token`` may import by itself into the file open now: the file it was
+    started from (the same load in this process, or that saved file opened again after a restart). A job started in
+    an unsaved file may still land in the unsaved scene Blender starts with after a restart (never in a saved file).
+    Jobs without a token (older journals, engine scripts) import anywhere, as before."""
+    if not token:
+        return True
+    if token.get("file") and token.get("file") == bpy.data.filepath:
+        return True  # that saved file (again)
+    if token.get("pid") == os.getpid():
+        return token.get("gen") == _file_generation
+    return (token.get("file") or "") == bpy.data.filepath
 
 
 def is_live(job_id: str) -> bool:

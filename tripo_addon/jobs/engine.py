@@ -456,6 +456,12 @@ class Engine:
         self._save_soon()
         self._post_update(job)
 
+    def set_meta(self, job_id: str, key: str, value: Any) -> None:
+        """Add a plain value to a job's ``meta`` (journaled with the next save)."""
+        with self._lock:
+            self._get_job(job_id).meta[key] = value
+        self._save_soon()
+
     def forget(self, job_id: str) -> None:
         """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk."""
         self.cancel(job_id)
