@@ -303,3 +303,28 @@ def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, 
     bpy.context.view_layer.update()
     assert (Vector(ext.scene_io.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
     assert not namesake.hide_get() and not namesake.hide_render
+
+
+# ---------------------------------------------------------------------------------------------------- item 7
+def test_an_import_taken_away_by_undo_can_come_back(ext, connected):
+    """Issue 10.7: an auto-import (pushed as its own undo step, from the poller's timer) can be undone, also by
+    "Adjust Last Operation" on the user's previous operator; the engine must not keep saying "imported": the row
+    offers Import again, and Import brings it back."""
+    bpy.ops.mesh.primitive_cube_add(location=(0.0, 0.0, 3.0))  # the user's last operator
+    bpy.ops.ed.undo_push(message="the user's cube")
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.text_to_model(prompt="a barrel") == {'FINISHED'}
+    job_id = ext.runtime.engine().jobs()[-1]["id"]
+    drain_until(ext, lambda: _row(job_id) is not None and _row(job_id).imported)
+    assert new_objects(before)
+    bpy.ops.ed.undo()  # the import's own undo step goes
+    assert [o for o in bpy.data.objects if o.get("tripo_task_id")] == []
+    row = _row(job_id)
+    assert not row.imported and "press Import" in row.notice
+    eng = ext.runtime.engine()
+    assert not eng.get(job_id)["imported"]
+    ext.poller.drain()  # later updates keep saying so
+    assert "press Import" in _row(job_id).notice and not _row(job_id).imported
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
+    assert [o for o in bpy.data.objects if o.get("tripo_task_id")] and _row(job_id).imported
+    assert eng.get(job_id)["imported"] and not _row(job_id).notice

@@ -115,9 +115,11 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
         error = cur.get("error") or ""
     item.error = safe_text(error)
     item.notice = safe_text(snap.get("notice") or "")
-    if not item.notice and snap.get("state") == "succeeded" and not snap.get("imported") \
-            and not runtime.import_here((snap.get("meta") or {}).get("scene")):
-        item.notice = ELSEWHERE_TEXT
+    if not item.notice and snap.get("state") == "succeeded" and not snap.get("imported"):
+        if snap["id"] in _undone:
+            item.notice = UNDONE_TEXT
+        elif not runtime.import_here((snap.get("meta") or {}).get("scene")):
+            item.notice = ELSEWHERE_TEXT
     item.can_import = bool(snap.get("can_import"))
     item.imported = bool(snap.get("imported"))
     item.final = bool(snap.get("final"))
@@ -226,6 +228,9 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
                                        options=options)
     if same_file:
         _apply_outputs(snap, meta)
+    _undone.discard(job_id)
+    if result.objects or result.images:
+        _in_scene[job_id] = prov["tripo_task_id"]  # watched: an undo may take it away again
     eng.mark_imported(job_id)
     state = _state(context)
     if state is not None:
@@ -233,6 +238,43 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         if item is not None:
             item.saved_path = "\n".join(result.saved)
     return result
+
+
+_in_scene: dict[str, str] = {}  # job id -> task id of results imported in this session (undo can remove them)
+_undone: set[str] = set()  # jobs whose import an undo took away (their rows say so)
+UNDONE_TEXT = "Removed by undo: press Import to bring it back"
+
+
+def check_undone(context=None) -> list[str]:
+    """After an undo (or redo): results whose objects are gone are no longer "imported"; their rows offer Import
+    again. An import pushed from a timer has its own undo step, which Ctrl+Z, and "Adjust Last Operation" on the
+    user's previous operator, can take away. Returns the job ids found gone."""
+    eng = runtime.engine(create=False)
+    if eng is None or not _in_scene:
+        return []
+    gone = [j for j, task_id in _in_scene.items() if not scene_io.result_present(task_id)]
+    state = _state(context)
+    for job_id in gone:
+        del _in_scene[job_id]
+        _undone.add(job_id)
+        try:
+            eng.mark_imported(job_id, False)
+            item = mirror(eng.get(job_id), context)
+        except KeyError:  # removed from the list meanwhile
+            continue
+        if item is not None and state is not None:
+            item.notice = UNDONE_TEXT
+    if gone:
+        tag_redraw(context)
+    return gone
+
+
+@persistent
+def _on_undo(*_args):
+    try:
+        check_undone()
+    except Exception:
+        log.exception("Tripo: checking results after undo failed")
 
 
 def _sources_here(meta: dict) -> bool:
@@ -625,6 +667,8 @@ def watch_access() -> None:
 def _on_load_post(*_args):
     # WindowManager properties were reset and modal operators ended with the old file: rebuild both.
     runtime.file_loaded()
+    _in_scene.clear()  # another file: its undo history has nothing to do with earlier imports
+    _undone.clear()
     try:
         mirror_all()
     except Exception:
@@ -642,6 +686,9 @@ def install() -> None:
     _installed = True
     if _on_load_post not in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.append(_on_load_post)
+    for handlers in (bpy.app.handlers.undo_post, bpy.app.handlers.redo_post):
+        if _on_undo not in handlers:
+            handlers.append(_on_undo)
     runtime.engine()  # reads the journal (no network) so the task list shows earlier jobs
     runtime.ensure_resumed()
     mirror_all()
@@ -655,6 +702,11 @@ def uninstall() -> None:
     _remove_timers()  # a running poller dies with its class; its timer must not outlive it
     while _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
+    for handlers in (bpy.app.handlers.undo_post, bpy.app.handlers.redo_post):
+        while _on_undo in handlers:
+            handlers.remove(_on_undo)
+    _in_scene.clear()
+    _undone.clear()
     for fn in (_start_soon, _watch_access):
         if bpy.app.timers.is_registered(fn):
             bpy.app.timers.unregister(fn)

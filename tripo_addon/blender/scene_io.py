@@ -337,6 +337,17 @@ def push_undo(message: str) -> None:
         pass
 
 
+def result_present(task_id: str) -> bool:
+    """True while anything imported from the task (an object in a scene, or an image) is in the file: an undo can
+    take an import away without the add-on being told (see poller.check_undone)."""
+    if not task_id:
+        return True
+    for obj in bpy.data.objects:
+        if obj.get("tripo_task_id") == task_id and obj.users_scene:
+            return True
+    return any(img.get("tripo_task_id") == task_id for img in bpy.data.images)
+
+
 def load_image(path: str | os.PathLike, name: str = "", provenance: dict | None = None):
     """Load an image result into bpy.data.images (main thread)."""
     img = bpy.data.images.load(str(path), check_existing=True)

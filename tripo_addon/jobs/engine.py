@@ -447,11 +447,12 @@ class Engine:
         self._start(job)
         self._post_update(job)
 
-    def mark_imported(self, job_id: str) -> None:
-        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write."""
+    def mark_imported(self, job_id: str, imported: bool = True) -> None:
+        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write.
+        ``imported=False``: the result left the scene (undone), so it is offered for import again."""
         with self._lock:
             job = self._get_job(job_id)
-            job.imported = True
+            job.imported = bool(imported)
             job.updated = time.time()
         self._save_soon()
         self._post_update(job)
