@@ -328,3 +328,4 @@ def test_an_import_taken_away_by_undo_can_come_back(ext, connected):
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
     assert [o for o in bpy.data.objects if o.get("tripo_task_id")] and _row(job_id).imported
     assert eng.get(job_id)["imported"] and not _row(job_id).notice
+
