@@ -82,3 +82,26 @@ def test_retry_after_a_late_id_polls_instead_of_paying_again(emulator, api_key, 
     again.retry(job_id)
     assert again.wait(job_id, WAIT)["state"] == "succeeded"
     assert task_posts(emulator, api_key) == 1
+
+
+def test_a_second_blender_instance_keeps_a_late_id_too(emulator, api_key, fault, make_client, engines):
+    """The same for a secondary engine (a second Blender instance on the same job list): its late id is carried over
+    when the next primary adopts its jobs."""
+    fault("create", "delay", seconds=2)
+    primary = engines(lambda: make_client())
+    second = engines(lambda: make_client())
+    assert (primary.role, second.role) == ("primary", "secondary")
+    job_id = second.submit(pipelines.text_to_model("a bench from the second instance"))
+    wait_until(lambda: _submitting(second, job_id), what="the POST in flight")
+    wait_until(lambda: fired(emulator, api_key, "create", "delay"), what="the emulator holding the POST")
+    second.shutdown(timeout=0.1, submit_grace=0.0)
+    wait_until(lambda: not second.is_running(job_id), timeout=20, what="the worker got its answer")
+    task_id = second.get(job_id)["steps"][0]["task_id"]
+    assert task_id
+    primary.shutdown()
+    again = engines(lambda: make_client())
+    snap = again.get(job_id)
+    assert snap["steps"][0]["task_id"] == task_id and snap["state"] == "queued", snap
+    assert job_id in again.resume()
+    assert again.wait(job_id, WAIT)["state"] == "succeeded"
+    assert task_posts(emulator, api_key) == 1

@@ -268,6 +268,7 @@ class Engine:
             self._jobs[job.id] = job
         self._adopt_late_ids()
         notices += self._adopt_secondaries()
+        self._adopt_late_ids()  # (those of adopted secondaries too)
         for msg in notices:
             self._post(Event("", ev.NOTICE, {}, msg))
 
@@ -622,6 +623,15 @@ class Engine:
             self._post_update(job)
         return changed
 
+    def _take_late_ids(self, other: Journal) -> None:
+        """Copy another (adopted) journal's late task ids into this one's, so they are merged like our own."""
+        for rec in other.late_ids():
+            try:
+                self._journal.note_task_id(str(rec.get("job")), rec["step"], rec["task_id"])
+            except OSError as exc:
+                log.error("Tripo task %s (job %s) could not be carried over (%s): attach it by this id",
+                          rec["task_id"], rec.get("job"), exc)
+
     def _keep_task_id(self, job: Job, idx: int, task_id: str, exc: Exception) -> None:
         """The journal refused the id of a task just created (closed by shutdown, or failing): keep it in the late-id
         file, and tell the user the id (a notice, and the log) so it can be attached whatever happens."""
@@ -677,10 +687,12 @@ class Engine:
             lock = DirLock(path.with_suffix(".lock"))
             if not lock.acquire():
                 continue  # still running
-            jobs, msgs = Journal(self.state_dir, name=path.name).load()
+            secondary = Journal(self.state_dir, name=path.name)
+            jobs, msgs = secondary.load()
             notices += msgs
             for job in jobs:
                 self._jobs.setdefault(job.id, job)
+            self._take_late_ids(secondary)
             adopted.append((path, lock))
         if adopted:
             try:
@@ -692,7 +704,7 @@ class Engine:
                 return notices
             for path, lock in adopted:
                 lock.release()
-                for p in (path, path.with_suffix(".lock")):
+                for p in (path, path.with_suffix(".lock"), path.with_name(path.name + ".late-ids")):
                     try:
                         p.unlink()
                     except OSError:
