@@ -96,12 +96,12 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     cur = _current_step(snap)
     last = _last_step(snap)
     item.name = safe_text(snap.get("title") or snap["id"])
-    item.kind = snap.get("kind") or ""
-    item.task_type = cur.get("task_type") or last.get("task_type") or ""
-    item.task_id = (cur.get("task_id") or last.get("task_id") or "")
-    item.task_ids = ", ".join(snap.get("task_ids") or [])
+    item.kind = safe_text(snap.get("kind") or "")
+    item.task_type = safe_text(cur.get("task_type") or last.get("task_type") or "")
+    item.task_id = safe_text(cur.get("task_id") or last.get("task_id") or "")
+    item.task_ids = safe_text(", ".join(snap.get("task_ids") or []))
     item.state = snap.get("state") or ""
-    item.status = cur.get("status") or ""
+    item.status = safe_text(cur.get("status") or "")
     item.steps = len(steps)
     item.step = min(len(steps), int(snap.get("current_step") or 0) + 1)
     item.progress = max(0, min(100, int(snap.get("progress") or 0)))
