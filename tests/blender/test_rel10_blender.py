@@ -105,6 +105,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     (home / "Documents").mkdir(parents=True)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("USERPROFILE", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     connected.prefs.download_dir = ""
     rt = ext.runtime
     expected = home / "Documents" / "Tripo"
@@ -126,6 +127,14 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     # a user with no Documents folder: ~/Tripo
     (home / "Documents").rename(home / "Docs")
     assert rt.default_download_dir() == home / "Tripo"
+    # a Linux desktop whose documents folder has another name (user-dirs.dirs)
+    import sys
+
+    if sys.platform.startswith("linux"):
+        (home / ".config").mkdir()
+        (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME/Dokumente"\n')
+        (home / "Dokumente").mkdir()
+        assert rt.default_download_dir() == home / "Dokumente" / "Tripo"
 
 
 # ---------------------------------------------------------------------------------------------------- item 17

@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -113,8 +114,26 @@ def default_download_dir() -> Path:
     else ``~/Tripo``), never the extension's user folder, which Blender deletes when the extension is removed (paid
     results, and the files saved .blend files point to, would go with it)."""
     home = Path.home()
-    docs = home / "Documents"
+    docs = _xdg_documents(home) or home / "Documents"
     return (docs if docs.is_dir() else home) / DEFAULT_FOLDER_NAME
+
+
+def _xdg_documents(home: Path) -> Path | None:
+    """The documents folder a Linux desktop names (it may be translated, e.g. ~/Dokumente), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "user-dirs.dirs"
+    try:
+        text = config.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "XDG_DOCUMENTS_DIR":
+            value = value.strip().strip('"').replace("$HOME", str(home))
+            path = Path(value)
+            return path if path.is_absolute() and path != home else None
+    return None
 
 
 def _download_folder(p=None) -> tuple[Path, str | None]:
