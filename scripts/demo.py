@@ -95,8 +95,10 @@ def run_parent(args: argparse.Namespace) -> int:
 
         (scratch / "user").mkdir()
         (scratch / "tmp").mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BLENDER_", "PYTHONPATH"))}
+        (scratch / "home").mkdir()  # the default download folder is ~/Documents/Tripo or ~/Tripo: keep it throw-away
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BLENDER_", "PYTHONPATH", "XDG_CONFIG"))}
         env.update(BLENDER_USER_RESOURCES=str(scratch / "user"), TMPDIR=str(scratch / "tmp"),
+                   HOME=str(scratch / "home"), USERPROFILE=str(scratch / "home"),
                    TRIPO_DEMO_ZIP=str(zpath), TRIPO_DEMO_KEY=key, TRIPO_DEMO_URL=base_url,
                    TRIPO_DEMO_OUT=str(out), TRIPO_DEMO_PROMPT=args.prompt, PYTHONUNBUFFERED="1")
         env.setdefault("NO_PROXY", "127.0.0.1,localhost")
@@ -183,7 +185,7 @@ def run_child() -> None:
     blend = out / "demo.blend"
     png = out / "demo.png"
     try:
-        bpy.ops.file.pack_all()  # downloads live in the throw-away user folder: keep textures in the .blend
+        bpy.ops.file.pack_all()  # downloads live in the throw-away home folder: keep textures in the .blend
     except RuntimeError:
         pass
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))

@@ -167,16 +167,12 @@ def download_folder_note(p) -> str | None:
 
 
 def download_dir(p=None) -> Path:
-    """The folder results are saved in (created when missing). Never raises: an unusable folder in the preferences
-    (see :func:`download_dir_problem`, which every action that downloads checks first) falls back to the default."""
+    """The folder results are saved in (created by the first download, not before: enabling the add-on leaves the
+    user's home alone). Never raises: an unusable folder in the preferences (see :func:`download_dir_problem`, which
+    every action that downloads checks first) falls back to the default."""
     if p is None:
         p = prefs()
-    path, _problem = _download_folder(p)
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        log.warning("Tripo: cannot create the download folder %s: %s", path, exc)
-    return path
+    return _download_folder(p)[0]
 
 
 def state_dir() -> Path:

@@ -207,7 +207,14 @@ class TRIPO_OT_open_folder(bpy.types.Operator):
     def execute(self, context):
         import os
 
-        path = self.path or str(runtime.download_dir(runtime.prefs(context)))
+        path = self.path
+        if not path:
+            path = str(runtime.download_dir(runtime.prefs(context)))
+            try:
+                os.makedirs(path, exist_ok=True)  # (made by the first download; the button may come first)
+            except OSError as exc:
+                self.report({'ERROR'}, f"Cannot create the download folder {path}: {exc.strerror or exc}")
+                return {'CANCELLED'}
         folder = path if os.path.isdir(path) else os.path.dirname(path)
         if not os.path.isdir(folder):
             self.report({'ERROR'}, f"No such folder: {folder}")
