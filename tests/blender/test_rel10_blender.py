@@ -326,6 +326,10 @@ def test_an_import_taken_away_by_undo_can_come_back(ext, connected):
     job_id = ext.runtime.engine().jobs()[-1]["id"]
     drain_until(ext, lambda: _row(job_id) is not None and _row(job_id).imported)
     assert new_objects(before)
+    bpy.ops.mesh.primitive_uv_sphere_add(location=(4.0, 0.0, 0.0))
+    bpy.ops.ed.undo_push(message="a sphere")
+    bpy.ops.ed.undo()  # an unrelated undo: the result stays, and so does "imported"
+    assert [o for o in bpy.data.objects if o.get("tripo_task_id")] and _row(job_id).imported
     bpy.ops.ed.undo()  # the import's own undo step goes
     assert [o for o in bpy.data.objects if o.get("tripo_task_id")] == []
     row = _row(job_id)
