@@ -79,7 +79,7 @@ def test_glb_with_bad_header_is_retried_then_reported(emulator, make_client, tmp
     served = _served_file(emulator, task.task_id, ".glb")
     served.write_bytes(b"<html>oops</html>" + b"\0" * 500)  # not a GLB: wrong magic
     with pytest.raises(TripoDownloadError) as info:
-        client.download(task.task_id, "pbr_model", tmp_path / "dl")
+        client.download(task.task_id, "model", tmp_path / "dl")
     clear_message(info.value.user_message, "GLB", "try again")
     assert not [p for p in (tmp_path / "dl").rglob("*") if p.is_file()]
 
@@ -92,7 +92,7 @@ def test_glb_with_wrong_length_in_header(emulator, make_client, tmp_path):
     data[8:12] = (len(data) + 1000).to_bytes(4, "little")  # header promises more than the file holds
     served.write_bytes(bytes(data))
     with pytest.raises(TripoDownloadError) as info:
-        client.download(task.task_id, "pbr_model", tmp_path / "dl")
+        client.download(task.task_id, "model", tmp_path / "dl")
     clear_message(info.value.user_message, "GLB", "header says", "try again")
     assert not [p for p in (tmp_path / "dl").rglob("*") if p.is_file()]  # no partial or damaged file is left
 

@@ -79,8 +79,9 @@ CASES = [
     Case("create-read-timeout", "create", "delay", {"seconds": 4}, expect="needs_attention",
          words=("not sent again",), client=SHORT_READ),
     # ---- create: Tripo says what happened -> clear error, or a bounded retry when nothing was created
-    Case("create-500-code-1000", "create", "status", {"status": 500, "code": 1000}, expect="failed", tasks=0,
-         words=("try again",)),
+    # a 5xx to a create leaves its outcome unknown even with a Tripo error body (issue 10 item 9): never re-sent
+    Case("create-500-code-1000", "create", "status", {"status": 500, "code": 1000}, expect="needs_attention",
+         tasks=0, words=("not sent again", "task history")),
     Case("create-429-2000-storm-retry-after", "create", "status",
          {"status": 429, "code": 2000, "retry_after": 1, "count": 3}, posts=4, client=FAST),
     Case("create-429-1007-rate-limit", "create", "status", {"status": 429, "code": 1007, "count": 2}, posts=3,

@@ -52,7 +52,7 @@ def _remote_client(api_key, **kw):
 def test_proxy_and_ca_bundle_are_honoured_end_to_end(corp, emulator, api_key, tmp_path):
     with _remote_client(api_key, proxies=corp.url, ca_bundle=corp.ca) as client:
         task = client.run("text_to_model", {"prompt": "a chair through the proxy"}, timeout=WAIT)
-        path = client.download(task.task_id, "pbr_model", tmp_path / "dl")
+        path = client.download(task.task_id, "model", tmp_path / "dl")
     assert path.read_bytes()[:4] == b"glTF"
     assert ("CONNECT", "api.tripo3d.ai:443") in corp.log
     assert not any(kind == "TLS-FAIL" for kind, _ in corp.log)
