@@ -5,7 +5,7 @@ import logging
 
 import bpy
 
-from . import operators, panels, poller, preferences, properties
+from . import operators, panels, panels_v3, poller, preferences, properties
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,9 @@ CLASSES = (
     *operators.CLASSES,
     *poller.CLASSES,
     *panels.CLASSES,
+    *panels_v3.CLASSES,
 )
+MENUS = (*panels.MENUS, *panels_v3.MENUS)
 
 _registered: list[type] = []
 
@@ -26,7 +28,7 @@ def register():
             bpy.utils.register_class(cls)
             _registered.append(cls)
         properties.attach()
-        for menu, func in panels.MENUS:
+        for menu, func in MENUS:
             getattr(bpy.types, menu).append(func)
     except Exception:
         unregister()  # leave nothing half-registered behind
@@ -39,7 +41,7 @@ def register():
 
 def unregister():
     poller.uninstall()
-    for menu, func in panels.MENUS:
+    for menu, func in reversed(MENUS):
         menu_type = getattr(bpy.types, menu, None)
         if menu_type is not None:
             menu_type.remove(func)
