@@ -7,7 +7,7 @@ import bpy
 import numpy as np
 import pytest
 from blender_helpers import MODULE, drain_until, new_objects
-from recorder import draw
+from recorder import Recorder, draw
 from test_pipelines import make_png
 
 VIEWS = ("front", "left", "back", "right")
@@ -130,7 +130,11 @@ def test_second_image_task_waits_for_the_image_slot(v3, ext):
         assert bpy.ops.tripo.image_to_multiview(file=str(b)) == {'FINISHED'}
         tasks = bpy.context.window_manager.tripo.tasks
         waiting = drain_until(ext, lambda: [t for t in tasks if t.notice.startswith("Waiting for the image slot")])
-        assert waiting[0].name.startswith("b")
+        assert len(waiting) == 1  # whichever upload ends first takes the slot; the other one waits
+        rec = Recorder()
+        state = bpy.context.window_manager.tripo
+        bpy.types.TRIPO_UL_tasks.draw_item(None, bpy.context, rec, state, waiting[0], 0, state, "active_task")
+        assert [c for c in rec.calls if c[0] == "progress" and c[2]["text"] == "waiting for the image slot"]
         drain_until(ext, lambda: all(t.state == "succeeded" and t.imported for t in tasks), timeout=90)
     finally:
         v3.emulator.configure(time_scale=0.01)
@@ -263,3 +267,10 @@ def test_panels_draw_and_say_when_the_address_speaks_v2(connected):
     connected.prefs.api_base_url = connected.emulator.v3_base_url
     assert "tripo.splat_from_image" in draw(bpy.types.TRIPO_PT_depth_splat).ops()
     assert "tripo.image_to_multiview" in draw(bpy.types.TRIPO_MT_v3).ops()
+
+
+def test_v3_menu_under_object_tripo(addon):
+    assert "TRIPO_MT_v3" in [c[1][0] for c in draw(bpy.types.TRIPO_MT_main).calls if c[0] == "menu"]
+    ops = draw(bpy.types.TRIPO_MT_v3).ops()
+    assert {"tripo.image_to_multiview", "tripo.edit_multiview", "tripo.views_to_model", "tripo.image_to_image",
+            "tripo.depth_from_image", "tripo.splat_from_image"} <= set(ops)

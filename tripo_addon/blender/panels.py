@@ -367,6 +367,7 @@ class TRIPO_MT_main(bpy.types.Menu):
             layout.operator(cls.bl_idname, text=catalog.label(cls.task_type))
         layout.separator()
         layout.operator("tripo.run_pipeline", text="Run Pipeline\u2026")
+        layout.menu("TRIPO_MT_v3")  # panels_v3: four views, image to image, depth, splat
         layout.operator("tripo.attach_task", text="Attach Task by ID")
         layout.operator("tripo.refresh_balance")
 

@@ -190,9 +190,9 @@ CLASSES = (TRIPO_PT_views, TRIPO_PT_image_to_image, TRIPO_PT_depth_splat, TRIPO_
 
 
 class TRIPO_MT_v3(bpy.types.Menu):
-    """What API v3 adds (Object > Tripo > v3; F3 search finds these operators through it)"""
+    """What API v3 adds (Object > Tripo > Tripo v3; F3 search finds these operators through it)"""
 
-    bl_label = "Four Views, Images, Depth, Splat"
+    bl_label = "Tripo v3: Views, Images, Depth, Splat"
     bl_idname = "TRIPO_MT_v3"
 
     def draw(self, context):
@@ -203,10 +203,4 @@ class TRIPO_MT_v3(bpy.types.Menu):
             layout.operator(idname)
 
 
-def menu_func(self, _context):
-    self.layout.separator()
-    self.layout.menu(TRIPO_MT_v3.bl_idname)
-
-
-CLASSES = (*CLASSES, TRIPO_MT_v3)
-MENUS = (("TRIPO_MT_main", menu_func),)
+CLASSES = (*CLASSES, TRIPO_MT_v3)  # TRIPO_MT_main shows TRIPO_MT_v3 as a submenu

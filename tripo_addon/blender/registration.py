@@ -17,7 +17,6 @@ CLASSES = (
     *panels.CLASSES,
     *panels_v3.CLASSES,
 )
-MENUS = (*panels.MENUS, *panels_v3.MENUS)
 
 _registered: list[type] = []
 
@@ -28,7 +27,7 @@ def register():
             bpy.utils.register_class(cls)
             _registered.append(cls)
         properties.attach()
-        for menu, func in MENUS:
+        for menu, func in panels.MENUS:
             getattr(bpy.types, menu).append(func)
     except Exception:
         unregister()  # leave nothing half-registered behind
@@ -41,7 +40,7 @@ def register():
 
 def unregister():
     poller.uninstall()
-    for menu, func in reversed(MENUS):
+    for menu, func in panels.MENUS:
         menu_type = getattr(bpy.types, menu, None)
         if menu_type is not None:
             menu_type.remove(func)
