@@ -53,10 +53,13 @@ class TRIPO_PT_views(_Sidebar, bpy.types.Panel):
         row = layout.row(align=True)
         row.operator_context = 'EXEC_DEFAULT'
         row.operator("tripo.image_to_multiview", text="Make Four Views", icon='VIEW_CAMERA')
-        op = row.operator("tripo.run_pipeline", text="", icon='NODETREE')
+        sub = row.row(align=True)
+        sub.operator_context = 'INVOKE_DEFAULT'  # the pipeline's dialog: model options, the picture's file
+        op = sub.operator("tripo.run_pipeline", text="", icon='NODETREE')
         op.pipeline = 'IMAGE_TO_VIEWS_TO_MODEL'
-        if s.source_path:
-            op.image = s.source_path
+        path = view_io.image_path(s.source) if s.source is not None else s.source_path
+        if path:
+            op.image = path
         images = view_io.view_images(s.views_task)
         if not images:
             layout.label(text="No views yet: they appear here", icon='INFO')

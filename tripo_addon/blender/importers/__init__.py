@@ -34,6 +34,7 @@ def import_result(context, snap: dict, files: list[str], *, title: str, provenan
     meta = snap.get("meta") or {}
     if task_type in views.TYPES:
         result = views.import_views(context, step, title)
+        scene_io.push_undo(f"Import Tripo views: {title}")
     elif task_type == "image_to_depth":
         result = depth.import_depth(context, snap, files, title=title, provenance=provenance, options=options,
                                     plane=meta.get("depth_plane"), strength=meta.get("depth_strength"))
