@@ -160,6 +160,8 @@ def test_image_to_image_with_file_and_blender_references(v3):
     settings = bpy.context.scene.tripo
     assert settings.mode == 'IMAGE' and bpy.path.abspath(settings.image).endswith((".png", ".webp", ".jpg"))
     assert bpy.ops.tripo.use_image_as_input(image=results[0].name, target='REFERENCE') == {'FINISHED'}
+    assert bpy.ops.tripo.use_image_as_input(image=results[0].name, target='VIEW_BACK') == {'FINISHED'}
+    assert settings.mode == 'MULTIVIEW' and settings.back.endswith(".png")
     assert bpy.context.scene.tripo_v3.references[-1].image == results[0]
 
 

@@ -88,6 +88,8 @@ TARGETS = (
     ('GENERATE', "Generate Panel", "The Generate panel's image (image to model)"),
     ('SOURCE', "Views / Depth / Splat", "The picture of the Four Views and Depth & Splat panels"),
     ('REFERENCE', "Reference", "Add as a reference of Image to Image"),
+    *((f"VIEW_{v.upper()}", f"{v.title()} View", f"The Generate panel's {v} view (views to model)")
+      for v in ("front", "left", "back", "right")),
 )
 
 
@@ -107,14 +109,18 @@ class TRIPO_OT_use_image_as_input(bpy.types.Operator):
             self.report({'ERROR'}, f"There is no Blender image named \u201c{self.image}\u201d")
             return {'CANCELLED'}
         s = settings(context)
-        if self.target == 'GENERATE':
+        if self.target == 'GENERATE' or self.target.startswith("VIEW_"):
             try:
                 path = image_file(img, runtime.exports_dir())
             except Exception as exc:  # ImportFailed: the image cannot be saved
                 self.report({'ERROR'}, str(exc))
                 return {'CANCELLED'}
-            context.scene.tripo.image = str(path)
-            context.scene.tripo.mode = 'IMAGE'
+            gen = context.scene.tripo
+            if self.target == 'GENERATE':
+                gen.image, gen.mode = str(path), 'IMAGE'
+            else:
+                setattr(gen, self.target[5:].lower(), str(path))
+                gen.mode = 'MULTIVIEW'
         elif self.target == 'SOURCE':
             s.source = img
         else:
