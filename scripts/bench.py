@@ -18,6 +18,10 @@ Scenarios (each one for the add-on, then the same for the naive baseline, bench/
            scene minus download and import, HTTP requests and TCP connections per task.
 - cpu:     10 jobs polling, process CPU over a window (the emulator is another process).
 - scale:   200 jobs submitted at once: 429 answers, peak tasks on the server, time to work them off.
+- retention: a job history of 10,000 finished jobs (issue 10 item 15): engine start (journal load), an important
+           journal save and the task list rebuild at file load (mirror_all), with retention (the newest 200 finished
+           jobs stay, the rest is archived at the first start) against the old behaviour (all 10,000 stay live).
+           Runs alone: --only retention (no network).
 Every scenario also counts the socket calls made on the main thread (bench/sockets.py).
 
 Results: a table on stdout, raw figures in out/bench.json.
@@ -829,6 +833,85 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     return res
 
 
+# ============================================================================================ retention
+def _history(job_mod, n: int) -> list:
+    """``n`` finished, imported jobs like a long-used add-on accumulates (about 1.2 KB each in the journal)."""
+    t0 = time.time() - 86400 * 30
+    jobs = []
+    for i in range(n):
+        tid = str(uuid.UUID(int=i + 1))
+        step = job_mod.Step("text_to_model", {"prompt": f"a wooden chair number {i}, carved legs, varnished",
+                                              "texture_quality": "detailed", "face_limit": 20000},
+                            state="succeeded", task_id=tid, status="success", progress=100, credits=30.0, estimate=30,
+                            files=[f"/home/user/tripo/{tid}/model.glb"],
+                            output={"pbr_model": f"https://files.example/{tid}/model.glb?Expires=1700000000",
+                                    "rendered_image": f"https://files.example/{tid}/preview.webp?Expires=1700000000"},
+                            submitted_at=t0 + i * 60, finished_at=t0 + i * 60 + 45)
+        jobs.append(job_mod.Job(title=f"text_to_model: a wooden chair number {i}", steps=[step], kind="single",
+                                state="succeeded", imported=True, created=t0 + i * 60, updated=t0 + i * 60 + 50,
+                                meta={"scene": "0123456789abcdef", "location": [0.0, 0.0, 0.0]}))
+    return jobs
+
+
+def scenario_retention(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    engine_mod = importlib.import_module(f"{MODULE}.jobs.engine")
+    job_mod = importlib.import_module(f"{MODULE}.jobs.job")
+    journal_mod = importlib.import_module(f"{MODULE}.jobs.journal")
+    n = int(cfg.get("retention_jobs", 10_000))
+    base = bl.tmp / "retention"
+    seed = base / "seed"
+    journal_mod.Journal(seed).save(_history(job_mod, n))
+    size = (seed / "jobs.json").stat().st_size
+
+    def factory():  # never called: no job runs here
+        raise RuntimeError("no client in the retention bench")
+
+    def measure(keep, label: str) -> dict:
+        state = base / label / "state"
+        shutil.copytree(seed, state)
+        out: dict = {"journal_bytes_before": size}
+        t = time.perf_counter()
+        eng = engine_mod.Engine(factory, state, base / label / "dl", journal_interval=0.0,
+                                **({} if keep == "old" else {"keep_finished": keep}))
+        out["first_start_s"] = time.perf_counter() - t  # load (+ the one-time archiving with retention)
+        out["live_jobs"] = len(eng.jobs())
+        saves = []
+        for _ in range(5):
+            t = time.perf_counter()
+            eng._save(important=True)
+            saves.append(time.perf_counter() - t)
+        out["save_s"] = summary(saves)
+        runtime = bl.runtime
+        before = getattr(runtime, "_engine", None)
+        try:
+            runtime._engine = eng
+            loads = []
+            for _ in range(3):
+                t = time.perf_counter()
+                bl.poller.mirror_all()
+                loads.append(time.perf_counter() - t)
+            out["mirror_all_s"] = summary(loads)
+        finally:
+            runtime._engine = before
+            eng.shutdown(timeout=2)
+        out["journal_bytes_after"] = (state / "jobs.json").stat().st_size
+        starts = []
+        for _ in range(3):
+            t = time.perf_counter()
+            again = engine_mod.Engine(factory, state, base / label / "dl", journal_interval=0.0,
+                                      **({} if keep == "old" else {"keep_finished": keep}))
+            starts.append(time.perf_counter() - t)
+            again.shutdown(timeout=2)
+        out["start_s"] = summary(starts)
+        return out
+
+    old_keep = None if "keep_finished" in engine_mod.Engine.__init__.__code__.co_varnames else "old"
+    res = {"jobs": n, "naive": measure(old_keep, "old"),
+           "ours": measure(journal_mod.KEEP_FINISHED if hasattr(journal_mod, "KEEP_FINISHED") else "old", "ours")}
+    say(f"retention: {n} jobs; live {res['ours']['live_jobs']} vs {res['naive']['live_jobs']}")
+    return res
+
+
 # ============================================================================================ report
 def build_table(R: dict) -> list[dict]:
     rows: list[dict] = []
@@ -924,6 +1007,20 @@ def build_table(R: dict) -> list[dict]:
             nv["tick_ms"]["median"], nv["tick_ms"]["p99"])
         row(f"{S['jobs']} jobs at once: main thread to submit them all", "s", o["submit_total_s"], None, "report",
             None, nv["submit_total_s"], None)
+    T = R.get("retention")
+    if T:
+        o, nv = T["ours"], T["naive"]
+        n = T["jobs"]
+        row(f"{n:,} finished jobs: important journal save", "ms", _ms(o["save_s"]["median"]),
+            _ms(o["save_s"]["p99"]), "<=50", (o["save_s"]["median"] or 9) <= 0.05, _ms(nv["save_s"]["median"]),
+            _ms(nv["save_s"]["p99"]), note=f"live jobs: {o['live_jobs']} (ours) vs {nv['live_jobs']} (old); journal "
+            f"{o['journal_bytes_after'] / 1e6:.2f} MB vs {nv['journal_bytes_after'] / 1e6:.2f} MB")
+        row(f"{n:,} finished jobs: engine start (journal load)", "ms", _ms(o["start_s"]["median"]), None, "<=100",
+            (o["start_s"]["median"] or 9) <= 0.1, _ms(nv["start_s"]["median"]), None,
+            note=f"the first start archives the old jobs once: {o['first_start_s']:.2f} s")
+        row(f"{n:,} finished jobs: task list rebuild at file load (mirror_all)", "ms",
+            _ms(o["mirror_all_s"]["median"]), None, "<=100", (o["mirror_all_s"]["median"] or 9) <= 0.1,
+            _ms(nv["mirror_all_s"]["median"]), None)
     return rows
 
 
@@ -980,7 +1077,8 @@ CONFIGS = {
               "cpu_jobs": 10, "cpu_window": 8.0, "cpu_scale": 0.6, "cpu_baseline": 3.0,
               "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120},
 }
-SCENARIOS = {"latency": scenario_latency, "ticks": scenario_ticks, "cpu": scenario_cpu, "scale": scenario_scale}
+SCENARIOS = {"latency": scenario_latency, "ticks": scenario_ticks, "cpu": scenario_cpu, "scale": scenario_scale,
+             "retention": scenario_retention}
 
 
 def main(argv: list[str] | None = None) -> int:

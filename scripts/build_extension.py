@@ -12,12 +12,15 @@ Steps:
 3. Build and validate with Blender's own extension CLI (`blender_ext.py` from the bpy wheel, with Blender's tag
    list), then run the checks the CLI skips (licence, permissions, version floor, layering, stray files, secrets).
 
-Bundled wheels: boto3 and its pure-Python dependencies. All are py3-none-any, so one zip serves every platform and
-both Python 3.11 (Blender 4.2-5.0) and 3.13 (5.1+). Not bundled, because Blender ships them next to `requests`:
-urllib3 (botocore accepts >=1.25.4,<3; Blender 4.2 ships 1.26.x, 4.3+ 2.x), certifi, idna, charset_normalizer.
-Bundling urllib3 would put a second copy in the shared extension site-packages that could shadow, or be shadowed by,
-the one Blender's `requests` was tested with. The versions match what requirements-dev.txt resolves to
-(tests/package checks that against the dev venv).
+Bundled wheels: boto3 and its pure-Python dependencies, and requests with its own (urllib3, idna,
+charset_normalizer, certifi). All are py3-none-any (charset_normalizer's pure-Python wheel, not its compiled ones), so
+one zip serves every platform and both Python 3.11 (Blender 4.2-5.0) and 3.13 (Debian's 4.3, 5.1+). Blender's
+official builds ship requests & co. themselves, but the `blender` packages of Linux distributions (Debian, Ubuntu)
+do not: without these wheels the add-on cannot talk to Tripo there (issue 10 item 18; scripts/gui_smoke.sh proves it
+in Debian trixie's Blender with python3-requests removed). Extension wheels go before the system site-packages on
+sys.path, so the bundled versions (the ones the tests ran against) are the ones imported everywhere; requests 2.34 and
+botocore both accept urllib3 2.x. The versions match what requirements-dev.txt resolves to (tests/package checks
+that against the dev venv).
 """
 
 from __future__ import annotations
@@ -55,6 +58,17 @@ WHEELS: list[tuple[str, str, str, str]] = [
      "a8b2bc7bffae282281c8140a97d3aa9c14da0b136dfe83f850eea9a5f7470427"),
     ("six", "1.17.0", "six-1.17.0-py2.py3-none-any.whl",
      "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"),
+    # requests and its dependencies: Linux distributions' Blender has none of them
+    ("requests", "2.34.2", "requests-2.34.2-py3-none-any.whl",
+     "2a0d60c172f83ac6ab31e4554906c0f3b3588d37b5cb939b1c061f4907e278e0"),
+    ("urllib3", "2.8.0", "urllib3-2.8.0-py3-none-any.whl",
+     "0cf3cae568d36aa9576b28dfb35f11328f1cb974ca7647d9475ebb86c75ac6e3"),
+    ("idna", "3.20", "idna-3.20-py3-none-any.whl",
+     "ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c"),
+    ("charset-normalizer", "3.5.3", "charset_normalizer-3.5.3-py3-none-any.whl",
+     "96e268b0cbda016ac519513294fcd17032264085b600abaac58b93049477e132"),
+    ("certifi", "2026.10.19.post1", "certifi-2026.10.19.post1-py3-none-any.whl",
+     "1324c476b4811eff41a8bc2122cd0bbd4d9c7234c725446d99ab1612b3a7fdd2"),
 ]
 
 # Licences compatible with GPL-3.0-or-later, as the extensions platform asks (SPDX ids).
@@ -159,6 +173,7 @@ def fetch_wheels(*, offline: bool = False) -> list[Path]:
         specs = [f"{d}=={v}" for d, v in missing]
         log(f"downloading {len(specs)} wheel(s) into {CACHE.relative_to(ROOT)}: {' '.join(specs)}")
         cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
+               "--platform", "any", "--implementation", "py", "--abi", "none",  # pure-Python wheels only
                "--no-deps", "--dest", str(CACHE), *specs]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:
@@ -277,8 +292,6 @@ def check_zip(zpath: Path) -> list[str]:
                     errors.append(f"wheels/{fname}: sha256 differs from the pin")
                 if not re.search(r"-py(2\.)?py3-none-any\.whl$|-py3-none-any\.whl$", fname):
                     errors.append(f"wheels/{fname}: not a pure-Python py3-none-any wheel")
-        if any(n.startswith(("urllib3", "wheels/urllib3", "wheels/requests")) for n in names):
-            errors.append("urllib3/requests must not be bundled (Blender ships them)")
         top = {n.split("/", 1)[0] for n in names}
         allowed_top = {"__init__.py", "blender_manifest.toml", "wheels", "api", "jobs", "blender"}
         for t in sorted(top - allowed_top):

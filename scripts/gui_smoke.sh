@@ -34,16 +34,28 @@ debian_mirror() {  # the Debian archive this machine's apt sources already name 
   } | grep -E '/debian/?$' | head -n 1
 }
 
-# python3-requests and python3-numpy: Blender's official builds bundle them (the add-on uses requests; the glTF
-# importer needs numpy); Debian's blender package only recommends them.
-PKGS="blender xvfb xauth xdotool imagemagick python3-requests python3-numpy"
+# python3-numpy: the glTF importer needs it (Blender's official builds bundle it; Debian's blender only recommends it).
+# python3-requests is deliberately NOT installed, and removed if anything pulled it in: Debian's and Ubuntu's blender
+# packages do not depend on it, so the add-on must work with the requests/urllib3/idna/charset_normalizer/certifi
+# wheels bundled in its zip (issue 10 item 18). The run below checks that `import requests` fails outside Blender.
+PKGS="blender xvfb xauth xdotool imagemagick python3-numpy"
+no_system_requests() {  # remove python3-requests from the chroot without touching blender (dpkg, not apt)
+  if chroot "$R" dpkg -s python3-requests >/dev/null 2>&1; then
+    say "removing python3-requests from the chroot (pulled in by: $(chroot "$R" apt-cache rdepends --installed \
+      python3-requests 2>/dev/null | tail -n +3 | tr -d ' ' | tr '\n' ' '))"
+    chroot "$R" dpkg --remove --force-depends python3-requests >/dev/null 2>&1 \
+      || die "could not remove python3-requests from the chroot"
+  fi
+  ! chroot "$R" python3 -c "import requests" >/dev/null 2>&1 || die "requests is still importable in the chroot"
+}
 prepare_chroot() {
   export DEBIAN_FRONTEND=noninteractive
   # (checked inside the chroot: /usr/bin/import is an absolute alternatives symlink)
   if [ -x "$R/usr/bin/blender" ] && chroot "$R" sh -c \
-       'command -v xdotool && command -v import && command -v xvfb-run && python3 -c "import numpy, requests"' \
+       'command -v xdotool && command -v import && command -v xvfb-run && python3 -c "import numpy"' \
        >/dev/null 2>&1; then
-    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1))"
+    no_system_requests
+    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1)), no system requests"
     return 0
   fi
   local t0=$SECONDS mirror
@@ -63,6 +75,9 @@ prepare_chroot() {
   chroot "$R" apt-get install -y -q --no-install-recommends $PKGS >"$R.apt.log" 2>&1 \
     || { tail -20 "$R.apt.log"; die "apt-get install in the chroot failed"; }
   say "chroot created in $((SECONDS - t0)) s: $(chroot "$R" blender --version 2>/dev/null | head -n1)"
+  say "blender's dependencies on requests: $(chroot "$R" apt-cache depends blender 2>/dev/null \
+    | grep -i requests | tr -s ' ' || echo none)"
+  no_system_requests
 }
 
 prepare_chroot
@@ -146,5 +161,11 @@ import json, sys
 r = json.load(open(sys.argv[1]))
 sys.exit(0 if r.get("ok") and r.get("objects") else 1)
 EOF
+"$PY" - "$R/ci/result.json" <<'EOF' || die "requests did not come from the extension's bundled wheels"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("[gui-smoke] requests", r.get("requests_version"), "from", r.get("requests_from"))
+sys.exit(0 if "/extensions/.local/lib/" in (r.get("requests_from") or "") else 1)
+EOF
 [ -s "$OUT" ] || die "no screenshot"
-say "OK: model polled by the modal poller and imported; screenshot $OUT"
+say "OK: no python3-requests, the bundled wheels served; model polled by the modal poller and imported; screenshot $OUT"

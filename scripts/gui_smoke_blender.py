@@ -179,6 +179,11 @@ def setup():
     prefs.api_key = os.environ["TRIPO_API_KEY"]
     prefs.api_base_url = os.environ["TRIPO_BASE_URL"]
     result["online_access"] = bpy.app.online_access
+    import requests  # the add-on's own copy: Debian's blender has none (the chroot has no python3-requests)
+
+    result["requests_from"] = os.path.realpath(requests.__file__)
+    result["requests_version"] = requests.__version__
+    log(f"requests {requests.__version__} from {result['requests_from']}")
     log(f"Blender {bpy.app.version_string}, {EXT} enabled, online_access={bpy.app.online_access}, "
         f"base URL {prefs.api_base_url}")
 

@@ -1,7 +1,8 @@
 """Fault injection rules, matched in order against each API request (test-only).
 
 A rule: {"route": create|poll|upload|sts_token|balance|download|list|usage|presign|any (v2 and v3 alike: the
-v3 "upload" is POST /v3/files and the PUT to a presigned URL; list, usage and presign exist only in v3),
+v3 "upload" is POST /v3/files and the PUT to a presigned URL; list, usage and presign exist only in v3; "poll"
+also matches "list", the batch poll),
 "kind": ..., "count": 1 (-1 = forever),
 "match": {"type": <task type>, "path": <substring>, "key": <api key>, "owner": <api key of the task's account
 (polls, downloads: signed URLs carry no key)>, "task_id": <id>, "method": "GET"}, ...}.
@@ -119,8 +120,8 @@ class Faults:
         """The first rule matching this request (its count is used up), or None."""
         with self._lock:
             for rule in self._rules:
-                if rule.route not in (route, "any"):
-                    continue
+                if rule.route not in (route, "any") and not (rule.route == "poll" and route == "list"):
+                    continue  # ("poll" covers v3's batch poll, POST /v3/tasks/list, too)
                 if rule.kind in ONLY_ON and route not in ONLY_ON[rule.kind]:
                     continue
                 if not _matches(rule.match, info):
@@ -149,3 +150,9 @@ def _matches(match: dict[str, Any], info: dict[str, Any]) -> bool:
         elif have != want:
             return False
     return True
+
+
+# Download body faults (trickle, endless): tripo_emulator/body_faults.py, applied by Server._send.
+from .body_faults import BODY_KINDS as _BODY_KINDS  # noqa: E402
+
+KINDS = KINDS + _BODY_KINDS

@@ -6,7 +6,7 @@ from typing import Any
 
 from .catalog import IMAGE_MODELS_10
 
-QUALITY_SURCHARGE = {"standard": 10, "detailed": 20, "extreme": 30}
+QUALITY_SURCHARGE = {"standard": 10, "detailed": 20, "extreme": 30, "fast": 10}   # fast: v3.5 textures (v3 only)
 GENERATION_BASE = {  # untextured base price by task type and family (P1 has its own line)
     "text_to_model": {"P1": 30, None: 10},
     "image_to_model": {"P1": 40, None: 20},

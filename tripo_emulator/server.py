@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
+from . import body_faults
 from .errors import ApiError
 from .faults import Rule
 from .v3 import routes as v3
@@ -196,6 +197,8 @@ class Handler(BaseHTTPRequestHandler):
 
     # ------------------------------------------------------------------------------------------ output
     def _send(self, resp: Response, trace: str, *, rule: Rule | None = None, close: bool = False) -> None:
+        if rule is not None and rule.kind in body_faults.BODY_KINDS and resp.status == 200:
+            return body_faults.send(self, resp, rule, trace, _chunks)  # trickle / endless download bodies
         body = resp.body
         total = len(body)
         if resp.file is not None:

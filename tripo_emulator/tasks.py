@@ -51,6 +51,7 @@ class Task:
     future: Future | None = None
     api: str = "v2"               # the dialect that created it ("v2" | "v3")
     completed_at: float | None = None   # wall-clock time it became final
+    hidden: bool = False          # made by the emulator itself (v3 implicit import): not in account/usage
 
     @property
     def deadline(self) -> float:
@@ -106,7 +107,7 @@ class TaskStore:
             return [t for t in self.tasks.values()
                     if t.account is acc and t.group == group and not self._maybe_finalize(t)]
 
-    def create(self, acc: Account, plan: Plan, forced: dict | None = None, api: str = "v2") -> Task:
+    def create(self, acc: Account, plan: Plan, forced: dict | None = None) -> Task:
         """Concurrency check (429/2000 with Retry-After), freeze credits (403/2010), start the work."""
         with self.lock:
             active = self.active(acc, plan.group)
@@ -119,18 +120,35 @@ class TaskStore:
             queue_s, run_s = C.DURATIONS.get(plan.type, (2, 20))
             tid = str(uuid.uuid4())
             task = Task(tid, plan.type, acc, plan, int(time.time()), time.monotonic(), queue_s * self.time_scale,
-                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced,
-                        api=api)
+                        run_s * self.time_scale, plan.price, plan.group, self.data_dir / "tasks" / tid, forced=forced)
             self.tasks[tid] = task
-            src = plan.source
-            source = SourceInfo(src.type, src.dir, dict(src.meta), dict(src.outputs)) if src is not None else None
-            job = Job(tid, plan.type, {**plan.params, "family": plan.family}, plan.files, source, task.dir,
-                      self.data_dir / "cache", seed=uuid.UUID(tid).int & 0xFFFFFFFF)
-            task.future = self._pool.submit(produce, job)
+            task.future = self._pool.submit(produce, self._job(task))
             task.future.add_done_callback(lambda _f, t=task: self._work_done(t))
             heapq.heappush(self._heap, (task.deadline, tid))
             self._wake.notify_all()
             return task
+
+    def _job(self, task: Task) -> Job:
+        """The producer's job of a task."""
+        plan, src = task.plan, task.plan.source
+        source = SourceInfo(src.type, src.dir, dict(src.meta), dict(src.outputs)) if src is not None else None
+        return Job(task.id, plan.type, {**plan.params, "family": plan.family}, plan.files, source, task.dir,
+                   self.data_dir / "cache", seed=uuid.UUID(task.id).int & 0xFFFFFFFF)
+
+    def add_done(self, acc: Account, plan: Plan, api: str = "v3") -> Task:
+        """A task made at once, in this thread, already successful and free (v3's implicit import of a file given
+        where a model task is expected); TaskFailure when its files cannot be made."""
+        tid = str(uuid.uuid4())
+        task = Task(tid, plan.type, acc, plan, int(time.time()), time.monotonic(), 0.0, 0.0, 0, plan.group,
+                    self.data_dir / "tasks" / tid, api=api)
+        res: Result = produce(self._job(task))
+        task.status, task.outputs, task.extra, task.meta = "success", res.outputs, res.extra, res.meta
+        task.hidden = True
+        task.completed_at = time.time()
+        task.plan.files = {}
+        with self.lock:
+            self.tasks[tid] = task
+        return task
 
     def _work_done(self, task: Task) -> None:
         with self.lock:

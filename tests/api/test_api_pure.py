@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from api_helpers import image_bytes, make_glb, make_image, make_zip
+from tripo_addon.api.uploads import check_mesh_file, s3_client_options, sts_format
+from tripo_addon.api.wire_v2 import WIRE
 
 from tripo_addon.api import __version__, errors, images, polling
 from tripo_addon.api import downloads as dl
@@ -31,8 +33,6 @@ from tripo_addon.api.errors import (
     redact,
 )
 from tripo_addon.api.models import StsToken
-from tripo_addon.api.uploads import check_mesh_file, s3_client_options, sts_format
-from tripo_addon.api.wire_v2 import WIRE
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "tsk_" + "Secret_Value-1234567890abcdef"  # a fake key, built so secret scanners do not flag it
@@ -105,8 +105,9 @@ def test_retry_delay_full_jitter_and_retry_after():
     assert polling.retry_delay(9, base=1, cap=10, rand=lambda: 1.0) == 10.0
     assert polling.retry_delay(3, base=1, cap=10, rand=lambda: 0.25) == 1.0
     assert polling.retry_delay(3, base=1, cap=10, rand=lambda: 0.0) == 0.0
-    assert polling.retry_delay(1, retry_after=7) == 7
-    assert polling.retry_delay(1, retry_after=500, retry_after_cap=30) == 30
+    assert polling.retry_delay(1, retry_after=7, rand=lambda: 0.0) == 7  # Retry-After is the floor ...
+    assert polling.retry_delay(1, retry_after=500, retry_after_cap=30, rand=lambda: 0.0) == 30
+    assert 7 < polling.retry_delay(1, retry_after=7, rand=lambda: 0.99) <= 7 + 3.5  # ... and jitter comes on top
     samples = {polling.retry_delay(5, base=1, cap=100) for _ in range(50)}
     assert len(samples) > 40 and all(0 <= s <= 16 for s in samples)
 

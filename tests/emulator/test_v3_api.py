@@ -94,7 +94,8 @@ def test_chained_routes_check_versions_and_options(emulator, mkey, t2m):
              ("models/texture", {"input": tid, "model": "v3.0-20250812", "delight": True}, "delight"),
              ("models/convert", {"input": tid, "format": "GLTF", "quad": True}, "GLTF"),
              ("models/import", {"input": tid}, "not a task"),
-             ("models/texture", {"input": "file_abc"}, "task id of an earlier task")]
+             ("animations/retarget", {"input": "file_abc", "animation": "preset:walk"}, "task id of an earlier"),
+             ("mesh/complete", {"input": "https://example.invalid/m.glb"}, "task id of an earlier")]
     for route, body, word in cases:
         r = requests.post(f"{emulator.v3_base_url}/v3/{route}", json=body, headers=auth(mkey), timeout=10)
         assert error3(r) == (400, 1004), (route, body, r.text)
@@ -309,3 +310,32 @@ def test_base_url_follows_the_api_argument():
     assert default.base_url.endswith("/v2/openapi")
     with pytest.raises(ValueError):
         Emulator(port=0, s3=False, api="v4")
+
+
+def test_model_routes_take_a_file_directly(emulator, api_key, mkey, t2m):
+    """texture/convert/rig... accept a file token or URL where a model task is expected: imported at once (free,
+    not in the usage list) and worked on like an import_model task."""
+    glb = download(t2m["output"]["model_url"])
+    token = upload3(emulator, api_key, glb, "mine.glb")
+    tex = run3(emulator, api_key, "models/texture", {"input": token, "texture_prompt": {"text": "gold"}})
+    rig = run3(emulator, api_key, "animations/rig", {"input": t2m["output"]["model_url"], "model": "v2.5-20260210"})
+    conv = run3(emulator, api_key, "models/convert", {"input": token, "format": "STL"})
+    assert parse_glb(download(tex["output"]["model_url"]))["meshes"]
+    assert parse_glb(download(rig["output"]["model_url"]))["skins"]
+    assert download(conv["output"]["model_url"])[:5] != b"solid" and conv["output"]["model_url"].split("?")[0].endswith(
+        ".stl")
+    rows = get3(emulator, api_key, "account/usage")["data"]["items"]
+    assert [r["type"] for r in rows] == ["convert_model", "animate_rig", "texture_model"]
+    r = requests.post(f"{emulator.v3_base_url}/v3/models/texture", json={"input": upload3(emulator, api_key,
+                                                                                            png_bytes())},
+                      headers=auth(api_key), timeout=10)
+    assert error3(r)[0] == 400
+
+
+def test_v35_textures_take_fast_quality_and_delight(emulator, api_key):
+    body = {"prompt": "a lamp", "model": V31, "texture_version": "v3.5-20260815", "texture_quality": "fast",
+            "delight": False, "export_orientation": "-y"}
+    task = run3(emulator, api_key, "generation/text-to-model", body)
+    assert task["input"] == body and task["credits_consumed"] == 20.0
+    params = emulator.task(task["task_id"]).plan.params
+    assert (params["texture_quality"], params["delight"], params["export_orientation"]) == ("fast", False, "-y")

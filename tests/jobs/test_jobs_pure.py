@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from tripo_addon.api import tasks as api_tasks
+from tripo_addon.api.dialect import by_name
 from tripo_addon.jobs import events as ev
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.events import Event, EventQueue
 from tripo_addon.jobs.job import Job, JobState, Ref, Step, decode_value, encode_value, iter_refs
 from tripo_addon.jobs.journal import Journal, JournalError
-from tripo_addon.api.dialect import by_name
 from tripo_addon.jobs.schedule import Slots, Stopped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,12 +43,12 @@ def test_jobs_package_never_imports_bpy():
 # ------------------------------------------------------------------------------------------------------ job model
 def test_refs_and_paths_round_trip_through_json(tmp_path):
     img = tmp_path / "a.png"
-    step = Step("image_to_model", {"file": img, "x": (1, 2), "tp": {"image": Ref(0, "output:generated_image")}})
+    step = Step("image_to_model", {"file": img, "x": (1, 2), "tp": {"image": Ref(0, "output:image")}})
     assert step.params["file"] == str(img) and step.params["x"] == [1, 2]
     d = json.loads(json.dumps(step.to_dict()))
     back = Step.from_dict(d)
-    assert back.params["tp"]["image"] == Ref(0, "output:generated_image")
-    assert list(iter_refs(back.params)) == [Ref(0, "output:generated_image")]
+    assert back.params["tp"]["image"] == Ref(0, "output:image")
+    assert list(iter_refs(back.params)) == [Ref(0, "output:image")]
     assert decode_value(encode_value(Ref(2))) == Ref(2, "task_id")
     assert Ref(1, "output:rig_type").output_key == "rig_type" and Ref(1).output_key is None
 
@@ -234,7 +235,7 @@ def test_pipeline_step_lists(tmp_path):
     j = pipelines.text_to_final("a chair", format="OBJ")
     assert _types(j) == ["text_to_model", "convert_model"]
     assert j.steps[1].params == {"original_model_task_id": Ref(0), "format": "OBJ"}
-    assert j.steps[0].outputs == ["rendered_image"] and j.steps[1].download and j.steps[1].outputs is None
+    assert j.steps[0].outputs == ["preview"] and j.steps[1].download and j.steps[1].outputs is None
 
     assert _types(pipelines.image_to_final(img)) == ["image_to_model", "convert_model"]
 
@@ -249,12 +250,12 @@ def test_pipeline_step_lists(tmp_path):
     assert _types(j) == ["text_to_model", "mesh_segmentation", "mesh_completion"]
 
     j = pipelines.import_and_process(mesh, "stylize_model", {"style": "lego"})
-    assert _types(j) == ["import_model", "stylize_model"] and j.steps[0].upload == "sts"
+    assert _types(j) == ["import_model", "stylize_model"] and j.steps[0].upload == "auto"  # the dialect decides
     assert j.steps[1].params == {"style": "lego", "original_model_task_id": Ref(0)}
 
     j = pipelines.text_to_image_to_model("a fox", model_version="v3.0-20250812")
     assert _types(j) == ["text_to_image", "image_to_model"]
-    assert j.steps[1].params["file"] == Ref(0, "output:generated_image")
+    assert j.steps[1].params["file"] == Ref(0, "output:image")
 
     j = pipelines.low_poly_asset("a barrel")  # the skill's pipeline 7: low poly, then FBX conversion
     assert _types(j) == ["text_to_model", "highpoly_to_lowpoly", "convert_model"] and not j.steps[1].download
@@ -280,7 +281,8 @@ def test_single_builders_cover_every_task_type():
         "text_to_image", "generate_image", "text_to_model", "image_to_model", "multiview_to_model", "refine_model",
         "texture_model", "import_model", "mesh_segmentation", "mesh_completion", "highpoly_to_lowpoly",
         "animate_prerigcheck", "animate_rig", "animate_retarget", "stylize_model", "convert_model",
+        "generate_multiview_image", "edit_multiview_image", "image_to_splat", "image_to_depth", "mesh_uv",
     }  # fmt: skip
-    assert expected == set(pipelines.SINGLE_BUILDERS)
+    assert expected == set(pipelines.SINGLE_BUILDERS) == set(api_tasks.TASK_TYPES)
     mv = pipelines.multiview_to_model(["f.png", None, "b.png", None])
     assert mv.steps[0].params["files"] == ["f.png", {}, "b.png", {}]

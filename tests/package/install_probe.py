@@ -1,7 +1,8 @@
 """Run by test_install.py in a fresh interpreter: install the built zip into the bpy module, use it, uninstall it.
 
-The dev venv's boto3 & co. are hidden before anything is imported, so the STS upload can only work with the wheels
-the extension bundles (Blender extracts them into $BLENDER_USER_RESOURCES/extensions/.local/lib/.../site-packages).
+The dev venv's boto3 & co. and requests & co. are hidden before anything is imported (as in a Linux distribution's
+Blender, which has no requests), so the API calls and the STS upload can only work with the wheels the extension
+bundles (Blender extracts them into $BLENDER_USER_RESOURCES/extensions/.local/lib/.../site-packages).
 
 Environment: TRIPO_ZIP, TRIPO_BASE_URL, TRIPO_API_KEY, PROBE_GLB (a mesh to upload), PROBE_README (README.md,
 whose headless example is run verbatim), PROBE_OUT (JSON report).
@@ -16,7 +17,8 @@ import sys
 import sysconfig
 import traceback
 
-BUNDLED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six"}
+BUNDLED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six",
+           "requests", "urllib3", "idna", "charset_normalizer", "certifi"}
 _VENV_SP = {os.path.realpath(sysconfig.get_paths()[k]) for k in ("purelib", "platlib")}
 
 
@@ -60,6 +62,12 @@ def main() -> None:
         raise AssertionError("boto3 is importable before the extension is installed")
     except ModuleNotFoundError:
         step("boto3 hidden before install")
+    try:
+        import requests  # noqa: F401
+
+        raise AssertionError("requests is importable before the extension is installed")
+    except ModuleNotFoundError:
+        step("requests hidden before install (like Debian's blender without python3-requests)")
 
     import bpy  # first: it puts Blender's scripts/modules (addon_utils) on sys.path
     import addon_utils  # isort: skip
@@ -80,14 +88,21 @@ def main() -> None:
 
     import boto3
     import botocore
+    import certifi
+    import charset_normalizer
     import dateutil
+    import idna
     import jmespath
+    import requests
     import s3transfer
     import six
+    import urllib3
 
     local = os.path.realpath(os.path.join(user, "extensions", ".local"))
     report["wheel_modules"] = {m.__name__: os.path.realpath(m.__file__)
-                               for m in (boto3, botocore, s3transfer, jmespath, dateutil, six)}
+                               for m in (boto3, botocore, s3transfer, jmespath, dateutil, six, requests, urllib3,
+                                         idna, charset_normalizer, certifi)}
+    report["requests_version"] = requests.__version__
     for name, path in report["wheel_modules"].items():
         assert path.startswith(local + os.sep), f"{name} imported from {path}, not from {local}"
     report["site_packages"] = os.path.dirname(os.path.dirname(report["wheel_modules"]["boto3"]))

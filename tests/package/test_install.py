@@ -58,6 +58,10 @@ def test_bundled_wheels_are_the_ones_imported(install_report):
     for name, path in install_report["wheel_modules"].items():
         assert path.startswith(local + os.sep), (name, path)
     assert install_report["boto3_version"] == "1.44.8"
+    # requests & co. too: Linux distributions' Blender has none of them (issue 10 item 18)
+    for name in ("requests", "urllib3", "idna", "charset_normalizer", "certifi"):
+        assert name in install_report["wheel_modules"], name
+    assert install_report["requests_version"] == "2.34.2"
 
 
 def test_sts_upload_from_inside_blender_lands_in_the_emulators_s3(install_report, emulator):

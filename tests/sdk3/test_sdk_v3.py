@@ -288,3 +288,26 @@ def test_the_0x_method_names_still_work(client, emulator, key, model_task, rig_t
     assert bodies["/v3/animations/rig"] == {"input": model_task.task_id, "model": "v1.0-20240301"}
     assert bodies["/v3/mesh/decimate"] == {"input": model_task.task_id, "model": "v2.0", "face_limit": 600}
     assert bodies["/v3/generation/image-to-image"]["input"].startswith("file_")
+
+
+def test_model_calls_take_a_file_token(client, emulator, key, model_task, tmp_path):
+    """The SDK documents texture_model(<file_token of a model>): the emulator imports it on the spot."""
+    local = tmp_path / "mine.glb"
+    local.write_bytes(open(downloads(client, model_task, tmp_path)["model"], "rb").read())
+    token = run(client.upload_file(str(local)))["file_token"]
+    task = finish(client, run(client.texture_model(token, text_prompt="gold leaf")))
+    assert created(emulator, key, task.task_id)["body"]["input"] == token
+    assert glb_json(open(downloads(client, task, tmp_path / "t")["model"], "rb").read())["meshes"]
+
+
+def test_image_to_splat_and_depth(client, emulator, key, tmp_path):
+    img = image_file(tmp_path / "statue.png", seed=6)
+    splat = finish(client, run(client.image_to_splat(str(img), model_seed=3)))
+    assert created(emulator, key, splat.task_id)["body"]["model_seed"] == 3 and splat.type == "image_to_splat"
+    path = tmp_path / "s.splat"
+    run(client.download_file(splat.output.urls["splat_url"], str(path)))
+    assert path.stat().st_size and path.stat().st_size % 32 == 0
+    depth = finish(client, run(client.image_to_depth(str(img), kind="color", process_res=256)))
+    assert created(emulator, key, depth.task_id)["body"]["kind"] == "color"
+    png = open(downloads(client, depth, tmp_path / "d")["depth_image"], "rb").read()
+    assert png[:4] == b"\x89PNG" and png[16:24] == (256).to_bytes(4, "big") * 2

@@ -6,6 +6,10 @@
 - Zips are checked member by member: absolute paths, ``..`` components and symlinks are refused (never extracted).
 - A full disk or an unwritable folder is reported as :class:`TripoStorageError` with a plain sentence.
 - ``cancel`` stops between chunks; the partial file is removed.
+- Bounded (:class:`DownloadLimits`): a file larger than its kind's maximum (declared by Content-Length, or counted
+  as it arrives: an endless body) is refused; a transfer that stalls (less than ``stall_bytes`` in ``stall_seconds``,
+  e.g. a trickle) is cut and retried a bounded number of times. A watchdog thread closes the connection on a stall
+  or a cancel, so neither waits for the next byte. No partial file is ever left behind.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import requests
 import urllib3
 
 from . import polling as _polling
+from .download_limits import GB, LIMITS, MB, DownloadLimits, Watchdog, limits_of, size_text, too_large
 from .errors import (
     TripoCancelled,
     TripoDownloadError,
@@ -39,6 +44,8 @@ from .errors import (
 )
 from .images import sniff as sniff_image
 from .models import TaskStatus
+
+__all__ = ["GB", "LIMITS", "MB", "DownloadLimits", "download", "safe_extract", "check_zip", "verify_file"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import TripoClient
@@ -291,6 +298,9 @@ def _body_chunks(resp: requests.Response) -> Iterator[bytes]:
 
 def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | None,
             progress: Callable[[int, int | None], None] | None, folder: Path, name: str) -> None:
+    limits = limits_of(client)
+    kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    limit = limits.max_for(kind)
     try:
         resp = client._session.get(url, stream=True, timeout=client.timeout, headers={"Accept": "*/*"},
                                    **client.transport_options(url))
@@ -310,12 +320,14 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
         encoding = resp.headers.get("Content-Encoding", "identity").lower()
         length = resp.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() and encoding in ("", "identity") else None
+        if total is not None and total > limit:
+            raise too_large(name, kind, limit, f"the server announced {size_text(total)}")
         done = 0
         try:
             f = tmp.open("wb")
         except OSError as exc:
             raise _storage_error(exc, folder, name) from None
-        with f:
+        with f, Watchdog(resp, cancel, limits) as dog:
             chunks = _body_chunks(resp)
             while True:
                 if cancel is not None and cancel.is_set():
@@ -323,20 +335,32 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
                 try:
                     chunk = next(chunks, None)
                 except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                    if dog.reason:
+                        break
                     from .transport import transport_reason
 
                     raise _Transient(f"the transfer was interrupted ({transport_reason(exc)})") from None
-                if chunk is None:
+                if chunk is None or dog.reason:
                     break
                 if not chunk:
                     continue
+                done += len(chunk)
+                dog.done = done
+                if done > limit:
+                    raise too_large(name, kind, limit, f"more than {size_text(limit)} arrived"
+                                     + (" without a declared size" if total is None else ""))
+                if total is not None and done > total:
+                    raise too_large(name, kind, limit, f"more than the announced {size_text(total)} arrived")
                 try:
                     f.write(chunk)
                 except OSError as exc:
                     raise _storage_error(exc, folder, name) from None
-                done += len(chunk)
                 if progress is not None:
                     progress(done, total)
+            if dog.reason == "cancelled" or (cancel is not None and cancel.is_set()):
+                raise TripoCancelled(f"Download of {name} cancelled.")
+            if dog.reason:
+                raise _Transient(dog.reason)
             try:
                 f.flush()
                 os.fsync(f.fileno())

@@ -33,9 +33,25 @@ __all__ = [
     "TripoUnsafeArchive",
     "TripoUploadError",
     "TripoValidationError",
+    "cap_text",
     "error_for_code",
     "redact",
 ]
+
+#: Longest text kept from an error (message, suggestion, user message); the rest is cut with a marker, so a
+#: megabytes-long answer cannot bloat the job journal, the log or a panel (issue 10 item 14).
+MAX_TEXT = 2000
+
+
+def cap_text(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to about ``limit`` characters, with a marker saying how long it was."""
+    if not isinstance(text, str):
+        text = str(text)
+    if len(text) <= limit:
+        return text
+    marker = f" [... cut: {len(text):,} characters in all]"
+    return text[: max(0, limit - len(marker))] + marker
+
 
 _KEY_RE = re.compile(r"tsk_[^\s\"'<>,;)\]}]+")
 _BEARER_RE = re.compile(r"(?i)\bBearer\s+[^\s\"'<>,;)\]}]+")
@@ -122,11 +138,11 @@ class TripoError(Exception):
     ) -> None:
         self.code = code
         self.status = status
-        self.message = redact(message or "")
-        self.suggestion = redact(suggestion or "")
-        self.trace_id = redact(trace_id) if trace_id else None
+        self.message = cap_text(redact(message or ""))
+        self.suggestion = cap_text(redact(suggestion or ""))
+        self.trace_id = cap_text(redact(trace_id), 200) if trace_id else None
         self.retry_after = retry_after
-        self.user_message = redact(user_message or self._default_user_message())
+        self.user_message = cap_text(redact(user_message or self._default_user_message()))
         super().__init__(self.message or self.user_message)
 
     def _default_user_message(self) -> str:

@@ -85,15 +85,31 @@ def fail(message: str, param: str | None = None) -> TripoValidationError:
 _EMOJI_RANGES = ((0x1F000, 0x1FAFF), (0x2600, 0x27BF), (0x2B00, 0x2BFF), (0x1F1E6, 0x1F1FF), (0xE0000, 0xE007F))
 
 
+#: Bidirectional embedding, override and isolate controls: they make a prompt display differently from what is sent.
+_BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A))
+
+
 def prompt_problem(text: str) -> str | None:
-    """Why Tripo would refuse this text (emoji, control characters), or None."""
+    """Why this text must not be sent (a NUL, emoji, control or bidi characters, only invisible characters), or None.
+
+    The answer reads after the field name, e.g. "`prompt` contains a NUL character (...); remove it"."""
     for i, ch in enumerate(text):
         o = ord(ch)
+        if o == 0:
+            return (f"contains a NUL character (U+0000 at position {i + 1}); Blender would cut the text there and "
+                    "send only the part before it. Remove it")
+        if o in _BIDI_CONTROLS:
+            return (f"contains a bidirectional control character (U+{o:04X} at position {i + 1}), which makes the "
+                    "text display differently from what would be sent. Remove it")
         bad = any(lo <= o <= hi for lo, hi in _EMOJI_RANGES) or o in (0xFE0F, 0x200D, 0x20E3)
         bad = bad or 0xD800 <= o <= 0xDFFF or (unicodedata.category(ch) == "Cc" and ch not in "\n\r\t")
         if bad:
             what = "an emoji" if unicodedata.category(ch) not in ("Cc", "Cs") else "a control character"
-            return f"contains {what} (U+{o:04X} at position {i + 1}); remove it"
+            return (f"contains {what} (U+{o:04X} at position {i + 1}); remove it: Tripo does not accept emoji or "
+                    "control characters")
+    if text and not any(not ch.isspace() and unicodedata.category(ch) != "Cf" for ch in text):
+        return ("holds only invisible characters (spaces or zero-width characters such as U+200B); enter visible "
+                "text")
     return None
 
 
@@ -107,7 +123,7 @@ def _check_text(p: Param, value: Any, where: str) -> str:
                     p.name)
     problem = prompt_problem(value)
     if problem:
-        raise fail(f"`{where}` {problem}: Tripo does not accept emoji or control characters.", p.name)
+        raise fail(f"`{where}` {problem}.", p.name)
     return value
 
 

@@ -131,10 +131,37 @@ def retry_delay(
 ) -> float:
     """Seconds before retry number ``attempt`` (1-based).
 
-    ``Retry-After`` wins when the server sent one (capped at ``retry_after_cap``); otherwise exponential back-off with
-    full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``.
+    Exponential back-off with full jitter: uniform in ``[0, min(cap, base * 2**(attempt-1))]``. When the server sent
+    ``Retry-After`` (capped at ``retry_after_cap``) it is a floor and that jitter comes on top: many clients told the
+    same Retry-After (200 jobs refused at once) must not all come back in the same instant.
     """
-    if retry_after is not None:
-        return max(0.0, min(float(retry_after), retry_after_cap))
     ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    if retry_after is not None:
+        floor = max(0.0, min(float(retry_after), retry_after_cap))
+        return floor + max(0.0, max(ceiling, 0.5 * floor) * rand())  # up to half of Retry-After on top
     return max(0.0, ceiling * rand())
+
+
+#: The wait for a free slot on a busy account (429/2000: nothing was created) starts here and doubles up to the cap.
+BUSY_BASE = 2.0
+BUSY_CAP = 60.0
+
+
+def busy_delay(
+    attempt: int,
+    *,
+    retry_after: float | None = None,
+    base: float = BUSY_BASE,
+    cap: float = BUSY_CAP,
+    rand: Callable[[], float] = random.random,
+) -> float:
+    """Seconds before creating again after the account was busy ``attempt`` times in a row (429/2000).
+
+    Growing and jittered: ``base * 2**(attempt-1)`` (at most ``cap``) scaled by a random factor in [0.5, 1.5), never
+    less than ``Retry-After`` plus a jitter of up to half the step, so jobs refused together spread out.
+    """
+    step = min(cap, base * (2 ** min(max(0, attempt - 1), 20)))
+    delay = step * (0.5 + rand())
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, min(float(retry_after), cap) + 0.5 * step * rand())
+    return max(0.0, delay)

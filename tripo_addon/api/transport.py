@@ -16,7 +16,7 @@ import urllib3
 
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 #: Largest API answer read (a task list of 100 tasks is well under 1 MB); bigger answers are refused unread.
-MAX_API_BODY = 4 * 1024 * 1024
+MAX_API_BODY = 8 * 1024 * 1024
 
 
 def quiet_loopback_tls_warnings() -> None:

@@ -51,7 +51,7 @@ from . import events as ev
 from .events import Event, EventQueue
 from .hub import PollHub
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
-from .journal import DirLock, Journal, JournalError
+from .journal import KEEP_FINISHED, DirLock, Journal, JournalError, archive_jobs, split_retained
 from .schedule import Slots, Stopped
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,53 @@ class _StepFailed(Exception):
     pass
 
 
+class _AccountBusy(Exception):
+    """Tripo refused the create with 429 (2000: the account runs as many tasks as it may; 1007: too many requests):
+    nothing was created, the step is pending again and journaled so."""
+
+    def __init__(self, exc: TripoRateLimited) -> None:
+        super().__init__(str(exc))
+        self.code = exc.code
+        self.retry_after = exc.retry_after
+
+
+BUSY_NOTICE = "Waiting for a free slot on your Tripo account"
+
+
+def _busy_notice(code: int | None, delay: float | None = None) -> str:
+    why = ("Tripo asked to slow down (too many requests)" if code == 1007 else
+           "it already runs as many tasks as Tripo allows, perhaps started on the website or in another Blender")
+    when = f"trying again in {max(1, round(delay))} s" if delay is not None else "trying again shortly"
+    return f"{BUSY_NOTICE}: {why}. Nothing was created or charged; {when}."
+
+
+class _BackoffWatch:
+    """The cancel event handed to ``create_task``. The client waits on it only while backing off before sending
+    the create again (after a 429/2000/1007 refusal or a connection that failed before the request left): nothing
+    was created then, so the step is journaled ``pending`` (durably) for the wait and ``submitting`` again before
+    the next attempt. A kill during the back-off thus resumes the job instead of leaving it "needs attention"."""
+
+    def __init__(self, engine: Engine, run: _Run, step: Step) -> None:
+        self._engine, self._run, self._step = engine, run, step
+
+    def is_set(self) -> bool:
+        return self._run.stop.is_set()
+
+    def set(self) -> None:
+        self._run.stop.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._engine._create_backoff(self._run, self._step, waiting=True)
+        self._run.wake_at = time.monotonic() + (timeout or 0.0)
+        try:
+            stopped = self._run.stop.wait(timeout)
+        finally:
+            self._run.wake_at = None
+        if not stopped:
+            self._engine._create_backoff(self._run, self._step, waiting=False)
+        return stopped
+
+
 class Engine:
     """Runs jobs in background threads and reports to the main thread through ``events``.
 
@@ -217,14 +264,22 @@ class Engine:
         poll_min: float = api_polling.DEFAULT_POLL_MIN,
         poll_max: float = 30.0,
         journal_interval: float = 2.0,
+        keep_finished: int | None = KEEP_FINISHED,
+        exports_dir: str | os.PathLike | None = None,
     ) -> None:
         self._client_factory = client_factory
         self._api = api
+        # retention: finished jobs kept in the live journal (None: all, the old behaviour); exported meshes to delete
+        self.keep_finished = keep_finished
+        self.exports_dir = Path(exports_dir) if exports_dir is not None else Path(state_dir).parent / "exports"
         self.state_dir = Path(state_dir)
         self.download_dir = Path(download_dir)
         self.poll_min = float(poll_min)
         self.poll_max = max(float(poll_max), self.poll_min)
         self.max_parallel = max(1, int(max_parallel))
+        # waiting for a free slot on a busy account (429/2000): from 2 s doubling to 60 s by default, faster in tests
+        self.busy_base = min(api_polling.BUSY_BASE, self.poll_min)
+        self.busy_cap = max(self.busy_base, min(api_polling.BUSY_CAP, 2 * self.poll_max))
         self.events: EventQueue = EventQueue()
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
@@ -260,6 +315,8 @@ class Engine:
         for job in jobs:
             self._jobs[job.id] = job
         notices += self._adopt_secondaries()
+        if self.role == "primary":
+            self._retain()
         for msg in notices:
             self._post(Event("", ev.NOTICE, {}, msg))
 
@@ -386,6 +443,8 @@ class Engine:
                 if job.state in S.ACTIVE:
                     idx = job.current_step
                     step = job.steps[idx] if idx < len(job.steps) else None
+                    if job.api != self.api and not job.task_ids:
+                        job.api = self.api  # nothing was created yet: the job is not tied to either API
                     if job.api != self.api:  # its tasks live on the other API: follow them there, never resend
                         job.state = S.NEEDS_ATTENTION
                         job.error = (f"This job was started on Tripo's API {job.api}, and the API address now "
@@ -407,6 +466,9 @@ class Engine:
                 elif job.state == S.SUCCEEDED and not job.imported and job.id not in self._reported:
                     self._reported.add(job.id)
                     report.append(job)
+        # Jobs whose task already runs on Tripo first: their slots are taken (in _start) before any new job may use
+        # one, so nothing is sent past the account's limit after a restart.
+        started.sort(key=lambda jid: not self._live_task_step(self._jobs[jid]))
         if attention or started:
             self._save(important=False)
         for job in attention:
@@ -617,6 +679,41 @@ class Engine:
                         pass
         return notices
 
+    # -- retention (issue 10 item 15) -----------------------------------------------------------------------------
+    def _retain(self) -> None:
+        """At start: move finished jobs beyond the newest ``keep_finished`` out of the live journal into the rotating
+        archive (jobs-archive.jsonl), and delete their exported meshes. Saves and loads then stay small however long
+        the history grows; a job not imported yet or needing attention is never archived."""
+        live, old = split_retained(self._jobs.values(), self.keep_finished)
+        if not old:
+            return
+        try:
+            archive_jobs(self.state_dir, old)  # durable first: a crash before the save below only duplicates
+        except OSError as exc:
+            log.warning("could not archive %d old jobs: %s", len(old), exc)
+            return
+        for job in old:
+            self._jobs.pop(job.id, None)
+            self._delete_exports(job)
+        self._save(important=True)
+        log.info("archived %d finished jobs; %d stay in the job list", len(old), len(live))
+
+    def _delete_exports(self, job: Job) -> None:
+        """Delete the job's meshes that the add-on exported for upload (only files inside ``exports_dir``): the task
+        that used them exists, so they are no longer needed."""
+        try:
+            root = self.exports_dir.resolve()
+        except OSError:
+            return
+        for step in job.steps:
+            for path in {*step.uploads, *local_files(step)}:
+                try:
+                    p = Path(path).resolve()
+                    if root in p.parents and p.is_file():
+                        p.unlink()
+                except (OSError, ValueError):
+                    log.debug("could not delete export %s", path, exc_info=True)
+
     @property
     def slots(self) -> dict[str, Slots]:
         """Concurrency groups (for diagnostics and tests)."""
@@ -799,6 +896,7 @@ class Engine:
             if job.id in self._runs or self._stopping:
                 return
             run = _Run(job)
+            self._claim_live_slots(run)
             run.thread = threading.Thread(target=self._worker, args=(run,), name=f"tripo-job-{job.id}", daemon=True)
             self._runs[job.id] = run
             self._launch.append(run)
@@ -817,6 +915,7 @@ class Engine:
                 batch, self._launch = self._launch, []
                 if self._stopping:  # never started: nothing was sent; the journal keeps them resumable
                     for run in batch:
+                        self._release_slots(run)
                         if self._runs.get(run.job.id) is run:
                             del self._runs[run.job.id]
                     self._cond.notify_all()
@@ -825,6 +924,7 @@ class Engine:
                 self._save(important=True, must=True)  # one write for the whole batch
             except JournalError as exc:
                 for run in batch:
+                    self._release_slots(run)
                     self._finish(run, S.FAILED, error=_user_message(exc))
                     with self._cond:
                         if self._runs.get(run.job.id) is run:
@@ -833,6 +933,27 @@ class Engine:
                 continue
             for run in batch:
                 run.thread.start()
+
+    @staticmethod
+    def _live_task_step(job: Job) -> Step | None:
+        """The job's current step when its task exists on Tripo and is not final (it occupies a slot there)."""
+        idx = job.current_step
+        step = job.steps[idx] if idx < len(job.steps) else None
+        if step is None or not step.task_id or not step.task_type or job.state not in S.ACTIVE:
+            return None
+        if step.status == SUCCESS or step.status in FAILED_STATUSES:
+            return None
+        return step
+
+    def _claim_live_slots(self, run: _Run) -> None:
+        """Under the lock, before the worker starts: a resumed (or retried) job whose task still runs on Tripo counts
+        against the account's limit at once, not only after its first poll answered."""
+        step = self._live_task_step(run.job)
+        if step is None:
+            return
+        for g in self._pools(run.job, step):
+            g.force()
+            run.slots.append(g)
 
     def _worker(self, run: _Run) -> None:
         job = run.job
@@ -900,7 +1021,7 @@ class Engine:
         if not step.task_id:
             if step.state in (S.SUBMITTING, S.NEEDS_ATTENTION):
                 raise _NeedsAttention(_lost_submit_message(idx, step))
-            self._submit_step(run, client, idx, step)
+            self._submit_waiting(run, client, idx, step)
         task = None
         if step.state != S.DOWNLOADING or not step.task_type:
             task = self._poll(run, client, idx, step)
@@ -915,6 +1036,44 @@ class Engine:
         self._post_update(job)
 
     # -- submit ------------------------------------------------------------------------------------------------
+    def _submit_waiting(self, run: _Run, client: Any, idx: int, step: Step) -> None:
+        """Submit the step; while Tripo says the account is busy (429/2000, nothing created), wait for a free slot
+        with growing, jittered back-off (Retry-After as a floor) and say so in the job's row. Cancel stops it."""
+        job = run.job
+        busy = 0
+        while True:
+            try:
+                self._submit_step(run, client, idx, step)
+            except _AccountBusy as exc:
+                busy += 1
+                self._release_slots(run)
+                delay = api_polling.busy_delay(busy, retry_after=exc.retry_after, base=self.busy_base,
+                                               cap=self.busy_cap)
+                with self._lock:
+                    job.notice = _busy_notice(exc.code, delay)
+                self._post_update(job)
+                self._sleep(run, delay)
+                continue
+            if busy:
+                with self._lock:
+                    if job.notice.startswith(BUSY_NOTICE):
+                        job.notice = ""
+                self._post_update(job)
+            return
+
+    def _create_backoff(self, run: _Run, step: Step, *, waiting: bool) -> None:
+        """The client backs off between two creates (``waiting``) or is about to send again (see _BackoffWatch)."""
+        job = run.job
+        with self._lock:
+            step.state = S.PENDING if waiting else S.SUBMITTING
+            if waiting and not job.notice:
+                job.notice = _busy_notice(2000)
+            if job.state not in S.STOPPED:
+                job.state = step.state
+            job.updated = time.time()
+        self._save(important=True, must=not waiting)  # fsynced: "submitting" again before the next POST
+        self._post_update(job)
+
     def _submit_step(self, run: _Run, client: Any, idx: int, step: Step) -> None:
         job = run.job
         self._check_stop(run)
@@ -974,7 +1133,7 @@ class Engine:
             self._save(important=False)
             raise _Interrupted()
         try:
-            task_id = client.create_task(step.task_type, values, cancel=run.stop)
+            task_id = client.create_task(step.task_type, values, cancel=_BackoffWatch(self, run, step))
         except TripoCancelled:  # stopped before sending or while backing off from a refusal: nothing was created
             with self._lock:
                 step.state = S.PENDING
@@ -992,6 +1151,17 @@ class Engine:
                     "website: if the task is there, attach it to this job by its id; if not, retry the job.",
                 )
             )
+        except TripoRateLimited as exc:  # the account is busy: refused, nothing was created; wait and send again
+            with self._lock:
+                step.state = S.PENDING
+                step.error = ""
+            self._save(important=True)
+            raise _AccountBusy(exc) from None
+        except JournalError as exc:  # "submitting" could not be journaled again after a back-off: nothing was sent
+            with self._lock:
+                step.state = S.FAILED
+                step.error = _user_message(exc)
+            raise
         except TripoError as exc:  # refused by Tripo (or never sent): no task exists
             with self._lock:
                 step.state = S.FAILED
@@ -1074,7 +1244,10 @@ class Engine:
         limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
         finish = api_polling.FinishWindow()  # the readings of all polls together pin the end down
         hub = self._hub(job.api) if getattr(getattr(client, "dialect", None), "batch_limit", 0) else None
-        delay = 0.0
+        # A task created a moment ago is first asked about after the shortest interval (nothing to learn sooner);
+        # a resumed or attached one at once.
+        age = time.time() - (step.submitted_at or 0.0)
+        delay = max(0.0, self.poll_min - age) if hub is not None and step.status in ("", "queued") else 0.0
         while True:
             self._check_stop(run)
             try:
@@ -1310,6 +1483,7 @@ class Engine:
         if state == S.SUCCEEDED:
             with self._lock:
                 self._reported.add(job.id)
+            self._delete_exports(job)
             self._emit_final(job, ev.FINISHED)
         elif state == S.FAILED:
             self._emit_final(job, ev.FAILED)

@@ -97,12 +97,34 @@ def iter_refs(value: Any):
             yield from iter_refs(v)
 
 
+#: Longest error or notice text a job or step keeps (journaled, shown, logged); longer ones are cut with a marker.
+MAX_STORED_TEXT = 2000
+_CAPPED_FIELDS = frozenset({"error", "notice"})
+
+
+def cap_stored(value: Any, limit: int = MAX_STORED_TEXT) -> Any:
+    """A text cut to ``limit`` characters with a marker (other values unchanged)."""
+    if not isinstance(value, str) or len(value) <= limit:
+        return value
+    marker = f" [... cut: {len(value):,} characters in all]"
+    return value[: max(0, limit - len(marker))] + marker
+
+
+class _CappedTexts:
+    """Mixin: ``error`` and ``notice`` are capped whenever they are set (also from a loaded journal)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _CAPPED_FIELDS and isinstance(value, str) and len(value) > MAX_STORED_TEXT:
+            value = cap_stored(value)
+        object.__setattr__(self, name, value)
+
+
 def new_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
 @dataclass
-class Step:
+class Step(_CappedTexts):
     """One Tripo task of a job.
 
     ``params`` are the task's request fields except ``type``; values may be :class:`Ref`; ``file``/``files`` and
@@ -167,7 +189,7 @@ class Step:
 
 
 @dataclass
-class Job:
+class Job(_CappedTexts):
     """A user-visible unit of work: one or more steps run in order."""
 
     title: str

@@ -273,3 +273,63 @@ class DirLock:
             pass
         finally:
             fh.close()
+
+
+# ================================================================================================ retention
+#: Finished jobs kept in the live journal (the newest); older ones go to the archive when the engine starts.
+KEEP_FINISHED = 200
+ARCHIVE_NAME = "jobs-archive.jsonl"
+#: The archive rotates past this size: jobs-archive.jsonl -> .1.jsonl -> ... -> .<ARCHIVE_FILES>.jsonl (dropped).
+ARCHIVE_MAX_BYTES = 16 << 20
+ARCHIVE_FILES = 3
+
+
+def is_finished(job: Job) -> bool:
+    """Done with for good: succeeded (and imported, or with nothing to import), failed or cancelled. A result not
+    imported yet and a job that needs attention are never archived."""
+    from .job import JobState
+
+    if job.state not in JobState.FINAL:
+        return False
+    return not (job.state == JobState.SUCCEEDED and not job.imported and job.result_files)
+
+
+def split_retained(jobs: Iterable[Job], keep: int | None = KEEP_FINISHED) -> tuple[list[Job], list[Job]]:
+    """(live, archived): every unfinished job and the ``keep`` most recently updated finished ones stay live."""
+    jobs = list(jobs)
+    if keep is None:
+        return jobs, []
+    finished = sorted((j for j in jobs if is_finished(j)), key=lambda j: (j.updated or j.created, j.created))
+    old = finished[: max(0, len(finished) - max(0, int(keep)))]
+    if not old:
+        return jobs, []
+    gone = {id(j) for j in old}
+    return [j for j in jobs if id(j) not in gone], old
+
+
+def archive_jobs(state_dir: str | os.PathLike, jobs: Iterable[Job], *, name: str = ARCHIVE_NAME,
+                 max_bytes: int = ARCHIVE_MAX_BYTES, files: int = ARCHIVE_FILES) -> Path:
+    """Append the jobs (one JSON line each) to the rotating archive and fsync it; raises OSError on failure.
+
+    The archive is for the record (task ids, files, errors of old jobs); the add-on never reads it back."""
+    folder = Path(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        big = path.stat().st_size > max_bytes
+    except OSError:
+        big = False
+    if big:
+        stem = name[: -len(".jsonl")] if name.endswith(".jsonl") else name
+        for i in range(files, 0, -1):
+            older = folder / f"{stem}.{i}.jsonl"
+            newer = path if i == 1 else folder / f"{stem}.{i - 1}.jsonl"
+            if newer.exists():
+                os.replace(newer, older)  # the oldest (.<files>) is overwritten: dropped
+    payload = "".join(json.dumps(j.to_dict(), sort_keys=True) + "\n" for j in jobs)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(payload)
+        fh.flush()
+        os.fsync(fh.fileno())
+    _fsync_dir(folder)
+    return path

@@ -88,7 +88,8 @@ class V3Routes:
         if rule is not None and rule.kind == "fail_task":
             forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
-        task = self.emu.store.create(acc, plan, forced, api="v3")
+        task = self.emu.store.create(acc, plan, forced)   # (the signature bench/emu_proc.py wraps)
+        task.api = "v3"
         resp = ok({"task_id": task.id, "type": task.type, "status": "queued"})
         resp.headers.update(limits)
         return resp
@@ -132,7 +133,8 @@ class V3Routes:
         store = self.emu.store
         store.refresh_all()
         with store.lock:
-            mine = sorted((t for t in store.tasks.values() if t.account is acc), key=lambda t: t.t0, reverse=True)
+            mine = sorted((t for t in store.tasks.values() if t.account is acc and not t.hidden),
+                          key=lambda t: t.t0, reverse=True)
             rows = [{"task_id": t.id, "type": t.type, "status": t.status if t.final else "running"
                      if time.monotonic() - t.t0 >= t.queue_s else "queued", "created_at": iso(t.create_time),
                      "credits_consumed": float(t.consumed)} for t in mine[offset:offset + limit]]

@@ -13,6 +13,7 @@ from typing import Any
 from .. import catalog as C
 from ..errors import ApiError, invalid
 from ..pricing import price
+from ..producers import TaskFailure
 from ..validation import Plan, _bool, _enum, _int, _source, _text, validate
 from . import catalog as V
 from .inputs import Ref, classify, four_views, not_a_task, refuse_inline, single
@@ -58,8 +59,17 @@ def task_of(ref: Ref | None, where: str = "input") -> str:
     return ref.task_id
 
 
-def _model_input(b: dict) -> str:
-    return task_of(single(b, legacy=(), task_legacy=("original_model_task_id", "original_task_id")))
+def _model_input(b: dict, ctx: Any = None) -> str:
+    """The model task a route works on; given a file (token or URL) instead and a ctx, the file is imported first
+    (a free, hidden import_model task made at once: v3 model routes take files directly)."""
+    ref = single(b, legacy=(), task_legacy=("original_model_task_id", "original_task_id"))
+    if ctx is None or ref.kind == "task":
+        return task_of(ref)
+    plan = _import({"input": ref.obj}, ctx)
+    try:
+        return ctx.emu.store.add_done(ctx.acc, plan).id
+    except TaskFailure as e:
+        raise ApiError(2004, f"`input`: the model file could not be read ({e.msg}).") from None
 
 
 def _v2(b: dict, task_type: str, ctx: Any, drop: tuple[str, ...] = (), **fields: Any) -> Plan:
@@ -221,7 +231,7 @@ def _import(b: dict, ctx: Any) -> Plan:
 
 
 def _texture(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     model = _choice(b, "model", V.TEXTURE_VERSIONS) or _choice(b, "model_version", V.TEXTURE_VERSIONS) \
         or "v3.0-20250812"
     if b.get("delight") is not None and model != V.DELIGHT_TEXTURE:
@@ -246,7 +256,7 @@ def _texture(b: dict, ctx: Any) -> Plan:
 
 
 def _convert(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     fmt = _enum(b, "format", V.CONVERT_FORMATS, upper=True)
     if fmt is None:
         raise invalid("`format` is required.")
@@ -260,11 +270,12 @@ def _convert(b: dict, ctx: Any) -> Plan:
 
 # ------------------------------------------------------------------------------------------------------ animations/*
 def _rig_check(b: dict, ctx: Any) -> Plan:
-    return _v2(b, "animate_prerigcheck", ctx, ("original_model_task_id",), original_model_task_id=_model_input(b))
+    tid = _model_input(b, ctx)
+    return _v2(b, "animate_prerigcheck", ctx, ("original_model_task_id",), original_model_task_id=tid)
 
 
 def _rig(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     model = b.get("model", b.get("model_version")) or V.RIG_MODELS[0]
     if model not in V.RIG_MODELS:
         hint = " (v2.0-20250506 is retired: use v2.5-20260210)" if model == "v2.0-20250506" else ""
@@ -298,7 +309,7 @@ def _unbiped(a: Any) -> Any:
 
 # ------------------------------------------------------------------------------------------------------ mesh/*
 def _segment(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     model = (_choice(b, "model", V.SEGMENT_MODELS) or _choice(b, "model_version", V.SEGMENT_MODELS)
              or V.SEGMENT_MODELS[0])
     v2_only = [k for k in ("segmentation_granularity", "split_by_connectivity", "ref_image") if b.get(k) is not None]
@@ -327,7 +338,7 @@ def _complete(b: dict, ctx: Any) -> Plan:
 
 
 def _decimate(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     model = b.get("model", b.get("model_version")) or "v2.0"
     if model not in V.DECIMATE_MODELS:
         raise invalid(f"Unknown decimate model {model!r}: use v1.0, v2.0 or v3.0.")
@@ -345,7 +356,7 @@ def _decimate(b: dict, ctx: Any) -> Plan:
 
 
 def _uv(b: dict, ctx: Any) -> Plan:
-    tid = _model_input(b)
+    tid = _model_input(b, ctx)
     src = _source({"t": tid}, "t", ctx, C.MODEL_TASKS)
     plan = Plan("mesh_uv", {"model_version": b.get("model") if isinstance(b.get("model"), str) else None,
                             "export_orientation": _choice(b, "export_orientation", V.ORIENTATIONS, "+x")}, {})

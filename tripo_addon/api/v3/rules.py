@@ -149,11 +149,20 @@ def _rules_decimate(tt: TaskType, v: dict[str, Any]) -> None:
         raise fail("Decimation v1.0 needs a face_limit (500-2,000,000).", "face_limit")
 
 
+RIG_ALL_BODIES = "v2.5-20260210"
+
+
 def _rules_rig(tt: TaskType, v: dict[str, Any]) -> None:
+    rig_type = eff(tt, v, "rig_type")
+    if (rig_type != "biped" or eff(tt, v, "spec") in ENGINE_SPECS) and "model_version" not in v:
+        v["model_version"] = RIG_ALL_BODIES  # Tripo's default rig model (v1.0) rigs bipeds in its own specs only
     spec, mv = eff(tt, v, "spec"), eff(tt, v, "model_version")
+    if rig_type != "biped" and mv == "v1.0-20240301":
+        raise fail(f"Rig model v1.0 rigs bipeds only, and this model's rig type is {rig_type}; choose rig model "
+                   "v2.5 or v3.0 (or leave the model unset).", "model_version")
     if spec in ENGINE_SPECS and mv == "v1.0-20240301":
-        raise fail(f"The {spec} skeleton needs rig model v2.5 or v3.0; choose one of them (v1.0 makes Tripo and "
-                   "Mixamo skeletons only).", "spec")
+        raise fail(f"The {spec} skeleton needs rig model v2.5 or v3.0; choose one of them (v1.0 makes Tripo, "
+                   "Mixamo and ActorCore skeletons only).", "spec")
 
 
 def _rules_segment(tt: TaskType, v: dict[str, Any]) -> None:
