@@ -262,6 +262,7 @@ def test_splat_file_that_is_not_one(ext, splat):
 
 # ------------------------------------------------------------------------------------------ panels, menus, v2
 def test_panels_draw_and_say_when_the_address_speaks_v2(connected):
+    connected.prefs.api_base_url = connected.emulator.v2_base_url
     for name in ("TRIPO_PT_views", "TRIPO_PT_depth_splat", "TRIPO_PT_smart_uv"):
         rec = draw(getattr(bpy.types, name))
         assert "v3" in rec.text() and not rec.ops(), name  # the emulator's v2 address: v3-only tasks
