@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-for p in (str(ROOT), str(ROOT / "scripts")):
+for p in (str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")):
     if p not in sys.path:
         sys.path.insert(0, p)
 

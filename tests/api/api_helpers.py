@@ -87,3 +87,55 @@ def assert_model_file(path: Path) -> None:
         from tripo_addon.api.images import sniff
 
         assert sniff(data) is not None
+
+
+# ============================================================================================== the v2 tier
+V2_SUFFIX = "/v2/openapi"
+
+
+def v2_url_of(emu) -> str:
+    """The emulator's v2 API URL (``base_url`` while it speaks only v2; ``root_url + /v2/openapi`` once v3 is at the
+    root)."""
+    base = emu.base_url.rstrip("/")
+    return base if base.endswith(V2_SUFFIX) else emu.root_url + V2_SUFFIX
+
+
+def v2_values(task_type: str, params: dict | None = None, **kw) -> dict:
+    """``tasks.build_request(task_type, params, api="v2", **kw)``: the validated values a v2 client sends."""
+    from tripo_addon.api import tasks
+
+    return tasks.build_request(task_type, dict(params or {}), api="v2", **kw)
+
+
+class _V2Builders:
+    """The typed builders of ``tripo_addon.api.tasks`` (same signatures), validating for API v2.
+
+    ``V2.text_to_model("a lamp", texture=False)`` == ``build_request("text_to_model", {...}, api="v2")``.
+    """
+
+    def __getattr__(self, task_type: str):
+        import inspect
+
+        from tripo_addon.api import tasks
+
+        fn = tasks.BUILDERS[task_type]
+        sig = inspect.signature(fn)
+
+        def build(*args, **kwargs) -> dict:
+            params = dict(sig.bind(*args, **kwargs).arguments)
+            source_type = params.pop("source_type", None)
+            version = params.pop("source_model_version", None)
+            return v2_values(task_type, params, source_type=source_type, source_model_version=version)
+
+        build.__name__ = task_type
+        return build
+
+
+V2 = _V2Builders()
+
+
+def wire_body(task_type: str, values: dict) -> dict:
+    """The JSON body a v2 client POSTs to /task for these values (``{"type": ..., ...}``, Inputs as file objects)."""
+    from tripo_addon.api.v2.wire import WIRE
+
+    return WIRE.create_request(task_type, values)[1]

@@ -1,13 +1,15 @@
-"""Client behaviour checked against tripo-api.md over real HTTP to the emulator: what is sent (the emulator's request
-log), what is refused before anything is sent, and that the client's local rules and the emulator agree."""
+"""Client behaviour checked against tripo-api.md over real HTTP to the emulator's v2 API (the v2 tier): what is sent
+(the emulator's request log), what is refused before anything is sent, and that the client's local rules and the
+emulator agree."""
 
 from __future__ import annotations
 
 import pytest
-from api_helpers import WAIT, gets, posts
+from api_helpers import V2, WAIT, gets, posts, v2_url_of
 
 from tripo_addon.api import tasks as T
 from tripo_addon.api.errors import TripoValidationError
+from tripo_addon.api.v2 import catalog as C2
 
 
 def _last_body(emulator, api_key) -> dict:
@@ -17,15 +19,16 @@ def _last_body(emulator, api_key) -> dict:
 # ============================================================================================== chain rules
 def test_lowpoly_accepts_a_v14_generation_while_texture_and_rig_refuse_it(client, emulator, api_key):
     """§5.3.11 / §6: only texture_model, mesh_segmentation, prerigcheck and rig need Turbo or >= v2.0 sources."""
-    draft = client.wait(client.create_task(T.text_to_model("a clay pot", model_version="v1.4-20240625")),
+    draft = client.wait(client.create_task("text_to_model",
+                                           V2.text_to_model("a clay pot", model_version="v1.4-20240625")),
                         timeout=WAIT)
-    body = T.highpoly_to_lowpoly(draft.task_id, source_type="text_to_model",
-                                 source_model_version=draft.model_version)
-    assert client.wait(client.create_task(body), timeout=WAIT).status == "success"
+    values = V2.highpoly_to_lowpoly(draft.task_id, source_type="text_to_model",
+                                    source_model_version=draft.model_version)
+    assert client.wait(client.create_task("highpoly_to_lowpoly", values), timeout=WAIT).status == "success"
     for target in ("texture_model", "mesh_segmentation", "animate_prerigcheck", "animate_rig"):
         with pytest.raises(TripoValidationError, match="Turbo or v2.0"):
-            T.build_request(target, {"original_model_task_id": draft.task_id}, source_type="text_to_model",
-                            source_model_version=draft.model_version)
+            T.build_request(target, {"original_model_task_id": draft.task_id}, api="v2",
+                            source_type="text_to_model", source_model_version=draft.model_version)
 
 
 # ============================================================================================== what is sent
@@ -38,9 +41,9 @@ def rigged(emulator):
 
     key = "tsk_contract_" + uuid.uuid4().hex
     emulator.add_account(key, balance=1_000_000)
-    c = TripoClient(key, emulator.base_url, poll_min=0.05, poll_max=0.5, retry_base=0.02, retry_cap=0.2)
-    model = c.wait(c.create_task(T.text_to_model("a knight in armour", model_seed=11)), timeout=WAIT)
-    rig = c.wait(c.create_task(T.animate_rig(model.task_id)), timeout=WAIT)
+    c = TripoClient(key, v2_url_of(emulator), poll_min=0.05, poll_max=0.5, retry_base=0.02, retry_cap=0.2)
+    model = c.wait(c.create_task("text_to_model", V2.text_to_model("a knight in armour", model_seed=11)), timeout=WAIT)
+    rig = c.wait(c.create_task("animate_rig", V2.animate_rig(model.task_id)), timeout=WAIT)
     yield c, key, model, rig
     c.close()
 
@@ -58,7 +61,7 @@ def test_disputed_defaults_are_sent_when_set(rigged, emulator):
     body, task = _sent(emulator, key, c, "convert_model", {"original_model_task_id": rig.task_id, "format": "FBX",
                                                            "with_animation": True, "bake": True})
     assert body["with_animation"] is True and body["bake"] is True
-    assert task.consumed_credit == T.estimate_credits("convert_model", body) == 5  # not surcharged options
+    assert task.credits == T.estimate_credits("convert_model", body, api="v2") == 5  # not surcharged options
     body, _ = _sent(emulator, key, c, "convert_model", {"original_model_task_id": rig.task_id, "format": "GLTF",
                                                         "with_animation": False, "bake": False})
     assert body["with_animation"] is False and body["bake"] is False
@@ -93,7 +96,7 @@ def test_scale_factor_must_be_positive_like_the_emulator_says(rigged, emulator):
     from tripo_addon.api.errors import TripoBadRequest
 
     with pytest.raises(TripoBadRequest) as ei:  # the emulator refuses it too
-        c.create_task({"type": "convert_model", "original_model_task_id": model.task_id, "format": "FBX",
+        c.create_task("convert_model", {"original_model_task_id": model.task_id, "format": "FBX",
                        "scale_factor": 0})
     assert ei.value.code == 1004
     body, _ = _sent(emulator, key, c, "convert_model", {"original_model_task_id": model.task_id, "format": "FBX",
@@ -131,7 +134,7 @@ def test_v14_text_to_model_takes_only_prompt_and_model_seed(client, emulator, ap
     from tripo_addon.api.errors import TripoBadRequest
 
     with pytest.raises(TripoBadRequest) as ei:
-        client.create_task({"type": "text_to_model", "prompt": "a pot", "model_version": V14, name: value})
+        client.create_task("text_to_model", {"prompt": "a pot", "model_version": V14, name: value})
     assert ei.value.code == 1004 and name in ei.value.message
 
 
@@ -144,14 +147,14 @@ def test_v14_text_to_model_with_prompt_and_seed_runs(client, emulator, api_key):
 
 def test_p1_multiview_refuses_autofix_in_client_and_emulator(client, emulator, api_key, png):
     """§5.3.5: no enable_image_autofix on P1 multiview (image_to_model on P1 takes it)."""
-    front = client.upload_image(png)
+    front = client.upload(png)
     params = {"files": [front, None, front, None], "model_version": "P1-20260311"}
     with pytest.raises(TripoValidationError, match="enable_image_autofix"):
         client.submit("multiview_to_model", {**params, "enable_image_autofix": True})
     from tripo_addon.api.errors import TripoBadRequest
 
     with pytest.raises(TripoBadRequest) as ei:
-        client.create_task({"type": "multiview_to_model", **params, "enable_image_autofix": True})
+        client.create_task("multiview_to_model", {**params, "enable_image_autofix": True})
     assert ei.value.code == 1004 and "enable_image_autofix" in ei.value.message
     assert client.run("multiview_to_model", {**params, "enable_image_autofix": False}, timeout=WAIT).is_success
     assert client.run("image_to_model", {"file": front, "model_version": "P1-20260311",
@@ -161,20 +164,20 @@ def test_p1_multiview_refuses_autofix_in_client_and_emulator(client, emulator, a
 # ============================================================================================== generate_image
 def test_flux_dev_with_images_is_capped_like_kontext(client, emulator, api_key, png):
     """§5.3.2: flux.1_dev given images is upgraded to flux.1_kontext_pro, which takes at most 4."""
-    ref = client.upload_image(png)
+    ref = client.upload(png)
     with pytest.raises(TripoValidationError, match="at most 4"):
         client.submit("generate_image", {"prompt": "x", "model_version": "flux.1_dev", "files": [ref] * 5})
     assert posts(emulator, api_key) == []
     from tripo_addon.api.errors import TripoBadRequest
 
     with pytest.raises(TripoBadRequest) as ei:
-        client.create_task({"type": "generate_image", "prompt": "x", "model_version": "flux.1_dev",
+        client.create_task("generate_image", {"prompt": "x", "model_version": "flux.1_dev",
                             "files": [ref] * 5})
     assert ei.value.code == 1004 and "at most 4" in ei.value.message
     task = client.run("generate_image", {"prompt": "image[1] as a statue", "model_version": "flux.1_dev",
                                          "files": [ref] * 4}, timeout=WAIT)
-    assert task.is_success and task.output["generated_image"]
-    assert task.consumed_credit == T.estimate_credits("generate_image", {"model_version": "flux.1_dev"}) == 5
+    assert task.is_success and task.output["image"]
+    assert task.credits == T.estimate_credits("generate_image", {"model_version": "flux.1_dev"}, api="v2") == 5
 
 
 # ============================================================================================== credits
@@ -188,14 +191,14 @@ def test_convert_estimate_matches_what_the_emulator_charges(rigged, emulator, ex
     c, key, model, _ = rigged
     params = {"original_model_task_id": model.task_id, "format": "FBX", **extra}
     body, task = _sent(emulator, key, c, "convert_model", params)
-    assert task.consumed_credit == T.estimate_credits("convert_model", params)
-    assert task.consumed_credit == (10 if set(body) & set(T.CONVERT_ADVANCED) else 5)
+    assert task.credits == T.estimate_credits("convert_model", params, api="v2")
+    assert task.credits == (10 if set(body) & set(C2.CONVERT_ADVANCED) else 5)
 
 
 # ============================================================================================== priority
-@pytest.mark.parametrize("task_type", list(T.TASK_TYPES))
+@pytest.mark.parametrize("task_type", list(C2.TASK_TYPES))
 def test_every_task_type_takes_an_optional_priority(task_type):
-    p = T.TASK_TYPES[task_type].param("priority")
+    p = C2.TASK_TYPES[task_type].param("priority")
     assert p is not None and p.kind == "int" and (p.min, p.max) == (1, 3) and p.default is None
     assert "priority" in T.BUILDERS[task_type].__code__.co_varnames
 
@@ -217,9 +220,9 @@ def test_priority_needs_an_entitled_account(client, emulator, api_key):
     task = client.run("text_to_image", {"prompt": "a sign", "priority": 3}, timeout=WAIT)
     assert task.is_success and task.input["priority"] == 3
     assert _last_body(emulator, api_key) == {"type": "text_to_image", "prompt": "a sign", "priority": 3}
-    conv = T.convert_model(task.task_id, "FBX", priority=1)  # re-conversion rule ignores priority
+    conv = V2.convert_model(task.task_id, "FBX", priority=1)  # re-conversion rule ignores priority
     assert conv["priority"] == 1
-    assert T.convert_model(task.task_id, "FBX", priority=1, source_type="convert_model")["priority"] == 1
+    assert V2.convert_model(task.task_id, "FBX", priority=1, source_type="convert_model")["priority"] == 1
 
 
 # ============================================================================================== submit: the source
@@ -261,7 +264,8 @@ def test_submit_fetches_the_source_and_refuses_before_posting(rigged, emulator):
 
 
 def test_submit_refuses_a_v14_source_naming_its_version(client, emulator, api_key):
-    draft = client.wait(client.create_task(T.text_to_model("a clay pot", model_version="v1.4-20240625")),
+    draft = client.wait(client.create_task("text_to_model",
+                                           V2.text_to_model("a clay pot", model_version="v1.4-20240625")),
                         timeout=WAIT)
     _refused(lambda: client.submit("texture_model", {"original_model_task_id": draft.task_id}), 2006,
              "v1.4-20240625", "Turbo or v2.0")
@@ -277,25 +281,25 @@ def test_submit_refuses_a_source_that_has_not_succeeded(slow_emulator, make_clie
 
     key = "tsk_contract_slow_" + uuid.uuid4().hex
     slow_emulator.add_account(key, balance=10_000)
-    slow = make_client(api_key=key, base_url=slow_emulator.base_url)
-    pending = slow.create_task(T.text_to_model("a slow lamp"))
+    slow = make_client(api_key=key, base_url=v2_url_of(slow_emulator))
+    pending = slow.create_task("text_to_model", V2.text_to_model("a slow lamp"))
     err = _refused(lambda: slow.submit("texture_model", {"original_model_task_id": pending}), 2007,
                    "has not finished successfully", "wait until it succeeds")
     assert "queued" in err.user_message or "running" in err.user_message
-    draft = slow.create_task(T.text_to_model("a slow draft", model_version="v1.4-20240625"))
+    draft = slow.create_task("text_to_model", V2.text_to_model("a slow draft", model_version="v1.4-20240625"))
     _refused(lambda: slow.submit("refine_model", {"draft_model_task_id": draft}), 2005, "draft task")
     assert len(posts(slow_emulator, key)) == 2  # the two sources only
     # a failed source (emulator fault) on the fast emulator
     fault("create", "fail_task")
-    failed = client_wait_failed(make_client(), T.text_to_model("a doomed lamp"))
+    failed = client_wait_failed(make_client(), "text_to_model", V2.text_to_model("a doomed lamp"))
     _refused(lambda: make_client().submit("animate_rig", {"original_model_task_id": failed}), 2007, "failed",
              "pick a successful task")
 
 
-def client_wait_failed(c, body) -> str:
+def client_wait_failed(c, task_type: str, values: dict) -> str:
     from tripo_addon.api.errors import TripoTaskFailed
 
-    tid = c.create_task(body)
+    tid = c.create_task(task_type, values)
     with pytest.raises(TripoTaskFailed):
         c.wait(tid, timeout=WAIT)
     return tid
@@ -311,7 +315,7 @@ def test_submit_source_of_another_key_is_not_found_before_posting(client, emulat
 
 
 def test_submit_multiview_original_task_id_must_be_a_multiview_image(client, emulator, api_key, rigged):
-    model = client.wait(client.create_task(T.text_to_model("a lamp", texture=False)), timeout=WAIT)
+    model = client.wait(client.create_task("text_to_model", V2.text_to_model("a lamp", texture=False)), timeout=WAIT)
     _refused(lambda: client.submit("multiview_to_model", {"original_task_id": model.task_id}), 2006,
-             "generate_multiview_image")
+             "must be a Four Views task", model.task_id)
     assert len(posts(emulator, api_key)) == 1

@@ -1,5 +1,6 @@
 """Retries, back-off and money safety under injected faults; wait() semantics; download recovery (expired URLs,
-403, truncation, corruption, unsafe zips, cancel, storage errors). Real HTTP to the emulator throughout."""
+403, truncation, corruption, unsafe zips, cancel, storage errors). Real HTTP to the emulator's v2 API throughout
+(the v2 tier)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from api_helpers import WAIT, assert_model_file, gets, make_glb, make_image, make_zip, posts
+from api_helpers import V2, WAIT, assert_model_file, gets, make_glb, make_image, make_zip, posts, v2_url_of, wire_body
 
 from tripo_addon.api import downloads as dl
 from tripo_addon.api import errors as E
-from tripo_addon.api import tasks as T
 from tripo_addon.api.client import TripoClient
 from tripo_addon.api.models import Task
 
@@ -39,7 +39,7 @@ def creates(emulator, key) -> list[dict]:
     ],
 )
 def test_get_is_retried(kind, fields, fast, fault, emulator, api_key):
-    task_id = fast.create_task(T.text_to_image("a kite"))
+    task_id = fast.create_task("text_to_image", V2.text_to_image("a kite"))
     fault("poll", kind, count=2, **fields)
     task = fast.get_task(task_id)
     assert task.task_id == task_id
@@ -99,12 +99,14 @@ def test_read_timeout_on_get_is_retried(make_client, fault, emulator, api_key):
 )
 def test_lost_create_answer_is_never_resent(kind, fields, took_effect, fast, fault, emulator, api_key):
     fault("create", kind, **fields)
-    body = T.text_to_model("a teapot")
+    values = V2.text_to_model("a teapot")
     with pytest.raises(E.TripoOutcomeUnknown) as ei:
-        fast.create_task(body)
+        fast.create_task("text_to_model", values)
     assert len(creates(emulator, api_key)) == 1
     err = ei.value
-    assert err.task_type == "text_to_model" and err.body == body and err.sent_at and err.reason
+    assert creates(emulator, api_key)[0]["body"] == wire_body("text_to_model", values)
+    assert err.task_type == "text_to_model" and err.body == wire_body("text_to_model", values)
+    assert err.sent_at and err.reason and err.user_message.startswith("The text_to_model request reached Tripo")
     assert "not sent again" in err.user_message and "task history" in err.user_message
     frozen = emulator.balance(api_key)["frozen"] + (100_000 - emulator.balance(api_key)["balance"])
     assert (frozen > 0) == took_effect
@@ -114,21 +116,96 @@ def test_create_read_timeout_is_outcome_unknown(make_client, fault, emulator, ap
     client = make_client(timeout=(5, 0.3))
     fault("create", "delay", seconds=1.0)
     with pytest.raises(E.TripoOutcomeUnknown) as ei:
-        client.create_task(T.text_to_image("slow"))
+        client.create_task("text_to_image", V2.text_to_image("slow"))
     assert "timed out" in ei.value.reason
     assert len(creates(emulator, api_key)) == 1
 
 
-def test_create_server_error_with_tripo_body_is_not_retried(fast, fault, emulator, api_key):
-    fault("create", "status", status=500, code=1001)
+@pytest.mark.parametrize("status, code", [(500, 1001), (500, 1000), (503, 1000), (502, None)])
+def test_create_server_error_is_outcome_unknown_and_not_retried(status, code, fast, fault, emulator, api_key):
+    """A 5xx on a create, even with a Tripo error body, may hide a created task: outcome unknown, sent once."""
+    fault("create", "status", status=status, code=code)
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        fast.create_task("text_to_image", V2.text_to_image("x"))
+    assert len(creates(emulator, api_key)) == 1
+    err = ei.value
+    assert err.status == status and f"HTTP {status}" in err.reason and err.task_type == "text_to_image"
+    if code is not None:
+        assert "Tripo said" in err.reason  # Tripo's words are kept
+    assert "not sent again" in err.user_message and "task history" in err.user_message
+    assert err.body == {"type": "text_to_image", "prompt": "x"}
+
+
+@pytest.mark.parametrize("status, cls", [
+    (400, E.TripoBadRequest), (401, E.TripoAuthError), (403, E.TripoPermissionError), (404, E.TripoNotFound),
+    (405, E.TripoAPIError), (413, E.TripoAPIError), (415, E.TripoAPIError), (422, E.TripoAPIError),
+    (429, E.TripoRateLimited),
+])
+def test_create_refused_without_a_readable_body_is_a_refusal(status, cls, make_client, fault, emulator, api_key):
+    """A definite refusal status (nothing created) stays an API error even when the body cannot be read."""
+    client = make_client(max_retries=0)
+    fault("create", "status", status=status)  # no code: a non-JSON gateway page
+    with pytest.raises(E.TripoAPIError) as ei:
+        client.create_task("text_to_image", V2.text_to_image("x"))
+    assert isinstance(ei.value, cls) and ei.value.status == status, ei.value
+    assert not isinstance(ei.value, E.TripoOutcomeUnknown)
+    assert len(creates(emulator, api_key)) == 1
+
+
+@pytest.mark.parametrize("status", [409, 418, 451, 500, 504])
+def test_create_other_status_without_a_readable_body_is_outcome_unknown(status, make_client, fault, emulator,
+                                                                        api_key):
+    client = make_client(max_retries=3)
+    fault("create", "status", status=status)  # no code: a non-JSON page
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        client.create_task("text_to_image", V2.text_to_image("x"))
+    assert ei.value.status == status and "without a readable Tripo answer" in ei.value.reason
+    assert len(creates(emulator, api_key)) == 1
+
+
+def test_oversized_answers_are_unreadable(make_client, emulator, api_key):
+    """Answers are read up to client.max_answer bytes: a larger GET answer is retried then reported; a larger create
+    answer is outcome unknown (the task was created), never re-sent."""
+    client = make_client(max_retries=1)
+    task_id = client.create_task("text_to_image", V2.text_to_image("a kite"))
+    client.max_answer = 40  # smaller than any task description
+    n = len(gets(emulator, api_key))
     with pytest.raises(E.TripoServerError) as ei:
-        fast.create_task(T.text_to_image("x"))
-    assert ei.value.code == 1001 and len(creates(emulator, api_key)) == 1
+        client.get_task(task_id)
+    assert "unreadable" in ei.value.message and len(gets(emulator, api_key)) - n == 2
+    def spent() -> float:
+        bal = emulator.balance(api_key)
+        return bal["frozen"] + (100_000 - bal["balance"])
+
+    before = spent()
+    client.max_answer = 20  # smaller than the create answer
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        client.create_task("text_to_image", V2.text_to_image("a boat"))
+    assert len(creates(emulator, api_key)) == 2 and ei.value.status == 200
+    assert spent() > before  # the task exists: that is why it must not be sent again
+    client.max_answer = 4 * 1024 * 1024
+    assert client.get_task(task_id).task_id == task_id
+
+
+def test_answers_must_arrive_within_the_deadline(make_client, fault, emulator, api_key):
+    """An answer that trickles in past client.answer_deadline: a GET is retried then a network error; a create is
+    outcome unknown, sent once."""
+    client = make_client(max_retries=1, answer_deadline=0.3)
+    fault("balance", "slow_body", seconds=1.0, count=-1)
+    t0 = time.monotonic()
+    with pytest.raises(E.TripoNetworkError) as ei:
+        client.balance()
+    assert "too slowly" in ei.value.user_message and time.monotonic() - t0 < 10
+    assert len(gets(emulator, api_key, "/user/balance")) == 2
+    fault("create", "slow_body", seconds=1.0)
+    with pytest.raises(E.TripoOutcomeUnknown) as ei:
+        client.create_task("text_to_image", V2.text_to_image("slowly"))
+    assert "too long" in ei.value.reason and len(creates(emulator, api_key)) == 1
 
 
 def test_create_refused_with_2000_backs_off_and_retries(fast, fault, emulator, api_key):
     fault("create", "status", status=429, code=2000, retry_after=0.05, count=2)
-    task_id = fast.create_task(T.text_to_image("patience"))
+    task_id = fast.create_task("text_to_image", V2.text_to_image("patience"))
     sent = creates(emulator, api_key)
     assert [r["status"] for r in sent] == [429, 429, 200]
     assert fast.wait(task_id, timeout=WAIT).status == "success"
@@ -138,7 +215,7 @@ def test_create_refused_with_1007_gives_up_bounded(make_client, fault, emulator,
     client = make_client(max_retries=2)
     fault("create", "status", status=429, code=1007, retry_after=0.05, count=-1)
     with pytest.raises(E.TripoRateLimited) as ei:
-        client.create_task(T.text_to_image("x"))
+        client.create_task("text_to_image", V2.text_to_image("x"))
     assert ei.value.code == 1007 and ei.value.retry_after == 0.05
     assert len(creates(emulator, api_key)) == 3
 
@@ -147,12 +224,12 @@ def test_natural_concurrency_refusal_is_retried_bounded(slow_emulator, make_clie
     """The emulator's own 429/2000 (generate_multiview_image runs one at a time) is retried with back-off, bounded."""
     key = "tsk_api_slow_" + uuid.uuid4().hex
     slow_emulator.add_account(key, 100_000)
-    client = make_client(api_key=key, base_url=slow_emulator.base_url, max_retries=2, retry_after_max=0.05)
-    image = client.upload_image(make_image(tmp_path / "front.png", "PNG", (128, 128)))
-    body = {"type": "generate_multiview_image", "file": image}
-    client.create_task(body)
+    client = make_client(api_key=key, base_url=v2_url_of(slow_emulator), max_retries=2, retry_after_max=0.05)
+    image = client.upload(make_image(tmp_path / "front.png", "PNG", (128, 128)))
+    values = {"file": image}  # not in the v2 catalogue, but the v2 wire (and the emulator) take it
+    client.create_task("generate_multiview_image", values)
     with pytest.raises(E.TripoRateLimited) as ei:
-        client.create_task(body)
+        client.create_task("generate_multiview_image", values)
     assert ei.value.code == 2000 and ei.value.retry_after and ei.value.retry_after >= 1
     assert [r["status"] for r in creates(slow_emulator, key)] == [200, 429, 429, 429]
 
@@ -222,7 +299,7 @@ def test_create_retried_when_connection_refused_before_sending(emulator, api_key
     log.setLevel(logging.DEBUG)
     try:
         client = TripoClient(api_key, f"http://127.0.0.1:{fwd.port}/v2/openapi", retry_base=0.01, retry_cap=0.05)
-        task_id = client.create_task(T.text_to_image("through a late door"))
+        task_id = client.create_task("text_to_image", V2.text_to_image("through a late door"))
         client.close()
     finally:
         log.removeHandler(handler)
@@ -237,7 +314,7 @@ def test_create_to_a_dead_port_is_a_network_error_not_unknown(api_key):
     port = _LateForwarder(("127.0.0.1", 1)).port
     client = TripoClient(api_key, f"http://127.0.0.1:{port}/v2/openapi", max_retries=2, retry_base=0.01)
     with pytest.raises(E.TripoNetworkError) as ei:
-        client.create_task(T.text_to_image("nobody home"))
+        client.create_task("text_to_image", V2.text_to_image("nobody home"))
     assert "refused" in ei.value.user_message
     client.close()
 
@@ -251,7 +328,7 @@ def test_create_to_a_dead_port_is_a_network_error_not_unknown(api_key):
 ])
 def test_wait_raises_task_failed(status, code, phrase, fast, fault, emulator, api_key):
     fault("create", "fail_task", task_status=status, error_code=code)
-    task_id = fast.create_task(T.text_to_image("doomed"))
+    task_id = fast.create_task("text_to_image", V2.text_to_image("doomed"))
     with pytest.raises(E.TripoTaskFailed) as ei:
         fast.wait(task_id, timeout=WAIT)
     err = ei.value
@@ -264,7 +341,7 @@ def test_wait_raises_task_failed(status, code, phrase, fast, fault, emulator, ap
 
 def test_unknown_status_is_polled_then_treated_as_terminal(make_client, fault, emulator, api_key):
     client = make_client(unknown_polls=4)
-    task_id = client.create_task(T.text_to_image("lost"))
+    task_id = client.create_task("text_to_image", V2.text_to_image("lost"))
     fault("poll", "unknown_status", count=-1)
     with pytest.raises(E.TripoTaskFailed) as ei:
         client.wait(task_id, timeout=WAIT)
@@ -273,7 +350,7 @@ def test_unknown_status_is_polled_then_treated_as_terminal(make_client, fault, e
 
 
 def test_transient_unknown_status_recovers(fast, fault, emulator, api_key):
-    task_id = fast.create_task(T.text_to_image("found again"))
+    task_id = fast.create_task("text_to_image", V2.text_to_image("found again"))
     fault("poll", "unknown_status", count=2)
     seen: list[str] = []
     task = fast.wait(task_id, timeout=WAIT, on_update=lambda t: seen.append(t.status))
@@ -282,7 +359,7 @@ def test_transient_unknown_status_recovers(fast, fault, emulator, api_key):
 
 def test_wait_timeout(make_client, fault, api_key):
     client = make_client()
-    task_id = client.create_task(T.text_to_image("forever"))
+    task_id = client.create_task("text_to_image", V2.text_to_image("forever"))
     fault("poll", "unknown_status", count=-1)
     client.unknown_polls = 10_000
     t0 = time.monotonic()
@@ -294,7 +371,7 @@ def test_wait_timeout(make_client, fault, api_key):
 
 def test_wait_cancel_returns_promptly(make_client, fault, api_key):
     client = make_client(poll_min=20, poll_max=60)  # long sleeps: cancel must interrupt them
-    task_id = client.create_task(T.text_to_image("never mind"))
+    task_id = client.create_task("text_to_image", V2.text_to_image("never mind"))
     fault("poll", "unknown_status", count=-1)
     client.unknown_polls = 10_000
     cancel = threading.Event()
@@ -307,7 +384,8 @@ def test_wait_cancel_returns_promptly(make_client, fault, api_key):
 
 def test_wait_reports_progress(fast):
     updates: list[Task] = []
-    task = fast.wait(fast.create_task(T.text_to_model("a robot")), timeout=WAIT, on_update=updates.append)
+    task_id = fast.create_task("text_to_model", V2.text_to_model("a robot"))
+    task = fast.wait(task_id, timeout=WAIT, on_update=updates.append)
     assert task.status == "success" and updates[-1] is task
     statuses = [u.status for u in updates]
     assert statuses[-1] == "success" and set(statuses) <= {"queued", "running", "success"}
@@ -318,7 +396,7 @@ def test_wait_reports_progress(fast):
 # ============================================================================================== downloads
 @pytest.fixture
 def done_task(fast) -> Task:
-    return fast.wait(fast.create_task(T.text_to_model("a helmet")), timeout=WAIT)
+    return fast.wait(fast.create_task("text_to_model", V2.text_to_model("a helmet")), timeout=WAIT)
 
 
 def downloads(emulator, key=None) -> list[dict]:
@@ -328,7 +406,7 @@ def downloads(emulator, key=None) -> list[dict]:
 def test_expired_url_is_refreshed(fast, fault, emulator, api_key, done_task, tmp_path):
     fault("poll", "expire_urls", count=1)
     before = len(gets(emulator, api_key))
-    path = fast.download(done_task.task_id, "pbr_model", tmp_path)
+    path = fast.download(done_task.task_id, "model", tmp_path)
     assert_model_file(path)
     assert len(gets(emulator, api_key)) - before == 2  # the expired answer, then a fresh one
     ours = [r for r in downloads(emulator) if done_task.task_id in r["path"]]
@@ -338,7 +416,7 @@ def test_expired_url_is_refreshed(fast, fault, emulator, api_key, done_task, tmp
 def test_refused_url_is_refreshed(fast, fault, emulator, api_key, done_task, tmp_path):
     fault("download", "status", status=403, match={"task_id": done_task.task_id, "key": None})
     before = len(gets(emulator, api_key))
-    path = fast.download(done_task.task_id, "pbr_model", tmp_path)
+    path = fast.download(done_task.task_id, "model", tmp_path)
     assert_model_file(path)
     assert len(gets(emulator, api_key)) - before == 2
     assert [r["status"] for r in downloads(emulator) if done_task.task_id in r["path"]] == [403, 200]
@@ -346,11 +424,11 @@ def test_refused_url_is_refreshed(fast, fault, emulator, api_key, done_task, tmp
 
 def test_download_uses_the_polled_output(fast, fault, emulator, api_key, done_task, tmp_path):
     before = len(gets(emulator, api_key))
-    path = fast.download(done_task.task_id, "pbr_model", tmp_path / "a", output=done_task.output)
+    path = fast.download(done_task.task_id, "model", tmp_path / "a", output=done_task.output)
     assert_model_file(path)
     assert len(gets(emulator, api_key)) == before  # the URL from the poll was still good: no GET /task
     fault("download", "status", status=403, match={"task_id": done_task.task_id, "key": None})
-    path = fast.download(done_task.task_id, "pbr_model", tmp_path / "b", output=done_task.output)
+    path = fast.download(done_task.task_id, "model", tmp_path / "b", output=done_task.output)
     assert_model_file(path)
     assert len(gets(emulator, api_key)) - before == 1  # refused: one fresh URL, as without ``output``
 
@@ -359,7 +437,7 @@ def test_download_uses_the_polled_output(fast, fault, emulator, api_key, done_ta
                                           ("status", {"status": 503})])
 def test_interrupted_download_is_retried(kind, fields, fast, fault, emulator, done_task, tmp_path):
     fault("download", kind, match={"task_id": done_task.task_id, "key": None}, count=2, **fields)
-    path = fast.download(done_task.task_id, "pbr_model", tmp_path)
+    path = fast.download(done_task.task_id, "model", tmp_path)
     assert_model_file(path)
     assert len([r for r in downloads(emulator) if done_task.task_id in r["path"]]) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no partial files left
@@ -368,7 +446,7 @@ def test_interrupted_download_is_retried(kind, fields, fast, fault, emulator, do
 def test_download_gives_up_and_leaves_nothing(fast, fault, emulator, done_task, tmp_path):
     fault("download", "truncate", match={"task_id": done_task.task_id, "key": None}, count=-1)
     with pytest.raises(E.TripoDownloadError) as ei:
-        fast.download(done_task.task_id, "pbr_model", tmp_path)
+        fast.download(done_task.task_id, "model", tmp_path)
     assert "bytes arrived" in ei.value.message or "interrupted" in ei.value.message
     assert list(tmp_path.iterdir()) == []
     assert len([r for r in downloads(emulator) if done_task.task_id in r["path"]]) == dl.MAX_ATTEMPTS
@@ -385,38 +463,40 @@ def test_download_cancel(fast, fault, done_task, tmp_path):
 
     t0 = time.monotonic()
     with pytest.raises(E.TripoCancelled):
-        fast.download(done_task.task_id, "pbr_model", tmp_path, cancel=cancel, progress=progress)
+        fast.download(done_task.task_id, "model", tmp_path, cancel=cancel, progress=progress)
     assert time.monotonic() - t0 < 10 and got
     assert list(tmp_path.iterdir()) == []
 
 
 def test_download_progress_and_other_outputs(fast, done_task, tmp_path):
     seen: list[tuple[int, int | None]] = []
-    path = fast.download(done_task.task_id, "rendered_image", tmp_path / "r", progress=lambda d, t: seen.append((d, t)))
+    path = fast.download(done_task.task_id, "preview", tmp_path / "r", progress=lambda d, t: seen.append((d, t)))
     assert seen[-1] == (path.stat().st_size, path.stat().st_size)
     assert_model_file(path)
-    with pytest.raises(E.TripoDownloadError, match="no output 'model'"):
-        fast.download(done_task.task_id, "model", tmp_path)
+    with pytest.raises(E.TripoDownloadError, match="no output 'image'"):
+        fast.download(done_task.task_id, "image", tmp_path)
+    with pytest.raises(E.TripoDownloadError, match="no output 'pbr_model'"):  # outputs go by semantic names
+        fast.download(done_task.task_id, "pbr_model", tmp_path)
 
 
 def test_download_of_unfinished_or_failed_task(fast, fault, tmp_path):
-    pending = fast.create_task(T.text_to_model("not yet"))
+    pending = fast.create_task("text_to_model", V2.text_to_model("not yet"))
     with pytest.raises(E.TripoDownloadError) as ei:
-        fast.download(pending, "pbr_model", tmp_path)
+        fast.download(pending, "model", tmp_path)
     assert "has not finished" in ei.value.user_message
     fault("create", "fail_task")
-    failed = fast.create_task(T.text_to_image("broken"))
+    failed = fast.create_task("text_to_image", V2.text_to_image("broken"))
     with pytest.raises(E.TripoTaskFailed):
         fast.wait(failed, timeout=WAIT)
     with pytest.raises(E.TripoTaskFailed):
-        fast.download(failed, "generated_image", tmp_path)
+        fast.download(failed, "image", tmp_path)
 
 
 def test_unwritable_destination(fast, done_task, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     with pytest.raises(E.TripoStorageError) as ei:
-        fast.download(done_task.task_id, "pbr_model", blocker / "sub")
+        fast.download(done_task.task_id, "model", blocker / "sub")
     assert "download folder" in ei.value.user_message or "failed" in ei.value.user_message
 
 
@@ -446,7 +526,7 @@ def test_disk_full_is_reported(fast, done_task, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "open", fake_open)
     with pytest.raises(E.TripoStorageError) as ei:
-        fast.download(done_task.task_id, "pbr_model", tmp_path)
+        fast.download(done_task.task_id, "model", tmp_path)
     assert "not enough free disk space" in ei.value.user_message
     assert list(tmp_path.iterdir()) == []
 
@@ -582,5 +662,5 @@ def test_downloads_go_through_the_proxy(how, api_key, tmp_path, monkeypatch):
 def test_loopback_api_bypasses_proxies(emulator, api_key, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
-    with TripoClient(api_key, emulator.base_url, proxies="http://127.0.0.1:9") as c:
+    with TripoClient(api_key, v2_url_of(emulator), proxies="http://127.0.0.1:9") as c:
         assert c.balance().balance == 100_000

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from api_helpers import image_bytes, make_glb, make_image, make_zip
-from tripo_addon.api.uploads import check_mesh_file, s3_client_options, sts_format
+from tripo_addon.api.uploads import check_mesh_file, s3_client_options
 from tripo_addon.api.wire_v2 import WIRE
 
 from tripo_addon.api import __version__, errors, images, polling
@@ -32,7 +32,10 @@ from tripo_addon.api.errors import (
     error_for_code,
     redact,
 )
-from tripo_addon.api.models import StsToken
+from tripo_addon.api.inputs import Input
+from tripo_addon.api.localfiles import check_mesh_file, file_format
+from tripo_addon.api.v2.uploads import s3_client_options
+from tripo_addon.api.v2.wire import WIRE, StsToken
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "tsk_" + "Secret_Value-1234567890abcdef"  # a fake key, built so secret scanners do not flag it
@@ -229,13 +232,17 @@ def test_client_refuses_bad_key_and_url_without_network():
         TripoClient(KEY, ca_bundle="/nonexistent/ca.pem")
     c = TripoClient(KEY)
     try:
-        assert c.base_url == "https://api.tripo3d.ai/v2/openapi"
+        assert c.base_url == "https://openapi.tripo3d.ai" and c.api == "v3"  # the default is the live v3 API
         assert KEY not in repr(c) and KEY not in str(vars(c))
-        assert c.transport_options("https://api.tripo3d.ai/v2/openapi/task")["verify"] is True
+        assert c.transport_options("https://openapi.tripo3d.ai/v3/tasks/x")["verify"] is True
         assert c._session.headers["User-Agent"] == f"tripo-addon/{__version__}"
         assert "Authorization" not in c._session.headers  # never sent to download hosts
     finally:
         c.close()
+    with TripoClient(KEY, "https://api.tripo3d.ai/v2/openapi") as v2:  # the retired v2 API by its URL
+        assert v2.api == "v2" and v2.dialect.name == "v2"
+        assert v2.transport_options("https://api.tripo3d.ai/v2/openapi/task")["verify"] is True
+        assert KEY not in repr(v2)
 
 
 def test_base_url_rules():
@@ -289,13 +296,17 @@ def test_wire_task_parsing_is_tolerant():
     t = WIRE.task_from({"task_id": "t1", "type": "text_to_model", "status": "running", "progress": 42,
                         "running_left_time": 12, "queuing_num": -1, "output": {}, "input": {"model_version": "v3"},
                         "create_time": 1709048933, "consumed_credit": 0})
-    assert t.status == "running" and t.progress == 42 and t.running_left_time == 12 and t.queuing_num is None
+    assert t.status == "running" and t.progress == 42 and t.eta == 12 and t.queuing_num is None
+    assert t.created == 1709048933 and t.credits == 0
     assert t.model_version == "v3" and not t.is_final
+    final = WIRE.task_from({"task_id": "t0", "status": "success", "running_left_time": -1, "queuing_num": -1})
+    assert final.eta is None and final.queuing_num is None  # the wire's -1: unknown
     odd = WIRE.task_from({"task_id": "t2", "status": "weird", "progress": "x", "output": None, "error_code": 1001})
     assert odd.status == "unknown" and odd.progress == 0 and odd.output == {} and odd.error_code == 1001
     done = WIRE.task_from({"task_id": "t3", "status": "success", "output": {"model": "https://a/m.glb",
                                                                             "pbr_model": "https://a/p.glb"}})
-    assert done.is_final and done.model_key == "pbr_model" and done.model_url == "https://a/p.glb"
+    assert done.is_final and done.model_key == "model" and done.model_url == "https://a/p.glb"  # pbr_model wins
+    assert done.output == {"model": "https://a/p.glb"} and done.raw["output"]["model"] == "https://a/m.glb"
     with pytest.raises(ValueError):
         WIRE.task_from({"status": "success"})
     assert WIRE.balance_from({"balance": 12, "frozen": 3}).to_dict() == {"balance": 12.0, "frozen": 3.0}
@@ -304,10 +315,26 @@ def test_wire_task_parsing_is_tolerant():
     assert WIRE.unwrap(200, {"code": 0, "data": {"x": 1}}) == {"x": 1}
 
 
+def test_wire_refuses_json_constants():
+    """NaN / Infinity are not JSON: a v2 answer carrying them is unreadable, like on v3."""
+    for raw in (b'{"code": 0, "data": {"balance": NaN}}', b'{"code": 0, "data": {"progress": Infinity}}',
+                b'{"x": -Infinity}'):
+        with pytest.raises(ValueError):
+            WIRE.parse_json(raw)
+    assert WIRE.parse_json(b'{"code": 0, "data": {"balance": 1e400}}')["code"] == 0  # a number: dropped later
+    with pytest.raises(ValueError):
+        WIRE.balance_from({"balance": float("inf")})
+
+
 def test_sts_token_repr_hides_secrets():
     tok = StsToken("s3.us-west-2.amazonaws.com", "tripo-data", "k/input.glb", "SESSION", "ASIAKEY", "SECRETKEY")
     assert "SESSION" not in repr(tok) and "SECRETKEY" not in repr(tok) and "ASIAKEY" not in repr(tok)
-    assert tok.file_object("glb") == {"type": "glb", "object": {"bucket": "tripo-data", "key": "k/input.glb"}}
+    assert tok.input("glb") == Input("object", "tripo-data/k/input.glb", "glb")
+    assert (tok.input("glb").bucket, tok.input("glb").key) == ("tripo-data", "k/input.glb")
+    path, body = WIRE.create_request("import_model", {"file": tok.input("glb")})
+    assert path == "/task" and body == {"type": "import_model",
+                                        "file": {"type": "glb", "object": {"bucket": "tripo-data",
+                                                                           "key": "k/input.glb"}}}
 
 
 # ============================================================================================== images
@@ -371,8 +398,8 @@ def test_mesh_file_checks(tmp_path):
         with pytest.raises(TripoValidationError, match=phrase):
             check_mesh_file(tmp_path / name)
     with pytest.raises(TripoValidationError, match="GLB, OBJ, FBX or STL"):
-        sts_format("scene.blend")
-    assert sts_format("a.JPG") == "jpeg"
+        file_format("scene.blend")
+    assert file_format("a.JPG") == "jpeg"
 
 
 # ============================================================================================== zips, GLB, URLs

@@ -1,13 +1,18 @@
-"""api.tasks: the 16 task specs, build_request validation, chain rules, outputs and credit estimates (pure)."""
+"""api.tasks on the v2 catalogue (the v2 tier): the 16 task specs, build_request(..., api="v2") validation, chain
+rules, outputs and credit estimates (pure)."""
 
 from __future__ import annotations
 
 import inspect
 
 import pytest
+from api_helpers import V2, wire_body
 
 from tripo_addon.api import tasks as T
 from tripo_addon.api.errors import TripoValidationError
+from tripo_addon.api.inputs import Input
+from tripo_addon.api.params import file_input
+from tripo_addon.api.v2 import catalog as C2
 
 TID = "11111111-2222-4333-8444-555555555555"
 TOKEN = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"
@@ -40,9 +45,22 @@ MINIMAL = {
 }
 
 
+def build(task_type: str, params: dict, **kw) -> dict:
+    """The validated values a v2 client sends."""
+    return T.build_request(task_type, params, api="v2", **kw)
+
+
+def chain(task_type: str, source_type: str, source_model_version: str | None = None) -> None:
+    T.check_chain(task_type, source_type, source_model_version, api="v2")
+
+
+def estimate(task_type: str, params: dict) -> float:
+    return T.estimate_credits(task_type, params, api="v2")
+
+
 def refused(task_type: str, params: dict, phrase: str, param: str | None = None, **kw) -> TripoValidationError:
     with pytest.raises(TripoValidationError) as ei:
-        T.build_request(task_type, params, **kw)
+        build(task_type, params, **kw)
     assert phrase.lower() in str(ei.value).lower(), str(ei.value)
     if param is not None:
         assert ei.value.param == param
@@ -52,8 +70,8 @@ def refused(task_type: str, params: dict, phrase: str, param: str | None = None,
 
 # ============================================================================================== specs
 def test_sixteen_types_in_skill_order_with_complete_specs():
-    assert list(T.TASK_TYPES) == SKILL_ORDER
-    for name, tt in T.TASK_TYPES.items():
+    assert list(C2.TASK_TYPES) == SKILL_ORDER
+    for name, tt in C2.TASK_TYPES.items():
         assert tt.name == name and tt.label and tt.description and tt.outputs
         names = [p.name for p in tt.params]
         assert len(names) == len(set(names)), name
@@ -98,11 +116,11 @@ def test_sixteen_types_in_skill_order_with_complete_specs():
     ],
 )
 def test_documented_parameters_present(task_type, expected):
-    assert {p.name for p in T.TASK_TYPES[task_type].params} == expected | {"priority"}  # priority: every type (§5)
+    assert {p.name for p in C2.TASK_TYPES[task_type].params} == expected | {"priority"}  # priority: every type (§5)
 
 
 def test_documented_defaults():
-    d = {(t, p.name): p.default for t, tt in T.TASK_TYPES.items() for p in tt.params}
+    d = {(t, p.name): p.default for t, tt in C2.TASK_TYPES.items() for p in tt.params}
     assert d["text_to_model", "model_version"] == "v2.5-20250123"
     assert d["text_to_model", "texture"] is True and d["text_to_model", "pbr"] is True
     assert d["generate_image", "model_version"] == "flux.1_kontext_pro"
@@ -118,59 +136,68 @@ def test_builder_per_type_matches_spec(task_type):
     fn = T.BUILDERS[task_type]
     assert fn.__name__ == task_type and fn is getattr(T, task_type)
     sig = inspect.signature(fn)
-    spec = {p.name for p in T.TASK_TYPES[task_type].params}
+    spec = {p.name for p in C2.TASK_TYPES[task_type].params}
     args = set(sig.parameters) - {"source_type", "source_model_version"}
     assert args == spec
     for name, prm in sig.parameters.items():
-        if T.TASK_TYPES[task_type].param(name) is not None and not T.TASK_TYPES[task_type].param(name).required:
+        if C2.TASK_TYPES[task_type].param(name) is not None and not C2.TASK_TYPES[task_type].param(name).required:
             assert prm.default is None, (task_type, name)
-    body = fn(**MINIMAL[task_type])
-    assert body == T.build_request(task_type, MINIMAL[task_type])
+    # the builders validate for v3 (the default API): the same values or the same refusal as build_request
+    try:
+        expected = T.build_request(task_type, MINIMAL[task_type])
+    except TripoValidationError as exc:
+        with pytest.raises(TripoValidationError) as ei:
+            fn(**MINIMAL[task_type])
+        assert ei.value.message == exc.message
+    else:
+        assert fn(**MINIMAL[task_type]) == expected
+    assert V2.__getattr__(task_type)(**MINIMAL[task_type]) == build(task_type, MINIMAL[task_type])
 
 
 @pytest.mark.parametrize("task_type", SKILL_ORDER)
 def test_minimal_bodies(task_type):
-    body = T.build_request(task_type, MINIMAL[task_type])
+    values = build(task_type, MINIMAL[task_type])
+    assert "type" not in values  # the dialect adds it on the wire
+    body = wire_body(task_type, values)
     assert body["type"] == task_type
-    for p in T.TASK_TYPES[task_type].params:
+    for p in C2.TASK_TYPES[task_type].params:
         if p.required:
-            assert p.name in body
+            assert p.name in values and p.name in body
 
 
 # ============================================================================================== defaults & sending
 def test_values_equal_to_defaults_are_not_sent():
-    body = T.text_to_model("a fox", model_version="v2.5-20250123", texture=True, pbr=True, quad=False,
+    body = V2.text_to_model("a fox", model_version="v2.5-20250123", texture=True, pbr=True, quad=False,
                            texture_quality="standard", export_uv=True, negative_prompt="", face_limit=None)
-    assert body == {"type": "text_to_model", "prompt": "a fox"}
-    body = T.convert_model(TID, "fbx", face_limit=10_000, scale_factor=1.0, pack_uv=False)
-    assert body == {"type": "convert_model", "original_model_task_id": TID, "format": "FBX"}
+    assert body == {"prompt": "a fox"}
+    body = V2.convert_model(TID, "fbx", face_limit=10_000, scale_factor=1.0, pack_uv=False)
+    assert body == {"original_model_task_id": TID, "format": "FBX"}
     # disputed defaults (tripo-api.md §12): whatever the caller sets is sent
-    body = T.convert_model(TID, "fbx", with_animation=True, bake=True)
-    assert body == {"type": "convert_model", "original_model_task_id": TID, "format": "FBX", "with_animation": True,
+    body = V2.convert_model(TID, "fbx", with_animation=True, bake=True)
+    assert body == {"original_model_task_id": TID, "format": "FBX", "with_animation": True,
                     "bake": True}
-    assert T.animate_retarget(TID, animation="preset:walk", export_with_geometry=True)["export_with_geometry"] is True
-    assert "bake" not in T.texture_model(TID, bake=True) and "bake" not in T.highpoly_to_lowpoly(TID, bake=True)
-    assert T.stylize_model(TID, "minecraft", block_size=80) == {"type": "stylize_model",
-                                                               "original_model_task_id": TID, "style": "minecraft"}
+    assert V2.animate_retarget(TID, animation="preset:walk", export_with_geometry=True)["export_with_geometry"] is True
+    assert "bake" not in V2.texture_model(TID, bake=True) and "bake" not in V2.highpoly_to_lowpoly(TID, bake=True)
+    assert V2.stylize_model(TID, "minecraft", block_size=80) == {"original_model_task_id": TID, "style": "minecraft"}
 
 
 def test_non_defaults_are_sent_and_enum_case_is_normalized():
-    body = T.text_to_model("a fox", model_version="v3.1-20260211", geometry_quality="DETAILED", face_limit=1_800_000,
+    body = V2.text_to_model("a fox", model_version="v3.1-20260211", geometry_quality="DETAILED", face_limit=1_800_000,
                            quad=True, texture_seed=7, compress="geometry")
     assert body["geometry_quality"] == "detailed" and body["face_limit"] == 1_800_000 and body["quad"] is True
     assert body["texture_seed"] == 7 and body["compress"] == "geometry"
 
 
 def test_texture_off_turns_pbr_off_too():
-    assert T.text_to_model("x", texture=False) == {"type": "text_to_model", "prompt": "x", "texture": False,
+    assert V2.text_to_model("x", texture=False) == {"prompt": "x", "texture": False,
                                                     "pbr": False}
     refused("text_to_model", {"prompt": "x", "texture": False, "pbr": True}, "pbr` needs a texture", "pbr")
 
 
 def test_p1_never_sends_forbidden_keys():
-    body = T.text_to_model("x", model_version="P1-20260311", quad=False, smart_low_poly=False, generate_parts=False,
+    body = V2.text_to_model("x", model_version="P1-20260311", quad=False, smart_low_poly=False, generate_parts=False,
                            geometry_quality="standard", face_limit=48)
-    assert body == {"type": "text_to_model", "prompt": "x", "model_version": "P1-20260311", "face_limit": 48}
+    assert body == {"prompt": "x", "model_version": "P1-20260311", "face_limit": 48}
     for name, value in [("quad", True), ("smart_low_poly", True), ("generate_parts", True),
                         ("geometry_quality", "detailed"), ("style", "object:clay")]:
         refused("text_to_model", {"prompt": "x", "model_version": "P1-20260311", name: value}, "not supported", name)
@@ -197,7 +224,7 @@ def test_p1_never_sends_forbidden_keys():
 )
 def test_face_limit_per_family(version, extra, ok, bad):
     params = {"prompt": "x", "model_version": version, **extra}
-    assert T.build_request("text_to_model", {**params, "face_limit": ok})["face_limit"] == ok
+    assert build("text_to_model", {**params, "face_limit": ok})["face_limit"] == ok
     refused("text_to_model", {**params, "face_limit": bad}, "face_limit", "face_limit")
 
 
@@ -206,7 +233,7 @@ def test_face_limit_minus_one_and_junk():
     refused("text_to_model", {"prompt": "x", "face_limit": 0}, "adaptive", "face_limit")
     refused("text_to_model", {"prompt": "x", "face_limit": 12.5}, "whole number", "face_limit")
     refused("text_to_model", {"prompt": "x", "face_limit": "1000"}, "number", "face_limit")
-    assert T.build_request("text_to_model", {"prompt": "x", "face_limit": 1000.0})["face_limit"] == 1000
+    assert build("text_to_model", {"prompt": "x", "face_limit": 1000.0})["face_limit"] == 1000
 
 
 def test_family_specific_options():
@@ -219,30 +246,30 @@ def test_family_specific_options():
             "not supported", "texture_alignment")
     refused("multiview_to_model", {"files": [IMG, IMG, None, None], "model_version": "Turbo-v1.0-20250506"},
             "model_version", "model_version")
-    refused("text_to_model", {"prompt": "x", "model_version": "v1.3-20240522"}, "deprecated", "model_version")
+    refused("text_to_model", {"prompt": "x", "model_version": "v1.3-20240522"}, "retired", "model_version")
     refused("text_to_model", {"prompt": "x", "model_version": "v9"}, "not valid", "model_version")
-    assert T.text_to_model("x", model_version="v1.4-20240625", model_seed=3)["model_seed"] == 3
+    assert V2.text_to_model("x", model_version="v1.4-20240625", model_seed=3)["model_seed"] == 3
 
 
 def test_generate_parts_needs_texture_pbr_quad_off():
     refused("text_to_model", {"prompt": "x", "generate_parts": True}, "texture, pbr", "generate_parts")
     refused("text_to_model", {"prompt": "x", "generate_parts": True, "texture": False, "quad": True}, "quad",
             "generate_parts")
-    body = T.text_to_model("x", generate_parts=True, texture=False, pbr=False)
+    body = V2.text_to_model("x", generate_parts=True, texture=False, pbr=False)
     assert body["generate_parts"] is True and body["texture"] is False and body["pbr"] is False
 
 
 def test_texture_quality_combinations():
-    assert T.text_to_model("x", texture=False, pbr=False)["texture"] is False  # untextured base mesh is fine
+    assert V2.text_to_model("x", texture=False, pbr=False)["texture"] is False  # untextured base mesh is fine
     refused("text_to_model", {"prompt": "x", "texture": False, "texture_quality": "detailed"}, "v3.0-20250812",
             "texture_quality")
-    assert T.text_to_model("x", model_version="v3.0-20250812", texture=False, texture_quality="extreme")
+    assert V2.text_to_model("x", model_version="v3.0-20250812", texture=False, texture_quality="extreme")
     refused("texture_model", {"original_model_task_id": TID, "texture": False, "pbr": False}, "does nothing",
             "texture")
     refused("texture_model", {"original_model_task_id": TID, "texture": False, "pbr": False,
                               "texture_quality": "detailed"}, "v3.0-20250812", "model_version")
-    assert T.texture_model(TID, texture=False, pbr=False, texture_quality="detailed", model_version="v3.0-20250812")
-    assert T.texture_model(TID, texture=False)["texture"] is False  # pbr-only update
+    assert V2.texture_model(TID, texture=False, pbr=False, texture_quality="detailed", model_version="v3.0-20250812")
+    assert V2.texture_model(TID, texture=False)["texture"] is False  # pbr-only update
 
 
 def test_orientation_needs_texture():
@@ -259,19 +286,19 @@ def test_prompt_rules():
     refused("text_to_model", {"prompt": "x", "negative_prompt": "n" * 256}, "at most 255", "negative_prompt")
     refused("text_to_model", {"prompt": "   "}, "empty", "prompt")
     refused("text_to_model", {}, "needs `prompt`", "prompt")
-    assert T.text_to_model("x" * 1024)["prompt"] == "x" * 1024
-    assert T.text_to_model("un chat roux, \u732b, \u043a\u043e\u0442, line\nbreak")  # multilingual is fine
+    assert V2.text_to_model("x" * 1024)["prompt"] == "x" * 1024
+    assert V2.text_to_model("un chat roux, \u732b, \u043a\u043e\u0442, line\nbreak")  # multilingual is fine
     refused("texture_model", {"original_model_task_id": TID, "texture_prompt": {"text": "wood \U0001FAB5"}}, "emoji")
 
 
 def test_unknown_and_aliased_parameters():
     e = refused("text_to_model", {"prompt": "x", "qaud": True}, "no parameter `qaud`", "qaud")
     assert "quad" in str(e)
-    assert T.build_request("text_to_model", {"prompt": "x", "model": "v3.1-20260211"})["model_version"] == \
+    assert build("text_to_model", {"prompt": "x", "model": "v3.1-20260211"})["model_version"] == \
         "v3.1-20260211"
-    assert T.build_request("text_to_model", {"prompt": "x", "text_seed": 5})["image_seed"] == 5
-    assert T.build_request("refine_model", {"rough_model_task_id": TID})["draft_model_task_id"] == TID
-    assert T.build_request("animate_rig", {"original_model_task_id": TID, "topology": "quad"})["rig_type"] == \
+    assert build("text_to_model", {"prompt": "x", "text_seed": 5})["image_seed"] == 5
+    assert build("refine_model", {"rough_model_task_id": TID})["draft_model_task_id"] == TID
+    assert build("animate_rig", {"original_model_task_id": TID, "topology": "quad"})["rig_type"] == \
         "quadruped"
     refused("text_to_model", {"prompt": "x", "type": "image_to_model"}, "does not match")
     refused("texture_modle", {}, "Unknown task type")
@@ -280,12 +307,20 @@ def test_unknown_and_aliased_parameters():
 
 # ============================================================================================== files
 def test_file_objects():
-    assert T.file_object("https://cdn.example/x/image.JPEG?sig=1") == {"type": "jpg",
-                                                                        "url": "https://cdn.example/x/image.JPEG?sig=1"}
-    assert T.file_object(TOKEN) == {"type": "jpg", "file_token": TOKEN}
-    assert T.file_object({"url": "https://h/a.webp"}) == {"type": "webp", "url": "https://h/a.webp"}
-    assert T.file_object({"object": {"bucket": "b", "key": "k/input.png"}}) == {
-        "type": "png", "object": {"bucket": "b", "key": "k/input.png"}}
+    """Every accepted spelling of a file becomes an Input; v2 sends it as its {type, file_token|url|object}."""
+    cases = [
+        ("https://cdn.example/x/image.JPEG?sig=1", Input("url", "https://cdn.example/x/image.JPEG?sig=1", "jpg"),
+         {"type": "jpg", "url": "https://cdn.example/x/image.JPEG?sig=1"}),
+        (TOKEN, Input("token", TOKEN, "jpg"), {"type": "jpg", "file_token": TOKEN}),
+        ({"url": "https://h/a.webp"}, Input("url", "https://h/a.webp", "webp"), {"type": "webp", "url": "https://h/a.webp"}),
+        ({"object": {"bucket": "b", "key": "k/input.png"}}, Input("object", "b/k/input.png", "png"),
+         {"type": "png", "object": {"bucket": "b", "key": "k/input.png"}}),
+        (IMG, Input("token", TOKEN, "png"), IMG),
+    ]
+    for given, inp, wire in cases:
+        assert file_input(given) == inp
+        values = build("image_to_model", {"file": given})
+        assert values["file"] == inp and wire_body("image_to_model", values)["file"] == wire
     for bad, phrase in [
         ({"type": "png"}, "exactly one"),
         ({"type": "png", "file_token": TOKEN, "url": "https://h/a.png"}, "exactly one"),
@@ -293,44 +328,50 @@ def test_file_objects():
         ({"object": {"bucket": "b"}}, "bucket, key"),
         ({"file_token": TOKEN, "extra": 1}, "unknown fields"),
         ("/home/me/picture.png", "upload it first"),
-        (42, "file object"),
+        (42, "must be a file"),
     ]:
         with pytest.raises(TripoValidationError, match=phrase):
-            T.build_request("image_to_model", {"file": bad})
+            build("image_to_model", {"file": bad})
 
 
 def test_multiview_slots():
-    ok = T.multiview_to_model([IMG, None, {}, "https://h/r.png"])
-    assert ok["files"][1] == {} and ok["files"][2] == {} and ok["files"][3]["url"] == "https://h/r.png"
+    ok = V2.multiview_to_model([IMG, None, {}, "https://h/r.png"])
+    assert ok["files"] == [file_input(IMG), None, None, Input("url", "https://h/r.png", "png")]
+    files = wire_body("multiview_to_model", ok)["files"]  # v2 sends a missing view as {}
+    assert files[1] == {} and files[2] == {} and files[3]["url"] == "https://h/r.png" and files[0] == IMG
     refused("multiview_to_model", {"files": [IMG, IMG]}, "exactly 4", "files")
     refused("multiview_to_model", {"files": [None, IMG, IMG, IMG]}, "front view", "files")
     refused("multiview_to_model", {"files": [IMG, None, None, None]}, "at least 2", "files")
     refused("multiview_to_model", {}, "either `files`", "files")
     refused("multiview_to_model", {"files": [IMG, IMG, None, None], "original_task_id": TID}, "not both", "files")
-    assert T.multiview_to_model(original_task_id=TID) == {"type": "multiview_to_model", "original_task_id": TID}
+    assert V2.multiview_to_model(original_task_id=TID) == {"original_task_id": TID}
     refused("texture_model", {"original_model_task_id": TID, "texture_prompt": {"images": [None, IMG, IMG, IMG]}},
             "front view")
     refused("texture_model", {"original_model_task_id": TID, "texture_prompt": {"text": "wood", "image": IMG}},
             "only one of")
-    body = T.texture_model(TID, texture_prompt={"image": IMG, "style_image": "https://h/s.png"})
-    assert body["texture_prompt"]["style_image"]["url"] == "https://h/s.png"
+    body = V2.texture_model(TID, texture_prompt={"image": IMG, "style_image": "https://h/s.png"})
+    assert body["texture_prompt"]["style_image"] == Input("url", "https://h/s.png", "png")
+    assert wire_body("texture_model", body)["texture_prompt"] == {"image": IMG, "style_image": {
+        "type": "png", "url": "https://h/s.png"}}
 
 
 def test_generate_image_rules():
     refused("generate_image", {"prompt": "x", "files": [IMG] * 5}, "at most 4", "files")
-    assert len(T.generate_image("x", model_version="gpt_4o", files=[IMG] * 10)["files"]) == 10
+    assert len(V2.generate_image("x", model_version="gpt_4o", files=[IMG] * 10)["files"]) == 10
     refused("generate_image", {"prompt": "x", "files": [IMG] * 11, "model_version": "gpt_4o"}, "at most 10")
     refused("generate_image", {"prompt": "x", "model_version": "midjourney", "file": IMG}, "does not take")
     refused("generate_image", {"prompt": "x", "file": {"type": "webp", "file_token": TOKEN}}, "WEBP", "files")
     refused("generate_image", {"template": "t-pose"}, "needs `prompt`", "prompt")
-    assert T.generate_image(template="t-pose", file=IMG)["template"] == "t-pose"
-    assert T.generate_image("x", files=[IMG, None, {}])["files"] == [IMG]
+    assert V2.generate_image(template="t-pose", file=IMG)["template"] == "t-pose"
+    assert V2.generate_image("x", files=[IMG, None, {}])["files"] == [file_input(IMG)]
 
 
 def test_import_model_needs_sts_object():
-    assert T.import_model("https://example.com/models/chair")["file"] == {"type": "glb",
-                                                                         "url": "https://example.com/models/chair"}
-    assert T.import_model({"object": {"bucket": "b", "key": "k/input.fbx"}})["file"]["type"] == "fbx"
+    assert V2.import_model("https://example.com/models/chair")["file"] == Input(
+        "url", "https://example.com/models/chair", "glb")
+    assert wire_body("import_model", V2.import_model("https://example.com/models/chair"))["file"] == {
+        "type": "glb", "url": "https://example.com/models/chair"}
+    assert V2.import_model({"object": {"bucket": "b", "key": "k/input.fbx"}})["file"].ext == "fbx"
     refused("import_model", {"file": {"type": "glb", "file_token": TOKEN}}, "STS", "file")
     refused("import_model", {"file": {"type": "png", "object": {"bucket": "b", "key": "k/input.png"}}},
             "GLB, OBJ, FBX or STL", "file")
@@ -338,12 +379,12 @@ def test_import_model_needs_sts_object():
 
 # ============================================================================================== post-processing
 def test_retarget_rules():
-    assert T.animate_retarget(TID, animations=["preset:walk", "preset:run", "preset:walk"])["animations"] == [
+    assert V2.animate_retarget(TID, animations=["preset:walk", "preset:run", "preset:walk"])["animations"] == [
         "preset:walk", "preset:run"]
     refused("animate_retarget", {"original_model_task_id": TID}, "needs `animation`", "animations")
     refused("animate_retarget", {"original_model_task_id": TID, "animation": "preset:walk",
                                  "animations": ["preset:run"]}, "not both", "animations")
-    refused("animate_retarget", {"original_model_task_id": TID, "animations": [a for a in T.ANIMATIONS[:6]]},
+    refused("animate_retarget", {"original_model_task_id": TID, "animations": [a for a in C2.ANIMATIONS[:6]]},
             "at most 5", "animations")
     refused("animate_retarget", {"original_model_task_id": TID, "animation": "preset:moonwalk"}, "not valid",
             "animation")
@@ -351,7 +392,7 @@ def test_retarget_rules():
 
 
 def test_stylize_rules():
-    assert T.stylize_model(TID, "minecraft", block_size=32)["block_size"] == 32
+    assert V2.stylize_model(TID, "minecraft", block_size=32)["block_size"] == 32
     refused("stylize_model", {"original_model_task_id": TID, "style": "minecraft", "block_size": 31}, "at least 32")
     refused("stylize_model", {"original_model_task_id": TID, "style": "minecraft", "block_size": 129}, "at most 128")
     refused("stylize_model", {"original_model_task_id": TID, "style": "lego", "block_size": 64}, "minecraft",
@@ -360,14 +401,14 @@ def test_stylize_rules():
 
 
 def test_convert_rules():
-    assert T.convert_model(TID, "gltf")["format"] == "GLTF"
+    assert V2.convert_model(TID, "gltf")["format"] == "GLTF"
     refused("convert_model", {"original_model_task_id": TID, "format": "OBJ"}, "rig", "format",
             source_type="animate_rig")
     for fmt in ("STL", "3MF"):
         refused("convert_model", {"original_model_task_id": TID, "format": fmt}, "FBX, GLTF or USDZ", "format",
                 source_type="animate_retarget")
-    assert T.convert_model(TID, "FBX", source_type="animate_retarget")["format"] == "FBX"
-    assert T.convert_model(TID, "OBJ", source_type="text_to_model")["format"] == "OBJ"
+    assert V2.convert_model(TID, "FBX", source_type="animate_retarget")["format"] == "FBX"
+    assert V2.convert_model(TID, "OBJ", source_type="text_to_model")["format"] == "OBJ"
     refused("convert_model", {"original_model_task_id": TID, "format": "FBX", "force_symmetry": True}, "quad",
             "force_symmetry")
     refused("convert_model", {"original_model_task_id": TID, "format": "FBX", "flatten_bottom_threshold": 0.1},
@@ -385,9 +426,9 @@ def test_convert_rules():
 
 
 def test_lowpoly_rules():
-    assert T.highpoly_to_lowpoly(TID, quad=True, face_limit=5000)["face_limit"] == 5000
-    assert T.highpoly_to_lowpoly(TID) == {"type": "highpoly_to_lowpoly", "original_model_task_id": TID, "quad": False}
-    assert T.highpoly_to_lowpoly(TID, quad=False)["quad"] is False
+    assert V2.highpoly_to_lowpoly(TID, quad=True, face_limit=5000)["face_limit"] == 5000
+    assert V2.highpoly_to_lowpoly(TID) == {"original_model_task_id": TID, "quad": False}
+    assert V2.highpoly_to_lowpoly(TID, quad=False)["quad"] is False
     refused("highpoly_to_lowpoly", {"original_model_task_id": TID, "quad": True, "face_limit": 12_000}, "quad",
             "face_limit")
     refused("highpoly_to_lowpoly", {"original_model_task_id": TID, "face_limit": 400}, "at least 500")
@@ -424,19 +465,19 @@ CHAIN = {  # §6 and the skill's table A
 
 @pytest.mark.parametrize("target", sorted(CHAIN))
 def test_chain_table(target):
-    assert set(T.TASK_TYPES[target].sources) == CHAIN[target]
+    assert set(C2.TASK_TYPES[target].sources) == CHAIN[target]
     for src in ALL_MODEL_SOURCES + ["animate_prerigcheck"]:
         if src in CHAIN[target]:
-            T.check_chain(target, src)
+            chain(target, src)
         else:
             with pytest.raises(TripoValidationError):
-                T.check_chain(target, src)
+                chain(target, src)
 
 
 def test_chain_specific_messages():
     def msg(*args):
         with pytest.raises(TripoValidationError) as ei:
-            T.check_chain(*args)
+            chain(*args)
         return str(ei.value)
 
     assert "segment the model first" in msg("mesh_completion", "text_to_model")
@@ -446,34 +487,44 @@ def test_chain_specific_messages():
     assert "makes an image" in msg("convert_model", "text_to_image")
     assert "before v2.0" in msg("refine_model", "text_to_model")          # default v2.5 cannot be refined
     assert "before v2.0" in msg("refine_model", "image_to_model", "v2.0-20240919")
-    T.check_chain("refine_model", "multiview_to_model", "v1.4-20240625")
+    chain("refine_model", "multiview_to_model", "v1.4-20240625")
     assert "Turbo or v2.0" in msg("animate_rig", "text_to_model", "v1.4-20240625")
     assert "Turbo or v2.0" in msg("animate_prerigcheck", "image_to_model", "v1.4-20240625")
-    T.check_chain("animate_rig", "text_to_model", "Turbo-v1.0-20250506")
-    T.check_chain("animate_rig", "texture_model", "v1.4-20240625")  # the version only matters for generations
+    chain("animate_rig", "text_to_model", "Turbo-v1.0-20250506")
+    chain("animate_rig", "texture_model", "v1.4-20240625")  # the version only matters for generations
     assert "does not start from an earlier task" in msg("text_to_model", "text_to_model")
-    T.check_chain("multiview_to_model", "generate_multiview_image")
+    chain("multiview_to_model", "generate_multiview_image")
     assert "Unknown source" in msg("convert_model", "bake_a_cake")
 
 
 def test_build_request_with_source_hint_checks_the_chain():
     refused("mesh_completion", {"original_model_task_id": TID}, "mesh_segmentation", source_type="text_to_model")
-    assert T.mesh_completion(TID, part_names=["arm"], source_type="mesh_segmentation")["part_names"] == ["arm"]
+    assert V2.mesh_completion(TID, part_names=["arm"], source_type="mesh_segmentation")["part_names"] == ["arm"]
     refused("refine_model", {"draft_model_task_id": TID}, "before v2.0", source_type="text_to_model")
-    assert T.refine_model(TID, source_type="text_to_model", source_model_version="v1.4-20240625")
+    assert V2.refine_model(TID, source_type="text_to_model", source_model_version="v1.4-20240625")
 
 
 # ============================================================================================== outputs & credits
 def test_outputs_and_model_output_key():
-    assert T.TASK_TYPES["text_to_image"].outputs == ("generated_image",)
-    assert set(T.TASK_TYPES["text_to_model"].outputs) == {"model", "base_model", "pbr_model", "rendered_image"}
-    assert T.TASK_TYPES["animate_prerigcheck"].outputs == ("riggable", "rig_type")
-    assert "model" in T.TASK_TYPES["convert_model"].outputs
-    assert T.model_output_key({"pbr_model": "u1", "model": "u2", "base_model": "u3"}) == "pbr_model"
-    assert T.model_output_key({"model": "u2", "base_model": "u3"}) == "model"
-    assert T.model_output_key({"base_model": "u3", "rendered_image": "r"}) == "base_model"
-    assert T.model_output_key({"generated_image": "g"}) is None
-    assert T.model_output_key({"model": ""}) is None and T.model_output_key(None) is None
+    """Outputs are semantic; v2's model keys collapse into "model" (pbr_model > model > base_model)."""
+    from tripo_addon.api.outputs import main_key
+    from tripo_addon.api.v2.wire import semantic_output
+
+    assert C2.TASK_TYPES["text_to_image"].outputs == ("image",)
+    assert set(C2.TASK_TYPES["text_to_model"].outputs) == {"model", "preview"}
+    assert C2.TASK_TYPES["animate_prerigcheck"].outputs == ("riggable", "rig_type")
+    assert "model" in C2.TASK_TYPES["convert_model"].outputs
+    assert T.output_keys("text_to_model") == ("model", "preview")
+    assert semantic_output({"pbr_model": "https://u1", "model": "https://u2", "base_model": "https://u3"}) == {
+        "model": "https://u1"}
+    assert semantic_output({"model": "https://u2", "base_model": "https://u3"})["model"] == "https://u2"
+    assert semantic_output({"base_model": "https://u3", "rendered_image": "https://r"}) == {
+        "model": "https://u3", "preview": "https://r"}
+    image = semantic_output({"generated_image": "https://g"})
+    assert image == {"image": "https://g"} and main_key(image) == "image"  # no model: the image is the result
+    assert main_key(semantic_output({"model": ""})) is None and main_key(None) is None
+    assert semantic_output({"riggable": False, "topology": "quadruped"}) == {"riggable": False,
+                                                                              "rig_type": "quadruped"}
 
 
 @pytest.mark.parametrize(
@@ -511,9 +562,9 @@ def test_outputs_and_model_output_key():
     ],
 )
 def test_estimate_credits(task_type, params, credits):
-    assert T.estimate_credits(task_type, params) == credits
+    assert estimate(task_type, params) == credits
 
 
 def test_estimate_credits_is_lenient():
-    assert T.estimate_credits("text_to_model", {"texture_quality": 5, "model_version": None}) == 20
-    assert T.estimate_credits("animate_retarget", {"animations": "oops"}) == 10
+    assert estimate("text_to_model", {"texture_quality": 5, "model_version": None}) == 20
+    assert estimate("animate_retarget", {"animations": "oops"}) == 10

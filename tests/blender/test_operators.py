@@ -13,6 +13,12 @@ SIXTEEN = (
 )
 POST = tuple(t for t in SIXTEEN if t not in ("text_to_image", "generate_image", "text_to_model", "image_to_model",
                                              "multiview_to_model", "import_model"))
+RETIRED_IN_V3 = ("refine_model", "stylize_model")
+
+
+def live(ext, types):
+    """The task types the current API offers (v3 retired refine and stylize: those say so whatever else holds)."""
+    return tuple(t for t in types if not ext.catalog.retired_reason(t))
 
 
 def rna(task_type):
@@ -61,7 +67,11 @@ def test_collect_only_sends_what_was_set(ext, connected):
     """Unset parameters stay out of the request body (Tripo's defaults apply)."""
     assert bpy.ops.tripo.text_to_model(prompt="a red chair", wait=True) == {'FINISHED'}
     body = posts(connected.emulator, connected.api_key)[-1]["body"]
-    assert body == {"type": "text_to_model", "prompt": "a red chair"}
+    if connected.emulator.base_url.endswith("/v2/openapi"):
+        assert body == {"type": "text_to_model", "prompt": "a red chair"}
+    else:  # v3 requires the model: the catalogue's default is always sent, nothing else
+        default = ext.catalog.param("text_to_model", "model_version").default
+        assert body == {"type": "text_to_model", "prompt": "a red chair", "model_version": default}
     version = ext.catalog.param("text_to_model", "model_version").choices[0]
     assert bpy.ops.tripo.text_to_model(prompt="a blue chair", face_limit=8000, texture=False,
                                        model_version=version, wait=True) == {'FINISHED'}
@@ -89,20 +99,33 @@ def _poll_message(task_type) -> str:
     return str(info.value)
 
 
-def test_poll_without_key(addon, online, monkeypatch):
+def test_poll_without_key(addon, ext, online, monkeypatch):
     p = get_prefs()
     before = p.api_key
     monkeypatch.delenv("TRIPO_API_KEY", raising=False)
     p.api_key = ""
     try:
-        for task_type in SIXTEEN:
+        for task_type in live(ext, SIXTEEN):
             assert "API key" in _poll_message(task_type)
     finally:
         p.api_key = before
 
 
+def test_retired_operators_say_so_and_send_nothing(ext, connected):
+    """Under v3 Refine and Stylize stay in F3 but are greyed out with Tripo's retirement as the reason; called from
+    Python they refuse before anything is sent."""
+    if connected.emulator.base_url.endswith("/v2/openapi"):
+        assert live(ext, SIXTEEN) == SIXTEEN
+        return
+    bpy.ops.mesh.primitive_cube_add()
+    for task_type in RETIRED_IN_V3:
+        msg = _poll_message(task_type)
+        assert "retired" in msg and "nothing was sent" in msg
+    assert posts(connected.emulator, connected.api_key) == []
+
+
 def test_poll_needs_a_suitable_active_object(ext, connected):
-    for task_type in POST:
+    for task_type in live(ext, POST):
         assert "Select" in _poll_message(task_type)
     bpy.ops.object.empty_add()
     assert "neither" in _poll_message("texture_model")

@@ -197,7 +197,7 @@ def test_balance_follows_finished_jobs(ext, connected):
 
     def balance_gets():
         return [r for r in connected.emulator.requests(method="GET", key=connected.api_key)
-                if r["path"].endswith("/user/balance")]
+                if r["route"] == "balance"]
 
     assert not state.balance_known and balance_gets() == []  # the panel was never drawn: nothing asked
     draw(bpy.types.TRIPO_PT_balance)

@@ -90,7 +90,8 @@ def test_preferences(addon, ext):
     p = get_prefs()
     rna = p.bl_rna.properties
     assert rna["api_key"].subtype == 'PASSWORD'
-    assert rna["api_base_url"].default == "https://api.tripo3d.ai/v2/openapi"
+    assert rna["api_base_url"].default == "https://openapi.tripo3d.ai"  # Tripo's live API v3, global region
+    assert [i.identifier for i in rna["api_region"].enum_items] == ["GLOBAL", "CHINA", "CUSTOM"]
     for name in ("download_dir", "place_at_cursor", "target_size", "collection_per_task", "proxy", "ca_bundle",
                  "auto_import", "merge_vertices"):
         assert name in rna, name

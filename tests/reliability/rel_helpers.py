@@ -66,13 +66,20 @@ def make_evil_zip(path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------------- emulator
-def posts(emulator, api_key: str, route: str = "/task") -> list[dict]:
-    """POST requests to a route (path ending) in the emulator's log, for one account."""
+def posts(emulator, api_key: str, route: str = "create") -> list[dict]:
+    """POST requests of one account: task creations (``"create"``, either API; bodies in the add-on's parameter
+    names, see tests/wirelog.py), uploads (``"upload"``), or any other route by its path ending."""
+    from wirelog import creates, uploads
+
+    if route in ("create", "/task"):
+        return creates(emulator, api_key)
+    if route in ("upload", "/upload/sts/token"):
+        return uploads(emulator, api_key)
     return [r for r in emulator.requests(method="POST", key=api_key) if r["path"].rstrip("/").endswith(route)]
 
 
 def task_posts(emulator, api_key: str) -> int:
-    return len(posts(emulator, api_key, "/task"))
+    return len(posts(emulator, api_key, "create"))
 
 
 def all_task_posts(emulator, since: float) -> list[dict]:

@@ -365,9 +365,12 @@ class TripoClient:
         """
         if not isinstance(task_type, str) or not isinstance(values, Mapping):
             raise TripoValidationError("create_task needs a task type and its values; build them with api.tasks.")
-        path, payload = self.dialect.create_request(task_type, values)
+        try:
+            path, payload = self.dialect.create_request(task_type, values)
+        except ValueError as exc:  # values this API cannot express: refused before anything is sent
+            raise TripoValidationError(str(exc), param=None) from None
         data, trace = self.request("POST", path, json=payload, create=True, cancel=cancel,
-                                   what=f"create {task_type}")
+                                   what=task_type)  # what: the task type (TripoOutcomeUnknown.task_type)
         try:
             return self.dialect.task_id_from(data)
         except ValueError:

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,13 +73,6 @@ class WireV2(Dialect):
         return self.create_task_path, body
 
     # ------------------------------------------------------------------------------------------ envelope
-    @staticmethod
-    def parse_json(body: bytes) -> Any:
-        """The JSON document of a body; raises ValueError when it is not JSON."""
-        if not body:
-            raise ValueError("empty body")
-        return json.loads(body.decode("utf-8"))
-
     def is_success(self, status: int, doc: Any) -> bool:
         """True for the success envelope ``{"code": 0, "data": ...}`` with HTTP 200."""
         return (status == 200 and isinstance(doc, Mapping) and isinstance(doc.get("code"), int)

@@ -306,7 +306,7 @@ def _epoch(value: Any) -> float | None:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=_dt.UTC)
-        return parsed.timestamp()
+        return number(parsed.timestamp(), lo=0, hi=1e11)  # the same bounds as a numeric time
     return number(value, lo=0, hi=1e11)
 
 
