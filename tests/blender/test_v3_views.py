@@ -142,6 +142,29 @@ def test_second_image_task_waits_for_the_image_slot(v3, ext):
     assert len({img["tripo_task_id"] for img in bpy.data.images if img.get("tripo_view")}) == 2
 
 
+def test_image_slot_held_elsewhere_waits_too(v3, ext):
+    """The image slot taken by a task from elsewhere (the website, a script): Tripo answers 429, the row says why."""
+    from tripo_addon.api.client import TripoClient
+
+    png = make_png(v3.tmp / "a.png", size=256)
+    v3.emulator.configure(time_scale=0.05)
+    other = TripoClient(api_key=v3.api_key, base_url=v3.emulator.v3_base_url)
+    try:
+        other.create_task("text_to_image", {"prompt": "a lighthouse"})  # 0.6 s of the account's image slot
+        assert bpy.ops.tripo.image_to_multiview(file=str(png)) == {'FINISHED'}
+        tasks = bpy.context.window_manager.tripo.tasks
+        row = drain_until(ext, lambda: [t for t in tasks if t.notice.startswith("Waiting for a free slot")])[0]
+        rec = Recorder()
+        state = bpy.context.window_manager.tripo
+        bpy.types.TRIPO_UL_tasks.draw_item(None, bpy.context, rec, state, row, 0, state, "active_task")
+        assert [c for c in rec.calls if c[0] == "progress" and c[2]["text"] == "waiting for the image slot"]
+        drain_until(ext, lambda: all(t.state == "succeeded" for t in tasks), timeout=90)
+    finally:
+        other.close()
+        v3.emulator.configure(time_scale=0.01)
+    assert [r for r in v3.emulator.requests(key=v3.api_key) if r["status"] == 429]
+
+
 # ------------------------------------------------------------------------------------------ 2. image to image
 def test_image_to_image_with_file_and_blender_references(v3):
     ref1 = make_png(v3.tmp / "hero.png", size=256)

@@ -253,8 +253,9 @@ class TRIPO_UL_tasks(bpy.types.UIList):
             text = f"{kind} {item.progress}%"
             if item.eta >= 0:
                 text += f" \u00b7 {_eta(item.eta)}"
-            if item.notice.startswith("Waiting for the image slot"):
-                text = "waiting for the image slot"
+            if item.notice.startswith("Waiting for the image slot") or (
+                    item.notice.startswith("Waiting for a free slot") and item.task_type in catalog.IMAGE_RESULT):
+                text = "waiting for the image slot"  # v3: one image task at a time per account
             sub = right.row()
             sub.ui_units_x = 6
             sub.progress(factor=item.progress / 100.0, type='BAR', text=text)
