@@ -36,6 +36,15 @@ def view_images(task_id=None) -> dict:
             if img.get("tripo_view") and (task_id is None or img.get("tripo_task_id") == task_id)}
 
 
+def settle(ext, tasks, timeout: float = 90.0) -> None:
+    """Pump until every row succeeded and was imported; on timeout the assertion lists the rows."""
+    try:
+        drain_until(ext, lambda: all(t.state == "succeeded" and t.imported for t in tasks), timeout=timeout)
+    except AssertionError:
+        rows = [(t.name, t.state, t.status, t.imported, t.notice, t.error) for t in tasks]
+        raise AssertionError(f"rows did not settle: {rows}") from None
+
+
 def make_views(v3, **kwargs):
     png = make_png(v3.tmp / "cat.png", size=256)
     assert bpy.ops.tripo.image_to_multiview(file=str(png), wait=True, **kwargs) == {'FINISHED'}
@@ -135,7 +144,7 @@ def test_second_image_task_waits_for_the_image_slot(v3, ext):
         state = bpy.context.window_manager.tripo
         bpy.types.TRIPO_UL_tasks.draw_item(None, bpy.context, rec, state, waiting[0], 0, state, "active_task")
         assert [c for c in rec.calls if c[0] == "progress" and c[2]["text"] == "waiting for the image slot"]
-        drain_until(ext, lambda: all(t.state == "succeeded" and t.imported for t in tasks), timeout=90)
+        settle(ext, tasks)
     finally:
         v3.emulator.configure(time_scale=0.01)
     assert not [r for r in v3.emulator.requests(key=v3.api_key) if r["status"] == 429]  # queued here, never refused
@@ -158,7 +167,7 @@ def test_image_slot_held_elsewhere_waits_too(v3, ext):
         state = bpy.context.window_manager.tripo
         bpy.types.TRIPO_UL_tasks.draw_item(None, bpy.context, rec, state, row, 0, state, "active_task")
         assert [c for c in rec.calls if c[0] == "progress" and c[2]["text"] == "waiting for the image slot"]
-        drain_until(ext, lambda: all(t.state == "succeeded" for t in tasks), timeout=90)
+        settle(ext, tasks)
     finally:
         other.close()
         v3.emulator.configure(time_scale=0.01)
