@@ -91,6 +91,8 @@ def test_edit_views_then_model_from_them(v3):
                                        {"front": "wearing a red scarf", "back": "with a backpack"})
     second = bpy.context.scene.tripo_v3.views_task
     assert second != first and len(view_images(second)) == 4  # the edited set is shown now
+    rec = draw(bpy.types.TRIPO_PT_views)  # both sets can be shown again, the newest pressed
+    assert [v["task_id"] for v in rec.op_values("tripo.set_views")] == [first, second]
     before = set(bpy.data.objects)
     assert bpy.ops.tripo.views_to_model(wait=True) == {'FINISHED'}
     body = creates(v3, "/v3/generation/multiview-to-model")[-1]["body"]

@@ -7,6 +7,7 @@ the scene's current one (``Scene.tripo_v3.views_task``).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import bpy
@@ -40,6 +41,7 @@ def import_views(context, step: dict, title: str, *, make_current: bool = True) 
         img["tripo_task_id"] = task_id
         img["tripo_task_type"] = step.get("task_type") or ""
         img["tripo_view"] = view
+        img["tripo_loaded"] = time.time()  # the sidebar lists view sets in the order they came
         img.use_fake_user = True
         previews.icon_id(str(path))  # the sidebar's thumbnail
         result.images.append(img.name)
@@ -60,13 +62,13 @@ def view_images(task_id: str) -> dict[str, object]:
 
 
 def view_sets() -> list[tuple[str, str]]:
-    """(task id, label) of every views task with images in this file, newest last (by image name order)."""
-    seen: dict[str, str] = {}
+    """(task id, label) of every views task with images in this file, oldest first (in the order they came)."""
+    seen: dict[str, tuple[float, str]] = {}
     for img in bpy.data.images:
         tid = img.get("tripo_task_id")
         if img.get("tripo_view") in VIEWS and isinstance(tid, str) and tid and tid not in seen:
-            seen[tid] = img.name.rsplit(" \u00b7 ", 1)[0]
-    return list(seen.items())
+            seen[tid] = (float(img.get("tripo_loaded", 0.0)), img.name.rsplit(" \u00b7 ", 1)[0])
+    return [(tid, label) for tid, (_t, label) in sorted(seen.items(), key=lambda kv: kv[1][0])]
 
 
 def image_path(img) -> str:
