@@ -43,6 +43,15 @@ def say(msg: str) -> None:
     print(f"[demo] {msg}", flush=True)
 
 
+PHASES = ("build the extension zip", "start the local Tripo emulator", "start Blender and install the extension",
+          "run the pipeline", "lay out, save and render")
+
+
+def phase(i: int, detail: str = "") -> None:
+    """One line per phase of the demo (the first three take a few seconds, the pipeline most of the time)."""
+    say(f"phase {i}/{len(PHASES)}: {PHASES[i - 1]}" + (f" ({detail})" if detail else ""))
+
+
 # ============================================================================================ parent process
 def ensure_zip(force: bool = False) -> Path:
     sys.path.insert(0, str(ROOT / "scripts"))
@@ -52,6 +61,7 @@ def ensure_zip(force: bool = False) -> Path:
     sources = [ROOT / "blender_manifest.toml", Path(build_extension.__file__)]
     sources += [p for p in (ROOT / EXT_ID).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     newest = max(p.stat().st_mtime for p in sources)
+    phase(1)
     if force or not zpath.exists() or zpath.stat().st_mtime < newest:
         say("building the extension zip (scripts/build_extension.py)")
         try:
@@ -75,6 +85,7 @@ def run_parent(args: argparse.Namespace) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="tripo-demo-"))
     emu = None
     try:
+        phase(2, "skipped: --real" if args.real else f"time scale {args.time_scale:g}")
         if args.real:
             key = os.environ.get("TRIPO_API_KEY", "")
             if not key:
@@ -140,6 +151,7 @@ def run_child() -> None:
 
     t_start = time.monotonic()
     out = Path(os.environ["TRIPO_DEMO_OUT"])
+    phase(3, f"Blender {bpy.app.version_string}, a throw-away user folder")
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.context.preferences.system.use_online_access = True  # the user's "Allow Online Access"
 
@@ -154,11 +166,15 @@ def run_child() -> None:
     if os.environ.get("TRIPO_DEMO_URL"):
         prefs.api_base_url = os.environ["TRIPO_DEMO_URL"]
     prefs.hide_source = False  # keep every stage of the pipeline visible, side by side
-    say(f"preferences: base URL {prefs.api_base_url}")
+    downloads = out / "demo_files"  # next to demo.blend: the user folder is deleted at the end
+    shutil.rmtree(downloads, ignore_errors=True)
+    prefs.download_dir = str(downloads)
+    say(f"preferences: base URL {prefs.api_base_url}; downloads in {downloads}")
 
     results = []  # (label, task type, task id, [objects])
     prev = ""
     n = len(PIPELINE)
+    phase(4, f"{n} steps, each bpy.ops.tripo.<step>(..., wait=True)")
     for i, (label, op_name, kwargs) in enumerate(PIPELINE, 1):
         kw = {k: (v.format(prev=prev, prompt=os.environ["TRIPO_DEMO_PROMPT"]) if isinstance(v, str) else v)
               for k, v in kwargs.items()}
@@ -179,14 +195,18 @@ def run_child() -> None:
         say(f"step {i}/{n} {label}: done in {time.monotonic() - t0:.1f} s, task {prev}, "
             f"{len(new)} object(s) imported ({', '.join(kinds)})")
 
+    phase(5)
     stage_scene(results)
     blend = out / "demo.blend"
     png = out / "demo.png"
     try:
-        bpy.ops.file.pack_all()  # downloads live in the throw-away user folder: keep textures in the .blend
+        bpy.ops.file.pack_all()  # a self-contained .blend (the downloads stay in demo_files/ as well)
     except RuntimeError:
         pass
     bpy.ops.wm.save_as_mainfile(filepath=str(blend))
+    bpy.ops.file.make_paths_relative()  # "//demo_files/...": the out folder can move
+    bpy.ops.wm.save_mainfile()
+    check_clean(blend)
     say(f"saved {blend}")
     scene = bpy.context.scene
     scene.render.filepath = str(png)
@@ -215,9 +235,11 @@ def stage_scene(results) -> None:
     # model, so keep it out of the layout and the render.
     shapes = {pb.custom_shape for o in bpy.data.objects if o.type == "ARMATURE" and o.pose
               for pb in o.pose.bones if pb.custom_shape}
-    helpers = bpy.data.collections.new("bone shapes (glTF importer)")
-    scene.collection.children.link(helpers)
-    helpers.hide_viewport = helpers.hide_render = True
+    helpers = None
+    if shapes:  # (the add-on imports glTF without bone shapes: normally there are none, and no empty collection)
+        helpers = bpy.data.collections.new("bone shapes (glTF importer)")
+        scene.collection.children.link(helpers)
+        helpers.hide_viewport = helpers.hide_render = True
     for shape in shapes:
         for coll in list(shape.users_collection):
             coll.objects.unlink(shape)
@@ -311,6 +333,23 @@ def stage_scene(results) -> None:
     world = bpy.data.worlds.new("world") if scene.world is None else scene.world
     scene.world = world
     world.color = (0.05, 0.06, 0.08)
+
+
+def check_clean(blend: Path) -> None:
+    """What a user opening demo.blend sees is tidy: no empty collections, every image packed or on disk."""
+    import bpy
+
+    empty = [c.name for c in bpy.data.collections if not c.all_objects]
+    if empty:
+        raise RuntimeError(f"{blend.name} has empty collections: {empty}")
+    for img in bpy.data.images:
+        if img.source != "FILE" or not img.filepath:
+            continue
+        path = Path(bpy.path.abspath(img.filepath))
+        if not path.is_file():
+            raise RuntimeError(f"image {img.name!r} in {blend.name} points at a missing file: {path}")
+    names = sorted(c.name for c in bpy.context.scene.collection.children)
+    say(f"collections: {', '.join(names)}")
 
 
 def character(objs, shapes):

@@ -62,6 +62,27 @@ stamp_of() {  # requirement file -> stamp text
   { sha256sum "$1" | cut -d' ' -f1; "$PY" -c 'import sys; print(sys.version.split()[0])'; } | tr '\n' ' '
 }
 
+pip_progress() {  # pip's output on stdin -> "[setup]  12 s  <what>" per package fetched, then a summary
+  local t0=$1 line n=0 sizes=""
+  while IFS= read -r line; do
+    line="${line#"${line%%[![:space:]]*}"}"
+    case "$line" in
+      Collecting*|Downloading*|"Using cached"*|"Obtaining"*)
+        [[ "$line" =~ \(([0-9.]+)\ (kB|MB|GB)\)$ ]] && sizes+="${BASH_REMATCH[1]} ${BASH_REMATCH[2]}"$'\n'
+        printf '[setup] %4d s  %s\n' $((SECONDS - t0)) "${line%% (from*}" ;;
+      "Installing collected packages"*)
+        n=$(($(tr -cd ',' <<<"$line" | wc -c) + 1))
+        printf '[setup] %4d s  fetched %s; installing %d packages (unpacking takes a while)\n' $((SECONDS - t0)) \
+          "$(awk 'NF { mb += $1 * ($2 == "kB" ? 0.001 : $2 == "GB" ? 1000 : 1); k++ }
+                  END { printf "%d files, %.0f MB", k, mb }' <<<"$sizes")" "$n" ;;
+      "Successfully installed"*)
+        n=$(($(wc -w <<<"$line") - 2))
+        printf '[setup] %4d s  installed %d packages\n' $((SECONDS - t0)) "$n" ;;
+      ERROR*|error*) printf '%s\n' "$line" ;;
+    esac
+  done
+}
+
 ensure_venv() {  # dir requirement-file
   local dir=$1 req=$2 stamp want
   want="$(stamp_of "$req")"
@@ -78,8 +99,10 @@ ensure_venv() {  # dir requirement-file
     "$PY" -m venv "$dir"
   fi
   local t0=$SECONDS
+  say "pip install -r $req into $dir (about 450 MB to fetch, bpy alone 374 MB; one line per file, seconds so far)"
   # (this machine's pip.conf may name index folders that do not exist: pip warns about each; keep the log readable)
-  "$dir/bin/python" -m pip install -q -r "$req" 2> >(grep -v -E "^WARNING: Location '.*' is ignored" >&2)
+  "$dir/bin/python" -m pip install --progress-bar off -r "$req" \
+    2> >(grep -v -E "^WARNING: Location '.*' is ignored" >&2) | pip_progress "$t0"
   # pip check, minus one known false alarm: the bpy wheels' WHEEL file says "cp39" although they are cp311 wheels,
   # so newer pips call bpy "not supported on this platform". Anything else (a broken dependency) fails.
   local problems
@@ -87,7 +110,7 @@ ensure_venv() {  # dir requirement-file
               | grep -v -E '^No broken requirements found' || true)"
   if [ -n "$problems" ]; then echo "$problems" >&2; echo "[setup] pip check failed in $dir" >&2; exit 1; fi
   printf '%s' "$want" > "$dir/.tripo-stamp"
-  say "$dir ready ($((SECONDS - t0)) s of pip)"
+  say "$dir ready ($((SECONDS - t0)) s of pip, $(du -sh "$dir" 2>/dev/null | cut -f1) on disk)"
 }
 
 ensure_bpy_imports() {  # dir

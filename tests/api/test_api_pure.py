@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 from api_helpers import image_bytes, make_glb, make_image, make_zip
-from tripo_addon.api.uploads import check_mesh_file, s3_client_options
-from tripo_addon.api.wire_v2 import WIRE
 
 from tripo_addon.api import __version__, errors, images, polling
 from tripo_addon.api import downloads as dl

@@ -1,9 +1,10 @@
 """Fixtures for the Blender layer on the real bpy module.
 
 The extension is staged (scripts/stage.py) into a temporary extensions repository "dev" and enabled as
-``bl_ext.dev.tripo_addon``, exactly as Blender loads an installed extension. Run with an isolated user folder:
+``bl_ext.dev.tripo_addon``, exactly as Blender loads an installed extension. The user folder, HOME and the XDG
+folders are a temporary folder of the session (tests/conftest.py), so simply:
 
-    BLENDER_USER_RESOURCES=$(mktemp -d) .venv/bin/python -m pytest tests/blender -q
+    .venv/bin/python -m pytest tests/blender -q
 """
 
 from __future__ import annotations

@@ -111,15 +111,16 @@ def draw(cls, context=None, **extra):
     return rec
 
 
-def draw_operator(op_cls, context=None):
-    """Run an operator's dialog ``draw`` on a stand-in instance holding the operator's default values."""
+def draw_operator(op_cls, context=None, **values):
+    """Run an operator's dialog ``draw`` on a stand-in instance holding the operator's default values (and
+    ``values``, as if the user had set them)."""
     category, name = op_cls.bl_idname.split(".")
     rna = getattr(getattr(bpy.ops, category), name).get_rna_type()  # the operator's own properties
     mixin = next(c for c in op_cls.__mro__[1:] if not issubclass(c, bpy.types.bpy_struct))
     fake = type("FakeOperator", (mixin,), {"bindings": op_cls.bindings, "task_type": op_cls.task_type})()
     fake.layout = Recorder()
     fake.bl_rna = rna
-    fake.properties = type("Props", (), {"is_property_set": staticmethod(lambda name: False)})()
+    fake.properties = type("Props", (), {"is_property_set": staticmethod(lambda name: name in values)})()
     for prop in rna.properties:
         if prop.identifier == "rna_type":
             continue
@@ -132,5 +133,7 @@ def draw_operator(op_cls, context=None):
         else:
             value = prop.default
         setattr(fake, prop.identifier, value)
+    for key, value in values.items():
+        setattr(fake, key, value)
     fake.draw(context or bpy.context)
     return fake.layout

@@ -58,7 +58,7 @@ def test_generate_panel_every_mode(keyed, mode):
         assert "pbr" not in values  # unchanged from Tripo's default: left unset
     if mode == "MULTIVIEW":
         assert values["front_image"] == "//front.png" and "left_image" not in values
-        if os.environ.get("TRIPO_TEST_API", "v3") == "v2":  # v2: no multiview on Turbo: not sent, and the panel says so (v3: all can)
+        if os.environ.get("TRIPO_TEST_API", "v3") == "v2":  # v2 only: Turbo has no multiview (every v3 model has)
             settings.model_version = "Turbo-v1.0-20250506"
             rec2 = draw(bpy.types.TRIPO_PT_generate)
             assert "model_version" not in rec2.op_values(expected)[0]

@@ -139,6 +139,7 @@ def main() -> None:
     # 3. The README's headless example, verbatim (it reads TRIPO_BASE_URL; the key is already in the preferences).
     readme = open(os.environ["PROBE_README"], encoding="utf-8").read()
     block = readme.split("<!-- readme:headless -->", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    sys.path.insert(0, os.path.join(os.path.dirname(os.environ["PROBE_README"]), "scripts"))  # its PYTHONPATH
     exec(compile(block, "README.md:headless", "exec"), {"__name__": "__main__"})
     report["readme_example"] = {
         "saved": os.path.isfile("chest.blend"),

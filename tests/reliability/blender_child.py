@@ -79,6 +79,19 @@ if mode in ("submit", "quit"):
             say("QUITTING")
             bpy.ops.wm.quit_blender()  # in the bpy module this returns; a real Blender exits the same way below
             say("AFTER_QUIT")
+            if bpy.app.version < (5, 0, 0):
+                # bpy 4.2 segfaults in C exit handlers after Python has finished whenever a Python-defined operator
+                # was registered (any add-on; testing-recipes.md 1.4; 5.0 is fixed). Run what the interpreter's exit
+                # runs, in its order (wait for non-daemon threads, then atexit: Blender disables add-ons), then
+                # leave before those C handlers.
+                import atexit
+                import threading
+
+                threading._shutdown()
+                atexit._run_exitfuncs()
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
             sys.exit(0)  # ordinary interpreter exit: atexit handlers (Blender disables add-ons), thread checks
         time.sleep(0.05)
 elif mode == "resume":

@@ -152,9 +152,8 @@ def test_tls_verification_is_off_only_for_loopback(api_key, url, verified):
 def test_s3_tls_policy(tmp_path):
     import dataclasses
 
-    from tripo_addon.api.uploads import s3_client_options
-
-    from tripo_addon.api.models import StsToken
+    from tripo_addon.api.v2.uploads import s3_client_options
+    from tripo_addon.api.v2.wire import StsToken
 
     fields = {"s3_host", "resource_bucket", "resource_uri", "session_token", "sts_ak", "sts_sk"}
     missing = fields - {f.name for f in dataclasses.fields(StsToken)}

@@ -168,9 +168,14 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
             credits = catalog.estimate_credits(idname.split(".", 1)[1], _api_params(props))
         if credits is not None:
             layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
+        from .cost_ui import threshold
+
+        ask = credits is not None and 0 < threshold(context) < credits  # above it: the dialog asks to confirm
+        if ask:
+            layout.label(text="Above your confirmation threshold: Generate asks first", icon='ERROR')
         row = layout.row()
         row.scale_y = 1.4
-        row.operator_context = 'EXEC_DEFAULT'
+        row.operator_context = 'INVOKE_DEFAULT' if ask else 'EXEC_DEFAULT'
         op = row.operator(idname, text="Generate", icon='PLAY')
         for key, value in props.items():
             setattr(op, key, value)
@@ -308,6 +313,10 @@ def draw_task(box, item) -> None:
             box.prop(item, "progress", slider=True, text=text)
     if item.credits:
         box.label(text=f"Credits: {format_credits(item.credits)}", icon='FUND')
+    if item.steps > 1 or item.credits:
+        from .cost_ui import draw_step_credits
+
+        draw_step_credits(box, item.job_id)  # per step: estimated before, used after
     if item.error:
         _wrap(box, item.error, icon='ERROR', alert=True)
     if item.notice:
@@ -370,6 +379,9 @@ class TRIPO_MT_main(bpy.types.Menu):
         layout.operator("tripo.run_pipeline", text="Run Pipeline\u2026")
         layout.menu("TRIPO_MT_v3")  # panels_v3: four views, image to image, depth, splat
         layout.operator("tripo.attach_task", text="Attach Task by ID")
+        layout.operator("tripo.make_lods", text="Make LODs\u2026")
+        layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")
+        layout.operator("tripo.refresh_history", text="Refresh Account History")
         layout.operator("tripo.refresh_balance")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import bpy
 from bpy.app.handlers import persistent
 
-from . import catalog, previews, runtime, scene_io
+from . import catalog, game_io, previews, runtime, scene_io
 
 log = logging.getLogger(__name__)
 
@@ -206,7 +206,10 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
-    if files:
+    special = game_io.import_special(context, snap, prov, options) if files else None  # clips, LODs
+    if special is not None:
+        result = special
+    elif files:
         from .importers import import_result  # v3 results with their own importer (views, depth, splat, UV)
 
         result = import_result(context, snap, files, title=snap.get("title") or job_id, provenance=prov,
@@ -351,6 +354,10 @@ def _apply_event(event, context, eng) -> None:
         runtime.queue_import(event.job_id)  # nothing to import (e.g. prerigcheck): record the outputs
     elif kind == "failed":
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
+    if kind == "notice" and snap.get("state") == "needs_attention":  # a lost create: look in the history soon
+        from .operators import history
+
+        history.look_for_lost(snap)
     if kind in ("finished", "failed"):
         runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
 
@@ -369,6 +376,11 @@ def _fetch_preview(snap: dict) -> None:
 
 
 def _apply_background(state, kind: str, ok: bool, value) -> None:
+    if kind == "history":  # the account's history (and lost tasks found in it): operators/history.py
+        from .operators import history
+
+        history.apply(bpy.context, ok, value)
+        return
     if kind.startswith("preview-"):
         if ok and isinstance(value, dict):
             _i, item = _find_item(state, value.get("job_id", ""))

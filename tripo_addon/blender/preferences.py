@@ -157,6 +157,15 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         min=1,
         max=10,
     )
+    confirm_above: FloatProperty(
+        name="Confirm Above",
+        description="Ask before sending anything estimated to cost more credits than this (a whole pipeline counts "
+        "as one). Scripts pass confirm_cost=True instead. 0: never ask",
+        default=0.0,
+        min=0.0,
+        soft_max=1000.0,
+        precision=1,
+    )
     show_section: EnumProperty(
         name="Section",
         items=(
@@ -192,6 +201,7 @@ def draw_preferences(prefs, layout, context) -> None:
         sub.prop(prefs, "api_base_url")
         if runtime.api_version(prefs) == "v2":
             box.label(text="This address speaks Tripo's retired API v2 (emulator / older deployments)", icon='INFO')
+        box.prop(prefs, "confirm_above")
         box.operator("tripo.test_connection", icon='URL')
         state = getattr(context.window_manager, "tripo", None)
         if state is not None and state.connection_text:

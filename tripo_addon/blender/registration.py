@@ -5,7 +5,7 @@ import logging
 
 import bpy
 
-from . import operators, panels, panels_v3, poller, preferences, properties
+from . import game_panel, operators, panels, panels_v3, poller, preferences, properties
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +15,7 @@ CLASSES = (
     *operators.CLASSES,
     *poller.CLASSES,
     *panels.CLASSES,
+    *game_panel.CLASSES,
     *panels_v3.CLASSES,
 )
 
@@ -27,6 +28,7 @@ def register():
             bpy.utils.register_class(cls)
             _registered.append(cls)
         properties.attach()
+        game_panel.attach()
         for menu, func in panels.MENUS:
             getattr(bpy.types, menu).append(func)
     except Exception:
@@ -45,6 +47,10 @@ def unregister():
         if menu_type is not None:
             menu_type.remove(func)
     properties.detach()
+    try:
+        game_panel.detach()
+    except Exception:  # half-registered: nothing to detach
+        log.debug("game panel detach skipped", exc_info=True)
     while _registered:
         cls = _registered.pop()
         try:

@@ -279,14 +279,14 @@ def submit(job, context=None) -> str:
     return job_id
 
 
-def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=None) -> str:
+def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=None, notice: str = "") -> str:
     reason = unavailable_reason(context)
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
     eng = engine()
     ensure_resumed(context)
-    new_id = eng.attach(task_id, title, job_id=job_id) if job_id else eng.attach(task_id, title)
+    new_id = eng.attach(task_id, title, job_id=job_id, notice=notice) if job_id else eng.attach(task_id, title)
     _live.add(new_id)
     return new_id
 

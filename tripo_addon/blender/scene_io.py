@@ -166,12 +166,52 @@ def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
 
 
 def _unique_collection_name(title: str) -> str:
-    base = " ".join(str(title).split())[:56] or "Tripo"
+    base = _fit(" ".join(str(title).split()), NAME_MAX) or "Tripo"
     name, n = base, 1
     while name in bpy.data.collections:
         n += 1
         name = f"{base} {n}"
     return name
+
+
+SEP = " \u00b7 "  # "a wooden chest · Rig Model"
+_SUBJECT_SPLIT = re.compile(r" \u2192 | \u00b7 ")
+NAME_MAX = 56  # bytes: Blender names hold 63, and " 12" or ".001" may follow
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` UTF-8 bytes, with an ellipsis when something was cut."""
+    if len(text.encode()) <= limit:
+        return text
+    while text and len(text.encode()) > limit - 3:
+        text = text[:-1]
+    return text.rstrip() + "\u2026"
+
+
+def result_name(title: str, task_type: str = "") -> str:
+    """What a result is called in the scene: the subject of its job (the prompt, the image or the source object's
+    name, without earlier steps) and, for a step on something else, that step: "a wooden chest · Rig Model"."""
+    subject = _SUBJECT_SPLIT.split(" ".join(str(title).split()))[0].strip() or "Tripo"
+    from . import catalog  # (bpy-level module; imported here so that scene_io stays importable on its own)
+
+    if not task_type or task_type in catalog.GENERATION or task_type in catalog.IMAGE_RESULT:
+        return _fit(subject, NAME_MAX)
+    step = catalog.label(task_type)
+    return f"{_fit(subject, NAME_MAX - len((SEP + step).encode()))}{SEP}{step}"
+
+
+def _base_name(name: str) -> str:
+    return re.sub(r"\.\d{3,}$", "", name)
+
+
+def name_objects(main, objects, name: str) -> None:
+    """The main object gets the result's name; the others keep what they are after it ("... · Armature")."""
+    if main is not None:
+        main.name = name
+    for obj in objects:
+        if obj is not main:
+            part = _fit(_base_name(obj.name), 16)
+            obj.name = f"{_fit(name, NAME_MAX - len((SEP + part).encode()))}{SEP}{part}"
 
 
 def _world_bounds(objects) -> tuple[Vector, Vector] | None:
@@ -189,8 +229,42 @@ def _world_bounds(objects) -> tuple[Vector, Vector] | None:
     return (lo, hi) if found else None
 
 
+ROW_GAP = 0.25  # space between results side by side, as a fraction of the larger footprint side
+
+
+def _occupied(context, exclude) -> list[tuple[Vector, Vector]]:
+    """World bounds of every visible object of the view layer but ``exclude``."""
+    boxes = []
+    for obj in context.view_layer.objects:
+        if obj in exclude or not obj.visible_get():
+            continue
+        bounds = _world_bounds([obj])
+        if bounds is not None:
+            boxes.append(bounds)
+    return boxes
+
+
+def free_spot(context, target: Vector, size: Vector, exclude=()) -> Vector:
+    """A bottom centre for a box of ``size`` at ``target`` or, if something visible is in the way, further along +X:
+    results sit in a row starting at the 3D cursor, never inside each other or the default cube."""
+    boxes = _occupied(context, set(exclude))
+    half_x, half_y = size.x / 2, size.y / 2
+    gap = max(size.x, size.y, 0.1) * ROW_GAP
+    spot = target.copy()
+    for _ in range(len(boxes) + 1):
+        lo = Vector((spot.x - half_x - gap, spot.y - half_y - gap, spot.z))
+        hi = Vector((spot.x + half_x + gap, spot.y + half_y + gap, spot.z + size.z))
+        blocking = [b for b in boxes if b[0].x < hi.x and b[1].x > lo.x and b[0].y < hi.y and b[1].y > lo.y
+                    and b[0].z < max(hi.z, lo.z + 1e-6) and b[1].z > lo.z]
+        if not blocking:
+            break
+        spot.x = max(b[1].x for b in blocking) + gap + half_x
+    return spot
+
+
 def _place(context, roots, objects, options: ImportOptions) -> None:
-    """Scale to the target size and move the result's bottom centre to its place (source or cursor)."""
+    """Scale to the target size and move the result's bottom centre to its place: where its source was, else at
+    the 3D cursor (or next along a row from it when something is already there)."""
     if not roots:
         return
     context.view_layer.update()
@@ -216,6 +290,9 @@ def _place(context, roots, objects, options: ImportOptions) -> None:
         target = Vector(options.location)
     elif options.place_at_cursor:
         target = context.scene.cursor.location.copy()
+        turned = _world_bounds(objects)
+        extent = (turned[1] - turned[0]) * factor if turned is not None else Vector((0.0, 0.0, 0.0))
+        target = free_spot(context, target, extent, exclude=objects)
     else:
         target = pivot.copy()
     if factor == 1.0 and (target - pivot).length < 1e-9:
@@ -265,6 +342,7 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     _ensure_object_mode(context)
     before_objects = set(bpy.data.objects)
     before_collections = set(bpy.data.collections)
+    before_images = set(bpy.data.images)
     try:
         for path in models:
             _run_importer(kind_of(path), path, options)
@@ -278,21 +356,22 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     new_set = set(new)
 
     scene = context.scene
+    name = result_name(title, provenance.get("tripo_task_type") or "")
     if options.collection_per_task:
-        coll = bpy.data.collections.new(_unique_collection_name(title))
+        coll = bpy.data.collections.new(_unique_collection_name(name))
         scene.collection.children.link(coll)
         for obj in new:
             for c in list(obj.users_collection):
                 c.objects.unlink(obj)
             coll.objects.link(obj)
-        for c in bpy.data.collections:  # importers may add their own (now empty) collections
-            if c not in before_collections and c is not coll and not c.objects and not c.children:
-                bpy.data.collections.remove(c)
         tag([coll], provenance)
         result.collection_name = coll.name
+    _remove_empty_collections(before_collections)
+    _tidy_images(before_images)
     tag(new, provenance)
 
     roots = [o for o in new if o.parent not in new_set]
+    name_objects(_main_object(roots, new), new, name)
     _place(context, roots, new, options)
     for name in options.hide:
         src = bpy.data.objects.get(name)
@@ -314,6 +393,27 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     if undo:
         push_undo(f"Import Tripo result: {title}")
     return result
+
+
+def _remove_empty_collections(before) -> None:
+    """Importers may leave collections of their own behind (e.g. glTF's bone shapes): drop the empty ones."""
+    removed = True
+    while removed:  # nested empty helpers: children first
+        removed = False
+        for c in list(bpy.data.collections):
+            if c not in before and not c.objects and not c.children and not c.get("tripo_task_id"):
+                bpy.data.collections.remove(c)
+                removed = True
+
+
+def _tidy_images(before) -> None:
+    """An importer may pack a texture yet name a file that never existed (FBX: a ``.fbm`` folder named after a
+    temporary download): a packed image keeps no path then (as glTF's do), so no saved file points nowhere."""
+    for img in bpy.data.images:
+        if img in before or img.packed_file is None or not img.filepath_raw:
+            continue
+        if not os.path.isfile(bpy.path.abspath(img.filepath_raw)):
+            img.filepath_raw = ""
 
 
 def push_undo(message: str) -> None:

@@ -359,11 +359,13 @@ class Engine:
         self._post_update(job)
         return job.id
 
-    def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True) -> str:
+    def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True,
+               notice: str = "") -> str:
         """Follow an existing Tripo task (no POST) and download its result.
 
         With ``job_id``: give that stopped job's unsent/unknown step this task id and continue the job from there
-        (the way out of ``needs_attention``). Returns the job id.
+        (the way out of ``needs_attention``); ``notice`` is what the job then says (kept once it succeeds, e.g. that
+        the task was found in the account's history). Returns the job id.
         """
         self._check_open()
         task_id = (task_id or "").strip()
@@ -393,7 +395,9 @@ class Engine:
                 step.error = ""
                 job.state = S.QUEUED
                 job.error = ""
-                job.notice = f"Attached task {task_id} to step {idx + 1}."
+                job.notice = notice or f"Attached task {task_id} to step {idx + 1}."
+                if notice:
+                    job.meta["recovered"] = notice
                 job.updated = time.time()
             self._save(important=True)
             self._start(job)
@@ -1389,7 +1393,7 @@ class Engine:
             self._apply_task(run, idx, step, task)
             output = step.output
         if step.outputs is not None:
-            keys = [k for k in step.outputs if output.get(k)]
+            keys = [k for k in step.outputs if api_outputs.get(output, k)]  # "clips.1": an item of a list
         else:
             key = main_output_key(step.task_type, output)
             tt = api_tasks.TASK_TYPES.get(step.task_type)
@@ -1471,7 +1475,7 @@ class Engine:
             job.error = error
             job.updated = time.time()
             if state == S.SUCCEEDED:
-                job.notice = ""
+                job.notice = str(job.meta.get("recovered") or "")  # a task found in the history: still said
             step = job.steps[run.step_index] if job.steps else None
             if step is not None and state == S.FAILED and step.state != S.SUCCEEDED and step.state != S.FAILED:
                 step.state = S.FAILED

@@ -9,6 +9,7 @@ whatever the API version.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from ..api import outputs as out
@@ -335,15 +336,27 @@ def low_poly_asset(
     model_version: str = "v2.5-20250123",
     lowpoly: dict | None = None,
     convert: dict | None = None,
+    lods: int | list[float] | None = None,
     **gen: Any,
 ) -> Job:
     """Pipeline 7: text_to_model -> highpoly_to_lowpoly -> convert_model, as the skill describes it.
+
+    ``lods`` (a count, or ratios of ``face_limit``): a LOD chain instead (text_to_model -> one decimation per level,
+    every level downloaded and imported as ``<name>_LOD0``...; no conversion, the add-on exports FBX on request).
 
     The conversion (FBX by default, as a game engine wants it) is left out only with ``format=None``; the low-poly
     result itself is then downloaded (FBX with ``quad``, GLB without). Tripo's chain table (tripo-api.md §6) omits
     highpoly_to_lowpoly among convert_model's sources while the skill's pipeline 7 uses it; we follow the pipeline.
     """
     native = "FBX" if quad else "GLB"
+    if lods:
+        limits = lod_limits_from(face_limit, lods)
+        job = lod_chain(Ref(0), limits, lowpoly={"quad": quad, **(lowpoly or {})}, name=_short(prompt, 40),
+                        title=f"{_short(prompt)} \u2192 LOD0\u2026LOD{len(limits) - 1}")
+        job.steps.insert(0, Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}),
+                                 outputs=PREVIEW))
+        job.kind = "pipeline:low_poly_asset"
+        return job
     needs_convert = format is not None
     steps = [
         Step("text_to_model", _clean({"prompt": prompt, "model_version": model_version, **gen}), outputs=PREVIEW),
@@ -381,6 +394,44 @@ def image_to_views_to_model(
         kind="pipeline:image_to_views_to_model",
         steps=steps,
     )
+
+
+
+# ==================================================================================================== LOD chain
+LOD_RATIOS = (1.0, 0.5, 0.25, 0.1)
+LOD_MIN, LOD_MAX = 500, 20_000   # highpoly_to_lowpoly's face_limit range (v2.0 / v3.0)
+
+
+def lod_limits(source_faces: int, ratios: tuple[float, ...] | list[float] = LOD_RATIOS) -> list[int]:
+    """Face limits for LOD0..LODn: ``ratios`` of the source's face count, clamped to 500-20,000, without repeats."""
+    out: list[int] = []
+    for r in ratios:
+        n = max(LOD_MIN, min(LOD_MAX, int(round(source_faces * float(r)))))
+        if n not in out:
+            out.append(n)
+    return out
+
+
+def lod_limits_from(face_limit: int, lods: int | list[float]) -> list[int]:
+    """The pipeline's LOD limits: ``lods`` levels of the default ratios (or the ratios given) of ``face_limit``."""
+    ratios = LOD_RATIOS[:max(1, int(lods))] if isinstance(lods, int) else tuple(lods)
+    return lod_limits(face_limit, ratios)
+
+
+def lod_chain(source: Any, limits: list[int], *, smart_uv: bool = False, lowpoly: dict | None = None,
+              name: str = "", title: str = "") -> Job:
+    """One highpoly_to_lowpoly step per level on the same source (a task id or a Ref), every level downloaded.
+
+    ``smart_uv`` uses decimation v3.0, which unwraps new UVs too. The job's meta says how to import it
+    (``import_as: "lods"``, ``lod_name``)."""
+    extra = {"model_version": "v3.0", "smart_uv": True} if smart_uv else {}
+    steps = [Step("highpoly_to_lowpoly", _clean({"original_model_task_id": source, "face_limit": int(n),
+                                                 **(lowpoly or {}), **extra}), label=f"LOD{i} ({int(n):,} faces)")
+             for i, n in enumerate(limits)]
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "Tripo"
+    job = Job(title=title or f"{name} \u2192 LOD0\u2026LOD{len(limits) - 1}", kind="lod_chain", steps=steps)
+    job.meta.update(import_as="lods", lod_name=name, lod_limits=[int(n) for n in limits])
+    return job
 
 
 #: The seven pipelines of the Tripo skill, by name (and v3's image -> views -> model).

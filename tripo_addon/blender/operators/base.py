@@ -15,21 +15,25 @@ from typing import Any, ClassVar
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from .. import catalog, poller, runtime, scene_io
+from ...jobs import cost
+from .. import catalog, cost_ui, poller, runtime, scene_io
 from ..properties import PATH_SKIP, TRIPO_PG_file_slot
 
 AUTO = catalog.AUTO
 SKIP = {'SKIP_SAVE'}
 VIEWS = ("front", "left", "back", "right")
 #: properties every task operator has besides the API parameters
-COMMON = ("wait", "wait_timeout")
+COMMON = ("wait", "wait_timeout", "confirm_cost")
 _RESERVED = set(COMMON) | {"layout", "properties", "options", "bl_idname", "bl_label", "bl_description",
                            "bl_options", "has_reports", "macros", "name", "rna_type"}
 TEXTURE_PROMPT_PARTS = ("image", "style_image", "images")
 #: parameters shown first in an operator's dialog (the rest sit under "More Options")
 MAIN_PARAMS = frozenset({"prompt", "negative_prompt", "file", "files", "model_version", "texture", "pbr",
                          "texture_quality", "face_limit", "quad", "texture_prompt", "part_names", "rig_type",
-                         "animation", "animations", "style", "format", "t_pose", "template"})
+                         "animation", "animations", "style", "format", "t_pose", "template",
+                         # v3's game-ready options: where an artist looks first
+                         "spec", "animate_in_place", "export_with_geometry", "segmentation_granularity",
+                         "split_by_connectivity", "delight", "smart_uv"})
 
 
 @dataclass(frozen=True)
@@ -150,6 +154,10 @@ def build_annotations(task_type: str) -> tuple[dict[str, Any], tuple[Binding, ..
         default=False,
         options={'SKIP_SAVE'},
     )
+    annotations["confirm_cost"] = BoolProperty(
+        name="Confirm Cost", description="Send even though the estimated cost is above your confirmation threshold "
+        "(Tripo preferences)", default=False, options={'SKIP_SAVE'},
+    )
     annotations["wait_timeout"] = FloatProperty(
         name="Wait Timeout", description="With Wait: give up waiting after this many seconds (0: no limit)",
         default=0.0, min=0.0, options={'SKIP_SAVE'},
@@ -267,7 +275,8 @@ class TaskOperator(OnlineOperator):
         self.draw_inputs(context, layout)
         credits = catalog.estimate_credits(self.task_type, self.safe_params())
         if credits is not None:
-            layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
+            layout.label(text=f"Estimated cost: {cost.text(credits)} credits", icon='INFO')
+        cost_ui.draw_confirm(layout, self, credits, context)
 
     def draw_source(self, context, layout):
         """What the operator acts on (post-processing operators say which object)."""
@@ -323,6 +332,10 @@ def build_and_run(op, context, build) -> set[str]:
 
 def run_job(op, context, job) -> set[str]:
     """Submit a job (validated before anything is sent); with ``op.wait`` block until done and imported."""
+    refusal = cost_ui.refusal(op, job, context)
+    if refusal:
+        op.report({'ERROR'}, refusal)
+        return {'CANCELLED'}
     if job.meta.get("source_objects"):
         job.meta["scene"] = runtime.scene_token()  # the source objects are named in this file only
     try:
@@ -345,29 +358,84 @@ def run_job(op, context, job) -> set[str]:
 
 
 def wait_for(op, context, job_id: str) -> set[str]:
-    """Block until the job stops, then apply its events and import its result (scripting, ``blender -b``)."""
+    """Block until the job stops, then apply its events and import its result (scripting, ``blender -b``).
+
+    What a script gets back (the README's table; every task operator, ``run_pipeline`` and ``attach_task``):
+
+    - succeeded: ``{'FINISHED'}``, the result imported, selected and active;
+    - failed, cancelled or outcome unknown on Tripo's side, or the result could not be imported: an ERROR report
+      naming the task id, which Blender raises as ``RuntimeError`` when the operator was called from Python;
+    - still running after ``wait_timeout``: ``{'CANCELLED'}`` with nothing imported and a WARNING naming the task id.
+      The job goes on in the background but no longer imports by itself; ``attach_task(task_id=..., wait=True)``
+      waits for that same job (nothing sent again) and imports its result.
+    """
     eng = runtime.engine()
     timeout = float(getattr(op, "wait_timeout", 0.0) or 0.0) or None
     eng.wait(job_id, timeout)
     poller.drain(context, budget=None)
     snap = eng.get(job_id)
     state = snap.get("state")
+    task = task_id_of(snap)
     if state == "succeeded":
         if not snap.get("imported"):
             try:
                 poller.import_job(job_id, context)
             except scene_io.ImportFailed as exc:
-                op.report({'ERROR'}, str(exc))
+                op.report({'ERROR'}, f"Tripo task {task or '?'} finished but its result was not imported: {exc}")
                 return {'CANCELLED'}
         snap = eng.get(job_id)
-        op.report({'INFO'}, f"Tripo: {snap.get('title')} finished" + _outputs_text(snap))
+        op.report({'INFO'}, f"Tripo: {snap.get('title')} finished (task {task})" + _outputs_text(snap))
         return {'FINISHED'}
     if state in ("failed", "cancelled", "needs_attention"):
-        op.report({'ERROR'}, snap.get("error") or snap.get("notice") or f"Tripo job {state}")
+        reason = snap.get("error") or snap.get("notice") or f"the job ended as {state}"
+        what = f"Tripo task {task}" if task else f"Tripo job \u201c{snap.get('title')}\u201d"
+        verb = {"failed": "failed", "cancelled": "was cancelled", "needs_attention": "needs attention"}[state]
+        op.report({'ERROR'}, f"{what} {verb}: {reason}")
         return {'CANCELLED'}
-    poller.ensure_running(context)
-    op.report({'WARNING'}, "Still running on Tripo; the task list keeps following it")
-    return {'FINISHED'}
+    auto_import(job_id, False)  # a late result must not land in the middle of whatever the script does next
+    waited = f"after {timeout:g} s" if timeout else "when the wait ended"
+    if task:
+        op.report({'WARNING'}, f"Tripo task {task} is still running {waited}: nothing imported yet. It goes on in "
+                               f"the background; bpy.ops.tripo.attach_task(task_id=\"{task}\", wait=True) waits for "
+                               "it and imports it (nothing is sent again)")
+    else:
+        op.report({'WARNING'}, f"Tripo job \u201c{snap.get('title')}\u201d is still being sent {waited}: nothing "
+                               "imported yet. Its row in the task list shows the task id once Tripo answers; attach it "
+                               "then, or press Import when it has finished")
+    poller.mirror(snap, context)
+    return {'CANCELLED'}
+
+
+def auto_import(job_id: str, on: bool) -> None:
+    """Whether a job's result imports by itself when it arrives (the jobs this session follows do)."""
+    if on:
+        runtime._live.add(job_id)  # (runtime has no public setter for its set of followed jobs)
+    else:
+        runtime._live.discard(job_id)
+
+
+def task_id_of(snap: dict) -> str:
+    """The task id of a job's current step (else of its last step that has one), or ""."""
+    steps = snap.get("steps") or []
+    idx = int(snap.get("current_step") or 0)
+    if 0 <= idx < len(steps) and steps[idx].get("task_id"):
+        return steps[idx]["task_id"]
+    ids = [s.get("task_id") for s in steps if s.get("task_id")]
+    return ids[-1] if ids else ""
+
+
+def followed_job(task_id: str) -> str | None:
+    """The id of a job of this session that follows ``task_id`` and has not been imported yet (a ``wait_timeout``
+    that ran out leaves one behind), or None: attaching that task id waits for this job instead of a second one."""
+    eng = runtime.engine(create=False)
+    if eng is None or not task_id:
+        return None
+    for snap in reversed(eng.jobs()):
+        if snap.get("imported") or snap.get("state") in ("failed", "cancelled", "needs_attention"):
+            continue
+        if task_id in (snap.get("task_ids") or []):  # any step: a pipeline may have moved on meanwhile
+            return snap["id"]
+    return None
 
 
 def _outputs_text(snap: dict) -> str:

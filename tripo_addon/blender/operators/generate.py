@@ -35,6 +35,12 @@ def title_for(task_type: str, params: dict) -> str:
 class GenerateOperator(TaskOperator):
     """Generation from a prompt and/or images: one single-step job."""
 
+    def draw_binding(self, layout, b) -> None:
+        from .postprocess import option_shown  # (e.g. delight only with texture v3.5)
+
+        if option_shown(self.task_type, b.param, self.safe_params()):
+            super().draw_binding(layout, b)
+
     def build_job(self, context, params):
         job = pipelines.single(self.task_type, params, title=title_for(self.task_type, params))
         version = params.get("model_version") or catalog.default_model_version(self.task_type)
@@ -153,6 +159,16 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
     face_limit: IntProperty(name="Face Limit", description="Low-poly face limit", default=5000, min=48,
                             max=20000, options={'SKIP_SAVE'})
     quad: BoolProperty(name="Quad", description="Low-poly quad topology", default=True, options={'SKIP_SAVE'})
+    lods: IntProperty(name="LODs", description="Text \u2192 Low Poly: make this many LOD levels instead (100/50/25/"
+                      "10 % of the face limit, imported as <name>_LOD0...; no conversion). 0: one low-poly model",
+                      default=0, min=0, max=4, options={'SKIP_SAVE'})
+    smart_uv: BoolProperty(name="Smart UV", description="LODs: unwrap new UVs on every level (decimation v3.0)",
+                           default=False, options={'SKIP_SAVE'})
+    export_fbx: BoolProperty(name="Export FBX", description="LODs: also write them as one FBX for Unity/Unreal "
+                             "(in the download folder)", default=False, options={'SKIP_SAVE'})
+    confirm_cost: BoolProperty(name="Confirm Cost", description="Send even though the estimated cost is above "
+                               "your confirmation threshold (Tripo preferences)", default=False,
+                               options={'SKIP_SAVE'})
     wait: BoolProperty(name="Wait", description="Run to the end and import the result before returning",
                        default=False, options={'SKIP_SAVE'})
     wait_timeout: FloatProperty(name="Wait Timeout", description="With Wait: seconds before giving up (0: none)",
@@ -185,6 +201,21 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
         if p == "LOW_POLY_ASSET":
             layout.prop(self, "face_limit")
             layout.prop(self, "quad")
+            layout.prop(self, "lods")
+            if self.lods:
+                layout.prop(self, "smart_uv")
+                layout.prop(self, "export_fbx")
+        if p != "IMPORT_AND_PROCESS":  # (that one would export the selection just to draw)
+            try:
+                job = self.build_job(context)
+            except Exception as exc:  # noqa: BLE001 - shown while the user edits
+                if catalog.is_tripo_error(exc):
+                    layout.label(text=catalog.user_message(exc)[:90], icon='INFO')
+                    return
+                raise
+            from ..cost_ui import draw_costs
+
+            draw_costs(layout, self, job, context)
 
     def _gen(self) -> dict:
         """Parameters of the pipeline's model generation step (text/image_to_model)."""
@@ -252,11 +283,18 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
         else:  # LOW_POLY_ASSET
             gen = self._gen()
             kwargs = {"face_limit": self.face_limit, "quad": self.quad, "format": self._format()}
+            if self.lods:
+                kwargs["lods"] = self.lods
+                if self.smart_uv:
+                    kwargs["lowpoly"] = {"model_version": "v3.0", "smart_uv": True}
             if "model_version" in gen:
                 kwargs["model_version"] = gen.pop("model_version")
             clash = {k: gen.pop(k) for k in ("face_limit", "quad") if k in gen}  # the model's, not the low-poly's
             job = pipelines.low_poly_asset(self._need(self.prompt, "prompt"), **kwargs, **gen)
             job.steps[0].params.update(clash)
+            if self.lods and self.export_fbx:
+                job.meta["lod_fbx"] = str(runtime.download_dir(runtime.prefs(context))
+                                          / f"{job.meta.get('lod_name') or 'Tripo'}_LODs.fbx")
         job.meta.update({k: v for k, v in meta.items() if v is not None})
         return job
 

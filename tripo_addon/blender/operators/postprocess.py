@@ -130,9 +130,59 @@ class PostOperator(TaskOperator):
         return [*steps, Step(self.task_type, {**pipelines._clean(params), field: source},
                              outputs=pipelines.default_outputs(self.task_type))]
 
+    def draw_binding(self, layout, b) -> None:
+        if option_shown(self.task_type, b.param, self.safe_params()):
+            super().draw_binding(layout, b)
+
+
+#: Options a model version alone accepts: {(task type, option): (version parameter, versions)}. The dialog shows
+#: them only while such a version is chosen (the API refuses them otherwise).
+VERSION_GATED = {
+    ("mesh_segmentation", "segmentation_granularity"): ("model_version", ("v2.0-20260430",)),
+    ("mesh_segmentation", "split_by_connectivity"): ("model_version", ("v2.0-20260430",)),
+    ("texture_model", "delight"): ("model_version", ("v3.5-20260815",)),
+    ("highpoly_to_lowpoly", "smart_uv"): ("model_version", ("v3.0",)),
+    ("text_to_model", "delight"): ("texture_version", ("v3.5-20260815",)),
+    ("image_to_model", "delight"): ("texture_version", ("v3.5-20260815",)),
+    ("multiview_to_model", "delight"): ("texture_version", ("v3.5-20260815",)),
+}
+
+
+def option_shown(task_type: str, name: str, params: dict) -> bool:
+    """True when the dialog offers option ``name`` for the versions chosen in ``params`` (the operator's values)."""
+    gate = VERSION_GATED.get((task_type, name))
+    if gate is None:
+        return True
+    version = params.get(gate[0])
+    if version is None:  # not chosen: Tripo's default version
+        p = catalog.param(task_type, gate[0])
+        version = p.default if p is not None else None
+    return version in gate[1]
+
+
+#: The rig model used for an engine skeleton (unity, unreal, vrm) when no version is chosen: v1.0, Tripo's default,
+#: makes Tripo and Mixamo skeletons only.
+ENGINE_RIG_VERSION = "v2.5-20260210"
+
+
+def engine_rig_version(params: dict) -> str | None:
+    """The rig version to send for an engine skeleton left without a version (v3), else None."""
+    spec = params.get("spec")
+    choices = catalog.param("animate_rig", "model_version")
+    if catalog.api() != "v3" or "model_version" in params or spec not in ("unity", "unreal", "vrm") \
+            or choices is None or ENGINE_RIG_VERSION not in choices.choices:
+        return None
+    return ENGINE_RIG_VERSION
+
 
 class RigOperator(PostOperator):
     """animate_rig: without a rig type, use the object's rig check result, or run the (free) rig check first."""
+
+    def build_job(self, context, params):
+        version = engine_rig_version(params)
+        if version:
+            params["model_version"] = version
+        return super().build_job(context, params)
 
     def add_steps(self, steps, field, source, params, obj):
         if "rig_type" not in params:
@@ -145,6 +195,13 @@ class RigOperator(PostOperator):
                 steps = [*steps, Step("animate_prerigcheck", {"original_model_task_id": source}, download=False)]
                 params["rig_type"] = Ref(check, "output:rig_type")
         return super().add_steps(steps, field, source, params, obj)
+
+    def draw_inputs(self, context, layout):
+        super().draw_inputs(context, layout)
+        version = engine_rig_version(self.safe_params())
+        if version:
+            layout.label(text=f"A {self.safe_params()['spec']} skeleton needs rig v2.5 or v3.0: {version} is used",
+                         icon='INFO')
 
 
 class RetargetOperator(PostOperator):
@@ -162,6 +219,23 @@ class RetargetOperator(PostOperator):
             ]
             source = Ref(check + 1)
         return super().add_steps(steps, field, source, params, obj)
+
+    def build_job(self, context, params):
+        job = super().build_job(context, params)
+        clips_as_files(job)
+        return job
+
+
+def clips_as_files(job) -> None:
+    """v3 retarget with several presets: download one file per clip (``clips.0``...) and import them as one armature
+    with one action per clip (named after the preset)."""
+    last = job.steps[-1]
+    names = last.params.get("animations")
+    if catalog.api() != "v3" or last.task_type != "animate_retarget" or not isinstance(names, list) \
+            or len(names) < 2 or not last.download:
+        return
+    last.outputs = [f"clips.{i}" for i in range(len(names))]
+    job.meta.update(import_as="clips", clip_names=[str(n) for n in names])
 
 
 class ImportModelOperator(TaskOperator):

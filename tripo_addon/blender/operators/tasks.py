@@ -7,7 +7,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from .. import catalog, poller, runtime, scene_io
 from ..properties import PATH_SKIP
-from .base import OnlineOperator, wait_for
+from .base import OnlineOperator, auto_import, followed_job, wait_for
 
 
 def _job_id(op, context) -> str:
@@ -136,6 +136,11 @@ class TRIPO_OT_attach_task(bpy.types.Operator):
         if not task_id:
             self.report({'ERROR'}, "Enter a Tripo task id")
             return {'CANCELLED'}
+        if self.wait and not self.job_id:  # a wait_timeout that ran out: wait for that job, no second one
+            job_id = followed_job(task_id)
+            if job_id is not None:
+                auto_import(job_id, True)
+                return wait_for(self, context, job_id)
         try:
             job_id = runtime.attach(task_id, self.title, job_id=self.job_id or None, context=context)
         except Exception as exc:

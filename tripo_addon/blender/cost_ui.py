@@ -1,0 +1,87 @@
+"""Cost before and after, as the user sees it: step-by-step estimates in dialogs, the confirmation threshold, and
+the credits each step of a job actually used (task list)."""
+
+from __future__ import annotations
+
+from ..jobs import cost
+from . import catalog, runtime
+
+
+def threshold(context=None) -> float:
+    p = runtime.prefs(context)
+    return float(getattr(p, "confirm_above", 0.0) or 0.0) if p is not None else 0.0
+
+
+def costs_of(job) -> list[cost.StepCost]:
+    return cost.before(job, catalog.api())
+
+
+def lines(costs: list[cost.StepCost]) -> list[str]:
+    """The dialog's cost lines: one per step when there are several, then the total."""
+    out = []
+    if len(costs) > 1:
+        out = [f"{c.index + 1}. {c.label}: {cost.text(c.estimate)}" for c in costs]
+    out.append(f"Estimated cost: {cost.text(cost.total(costs))} credits")
+    return out
+
+
+def draw_costs(layout, op, job, context=None) -> None:
+    """Step-by-step estimate, total, and (above the threshold) the Confirm Cost checkbox."""
+    costs = costs_of(job)
+    col = layout.column(align=True)
+    for i, text in enumerate(lines(costs)):
+        col.label(text=text, icon='INFO' if i == 0 else 'BLANK1')
+    problem = cost.needs_confirmation(costs, threshold(context))
+    if problem and hasattr(op, "confirm_cost"):
+        box = layout.box()
+        box.alert = not op.confirm_cost
+        box.label(text=f"Above your threshold ({cost.text(threshold(context))} credits)", icon='ERROR')
+        box.prop(op, "confirm_cost")
+
+
+def refusal(op, job, context=None) -> str | None:
+    """Why the job must not be sent yet (above the threshold and not confirmed), or None."""
+    if getattr(op, "confirm_cost", False):
+        return None
+    return cost.needs_confirmation(costs_of(job), threshold(context))
+
+
+def step_lines(job_id: str) -> list[str]:
+    """After: each step's estimate and the credits Tripo reports it used ("used" once known)."""
+    eng = runtime.engine(create=False)
+    if eng is None or not job_id:
+        return []
+    try:
+        snap = eng.get(job_id)
+    except KeyError:
+        return []
+    costs = cost.after(snap)
+    out = []
+    for c in costs:
+        used = f", used {cost.text(c.used)}" if c.used is not None else ""
+        out.append(f"{c.index + 1}. {c.label}: estimated {cost.text(c.estimate)}{used}")
+    spent = cost.total(costs, used=True)
+    if spent is not None and len(costs) > 1:
+        out.append(f"Used in all: {cost.text(spent)} credits")
+    return out
+
+
+def draw_step_credits(layout, job_id: str) -> None:
+    """Per-step credits of a job (estimated and used), for the task list's detail box."""
+    rows = step_lines(job_id)
+    if not rows:
+        return
+    col = layout.column(align=True)
+    for i, text in enumerate(rows):
+        col.label(text=text, icon='FUND' if i == 0 else 'BLANK1')
+
+
+def draw_confirm(layout, op, credits: float | None, context=None) -> None:
+    """A one-step dialog: the Confirm Cost checkbox when its estimate is above the threshold."""
+    limit = threshold(context)
+    if credits is None or limit <= 0 or credits <= limit or not hasattr(op, "confirm_cost"):
+        return
+    box = layout.box()
+    box.alert = not op.confirm_cost
+    box.label(text=f"Above your threshold ({cost.text(limit)} credits)", icon='ERROR')
+    box.prop(op, "confirm_cost")

@@ -1,0 +1,247 @@
+"""The account's history (v3 ``account/usage``): recent tasks made with this key anywhere (web, another machine, a
+script), paged, read in the background; Import any finished one; and "needs attention" jobs resolved from it.
+
+A job whose create answer was lost is looked up in the same listing (jobs/recover.py): exactly one task of its type
+in its time window, followed by no other job, is attached to it by itself (and the job says so); otherwise its
+candidates are listed to pick from. Nothing is ever sent again.
+"""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from ...jobs import recover
+from .. import catalog, poller, runtime
+from .base import OnlineOperator, wait_for
+
+PAGE = 20
+KIND = "history"
+
+
+class TRIPO_PG_history_row(bpy.types.PropertyGroup):
+    task_id: StringProperty()
+    task_type: StringProperty()
+    status: StringProperty()
+    created: FloatProperty(default=-1.0)
+    credits: FloatProperty(default=-1.0)
+
+
+class TRIPO_PG_attention(bpy.types.PropertyGroup):
+    """A needs-attention job and the tasks of the history that may be its lost one."""
+
+    job_id: StringProperty()
+    title: StringProperty()
+    step: IntProperty()
+    task_type: StringProperty()
+    candidates: StringProperty(description="Task ids, comma separated, newest first")
+
+
+class TRIPO_PG_history(bpy.types.PropertyGroup):
+    rows: CollectionProperty(type=TRIPO_PG_history_row)
+    attention: CollectionProperty(type=TRIPO_PG_attention)
+    active: IntProperty(default=0)
+    offset: IntProperty(default=0, min=0)
+    more: BoolProperty(default=False)
+    loading: BoolProperty(default=False)
+    loaded: BoolProperty(default=False)
+    text: StringProperty()
+
+
+def state(context=None):
+    return getattr((context or bpy.context).window_manager, "tripo_history", None)
+
+
+def _row_dict(r) -> dict:
+    return {"task_id": r.task_id, "type": r.type, "status": r.status, "created": r.created, "credits": r.credits}
+
+
+def request(context=None, offset: int | None = None) -> bool:
+    """Read a page of the history in the background (never on the main thread), and look lost tasks up in it."""
+    reason = runtime.unavailable_reason(context)
+    if reason:
+        raise catalog.validation_error(reason)
+    if runtime.api_version(runtime.prefs(context)) != "v3":
+        raise catalog.validation_error("The account history needs Tripo's API v3: choose the Global or China "
+                                       "address in the Tripo preferences.")
+    st = state(context)
+    off = max(0, st.offset if offset is None else offset) if st is not None else 0
+    runtime.refresh_config(context)
+    eng = runtime.engine()
+    snaps = eng.jobs()  # plain dicts, taken here: the worker never touches the engine's jobs or bpy
+
+    def fetch(client) -> dict:
+        rows = client.usage(PAGE + 1, off)
+        findings = recover.find(client.usage, snaps)
+        return {"offset": off, "rows": [_row_dict(r) for r in rows[:PAGE]], "more": len(rows) > PAGE,
+                "findings": findings, "unique": [f.lost.job_id for f in recover.unique(findings)]}
+
+    started = runtime.background.start(KIND, fetch)
+    if st is not None:
+        st.loading = True
+    return started
+
+
+def apply(context, ok: bool, value) -> None:
+    """Main thread: show the page, attach the lost tasks found for sure, list the other candidates."""
+    st = state(context)
+    if st is None:
+        return
+    st.loading = False
+    if not ok:
+        st.text = f"Could not read your Tripo history: {value}"
+        return
+    st.loaded = True
+    st.text = ""
+    st.offset = value["offset"]
+    st.more = value["more"]
+    st.rows.clear()
+    for r in value["rows"]:
+        row = st.rows.add()
+        row.task_id, row.task_type, row.status = r["task_id"], r["type"], r["status"]
+        row.created = r["created"] if r["created"] is not None else -1.0
+        row.credits = r["credits"] if r["credits"] is not None else -1.0
+    st.attention.clear()
+    attached = []
+    for f in value["findings"]:
+        if f.lost.job_id in value["unique"]:
+            try:
+                runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context,
+                               notice=f"Found in your Tripo history and attached by itself: task {f.found.task_id} "
+                                      f"(the answer to step {f.lost.step + 1} was lost; nothing was sent again).")
+            except Exception as exc:  # noqa: BLE001 - e.g. the job was retried meanwhile
+                if not catalog.is_tripo_error(exc):
+                    raise
+                st.text = catalog.user_message(exc)
+                continue
+            attached.append(f.lost.title or f.lost.job_id)
+            poller.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
+            continue
+        item = st.attention.add()
+        item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
+                                                              f.lost.task_type)
+        item.candidates = ",".join(c.task_id for c in f.candidates)
+    if attached:
+        st.text = f"Found in your history and attached: {', '.join(attached)}"
+        poller.ensure_running(context)
+
+
+#: Seconds between a lost create and the history read that looks for its task (Tripo lists it at once; a short
+#: pause lets a burst of lost creates share one read).
+LOOK_AFTER = 3.0
+_looked: set[str] = set()
+
+
+def look_for_lost(snap: dict) -> bool:
+    """A job now needs attention because a create's answer was lost: read the history once, soon, in the background
+    (v3 only; never twice for the same job in a session). Returns True when a look was scheduled."""
+    if not recover.lost_steps([snap]) or snap.get("id") in _looked or snap.get("api") != "v3":
+        return False
+    _looked.add(snap["id"])
+    if not bpy.app.timers.is_registered(_look):
+        bpy.app.timers.register(_look, first_interval=LOOK_AFTER)
+    return True
+
+
+def _look():
+    try:
+        request()
+        poller.ensure_running()
+    except Exception as exc:  # noqa: BLE001 - offline or no key now: the History panel's refresh does it later
+        st = state()
+        if st is not None and catalog.is_tripo_error(exc):
+            st.text = f"Could not look for a lost task in your history: {catalog.user_message(exc)}"
+    return None
+
+
+def when(epoch: float) -> str:
+    if epoch < 0:
+        return "?"
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(epoch))
+
+
+class TRIPO_OT_refresh_history(OnlineOperator, bpy.types.Operator):
+    """Read your Tripo account's recent tasks (made with this key anywhere) in the background"""
+
+    bl_idname = "tripo.refresh_history"
+    bl_label = "Tripo: Refresh History"
+    bl_options = {'REGISTER'}
+
+    page: IntProperty(name="Page Step", description="-1: newer page, 1: older page, 0: this page",
+                      default=0, options={'SKIP_SAVE'})
+    wait: BoolProperty(name="Wait", description="Wait for the answer and apply it before returning",
+                       default=False, options={'SKIP_SAVE'})
+
+    def execute(self, context):
+        st = state(context)
+        offset = max(0, (st.offset if st is not None else 0) + self.page * PAGE)
+        try:
+            request(context, offset)
+        except Exception as exc:
+            if not catalog.is_tripo_error(exc):
+                raise
+            self.report({'ERROR'}, catalog.user_message(exc))
+            return {'CANCELLED'}
+        if self.wait:
+            runtime.background.join(60.0)
+            poller.drain(context, budget=None)
+            if st is not None and st.text.startswith("Could not"):
+                self.report({'ERROR'}, st.text)
+                return {'CANCELLED'}
+            if st is not None and st.text:
+                self.report({'INFO'}, st.text)
+        else:
+            poller.ensure_running(context)
+        return {'FINISHED'}
+
+
+class TRIPO_OT_history_import(OnlineOperator, bpy.types.Operator):
+    """Download and import a finished task of your Tripo history (no new task is created)"""
+
+    bl_idname = "tripo.history_import"
+    bl_label = "Tripo: Import from History"
+    bl_options = {'REGISTER'}
+
+    task_id: StringProperty(name="Task ID", options={'SKIP_SAVE'})
+    job_id: StringProperty(name="Job", description="Attach to this needs-attention job instead (its lost task)",
+                           options={'SKIP_SAVE'})
+    wait: BoolProperty(name="Wait", default=False, options={'SKIP_SAVE'})
+    wait_timeout: FloatProperty(name="Wait Timeout", default=0.0, min=0.0, options={'SKIP_SAVE'})
+
+    def execute(self, context):
+        st = state(context)
+        row = next((r for r in st.rows if r.task_id == self.task_id), None) if st is not None else None
+        title = f"{catalog.label(row.task_type)} {self.task_id[:8]}" if row is not None else ""
+        try:
+            job_id = runtime.attach(self.task_id, title, job_id=self.job_id or None, context=context)
+        except Exception as exc:
+            if not catalog.is_tripo_error(exc):
+                raise
+            self.report({'ERROR'}, catalog.user_message(exc))
+            return {'CANCELLED'}
+        if st is not None and self.job_id:
+            for i, item in enumerate(st.attention):
+                if item.job_id == self.job_id:
+                    st.attention.remove(i)
+                    break
+        poller.mirror(runtime.engine().get(job_id), context, running=True)
+        if self.wait:
+            return wait_for(self, context, job_id)
+        poller.ensure_running(context)
+        self.report({'INFO'}, f"Following task {self.task_id}: it is imported when downloaded")
+        return {'FINISHED'}
+
+
+CLASSES = (TRIPO_PG_history_row, TRIPO_PG_attention, TRIPO_PG_history, TRIPO_OT_refresh_history,
+           TRIPO_OT_history_import)
+
+
+def attach_properties() -> None:
+    bpy.types.WindowManager.tripo_history = PointerProperty(type=TRIPO_PG_history)
+
+
+def detach_properties() -> None:
+    if hasattr(bpy.types.WindowManager, "tripo_history"):
+        del bpy.types.WindowManager.tripo_history

@@ -1,0 +1,173 @@
+"""LOD chain: LOD0..LODn of the active object by Tripo's decimation (highpoly_to_lowpoly) at chosen face limits,
+imported into one collection as ``<name>_LOD0``... and, on request, exported as one FBX for Unity/Unreal."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+
+from ...jobs import pipelines
+from ...jobs.job import Ref, Step
+from .. import catalog, game_io, runtime, scene_io
+from ..properties import PATH_SKIP
+from .base import OnlineOperator, build_and_run
+from .postprocess import result_group, source_problem, tripo_source
+
+
+def source_faces(objects) -> int:
+    """Triangles of the meshes (what Tripo's face limits count)."""
+    return sum(len(p.vertices) - 2 for o in objects if o.type == 'MESH' for p in o.data.polygons)
+
+
+def base_name(name: str) -> str:
+    """An engine-friendly base name: ``Knight.001`` -> ``Knight``; no spaces or punctuation."""
+    name = re.sub(r"\.\d{3}$", "", name)
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "Tripo"
+
+
+def parse_limits(text: str) -> list[int]:
+    """``"20000, 10000, 5000"`` (``k`` allowed: ``"5k"``) -> [20000, 10000, 5000]; refuses anything else."""
+    out: list[int] = []
+    for part in [p.strip().lower() for p in text.split(",") if p.strip()]:
+        m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(k?)", part.replace("_", ""))
+        if m is None:
+            raise catalog.validation_error(f"Face limit {part!r} is not a number: write them like 20000, 10000, "
+                                           "5000 (or 20k, 10k, 5k).")
+        out.append(int(float(m.group(1)) * (1000 if m.group(2) else 1)))
+    return out
+
+
+class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
+    """Make LOD0..LODn of the active object with Tripo's decimation (one task per level) and import them into one
+    collection, named <name>_LOD0, <name>_LOD1... as game engines expect"""
+
+    bl_idname = "tripo.make_lods"
+    bl_label = "Tripo: Make LODs"
+    bl_options = {'REGISTER'}
+
+    face_limits: StringProperty(
+        name="Face Limits", description="Faces per level, LOD0 first, comma separated (500-20,000 each). Empty: "
+        "100 %, 50 %, 25 % and 10 % of the source's faces", options={'SKIP_SAVE'})
+    smart_uv: BoolProperty(name="Smart UV", description="Unwrap new UVs on every level (decimation v3.0)",
+                           default=False, options={'SKIP_SAVE'})
+    quad: BoolProperty(name="Quad", description="Quad faces (FBX from Tripo; 10,000 faces at most)",
+                       default=False, options={'SKIP_SAVE'})
+    export_fbx: BoolProperty(name="Export FBX", description="Also write the LODs as one FBX for Unity or Unreal",
+                             default=False, options={'SKIP_SAVE'})
+    fbx_path: StringProperty(name="FBX File", description="Where the FBX goes (empty: <name>_LODs.fbx in the "
+                             "download folder)", subtype='FILE_PATH', options=PATH_SKIP)
+    confirm_cost: BoolProperty(name="Confirm Cost", description="Send even though the cost is above your "
+                               "confirmation threshold (preferences)", default=False, options={'SKIP_SAVE'})
+    wait: BoolProperty(name="Wait", description="Run to the end and import the result before returning",
+                       default=False, options={'SKIP_SAVE'})
+    wait_timeout: FloatProperty(name="Wait Timeout", default=0.0, min=0.0, options={'SKIP_SAVE'})
+
+    @classmethod
+    def unavailable(cls, context):
+        return (catalog.retired_reason("highpoly_to_lowpoly") or runtime.unavailable_reason(context)
+                or source_problem("highpoly_to_lowpoly", context))
+
+    def invoke(self, context, _event):
+        if not self.face_limits:
+            self.face_limits = ", ".join(str(n) for n in self.limits(context))
+        return context.window_manager.invoke_props_dialog(self, width=420)
+
+    def limits(self, context) -> list[int]:
+        if self.face_limits.strip():
+            return parse_limits(self.face_limits)
+        group = result_group(context, context.active_object)
+        return pipelines.lod_limits(source_faces(group) or pipelines.LOD_MAX)
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        obj = context.active_object
+        group = result_group(context, obj)
+        layout.label(text=f"{obj.name}: {source_faces(group):,} faces", icon='MESH_DATA')
+        layout.prop(self, "face_limits")
+        layout.prop(self, "smart_uv")
+        layout.prop(self, "quad")
+        layout.prop(self, "export_fbx")
+        if self.export_fbx:
+            layout.prop(self, "fbx_path")
+        try:
+            job = self.build_job(context, export=False)
+        except Exception as exc:  # noqa: BLE001 - shown, not raised, while the user edits
+            layout.label(text=str(getattr(exc, "user_message", "") or exc)[:90], icon='ERROR')
+            return
+        from ..cost_ui import draw_costs
+
+        draw_costs(layout, self, job)
+
+    def build_job(self, context, *, export: bool = True):
+        obj = context.active_object
+        limits = self.limits(context)
+        if not limits:
+            raise catalog.validation_error("Give at least one face limit (e.g. 20000, 10000, 5000).")
+        name = base_name(obj.name)
+        src = tripo_source(obj)
+        lowpoly = {"quad": True} if self.quad else None
+        group = result_group(context, obj) if src is not None else scene_io.selected_meshes(context)
+        if src is not None:
+            job = pipelines.lod_chain(src[0], limits, smart_uv=self.smart_uv, lowpoly=lowpoly, name=name)
+        else:
+            job = pipelines.lod_chain(Ref(0), limits, smart_uv=self.smart_uv, lowpoly=lowpoly, name=name)
+            path = scene_io.export_selection_glb(context, runtime.exports_dir(), obj.name) if export else "mesh.glb"
+            job.steps.insert(0, Step("import_model", {"file": str(path)}, upload="sts", download=False))
+        job.meta.update(source_objects=[o.name for o in group], location=scene_io.source_location(group))
+        if self.export_fbx:
+            path = bpy.path.abspath(self.fbx_path.strip()) if self.fbx_path.strip() else \
+                str(runtime.download_dir(runtime.prefs(context)) / f"{name}_LODs.fbx")
+            job.meta["lod_fbx"] = str(Path(path).with_suffix(".fbx"))
+        return job
+
+    def execute(self, context):
+        return build_and_run(self, context, lambda: self.build_job(context))
+
+
+def lod_collection(obj):
+    """The LOD collection (made by Make LODs) holding ``obj``, or None."""
+    if obj is None:
+        return None
+    return next((c for c in obj.users_collection if c.get("tripo_lods")), None)
+
+
+class TRIPO_OT_export_lods(bpy.types.Operator):
+    """Export the active object's LOD collection (<name>_LOD0...) as one FBX for Unity or Unreal"""
+
+    bl_idname = "tripo.export_lods"
+    bl_label = "Tripo: Export LODs as FBX"
+    bl_options = {'REGISTER'}
+
+    filepath: StringProperty(name="File", subtype='FILE_PATH', options=PATH_SKIP)
+    filter_glob: StringProperty(default="*.fbx", options={'HIDDEN'})
+
+    @classmethod
+    def poll(cls, context):
+        if lod_collection(context.active_object) is None:
+            cls.poll_message_set("Select an object of a LOD collection (made by Tripo: Make LODs)")
+            return False
+        return True
+
+    def invoke(self, context, _event):
+        coll = lod_collection(context.active_object)
+        self.filepath = str(runtime.download_dir(runtime.prefs(context)) / f"{coll.name}.fbx")
+        context.window_manager.fileselect_add(self)
+        return {'RUNNING_MODAL'}
+
+    def execute(self, context):
+        coll = lod_collection(context.active_object)
+        path = bpy.path.abspath(self.filepath) or str(runtime.download_dir() / f"{coll.name}.fbx")
+        try:
+            saved = game_io.export_lods_fbx(context, coll, Path(path).with_suffix(".fbx"))
+        except scene_io.ImportFailed as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        self.report({'INFO'}, f"Exported {len(coll.objects)} LODs to {saved}")
+        return {'FINISHED'}
+
+
+CLASSES = (TRIPO_OT_make_lods, TRIPO_OT_export_lods)
