@@ -106,8 +106,10 @@ def run_parent(args: argparse.Namespace) -> int:
 
         (scratch / "user").mkdir()
         (scratch / "tmp").mkdir()
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BLENDER_", "PYTHONPATH"))}
+        (scratch / "home").mkdir()  # the default download folder is ~/Documents/Tripo or ~/Tripo: keep it throw-away
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("BLENDER_", "PYTHONPATH", "XDG_CONFIG"))}
         env.update(BLENDER_USER_RESOURCES=str(scratch / "user"), TMPDIR=str(scratch / "tmp"),
+                   HOME=str(scratch / "home"), USERPROFILE=str(scratch / "home"),
                    TRIPO_DEMO_ZIP=str(zpath), TRIPO_DEMO_KEY=key, TRIPO_DEMO_URL=base_url,
                    TRIPO_DEMO_OUT=str(out), TRIPO_DEMO_PROMPT=args.prompt, PYTHONUNBUFFERED="1")
         env.setdefault("NO_PROXY", "127.0.0.1,localhost")

@@ -76,8 +76,9 @@ def test_send_without_a_mesh_is_refused(ext, connected):
 
 
 def test_late_result_after_opening_another_file_hides_nothing(ext, connected, user_mesh, tmp_path):
-    """A step on MyRock finishes after another file (with its own "MyRock") was opened: that object stays visible;
-    the result still lands."""
+    """A step on MyRock finishes after another file (with its own "MyRock") was opened: it is not imported there by
+    itself (issue 10.6: results belong to their file), the row offers Import; imported by hand, it lands and that
+    object stays visible."""
     assert bpy.ops.tripo.texture_model(texture_prompt="moss") == {'FINISHED'}  # not waited for
     bpy.ops.wm.read_homefile(use_empty=True)  # (load_post runs, as for any file opened)
     bpy.ops.mesh.primitive_cube_add()
@@ -87,6 +88,11 @@ def test_late_result_after_opening_another_file_hides_nothing(ext, connected, us
     row = lambda: bpy.context.window_manager.tripo.tasks[-1]  # noqa: E731
     from blender_helpers import drain_until
 
-    drain_until(ext, lambda: len(bpy.context.window_manager.tripo.tasks) and row().imported)
-    assert new_objects(before)
+    eng = ext.runtime.engine()
+    job_id = eng.jobs()[-1]["id"]
+    drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
+    ext.poller.drain()
+    assert new_objects(before) == [] and not row().imported and "press Import" in row().notice
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
+    assert new_objects(before) and row().imported
     assert not other.hide_get() and not other.hide_render

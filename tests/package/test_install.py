@@ -26,8 +26,10 @@ def install_report(built_zip, emulator, tmp_path_factory, write_glb):
     tmp.mkdir()
     glb = write_glb(work / "tetra.glb")
     out = work / "report.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BLENDER_", "TRIPO_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "BLENDER_", "TRIPO_", "XDG_CONFIG"))}
+    (work / "home").mkdir()  # the default download folder (~/Documents/Tripo or ~/Tripo) stays in the test's folder
     env.update(BLENDER_USER_RESOURCES=str(user), TMPDIR=str(tmp), TRIPO_ZIP=str(built_zip),
+               HOME=str(work / "home"), USERPROFILE=str(work / "home"),
                TRIPO_BASE_URL=emulator.base_url, TRIPO_API_KEY=key, PROBE_GLB=str(glb), PROBE_OUT=str(out),
                TRIPO_CA_BUNDLE=emulator.s3_ca_file or "", PROBE_README=str(HERE.parents[1] / "README.md"),
                NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")

@@ -5,6 +5,7 @@ No bpy here either; it only adapts the api's data to what properties and panels 
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from ..api import tasks as api_tasks
@@ -65,27 +66,36 @@ def enum_items(task_type_name: str, name: str, *, auto: bool = True) -> list[tup
     """Items for an EnumProperty over a parameter's choices; with ``auto`` an "Auto" item comes first."""
     p = param(task_type_name, name)
     if p is None:
-        return [(AUTO, "Auto", "Let Tripo decide")]
+        return [(AUTO, "Auto", "Let Tripo decide", 0)]
     return enum_items_for(p) if auto or not p.choices else enum_items_required(p)
 
 
-def enum_items_for(p) -> list[tuple[str, str, str]]:
-    """"Auto" (unset: Tripo's default applies) followed by the parameter's choices."""
+def stable_number(identifier: str) -> int:
+    """The value an enum item is stored under in .blend files: derived from its identifier, so it never changes
+    when the catalogue gains, loses or reorders choices (Blender stores an enum's number, by default its position:
+    adding a model version at the front used to turn every saved choice into another). "Auto" is 0, as before."""
+    if identifier == AUTO:
+        return 0
+    return zlib.crc32(identifier.encode("utf-8")) & 0x7FFFFFFF or 1
+
+
+def enum_items_for(p) -> list[tuple[str, str, str, int]]:
+    """"Auto" (unset: Tripo's default applies) followed by the parameter's choices (stable numbers)."""
     key = ("auto", p.name, tuple(p.choices), p.default)
     items = _enum_cache.get(key)
     if items is None:
         default = f" ({pretty(p.default)})" if p.default not in (None, "") else ""
-        items = [(AUTO, f"Auto{default}", "Not sent: Tripo applies its default")]
-        items.extend((str(c), pretty(c), f"{p.name} = {c}") for c in p.choices)
+        items = [(AUTO, f"Auto{default}", "Not sent: Tripo applies its default", 0)]
+        items.extend((str(c), pretty(c), f"{p.name} = {c}", stable_number(str(c))) for c in p.choices)
         _enum_cache[key] = items
     return items
 
 
-def enum_items_required(p) -> list[tuple[str, str, str]]:
+def enum_items_required(p) -> list[tuple[str, str, str, int]]:
     key = ("required", p.name, tuple(p.choices))
     items = _enum_cache.get(key)
     if items is None:
-        items = [(str(c), pretty(c), f"{p.name} = {c}") for c in p.choices]
+        items = [(str(c), pretty(c), f"{p.name} = {c}", stable_number(str(c))) for c in p.choices]
         _enum_cache[key] = items
     return items
 

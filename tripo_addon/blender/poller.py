@@ -73,6 +73,15 @@ def _find_item(state, job_id: str):
     return -1, None
 
 
+def safe_text(value) -> str:
+    """Text Blender can store: a lone surrogate (e.g. from a broken server message or file name) makes a string
+    property raise TypeError; it is shown escaped instead."""
+    text = value if isinstance(value, str) else str(value)
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def mirror(snap: dict, context=None, *, running: bool | None = None):
     """Copy a job snapshot into its task-list row (created when missing). Returns the row."""
     state = _state(context)
@@ -86,13 +95,13 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     steps = snap.get("steps") or []
     cur = _current_step(snap)
     last = _last_step(snap)
-    item.name = snap.get("title") or snap["id"]
-    item.kind = snap.get("kind") or ""
-    item.task_type = cur.get("task_type") or last.get("task_type") or ""
-    item.task_id = (cur.get("task_id") or last.get("task_id") or "")
-    item.task_ids = ", ".join(snap.get("task_ids") or [])
+    item.name = safe_text(snap.get("title") or snap["id"])
+    item.kind = safe_text(snap.get("kind") or "")
+    item.task_type = safe_text(cur.get("task_type") or last.get("task_type") or "")
+    item.task_id = safe_text(cur.get("task_id") or last.get("task_id") or "")
+    item.task_ids = safe_text(", ".join(snap.get("task_ids") or []))
     item.state = snap.get("state") or ""
-    item.status = cur.get("status") or ""
+    item.status = safe_text(cur.get("status") or "")
     item.steps = len(steps)
     item.step = min(len(steps), int(snap.get("current_step") or 0) + 1)
     item.progress = max(0, min(100, int(snap.get("progress") or 0)))
@@ -104,12 +113,17 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     error = snap.get("error") or ""
     if not error and snap.get("state") not in ("succeeded", "cancelled"):
         error = cur.get("error") or ""
-    item.error = error
-    item.notice = snap.get("notice") or ""
+    item.error = safe_text(error)
+    item.notice = safe_text(snap.get("notice") or "")
+    if not item.notice and snap.get("state") == "succeeded" and not snap.get("imported"):
+        if snap["id"] in _undone:
+            item.notice = UNDONE_TEXT
+        elif not runtime.import_here((snap.get("meta") or {}).get("scene")):
+            item.notice = ELSEWHERE_TEXT
     item.can_import = bool(snap.get("can_import"))
     item.imported = bool(snap.get("imported"))
     item.final = bool(snap.get("final"))
-    item.result_files = "\n".join(snap.get("result_files") or [])
+    item.result_files = safe_text("\n".join(snap.get("result_files") or []))
     if running is not None:
         item.running = running
     elif item.final or snap.get("state") == "needs_attention":
@@ -117,7 +131,7 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
     item.updated = float(snap.get("updated") or time.time())
     preview = _preview_file(snap)
     if preview and preview != item.preview_path:
-        item.preview_path = preview
+        item.preview_path = safe_text(preview)
     return item
 
 
@@ -193,16 +207,19 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if snap.get("state") != "succeeded" or (snap.get("imported") and not force):
         return None
     meta = snap.get("meta") or {}
+    if not force and not runtime.import_here(meta.get("scene")):
+        _offer_import(_state(context), job_id)  # another file is open now: the row offers Import instead
+        return None
     prov = _provenance(snap)
     files = snap.get("result_files") or []
     p = runtime.prefs(context)
     options = scene_io.ImportOptions.from_prefs(p)
-    if meta.get("location") is not None:
+    same_file = _sources_here(meta)
+    if same_file and meta.get("location") is not None:  # the source's place means nothing in another file
         options.location = tuple(meta["location"])
     steps = snap.get("steps") or []
     if steps and steps[0].get("task_type") == "import_model":
         options.turn = 0.0  # the user's own mesh comes back as it was sent
-    same_file = _sources_here(meta)
     if same_file and (p is None or p.hide_source):
         options.hide = list(meta.get("source_objects") or [])
     result = scene_io.ImportResult()
@@ -216,6 +233,9 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
                                options=options)
     if same_file:
         _apply_outputs(snap, meta)
+    _undone.discard(job_id)
+    if result.objects or result.images:
+        _in_scene[job_id] = prov["tripo_task_id"]  # watched: an undo may take it away again
     eng.mark_imported(job_id)
     state = _state(context)
     if state is not None:
@@ -223,6 +243,43 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         if item is not None:
             item.saved_path = "\n".join(result.saved)
     return result
+
+
+_in_scene: dict[str, str] = {}  # job id -> task id of results imported in this session (undo can remove them)
+_undone: set[str] = set()  # jobs whose import an undo took away (their rows say so)
+UNDONE_TEXT = "Removed by undo: press Import to bring it back"
+
+
+def check_undone(context=None) -> list[str]:
+    """After an undo (or redo): results whose objects are gone are no longer "imported"; their rows offer Import
+    again. An import pushed from a timer has its own undo step, which Ctrl+Z, and "Adjust Last Operation" on the
+    user's previous operator, can take away. Returns the job ids found gone."""
+    eng = runtime.engine(create=False)
+    if eng is None or not _in_scene:
+        return []
+    gone = [j for j, task_id in _in_scene.items() if not scene_io.result_present(task_id)]
+    state = _state(context)
+    for job_id in gone:
+        del _in_scene[job_id]
+        _undone.add(job_id)
+        try:
+            eng.mark_imported(job_id, False)
+            item = mirror(eng.get(job_id), context)
+        except KeyError:  # removed from the list meanwhile
+            continue
+        if item is not None and state is not None:
+            item.notice = UNDONE_TEXT
+    if gone:
+        tag_redraw(context)
+    return gone
+
+
+@persistent
+def _on_undo(*_args):
+    try:
+        check_undone()
+    except Exception:
+        log.exception("Tripo: checking results after undo failed")
 
 
 def _sources_here(meta: dict) -> bool:
@@ -251,6 +308,17 @@ def _should_autoimport(job_id: str, context) -> bool:
     return runtime.is_live(job_id) and (p is None or p.auto_import)
 
 
+ELSEWHERE_TEXT = "Finished for another file: press Import to add it to this one"
+
+
+def _offer_import(state, job_id: str) -> None:
+    if state is None:
+        return
+    _i, item = _find_item(state, job_id)
+    if item is not None and not item.imported:
+        item.notice = ELSEWHERE_TEXT
+
+
 # ==================================================================================================== drain
 def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     """Apply pending engine events and background results on the main thread. Returns how many were handled."""
@@ -272,7 +340,10 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
     if eng is not None:
         for event in eng.drain():
             handled += 1
-            _apply_event(event, context, eng)
+            try:  # each event on its own: one that cannot be shown must not drop the rest of the batch
+                _apply_event(event, context, eng)
+            except Exception as exc:
+                _event_failed(state, event, exc)
     for kind, ok, value in runtime.background.take():
         handled += 1
         _apply_background(state, kind, ok, value)
@@ -291,7 +362,7 @@ def drain(context=None, *, budget: float | None = IMPORT_BUDGET) -> int:
             log.warning("import of job %s failed: %s", job_id, exc)
             _, item = _find_item(state, job_id)
             if item is not None:
-                item.error = str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}"
+                item.error = safe_text(str(exc) if isinstance(exc, scene_io.ImportFailed) else f"Import failed: {exc}")
         if budget is not None and time.monotonic() - start > budget:
             break
     runtime.refresh_balance_if_due()  # after the imports: a result never waits for this
@@ -339,15 +410,22 @@ def _apply_event(event, context, eng) -> None:
     snap = event.snapshot or {}
     state = _state(context)
     if kind == "notice" and not event.job_id:
-        state.notice = event.message
+        state.notice = safe_text(event.message)
         return
     if snap.get("id"):
-        item = mirror(snap, context, running=eng.is_running(snap["id"]))
-        if item is not None and event.message and kind in ("notice", "failed"):
-            item.notice = event.message if kind == "notice" else item.notice
+        try:
+            item = mirror(snap, context, running=eng.is_running(snap["id"]))
+        except Exception as exc:  # the row could not show it; the import below must still happen
+            _event_failed(state, event, exc)
+            item = None
+        if item is not None and event.message and kind == "notice":
+            item.notice = safe_text(event.message)
     if kind == "finished":
         _fetch_preview(snap)
-    if kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
+    if kind == "finished" and snap.get("state") == "succeeded" and not snap.get("imported") \
+            and not runtime.import_here((snap.get("meta") or {}).get("scene")):
+        _offer_import(state, event.job_id)  # started from another file: never imported here by itself
+    elif kind == "finished" and snap.get("can_import") and _should_autoimport(event.job_id, context):
         runtime.queue_import(event.job_id)
     elif kind == "finished" and not snap.get("result_files") and snap.get("state") == "succeeded" \
             and not snap.get("imported"):
@@ -360,6 +438,20 @@ def _apply_event(event, context, eng) -> None:
         history.look_for_lost(snap)
     if kind in ("finished", "failed"):
         runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
+
+
+def _event_failed(state, event, exc: Exception) -> None:
+    """Report an event that could not be applied (console and the job's row), safely encoded."""
+    text = safe_text(f"This update could not be shown ({type(exc).__name__}: {exc}); the job itself goes on.")
+    log.warning("Tripo: job %s: %s", event.job_id or "-", text)
+    if state is None or not event.job_id:
+        return
+    try:
+        _i, item = _find_item(state, event.job_id)
+        if item is not None:
+            item.notice = text
+    except Exception:  # noqa: BLE001 - reporting must not fail the batch either
+        log.debug("could not show the failure on the row", exc_info=True)
 
 
 def _fetch_preview(snap: dict) -> None:
@@ -589,6 +681,8 @@ def watch_access() -> None:
 def _on_load_post(*_args):
     # WindowManager properties were reset and modal operators ended with the old file: rebuild both.
     runtime.file_loaded()
+    _in_scene.clear()  # another file: its undo history has nothing to do with earlier imports
+    _undone.clear()
     try:
         mirror_all()
     except Exception:
@@ -606,6 +700,9 @@ def install() -> None:
     _installed = True
     if _on_load_post not in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.append(_on_load_post)
+    for handlers in (bpy.app.handlers.undo_post, bpy.app.handlers.redo_post):
+        if _on_undo not in handlers:
+            handlers.append(_on_undo)
     runtime.engine()  # reads the journal (no network) so the task list shows earlier jobs
     runtime.ensure_resumed()
     mirror_all()
@@ -619,6 +716,11 @@ def uninstall() -> None:
     _remove_timers()  # a running poller dies with its class; its timer must not outlive it
     while _on_load_post in bpy.app.handlers.load_post:
         bpy.app.handlers.load_post.remove(_on_load_post)
+    for handlers in (bpy.app.handlers.undo_post, bpy.app.handlers.redo_post):
+        while _on_undo in handlers:
+            handlers.remove(_on_undo)
+    _in_scene.clear()
+    _undone.clear()
     for fn in (_start_soon, _watch_access):
         if bpy.app.timers.is_registered(fn):
             bpy.app.timers.unregister(fn)

@@ -84,7 +84,8 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
     # -- files -----------------------------------------------------------------------------------------------
     download_dir: StringProperty(
         name="Download Folder",
-        description="Where results are downloaded. Empty: the extension's own user folder",
+        description="Where results are downloaded (a folder you own: it stays when the add-on is removed). "
+        "Empty: Tripo in your Documents folder (or your home folder)",
         subtype='DIR_PATH',
         update=_changed,
     )
@@ -152,10 +153,12 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
     )
     max_parallel: IntProperty(
         name="Parallel Tasks",
-        description="How many Tripo tasks may run at once (Tripo's own limit is 10, or less for some types)",
+        description="How many Tripo tasks may run at once (Tripo's own limit is 10, or less for some types). "
+        "Applies at once",
         default=10,
         min=1,
         max=10,
+        update=lambda _self, context: runtime.parallel_changed(context),
     )
     confirm_above: FloatProperty(
         name="Confirm Above",
@@ -213,8 +216,13 @@ def draw_preferences(prefs, layout, context) -> None:
             box.prop(prefs, name)
     else:
         box.prop(prefs, "download_dir")
-        if not prefs.download_dir.strip():
+        problem = runtime.download_folder_note(prefs)
+        if problem:
+            box.label(text=problem, icon='ERROR')
+        elif not prefs.download_dir.strip():
             box.label(text=f"Default: {runtime.default_download_dir()}", icon='FILE_FOLDER')
+            box.label(text="Results stay there when the add-on is removed; .blend files keep pointing at them",
+                      icon='INFO')
         box.prop(prefs, "proxy")
         box.prop(prefs, "ca_bundle")
         box.prop(prefs, "max_parallel")

@@ -11,6 +11,7 @@ import logging
 import os
 import queue
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -121,17 +122,74 @@ def user_dir(name: str) -> Path:
     return Path(bpy.utils.extension_path_user(base_package, path=name, create=True))
 
 
+DEFAULT_FOLDER_NAME = "Tripo"
+PREFS_WHERE = "in the Tripo 3D add-on preferences (Network)"
+
+
 def default_download_dir() -> Path:
-    return user_dir("downloads")
+    """Where results go unless the preferences name a folder: a visible folder the user owns (``~/Documents/Tripo``,
+    else ``~/Tripo``), never the extension's user folder, which Blender deletes when the extension is removed (paid
+    results, and the files saved .blend files point to, would go with it)."""
+    home = Path.home()
+    docs = _xdg_documents(home) or home / "Documents"
+    return (docs if docs.is_dir() else home) / DEFAULT_FOLDER_NAME
+
+
+def _xdg_documents(home: Path) -> Path | None:
+    """The documents folder a Linux desktop names (it may be translated, e.g. ~/Dokumente), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    config = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "user-dirs.dirs"
+    try:
+        text = config.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        key, _, value = line.strip().partition("=")
+        if key == "XDG_DOCUMENTS_DIR":
+            value = value.strip().strip('"').replace("$HOME", str(home))
+            path = Path(value)
+            return path if path.is_absolute() and path != home else None
+    return None
+
+
+def _download_folder(p=None) -> tuple[Path, str | None]:
+    """(the download folder, why it cannot be used or None). Checked locally; nothing is created."""
+    custom = p.download_dir.strip() if p is not None else ""
+    if not custom:
+        return default_download_dir(), None
+    if custom.startswith("//") and not bpy.data.filepath:
+        return default_download_dir(), (
+            f"The download folder {custom} is relative to the .blend file, but this file has not been saved yet; "
+            f"save the file first, or choose a full folder path {PREFS_WHERE}")
+    folder = Path(bpy.path.abspath(custom))
+    if not folder.is_absolute():
+        return default_download_dir(), (
+            f"The download folder {custom} is not a full path (it would land wherever Blender was started from); "
+            f"choose a full folder path {PREFS_WHERE}, or clear it to use {default_download_dir()}")
+    if folder.parent == folder:
+        return default_download_dir(), (
+            f"The download folder {folder} is the top of a disk; choose a folder of its own {PREFS_WHERE}, or clear "
+            f"it to use {default_download_dir()}")
+    if folder.exists() and not folder.is_dir():
+        return default_download_dir(), (
+            f"The download folder {folder} is a file, not a folder; choose a folder {PREFS_WHERE}, or clear it to "
+            f"use {default_download_dir()}")
+    return folder, None
+
+
+def download_folder_note(p) -> str | None:
+    """What is wrong with the folder in the preferences (drawn there; local checks only, no disk writes)."""
+    return _download_folder(p)[1]
 
 
 def download_dir(p=None) -> Path:
+    """The folder results are saved in (created by the first download, not before: enabling the add-on leaves the
+    user's home alone). Never raises: an unusable folder in the preferences (see :func:`download_dir_problem`, which
+    every action that downloads checks first) falls back to the default."""
     if p is None:
         p = prefs()
-    custom = p.download_dir.strip() if p is not None else ""
-    path = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return _download_folder(p)[0]
 
 
 def state_dir() -> Path:
@@ -163,6 +221,13 @@ def refresh_config(context=None) -> None:
             _config_version += 1
     if _engine is not None and p is not None:
         _engine.download_dir = download_dir(p)
+
+
+def parallel_changed(context=None) -> None:
+    """"Parallel Tasks" changed: the running engine follows at once (no restart)."""
+    p = prefs(context)
+    if _engine is not None and p is not None:
+        _engine.set_max_parallel(p.max_parallel)
 
 
 def settings_changed() -> None:
@@ -249,8 +314,9 @@ def download_dir_problem(p=None) -> str | None:
     """Why results could not be saved in the download folder, or None. Checked before a task is paid for."""
     if p is None:
         p = prefs()
-    custom = p.download_dir.strip() if p is not None else ""
-    folder = Path(bpy.path.abspath(custom)) if custom else default_download_dir()
+    folder, problem = _download_folder(p)
+    if problem:
+        return problem
     try:
         folder.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=folder):
@@ -258,11 +324,11 @@ def download_dir_problem(p=None) -> str | None:
         free = shutil.disk_usage(folder).free
     except OSError as exc:
         return (f"The download folder {folder} cannot be written to ({exc.strerror or exc}); choose another "
-                "download folder in the add-on preferences (Network), or clear it to use the default")
+                f"download folder {PREFS_WHERE}, or clear it to use the default")
     if free < MIN_FREE_BYTES:
         return (f"Only {free / 1048576:.1f} MB of disk space is free in the download folder {folder}, and a Tripo "
                 f"result can take up to {MIN_FREE_BYTES >> 20} MB; free some space or choose another download folder "
-                "in the add-on preferences (Network)")
+                f"{PREFS_WHERE}")
     return None
 
 
@@ -274,25 +340,28 @@ def submit(job, context=None) -> str:
     refresh_config(context)
     eng = engine()
     ensure_resumed(context)
+    job.meta.setdefault("scene", scene_token())  # its result belongs to this file (auto-imported only here)
     job_id = eng.submit(job)
     _live.add(job_id)
     return job_id
 
 
 def attach(task_id: str, title: str = "", *, job_id: str | None = None, context=None, notice: str = "") -> str:
-    reason = unavailable_reason(context)
+    reason = unavailable_reason(context) or download_dir_problem(prefs(context))
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
     eng = engine()
     ensure_resumed(context)
     new_id = eng.attach(task_id, title, job_id=job_id, notice=notice) if job_id else eng.attach(task_id, title)
+    if not job_id:
+        eng.set_meta(new_id, "scene", scene_token())
     _live.add(new_id)
     return new_id
 
 
 def retry(job_id: str, context=None) -> None:
-    reason = unavailable_reason(context)
+    reason = unavailable_reason(context) or download_dir_problem(prefs(context))
     if reason:
         raise catalog.validation_error(reason)
     refresh_config(context)
@@ -323,6 +392,20 @@ def same_scene(token: dict | None) -> bool:
     return bool(token.get("file")) and token.get("file") == bpy.data.filepath
 
 
+def import_here(token: dict | None) -> bool:
+    """True when a result whose job carries ``token`` may import by itself into the file open now: the file it was
+    started from (the same load in this process, or that saved file opened again after a restart). A job started in
+    an unsaved file may still land in the unsaved scene Blender starts with after a restart (never in a saved file).
+    Jobs without a token (older journals, engine scripts) import anywhere, as before."""
+    if not token:
+        return True
+    if token.get("file") and token.get("file") == bpy.data.filepath:
+        return True  # that saved file (again)
+    if token.get("pid") == os.getpid():
+        return token.get("gen") == _file_generation
+    return (token.get("file") or "") == bpy.data.filepath
+
+
 def is_live(job_id: str) -> bool:
     return job_id in _live
 
@@ -330,6 +413,12 @@ def is_live(job_id: str) -> bool:
 def queue_import(job_id: str) -> None:
     if job_id not in _pending_imports:
         _pending_imports.append(job_id)
+
+
+def drop_import(job_id: str) -> None:
+    """Forget a pending import (its job was removed from the list)."""
+    while job_id in _pending_imports:
+        _pending_imports.remove(job_id)
 
 
 def take_import() -> str | None:

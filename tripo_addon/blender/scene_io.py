@@ -117,15 +117,28 @@ def safe_extract(zip_path: str | os.PathLike, dest: str | os.PathLike | None = N
 
 
 def expand(files: list[str]) -> list[Path]:
-    """Result files with zips replaced by their (safely extracted) contents."""
+    """Result files with zips replaced by their contents (extracted by the worker; see :func:`zip_members`)."""
     out: list[Path] = []
     for f in files:
         p = Path(f)
         if p.suffix.lower() == ".zip":
-            out.extend(sorted(safe_extract(p)))
+            out.extend(sorted(zip_members(p)))
         else:
             out.append(p)
     return out
+
+
+def zip_members(zip_path: Path) -> list[Path]:
+    """A result zip's members: extracted once by the job's worker, so an import (or Import Again) only reads them.
+    A zip from an older version of the add-on is extracted here once, safely, and remembered."""
+    from ..jobs import results
+
+    done = results.extracted(zip_path)
+    if done is not None:
+        return done
+    files = safe_extract(zip_path, results.extract_dir(zip_path))
+    results.record(zip_path, files)
+    return files
 
 
 # ==================================================================================================== import
@@ -422,6 +435,17 @@ def push_undo(message: str) -> None:
         bpy.ops.ed.undo_push(message=message[:60])
     except RuntimeError:  # no undo stack (e.g. while Blender is starting)
         pass
+
+
+def result_present(task_id: str) -> bool:
+    """True while anything imported from the task (an object in a scene, or an image) is in the file: an undo can
+    take an import away without the add-on being told (see poller.check_undone)."""
+    if not task_id:
+        return True
+    for obj in bpy.data.objects:
+        if obj.get("tripo_task_id") == task_id and obj.users_scene:
+            return True
+    return any(img.get("tripo_task_id") == task_id for img in bpy.data.images)
 
 
 def load_image(path: str | os.PathLike, name: str = "", provenance: dict | None = None):

@@ -48,6 +48,7 @@ from ..api.errors import (
 from ..api.localfiles import check_local_file
 from ..api.submit import placeholder_input
 from . import events as ev
+from . import results as result_files
 from .events import Event, EventQueue
 from .hub import PollHub
 from .job import Job, JobState, Ref, Step, encode_value, iter_refs, new_id
@@ -62,6 +63,7 @@ FAILED_STATUSES = frozenset({"failed", "banned", "expired", "cancelled"})
 IMAGE_EXTS = frozenset({"png", "jpg", "jpeg", "webp"})
 MESH_EXTS = frozenset({"glb", "fbx", "obj", "stl"})
 FILE_SLOT_KINDS = frozenset({"file", "files", "texture_prompt"})
+SUBMIT_GRACE = 10.0  # seconds shutdown() waits for a POST /task in flight (its task is paid for; its id must be kept)
 UPLOAD_MAX_AGE = 12 * 3600.0  # uploaded tokens live about 24 h; re-upload older ones before submitting
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 _UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
@@ -170,6 +172,12 @@ def local_files(step: Step) -> list[str]:
 def main_output_key(task_type: str, output: dict) -> str | None:
     """The output a user wants from a task: its model, else its image (splat, depth)."""
     return api_outputs.main_key(output)
+
+
+def _extract_zip(path: Any) -> None:
+    """A zip result is extracted here, in the worker, once and checked (not on Blender's main thread at import)."""
+    if str(path).lower().endswith(".zip"):
+        result_files.extract(path)
 
 
 @dataclass
@@ -314,7 +322,9 @@ class Engine:
         notices[:0] = load_notices
         for job in jobs:
             self._jobs[job.id] = job
+        self._adopt_late_ids()
         notices += self._adopt_secondaries()
+        self._adopt_late_ids()  # (those of adopted secondaries too)
         if self.role == "primary":
             self._retain()
         for msg in notices:
@@ -433,6 +443,7 @@ class Engine:
         Returns the ids of the jobs whose worker was started by this call.
         """
         self._check_open()
+        self._adopt_late_ids()
         started: list[str] = []
         attention: list[Job] = []
         report: list[Job] = []
@@ -495,6 +506,13 @@ class Engine:
         """
         self._check_open()
         self._await_worker_exit(job_id)
+        if any(j.id == job_id for j in self._adopt_late_ids()):  # created as Blender closed: follow it, never pay twice
+            with self._lock:
+                job = self._get_job(job_id)
+            if job.state in S.ACTIVE:
+                self._start(job)
+                self._post_update(job)
+                return
         with self._lock:
             job = self._get_job(job_id)
             if job_id in self._runs and job.state in S.STOPPED:
@@ -521,14 +539,21 @@ class Engine:
         self._start(job)
         self._post_update(job)
 
-    def mark_imported(self, job_id: str) -> None:
-        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write."""
+    def mark_imported(self, job_id: str, imported: bool = True) -> None:
+        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write.
+        ``imported=False``: the result left the scene (undone), so it is offered for import again."""
         with self._lock:
             job = self._get_job(job_id)
-            job.imported = True
+            job.imported = bool(imported)
             job.updated = time.time()
         self._save_soon()
         self._post_update(job)
+
+    def set_meta(self, job_id: str, key: str, value: Any) -> None:
+        """Add a plain value to a job's ``meta`` (journaled with the next save)."""
+        with self._lock:
+            self._get_job(job_id).meta[key] = value
+        self._save_soon()
 
     def forget(self, job_id: str) -> None:
         """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk."""
@@ -590,13 +615,20 @@ class Engine:
         out: list[Event] = []
         while max_events is None or len(out) < max_events:
             try:
-                out.append(self.events.get_nowait())
+                event = self.events.get_nowait()
             except queue.Empty:
                 break
+            if event.job_id and event.job_id not in self._jobs:
+                continue  # a forgotten (removed) job: its late events are moot, the others' are kept
+            out.append(event)
         return out
 
-    def shutdown(self, timeout: float = 2.0) -> None:
-        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable."""
+    def shutdown(self, timeout: float = 2.0, submit_grace: float = SUBMIT_GRACE) -> None:
+        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable.
+
+        A worker whose ``POST /task`` is in flight gets up to ``submit_grace`` more seconds: the task it creates is
+        paid for, and its id must be journaled. An answer later still is kept in the journal's late-id file, which
+        the next engine reads (a quitting process may not live that long: then the job asks for attention)."""
         with self._lock:
             self._stopping = True
             runs = list(self._runs.values())
@@ -609,6 +641,7 @@ class Engine:
         for run in runs:
             if run.thread is not None and run.thread.ident is not None:  # started (not dropped by the launcher)
                 run.thread.join(max(0.0, deadline - time.monotonic()))
+        self._await_creates(runs, submit_grace)
         stuck = [r for r in runs if r.thread is not None and r.thread.is_alive()]
         if stuck:  # a request in flight cannot be interrupted; the daemon thread ends when it returns
             frames = sys._current_frames()
@@ -628,6 +661,94 @@ class Engine:
             log.exception("final journal save failed")
         self._journal.close()
         self._dir_lock.release()
+
+    @staticmethod
+    def _in_create(run: _Run) -> bool:
+        """True while the run's POST /task may be in flight (journaled as submitting, no task id yet)."""
+        steps = run.job.steps
+        step = steps[run.step_index] if 0 <= run.step_index < len(steps) else None
+        return step is not None and step.state == S.SUBMITTING and not step.task_id
+
+    def _await_creates(self, runs: list[_Run], grace: float) -> None:
+        deadline = time.monotonic() + max(0.0, grace)
+        for run in runs:
+            thread = run.thread
+            if thread is not None and thread.is_alive() and self._in_create(run):
+                log.info("Tripo job %s: waiting for the answer to its task creation before closing", run.job.id)
+                thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _adopt_late_ids(self) -> list[Job]:
+        """Give steps the task ids that arrived after an earlier engine closed its journal (see
+        :meth:`Journal.note_task_id`). Such a step was journaled ``submitting`` without an id: it is followed again
+        instead of asking for attention (and a retry polls it instead of paying for a second task)."""
+        records = self._journal.late_ids()
+        if not records:
+            return []
+        changed: list[Job] = []
+        with self._lock:
+            for rec in records:
+                job = self._jobs.get(str(rec.get("job")))
+                idx = rec["step"]
+                if job is None or not 0 <= idx < len(job.steps) or job.steps[idx].task_id:
+                    continue
+                step = job.steps[idx]
+                step.task_id = rec["task_id"]
+                step.state, step.status, step.error = S.QUEUED, "queued", ""
+                if job.state in S.ACTIVE or job.state == S.NEEDS_ATTENTION:
+                    job.state = S.QUEUED
+                    job.error = ""
+                job.notice = (f"Task {step.task_id} was created while Blender was closing; its id was kept and the "
+                              "job follows it (it was not sent again).")
+                job.updated = time.time()
+                changed.append(job)
+        if changed:
+            try:
+                self._save(important=True, must=True)
+            except JournalError as exc:
+                log.warning("journal: late task ids not merged yet: %s", exc)
+                return changed
+
+        def done(rec: dict) -> bool:
+            job = self._jobs.get(str(rec.get("job")))
+            idx = rec["step"]
+            return job is None or not 0 <= idx < len(job.steps) or bool(job.steps[idx].task_id)
+
+        self._journal.drop_late_ids(done)
+        for job in changed:
+            self._post_update(job)
+        return changed
+
+    def _take_late_ids(self, other: Journal) -> None:
+        """Copy another (adopted) journal's late task ids into this one's, so they are merged like our own."""
+        for rec in other.late_ids():
+            try:
+                self._journal.note_task_id(str(rec.get("job")), rec["step"], rec["task_id"])
+            except OSError as exc:
+                log.error("Tripo task %s (job %s) could not be carried over (%s): attach it by this id",
+                          rec["task_id"], rec.get("job"), exc)
+
+    def _keep_task_id(self, job: Job, idx: int, task_id: str, exc: Exception) -> None:
+        """The journal refused the id of a task just created (closed by shutdown, or failing): keep it in the late-id
+        file, and tell the user the id (a notice, and the log) so it can be attached whatever happens."""
+        try:
+            self._journal.note_task_id(job.id, idx, task_id)
+        except OSError as late_exc:
+            log.error("Tripo task %s (job %s, step %d) was created but could not be recorded (%s; %s): attach it "
+                      "by this id", task_id, job.id, idx + 1, exc, late_exc)
+        else:
+            log.warning("Tripo task %s (job %s) was created as the job log closed; kept for the next start", task_id,
+                        job.id)
+        if not self._journal.closed:
+            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
+
+    def set_max_parallel(self, n: int) -> None:
+        """Change "Parallel Tasks" live: every group's limit follows at once (jobs waiting for a slot start when the
+        limit grows; running ones are never stopped when it shrinks)."""
+        self.max_parallel = max(1, int(n))
+        for name, slots in self._slots.items():
+            with slots._lock:
+                slots.limit = max(1, min(GROUP_LIMITS.get(name, self.max_parallel), self.max_parallel))
+                slots._grant()
 
     def pause(self) -> list[str]:
         """Stop every worker without cancelling its job (e.g. online access was turned off). Nothing is lost: a task
@@ -661,10 +782,12 @@ class Engine:
             lock = DirLock(path.with_suffix(".lock"))
             if not lock.acquire():
                 continue  # still running
-            jobs, msgs = Journal(self.state_dir, name=path.name).load()
+            secondary = Journal(self.state_dir, name=path.name)
+            jobs, msgs = secondary.load()
             notices += msgs
             for job in jobs:
                 self._jobs.setdefault(job.id, job)
+            self._take_late_ids(secondary)
             adopted.append((path, lock))
         if adopted:
             try:
@@ -676,7 +799,7 @@ class Engine:
                 return notices
             for path, lock in adopted:
                 lock.release()
-                for p in (path, path.with_suffix(".lock")):
+                for p in (path, path.with_suffix(".lock"), path.with_name(path.name + ".late-ids")):
                     try:
                         p.unlink()
                     except OSError:
@@ -1189,9 +1312,9 @@ class Engine:
             if job.state not in S.STOPPED:
                 job.state = S.QUEUED
         try:
-            self._save(important=True)
-        except JournalError as exc:  # the task exists: keep following it in memory, tell the user its id
-            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
+            self._save(important=True, must=True)
+        except JournalError as exc:  # the task exists: keep following it in memory; its id must not be lost
+            self._keep_task_id(job, idx, str(task_id), exc)
         self._post_update(job)
         if run.cancelled:
             raise _Interrupted()
@@ -1423,6 +1546,7 @@ class Engine:
             self._check_stop(run)
             # the output just polled: its URLs are fresh, no GET /task before the file
             path = client.download(step.task_id, key, dest, cancel=run.stop, progress=progress, output=output)
+            _extract_zip(path)
             with self._lock:
                 step.files.append(str(path))
         with self._lock:
@@ -1543,6 +1667,8 @@ class Engine:
         self._post(Event(job.id, ev.UPDATE, snap))
 
     def _post(self, event: Event) -> None:
+        if event.job_id and event.job_id not in self._jobs:
+            return  # forgotten while its worker was still ending: its row must not come back
         self.events.put(event)
 
     def _records(self) -> list[dict]:

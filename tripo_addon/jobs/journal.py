@@ -20,6 +20,7 @@ from .job import Job
 log = logging.getLogger(__name__)
 
 FILE_NAME = "jobs.json"
+_LATE_LOCK = threading.RLock()  # late-id records of every journal of this process (an old and a new engine)
 VERSION = 1
 
 
@@ -155,6 +156,56 @@ class Journal:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    # -- late task ids -----------------------------------------------------------------------------------------
+    # A POST /task answered after the log was closed (quit or disable with a request in flight) must not lose the
+    # id of a task that exists (and is paid for). It goes to a small side file, appended and fsynced, which also works
+    # after close() (it never overwrites another engine's log); the next engine reads it and gives the step its id.
+    @property
+    def late_path(self) -> Path:
+        return self.dir / f"{self.name}.late-ids"
+
+    def note_task_id(self, job_id: str, step: int, task_id: str) -> None:
+        """Record a created task's id for a step whose journaling failed or came too late (raises OSError)."""
+        line = json.dumps({"job": job_id, "step": int(step), "task_id": task_id, "at": time.time()}) + "\n"
+        with _LATE_LOCK:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            with open(self.late_path, "a", encoding="utf-8") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+            _fsync_dir(self.dir)
+
+    def late_ids(self) -> list[dict]:
+        """The recorded late task ids (never raises; unreadable lines are skipped)."""
+        with _LATE_LOCK:
+            try:
+                text = self.late_path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                return []
+        out: list[dict] = []
+        for line in text.splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(rec, dict) and isinstance(rec.get("task_id"), str) and isinstance(rec.get("step"), int):
+                out.append(rec)
+        return out
+
+    def drop_late_ids(self, done: Callable[[dict], bool]) -> None:
+        """Remove the records ``done`` says are now in the log (or moot); keep the others (and any added since)."""
+        with _LATE_LOCK:
+            keep = [r for r in self.late_ids() if not done(r)]
+            try:
+                if keep:
+                    tmp = self.late_path.with_name(self.late_path.name + ".tmp")
+                    tmp.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+                    os.replace(tmp, self.late_path)
+                else:
+                    self.late_path.unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("could not tidy %s: %s", self.late_path, exc)
 
     def _write(self, records: list[dict] | Callable[[], Iterable[Job | dict]]) -> None:
         if callable(records):

@@ -104,14 +104,15 @@ def _format_items(_self, _context):
     if "format" not in _cache:
         items = [('DEFAULT', "Pipeline Default", "FBX (USDZ for image \u2192 format)"),
                  ('NONE', "None", "No conversion: keep Tripo's GLB (image \u2192 animated only)")]
-        items += [i for i in catalog.enum_items("convert_model", "format", auto=False) if i[0] != AUTO]
+        # operator values are never saved (SKIP_SAVE): plain positional items, so the first one is the default
+        items += [i[:3] for i in catalog.enum_items("convert_model", "format", auto=False) if i[0] != AUTO]
         _cache["format"] = items
     return _cache["format"]
 
 
 def _animation_items(_self, _context):
     if "animation" not in _cache:
-        items = [i for i in catalog.enum_items("animate_retarget", "animation", auto=False) if i[0] != AUTO]
+        items = [i[:3] for i in catalog.enum_items("animate_retarget", "animation", auto=False) if i[0] != AUTO]
         _cache["animation"] = items or [("preset:walk", "preset:walk", "")]
     return _cache["animation"]
 

@@ -194,8 +194,8 @@ class TRIPO_OT_remove_job(_JobOperator, bpy.types.Operator):
         eng = runtime.engine(create=False)
         if eng is None or not job_id:
             return {'CANCELLED'}
-        eng.forget(job_id)
-        eng.drain()  # events of a forgotten job are moot
+        eng.forget(job_id)  # its queued and late events are dropped by the engine; other jobs' events stay queued
+        runtime.drop_import(job_id)
         poller.remove_row(job_id, context)
         return {'FINISHED'}
 
@@ -212,7 +212,14 @@ class TRIPO_OT_open_folder(bpy.types.Operator):
     def execute(self, context):
         import os
 
-        path = self.path or str(runtime.download_dir(runtime.prefs(context)))
+        path = self.path
+        if not path:
+            path = str(runtime.download_dir(runtime.prefs(context)))
+            try:
+                os.makedirs(path, exist_ok=True)  # (made by the first download; the button may come first)
+            except OSError as exc:
+                self.report({'ERROR'}, f"Cannot create the download folder {path}: {exc.strerror or exc}")
+                return {'CANCELLED'}
         folder = path if os.path.isdir(path) else os.path.dirname(path)
         if not os.path.isdir(folder):
             self.report({'ERROR'}, f"No such folder: {folder}")
