@@ -269,7 +269,7 @@ def test_pipeline_step_lists(tmp_path):
 
     assert set(pipelines.PIPELINES) == {
         "text_to_final", "image_to_final", "image_to_animated", "mesh_editing", "import_and_process",
-        "text_to_image_to_model", "low_poly_asset",
+        "text_to_image_to_model", "low_poly_asset", "image_to_views_to_model",
     }  # fmt: skip
 
 

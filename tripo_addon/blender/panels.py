@@ -258,6 +258,9 @@ class TRIPO_UL_tasks(bpy.types.UIList):
             text = f"{kind} {item.progress}%"
             if item.eta >= 0:
                 text += f" \u00b7 {_eta(item.eta)}"
+            if item.notice.startswith("Waiting for the image slot") or (
+                    item.notice.startswith("Waiting for a free slot") and item.task_type in catalog.IMAGE_RESULT):
+                text = "waiting for the image slot"  # v3: one image task at a time per account
             sub = right.row()
             sub.ui_units_x = 6
             sub.progress(factor=item.progress / 100.0, type='BAR', text=text)
@@ -374,6 +377,7 @@ class TRIPO_MT_main(bpy.types.Menu):
             layout.operator(cls.bl_idname, text=catalog.label(cls.task_type))
         layout.separator()
         layout.operator("tripo.run_pipeline", text="Run Pipeline\u2026")
+        layout.menu("TRIPO_MT_v3")  # panels_v3: four views, image to image, depth, splat
         layout.operator("tripo.attach_task", text="Attach Task by ID")
         layout.operator("tripo.make_lods", text="Make LODs\u2026")
         layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")

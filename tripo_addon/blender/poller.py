@@ -227,8 +227,10 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if special is not None:
         result = special
     elif files:
-        result = scene_io.import_files(context, files, title=snap.get("title") or job_id, provenance=prov,
-                                       options=options)
+        from .importers import import_result  # v3 results with their own importer (views, depth, splat, UV)
+
+        result = import_result(context, snap, files, title=snap.get("title") or job_id, provenance=prov,
+                               options=options)
     if same_file:
         _apply_outputs(snap, meta)
     _undone.discard(job_id)

@@ -5,7 +5,7 @@ import logging
 
 import bpy
 
-from . import game_panel, operators, panels, poller, preferences, properties
+from . import game_panel, operators, panels, panels_v3, poller, preferences, properties
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +16,7 @@ CLASSES = (
     *poller.CLASSES,
     *panels.CLASSES,
     *game_panel.CLASSES,
+    *panels_v3.CLASSES,
 )
 
 _registered: list[type] = []

@@ -1226,7 +1226,7 @@ class Engine:
         if any(g.used >= g.limit for g in groups):
             with self._lock:
                 step.state = S.PENDING
-                job.notice = "Waiting for a free Tripo slot (your account runs a limited number of tasks at once)."
+                job.notice = _slot_notice([g.name for g in groups if g.used >= g.limit])
             self._post_update(job)
         for g in groups:
             run.wake_at = math.inf  # woken by another job's end, whose own activity the main thread sees
@@ -1250,7 +1250,7 @@ class Engine:
             self._notice(job, msg)
         self._check_stop(run)
         with self._lock:
-            if job.notice.startswith("Waiting for a free Tripo slot"):
+            if job.notice.startswith(SLOT_NOTICES):
                 job.notice = ""
             step.submitted_at = time.time()
         self._set(job, step, S.SUBMITTING, important=True, must=True)  # fsynced before the POST: never sent twice
@@ -1718,6 +1718,17 @@ class Engine:
 
     def __repr__(self) -> str:  # pragma: no cover
         return f"<Engine {len(self._jobs)} jobs, {len(self._runs)} running, state_dir={self.state_dir}>"
+
+
+SLOT_NOTICES = ("Waiting for a free Tripo slot", "Waiting for the image slot")
+
+
+def _slot_notice(full: list[str]) -> str:
+    """What a job waiting for an account pool says (v3 runs one image task at a time per account)."""
+    if any(name.endswith("image") for name in full):
+        return ("Waiting for the image slot: Tripo runs one image task (image generation, four views, view edits) "
+                "at a time per account; this one starts when the running one ends.")
+    return "Waiting for a free Tripo slot (your account runs a limited number of tasks at once)."
 
 
 def iter_snapshots(engine: Engine) -> Iterable[dict]:  # pragma: no cover - convenience

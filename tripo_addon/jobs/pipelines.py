@@ -16,6 +16,18 @@ from ..api import outputs as out
 from .job import Job, Ref, Step
 
 PREVIEW = [out.PREVIEW]
+#: Task types whose result is several files: what a step of that type downloads when it does not say.
+DEFAULT_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "generate_multiview_image": out.VIEWS,
+    "edit_multiview_image": out.VIEWS,
+    "mesh_uv": (out.MODEL, out.UV_RENDER),
+}
+
+
+def default_outputs(task_type: str) -> list[str] | None:
+    """The outputs a step of ``task_type`` downloads by default (None: its main result only)."""
+    keys = DEFAULT_OUTPUTS.get(task_type)
+    return list(keys) if keys else None
 
 
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +55,8 @@ def single(
 ) -> Job:
     """A one-step job of any task type (``params`` as the task's request fields, minus ``type``)."""
     params = _clean(dict(params or {}))
+    if outputs is None:
+        outputs = default_outputs(task_type)
     if not title:
         hint = params.get("prompt") or params.get("file")
         if isinstance(hint, str) and hint:
@@ -285,7 +299,8 @@ def send_back(
         kind="send_back",
         steps=[
             Step("import_model", {"file": _path(mesh_path)}, download=False),
-            Step(step_type, _clean({**(params or {}), "original_model_task_id": Ref(0)})),
+            Step(step_type, _clean({**(params or {}), "original_model_task_id": Ref(0)}),
+                 outputs=default_outputs(step_type)),
         ],
     )
 
@@ -360,6 +375,28 @@ def low_poly_asset(
     )
 
 
+def image_to_views_to_model(
+    image: str | os.PathLike | dict, *, edits: dict[str, str] | None = None, views: dict | None = None, **gen: Any
+) -> Job:
+    """Pipeline (v3): generate_multiview_image -> [edit_multiview_image] -> multiview_to_model.
+
+    The four views are downloaded too (the sidebar shows them); ``edits``: {view: prompt} changes some views before
+    the model is made from them (by the views task's id).
+    """
+    steps = [Step("generate_multiview_image", _clean({"file": _path(image), **(views or {})}),
+                  outputs=list(out.VIEWS))]
+    if edits:
+        steps.append(Step("edit_multiview_image", {"original_task_id": Ref(0), "prompts": dict(edits)},
+                          outputs=list(out.VIEWS)))
+    steps.append(Step("multiview_to_model", _clean({"original_task_id": Ref(len(steps) - 1), **gen})))
+    return Job(
+        title=f"{_name(image) if not isinstance(image, dict) else 'image'} \u2192 views \u2192 model",
+        kind="pipeline:image_to_views_to_model",
+        steps=steps,
+    )
+
+
+
 # ==================================================================================================== LOD chain
 LOD_RATIOS = (1.0, 0.5, 0.25, 0.1)
 LOD_MIN, LOD_MAX = 500, 20_000   # highpoly_to_lowpoly's face_limit range (v2.0 / v3.0)
@@ -397,7 +434,7 @@ def lod_chain(source: Any, limits: list[int], *, smart_uv: bool = False, lowpoly
     return job
 
 
-#: The seven pipelines of the Tripo skill, by name.
+#: The seven pipelines of the Tripo skill, by name (and v3's image -> views -> model).
 PIPELINES = {
     "text_to_final": text_to_final,
     "image_to_final": image_to_final,
@@ -406,4 +443,5 @@ PIPELINES = {
     "import_and_process": import_and_process,
     "text_to_image_to_model": text_to_image_to_model,
     "low_poly_asset": low_poly_asset,
+    "image_to_views_to_model": image_to_views_to_model,
 }

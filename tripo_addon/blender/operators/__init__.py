@@ -1,7 +1,7 @@
 """Operators, one family per module: generate, postprocess (the active object), tasks (the list), account."""
 
 from .. import catalog
-from . import account, generate, history, lod, postprocess, tasks
+from . import account, generate, history, images, lod, postprocess, tasks, v3_props, views
 
 _ORDER = list(catalog.task_types())
 #: one operator per task type (``tripo.<task_type>``), in the API's order
@@ -9,6 +9,6 @@ TASK_OPERATORS = tuple(
     sorted((*generate.OPERATORS, *postprocess.OPERATORS), key=lambda cls: _ORDER.index(cls.task_type))
 )
 CLASSES = (*TASK_OPERATORS, generate.TRIPO_OT_run_pipeline, *tasks.CLASSES, *account.CLASSES, *lod.CLASSES,
-           *history.CLASSES)
+           *history.CLASSES, *v3_props.CLASSES, *views.CLASSES, *images.CLASSES)
 
 __all__ = ["CLASSES", "TASK_OPERATORS", "account", "generate", "history", "lod", "postprocess", "tasks"]

@@ -92,6 +92,8 @@ PIPELINES = (
     ('IMPORT_AND_PROCESS', "Selection \u2192 Step", "send the selected meshes to Tripo and run one step on them"),
     ('TEXT_TO_IMAGE_TO_MODEL', "Text \u2192 Image \u2192 Model", "text_to_image, then image_to_model on that image"),
     ('LOW_POLY_ASSET', "Text \u2192 Low Poly", "text_to_model, highpoly_to_lowpoly, then convert_model"),
+    ('IMAGE_TO_VIEWS_TO_MODEL', "Image \u2192 Views \u2192 Model",
+     "four views from the image (shown in the sidebar), then a model from them (API v3)"),
 )
 PIPELINE_DEFAULT_FORMAT = {"TEXT_TO_FINAL": "FBX", "IMAGE_TO_FINAL": "USDZ", "IMAGE_TO_ANIMATED": "FBX",
                            "LOW_POLY_ASSET": "FBX"}
@@ -184,7 +186,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
         if p in ("TEXT_TO_FINAL", "MESH_EDITING", "TEXT_TO_IMAGE_TO_MODEL", "LOW_POLY_ASSET"):
             layout.prop(self, "prompt")
             layout.prop(self, "negative_prompt")
-        if p in ("IMAGE_TO_FINAL", "IMAGE_TO_ANIMATED"):
+        if p in ("IMAGE_TO_FINAL", "IMAGE_TO_ANIMATED", "IMAGE_TO_VIEWS_TO_MODEL"):
             layout.prop(self, "image")
         if p != "IMPORT_AND_PROCESS":
             layout.prop(self, "model_version")
@@ -273,6 +275,8 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             job.title = f"{meshes[0].name} \u2192 {catalog.label(self.step)}"
             meta["source_objects"] = [o.name for o in meshes]
             meta["location"] = scene_io.source_location(meshes)
+        elif p == 'IMAGE_TO_VIEWS_TO_MODEL':
+            job = pipelines.image_to_views_to_model(_path(self._need(self.image, "image")), **self._gen())
         elif p == 'TEXT_TO_IMAGE_TO_MODEL':
             gen = self._gen()
             image = {"negative_prompt": gen.pop("negative_prompt")} if "negative_prompt" in gen else None

@@ -127,7 +127,8 @@ class PostOperator(TaskOperator):
         return job
 
     def add_steps(self, steps: list, field: str, source, params: dict, obj) -> list:
-        return [*steps, Step(self.task_type, {**pipelines._clean(params), field: source})]
+        return [*steps, Step(self.task_type, {**pipelines._clean(params), field: source},
+                             outputs=pipelines.default_outputs(self.task_type))]
 
     def draw_binding(self, layout, b) -> None:
         if option_shown(self.task_type, b.param, self.safe_params()):

@@ -1,0 +1,159 @@
+"""image_to_splat: a Gaussian splat (antimatter15 ``.splat``) as a coloured point cloud Blender's viewport shows.
+
+A ``.splat`` is a list of 32-byte records: position (3 float32), scale (3 float32), colour RGBA (4 uint8) and
+rotation (4 uint8, quaternion as ``q * 128 + 128``). Blender has no Gaussian splat renderer: each splat becomes a
+vertex of a mesh with a ``Col`` colour attribute (the active colour: Solid view > Attribute shows it), ``opacity``,
+``radius`` (from the scale) and ``scale`` attributes; a Geometry Nodes modifier turns the vertices into points of
+that radius with a material reading ``Col``, so Material Preview and renders show coloured points. What is not shown:
+the splats' elliptical shape, rotation and soft, view-dependent blending (open the saved ``.splat`` in a splat viewer
+for those). Positions are read Y-up (as Tripo's models) and turned Z-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from .. import scene_io
+
+RECORD = 32
+DTYPE = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
+NODE_GROUP = "Tripo Splat Points"
+MAX_POINTS = 20_000_000
+LIMITS = ("Blender shows the splat as coloured points (Material Preview or Solid > Attribute); the Gaussian shapes, "
+          "rotations and soft blending are not shown: open the .splat file in a splat viewer for those.")
+
+
+def parse(data: bytes) -> np.ndarray:
+    """The records of a .splat file (structured array with pos, scale, rgba, rot). Raises ImportFailed."""
+    if not data:
+        raise scene_io.ImportFailed("The splat file is empty: nothing to show. Run Image to Splat again.")
+    if len(data) % RECORD:
+        raise scene_io.ImportFailed(f"This is not a .splat file Blender can read: its size ({len(data)} bytes) is not "
+                                    f"a multiple of {RECORD}-byte records. It stays saved on disk.")
+    rec = np.frombuffer(data, dtype=DTYPE)
+    if len(rec) > MAX_POINTS:
+        raise scene_io.ImportFailed(f"The splat has {len(rec):,} points, more than Blender can show comfortably "
+                                    f"({MAX_POINTS:,}); it stays saved on disk.")
+    if not np.isfinite(rec["pos"]).all():
+        raise scene_io.ImportFailed("The splat file holds invalid positions (NaN or infinite); it stays saved on disk.")
+    return rec
+
+
+def srgb_to_linear(c: np.ndarray) -> np.ndarray:
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def import_splat(context, files: list[str], *, title: str, provenance: dict,
+                 options: scene_io.ImportOptions) -> scene_io.ImportResult:
+    paths = [f for f in files if Path(f).suffix.lower() == ".splat"] or list(files)
+    if not paths:
+        raise scene_io.ImportFailed("The splat task returned no file; attach the task again later.")
+    rec = parse(Path(paths[0]).read_bytes())
+    obj = build(context, rec, title=title, options=options)
+    obj["tripo_splat_file"] = str(paths[0])
+    scene_io.tag([obj], provenance)
+    result = scene_io.ImportResult(objects=[obj])
+    result.collection_name = obj.users_collection[0].name if obj.users_collection else ""
+    scene_io.push_undo(f"Import Tripo result: {title}")
+    return result
+
+
+def build(context, rec: np.ndarray, *, title: str, options: scene_io.ImportOptions):
+    """A mesh of one vertex per splat with colour/opacity/radius/scale attributes and the points modifier."""
+    n = len(rec)
+    name = f"{' '.join(str(title).split())[:48]} splat"
+    pos = rec["pos"].astype(np.float32)
+    co = np.empty((n, 3), dtype=np.float32)
+    co[:, 0], co[:, 1], co[:, 2] = pos[:, 0], -pos[:, 2], pos[:, 1]  # Y-up -> Z-up
+    mesh = bpy.data.meshes.new(name)
+    mesh.vertices.add(n)
+    mesh.vertices.foreach_set("co", co.ravel())
+    rgba = rec["rgba"].astype(np.float32) / 255.0
+    rgba[:, :3] = srgb_to_linear(rgba[:, :3])
+    col = mesh.color_attributes.new("Col", 'FLOAT_COLOR', 'POINT')
+    col.data.foreach_set("color", rgba.ravel())
+    mesh.color_attributes.active_color = col
+    try:
+        mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
+    except AttributeError:  # pragma: no cover
+        pass
+    scale = np.abs(rec["scale"].astype(np.float32))
+    _attr(mesh, "opacity", 'FLOAT', "value", rgba[:, 3])
+    _attr(mesh, "radius", 'FLOAT', "value", np.clip(scale.mean(axis=1), 1e-5, None))
+    _attr(mesh, "scale", 'FLOAT_VECTOR', "vector", scale[:, [0, 2, 1]])
+    mesh.update()
+    obj = bpy.data.objects.new(name, mesh)
+    if options.collection_per_task:
+        coll = bpy.data.collections.new(scene_io._unique_collection_name(title))
+        context.scene.collection.children.link(coll)
+    else:
+        coll = context.scene.collection
+    coll.objects.link(obj)
+    if options.place_at_cursor:
+        obj.location = context.scene.cursor.location.copy()
+    obj["tripo_splat_points"] = n
+    obj["tripo_note"] = LIMITS
+    try:
+        mod = obj.modifiers.new("Splat Points", 'NODES')
+        mod.node_group = _node_group(_material())
+    except (RuntimeError, KeyError, AttributeError, TypeError):  # the vertex colours still show in Solid view
+        pass
+    for o in context.view_layer.objects:
+        o.select_set(False)
+    if obj.name in context.view_layer.objects:
+        obj.select_set(True)
+        context.view_layer.objects.active = obj
+    return obj
+
+
+def _attr(mesh, name: str, kind: str, field: str, values: np.ndarray) -> None:
+    attr = mesh.attributes.new(name, kind, 'POINT')
+    attr.data.foreach_set(field, np.ascontiguousarray(values, dtype=np.float32).ravel())
+
+
+def _material():
+    mat = bpy.data.materials.get("Tripo Splat")
+    if mat is not None:
+        return mat
+    mat = bpy.data.materials.new("Tripo Splat")
+    if bpy.app.version < (5, 0, 0) and not mat.use_nodes:  # always on from 5.0
+        mat.use_nodes = True
+    nodes, links = mat.node_tree.nodes, mat.node_tree.links
+    bsdf = next((n for n in nodes if n.type == 'BSDF_PRINCIPLED'), None)
+    attr = nodes.new('ShaderNodeAttribute')
+    attr.attribute_name = "Col"
+    if bsdf is not None:
+        links.new(attr.outputs["Color"], bsdf.inputs["Base Color"])
+        emission = bsdf.inputs.get("Emission Color") or bsdf.inputs.get("Emission")
+        if emission is not None:
+            links.new(attr.outputs["Color"], emission)
+            strength = bsdf.inputs.get("Emission Strength")
+            if strength is not None:
+                strength.default_value = 0.6
+    return mat
+
+
+def _node_group(material):
+    """Mesh to Points (radius from the ``radius`` attribute) -> Set Material."""
+    ng = bpy.data.node_groups.get(NODE_GROUP)
+    if ng is not None:
+        return ng
+    ng = bpy.data.node_groups.new(NODE_GROUP, 'GeometryNodeTree')
+    ng.interface.new_socket("Geometry", in_out='INPUT', socket_type='NodeSocketGeometry')
+    ng.interface.new_socket("Geometry", in_out='OUTPUT', socket_type='NodeSocketGeometry')
+    nodes, links = ng.nodes, ng.links
+    gin, gout = nodes.new('NodeGroupInput'), nodes.new('NodeGroupOutput')
+    to_points = nodes.new('GeometryNodeMeshToPoints')
+    radius = nodes.new('GeometryNodeInputNamedAttribute')
+    radius.data_type = 'FLOAT'
+    radius.inputs["Name"].default_value = "radius"
+    set_mat = nodes.new('GeometryNodeSetMaterial')
+    set_mat.inputs["Material"].default_value = material
+    links.new(gin.outputs[0], to_points.inputs["Mesh"])
+    links.new(radius.outputs["Attribute"], to_points.inputs["Radius"])
+    links.new(to_points.outputs["Points"], set_mat.inputs["Geometry"])
+    links.new(set_mat.outputs["Geometry"], gout.inputs[0])
+    return ng
