@@ -8,7 +8,7 @@ dialect turns them into its wire body. One typed builder per task type (``text_t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .params import MAX_NEGATIVE, MAX_PROMPT, VIEWS, Catalog, Param, TaskType, check_task_id, prompt_problem

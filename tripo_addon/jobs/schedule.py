@@ -24,6 +24,7 @@ class Slots:
     def __init__(self, name: str, limit: int) -> None:
         self.name = name
         self.limit = max(1, int(limit))
+        self.pool_limit = self.limit  # the account pool's own limit (the user's "Parallel Tasks" may lower limit)
         self.used = 0
         self.peak = 0
         self._lock = threading.Lock()
