@@ -97,7 +97,7 @@ def run_parent(args: argparse.Namespace) -> int:
             sys.path.insert(0, str(ROOT))
             from tripo_emulator import Emulator
 
-            emu = Emulator(port=0, time_scale=args.time_scale, data_dir=scratch / "emulator")
+            emu = Emulator(port=0, time_scale=args.time_scale, data_dir=scratch / "emulator", api=args.api)
             emu.start()
             key = "tsk_demo_" + secrets.token_hex(16)
             emu.add_account(key, balance=10_000)
@@ -414,7 +414,11 @@ def world_bounds(objs):
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--real", action="store_true", help="use the real Tripo API (TRIPO_API_KEY; spends credits)")
+    ap.add_argument("--real", action="store_true",
+                    help="use Tripo's live API v3 at https://openapi.tripo3d.ai (TRIPO_API_KEY; spends credits; "
+                    "TRIPO_BASE_URL overrides the address)")
+    ap.add_argument("--api", choices=("v3", "v2"), default="v3",
+                    help="which API the local emulator speaks (default v3, Tripo's live API)")
     ap.add_argument("--prompt", default=DEFAULT_PROMPT, help="the text prompt of the first step")
     ap.add_argument("--out", default=str(ROOT / "out"), help="where demo.blend / demo.png go (default: out/)")
     ap.add_argument("--time-scale", type=float, default=0.05, help="emulator task duration scale (default 0.05)")
