@@ -48,7 +48,8 @@ def test_operator_exists_with_every_parameter(ext, task_type):
             continue
         # optional parameters have an unset state, so Tripo's default applies
         if prop.type == 'ENUM' and not prop.is_enum_flag:
-            assert prop.default == "AUTO", (task_type, p.name)
+            items = _enum_items_now(cls, name)  # the current API's choices, "Auto" (item 0, unset) first
+            assert items[0][0] == "AUTO" and items[0][3] == 0, (task_type, p.name)
         elif prop.type == 'STRING':
             assert prop.default == "" or p.default is not None
         elif prop.type == 'COLLECTION':
@@ -57,10 +58,30 @@ def test_operator_exists_with_every_parameter(ext, task_type):
             assert prop.is_skip_save, (task_type, p.name)  # unset unless the caller sets it
 
 
+def _enum_items_now(cls, prop: str) -> list[tuple]:
+    """The items an operator's dynamic enum offers now (the choices follow the API the address speaks)."""
+    return list(cls.__annotations__[prop].keywords["items"](None, bpy.context))
+
+
 def test_enum_choices_come_from_the_api(ext):
     p = ext.catalog.param("text_to_model", "model_version")
-    items = rna("text_to_model").properties["model_version"].enum_items.keys()
+    items = [i[0] for i in _enum_items_now(bpy.types.TRIPO_OT_text_to_model, "model_version")]
     assert items[0] == "AUTO" and set(p.choices) <= set(items)
+
+
+def test_enum_choices_follow_the_api_address(ext, connected):
+    """The dropdowns offer the catalogue of the API the address speaks: v2's versions only on a v2 address."""
+    p = connected.prefs
+    before = p.api_base_url
+    try:
+        p.api_base_url = connected.emulator.v3_base_url
+        v3 = [i[0] for i in _enum_items_now(bpy.types.TRIPO_OT_text_to_model, "model_version")]
+        p.api_base_url = connected.emulator.v2_base_url
+        v2 = [i[0] for i in _enum_items_now(bpy.types.TRIPO_OT_text_to_model, "model_version")]
+    finally:
+        p.api_base_url = before
+    assert "P2-20260801" in v3 and "Turbo-v1.0-20250506" not in v3
+    assert "Turbo-v1.0-20250506" in v2 and "P2-20260801" not in v2
 
 
 def test_collect_only_sends_what_was_set(ext, connected):

@@ -76,7 +76,15 @@ def _enum_flag_items(p) -> list[tuple[str, str, str]]:
     return items
 
 
-def property_for(p) -> dict[str, Any]:
+def _current_items(task_type: str, pname: str):
+    """An EnumProperty items callback: "Auto" then the choices of the current API's catalogue (stable numbers)."""
+    def items(_self, _context):
+        p = catalog.param(task_type, pname)
+        return catalog.enum_items_for(p) if p is not None and p.choices else catalog.enum_items(task_type, pname)
+    return items
+
+
+def property_for(p, task_type: str = "") -> dict[str, Any]:
     """bpy.props annotations for one Param (usually one property; texture_prompt has several)."""
     name = _prop_name(p.name)
     label = _title(p.name)
@@ -104,9 +112,9 @@ def property_for(p) -> dict[str, Any]:
         if p.required:
             items = catalog.enum_items_required(p)
             default = str(p.default) if p.default in p.choices else str(p.choices[0])
-        else:
-            items = catalog.enum_items_for(p)
-            default = AUTO
+        else:  # the choices follow the API the address speaks (v3 and v2 catalogues differ): items at draw time
+            return {name: EnumProperty(name=label, description=desc, items=_current_items(task_type, p.name),
+                                       options=SKIP)}  # unset = item 0 = "Auto"
         return {name: EnumProperty(name=label, description=desc, items=items, default=default, options=SKIP)}
     if kind == "enum_list" and p.choices and len(p.choices) <= 32:
         return {name: EnumProperty(name=label, description=desc, items=_enum_flag_items(p),
@@ -145,7 +153,7 @@ def build_annotations(task_type: str) -> tuple[dict[str, Any], tuple[Binding, ..
     annotations: dict[str, Any] = {}
     bindings: list[Binding] = []
     for p in tt.params:
-        props = property_for(p)
+        props = property_for(p, task_type)
         annotations.update(props)
         bindings.append(Binding(p.name, next(iter(props)), p.kind, bool(p.required), p.default, tuple(p.choices)))
     annotations["wait"] = BoolProperty(
