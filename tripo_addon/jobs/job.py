@@ -148,7 +148,7 @@ class Step(_CappedTexts):
     eta: int | None = None  # seconds left, when Tripo estimates it
     queue_position: int | None = None  # queuing_num
     credits: float | None = None  # credits consumed
-    estimate: int | None = None  # credits expected (api.tasks.estimate_credits), set at submit
+    estimate: float | None = None  # credits expected (api.tasks.estimate_credits, decimals kept), set at submit
     error: str = ""
     files: list[str] = field(default_factory=list)
     output: dict = field(default_factory=dict)
@@ -253,11 +253,11 @@ class Job(_CappedTexts):
         return float(sum(s.credits or 0 for s in self.steps))
 
     @property
-    def estimated_credits(self) -> int | None:
-        """Sum of the steps' estimates (None when a step has none)."""
+    def estimated_credits(self) -> float | None:
+        """Sum of the steps' estimates, decimals kept (v3 prices in decimals; None when a step has none)."""
         if any(s.estimate is None for s in self.steps):
             return None
-        return int(sum(s.estimate or 0 for s in self.steps))
+        return round(float(sum(s.estimate or 0 for s in self.steps)), 2)
 
     # -- serialisation -----------------------------------------------------------------------------------------
     def to_dict(self) -> dict:
