@@ -140,8 +140,12 @@ class Dialect(ABC):
     @abstractmethod
     def task_from(self, data: Any, *, trace_id: str | None = None) -> Task: ...
 
-    @abstractmethod
-    def balance_from(self, data: Any) -> Balance: ...
+    def balance_from(self, data: Any) -> Balance:
+        """``{balance, frozen}`` (both versions; decimals on v3)."""
+        bal = number(data.get("balance")) if isinstance(data, Mapping) else None
+        if bal is None:
+            raise ValueError("no balance in the answer")
+        return Balance(balance=bal, frozen=number(data.get("frozen"), lo=0) or 0.0)
 
     # -------------------------------------------------------------------------------------- uploads, pools
     @abstractmethod

@@ -425,3 +425,13 @@ class Catalog:
     def estimate(self, task_type: str, params: Mapping[str, Any]) -> float:
         self.task_type(task_type)
         return float(self.credits(task_type, params or {})) if self.credits is not None else 0.0
+
+
+def multiview_sources(tt: TaskType, v: dict[str, Any], views_task: str) -> None:
+    """Multiview takes either ``files`` (4 view slots) or ``original_task_id`` (a ``views_task``), exactly one."""
+    has_files, has_ref = "files" in v, "original_task_id" in v
+    if has_files == has_ref:
+        raise fail(f"multiview_to_model needs either `files` (4 views) or `original_task_id` ({views_task}), not both "
+                   "and not neither.", "files")
+    if has_files:
+        v["files"] = image_slots(tt.param("files"), v["files"], "files")  # type: ignore[arg-type]

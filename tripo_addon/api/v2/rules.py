@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..params import Catalog, TaskType, differs, eff, fail, image_slots
+from ..params import Catalog, TaskType, differs, eff, fail, multiview_sources
 from .catalog import (
     ALIASES,
     CONVERT_ADVANCED,
@@ -115,12 +115,7 @@ def _rules_image_to_model(tt: TaskType, v: dict[str, Any]) -> None:
 
 
 def _rules_multiview(tt: TaskType, v: dict[str, Any]) -> None:
-    has_files, has_ref = "files" in v, "original_task_id" in v
-    if has_files == has_ref:
-        raise fail("multiview_to_model needs either `files` (4 views) or `original_task_id` (a "
-                    "generate_multiview_image task), not both and not neither.", "files")
-    if has_files:
-        v["files"] = image_slots(tt.param("files"), v["files"], "files")  # type: ignore[arg-type]
+    multiview_sources(tt, v, "a generate_multiview_image task")
     _generation_rules(tt, v)
 
 

@@ -14,7 +14,7 @@ from .. import outputs as out
 from ..dialect import Dialect, Pool, number, text
 from ..errors import TripoAPIError, TripoServerError, error_for_code, redact
 from ..inputs import Input
-from ..models import Balance, Task, TaskStatus
+from ..models import Task, TaskStatus
 from .rules import CATALOG
 
 DEFAULT_BASE_URL = "https://api.tripo3d.ai/v2/openapi"   # retired by Tripo on 2026-10-31
@@ -148,11 +148,6 @@ class WireV2(Dialect):
         except KeyError as exc:
             raise ValueError(f"STS answer lacks {exc.args[0]}") from None
 
-    def balance_from(self, data: Any) -> Balance:
-        bal = number(data.get("balance")) if isinstance(data, Mapping) else None
-        if bal is None:
-            raise ValueError("no balance in the answer")
-        return Balance(balance=bal, frozen=number(data.get("frozen"), lo=0) or 0.0)
 
     def task_from(self, data: Any, *, trace_id: str | None = None) -> Task:
         """A :class:`Task` from the ``data`` of ``GET /task/{id}``; strict about numbers (non-finite or absurd values

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..params import Catalog, TaskType, differs, eff, fail, image_slots
+from ..params import Catalog, TaskType, differs, eff, fail, multiview_sources
 from ..v2 import rules as v2rules
 from .catalog import (
     ALIASES,
@@ -85,12 +85,7 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
 
 
 def _rules_multiview(tt: TaskType, v: dict[str, Any]) -> None:
-    has_files, has_ref = "files" in v, "original_task_id" in v
-    if has_files == has_ref:
-        raise fail("multiview_to_model needs either `files` (4 views) or `original_task_id` (a Four Views task), "
-                   "not both and not neither.", "files")
-    if has_files:
-        v["files"] = image_slots(tt.param("files"), v["files"], "files")  # type: ignore[arg-type]
+    multiview_sources(tt, v, "a Four Views task")
     _generation_rules(tt, v)
 
 

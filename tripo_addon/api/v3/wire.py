@@ -25,7 +25,7 @@ from ..errors import (
     redact,
 )
 from ..inputs import Input
-from ..models import Balance, Task, TaskStatus
+from ..models import Task, TaskStatus
 from .catalog import IMAGE_TYPES, P_SERIES, model_family
 from .rules import CATALOG
 
@@ -210,11 +210,6 @@ class WireV3(Dialect):
                                  _epoch(it.get("created_at")), number(it.get("credits_consumed"), lo=0, hi=1e9)))
         return rows
 
-    def balance_from(self, data: Any) -> Balance:
-        bal = number(data.get("balance")) if isinstance(data, Mapping) else None
-        if bal is None:
-            raise ValueError("no balance in the answer")
-        return Balance(balance=bal, frozen=number(data.get("frozen"), lo=0) or 0.0)
 
     # ------------------------------------------------------------------------------------------ uploads, pools
     def upload(self, client: Any, path: Any, *, mesh: bool, method: str = "auto", cancel: Any = None,
@@ -252,20 +247,15 @@ def semantic_output(raw: Mapping[str, Any]) -> dict[str, Any]:
             res[name] = value
 
     put(out.MODEL, raw.get("model_url"))
-    clips = raw.get("model_urls")
-    if isinstance(clips, list):
-        urls = [u for u in clips if isinstance(u, str) and u.startswith(("http://", "https://"))]
-        if urls:
-            res[out.CLIPS] = urls
-            put(out.MODEL, urls[0])
-    put(out.PREVIEW, raw.get("rendered_image_url"))
     put(out.IMAGE, raw.get("generated_image_url"))
-    images = raw.get("image_urls")
-    if isinstance(images, list):
-        urls = [u for u in images if isinstance(u, str) and u.startswith(("http://", "https://"))]
+    for key, many, one in (("model_urls", out.CLIPS, out.MODEL), ("image_urls", out.IMAGES, out.IMAGE)):
+        items = raw.get(key)
+        urls = [u for u in items if isinstance(u, str) and u.startswith(("http://", "https://"))] \
+            if isinstance(items, list) else []
         if urls:
-            res[out.IMAGES] = urls
-            put(out.IMAGE, urls[0])
+            res[many] = urls
+            put(one, urls[0])  # the single URL when the answer has none
+    put(out.PREVIEW, raw.get("rendered_image_url"))
     views = raw.get("generate_multiview_image")
     for src in (raw, views if isinstance(views, Mapping) else {}):
         for view in out.VIEWS:
