@@ -132,3 +132,17 @@ def test_busy_account_refusal_is_retried_without_a_second_task(v3, emulator, api
     task_id = v3.submit("text_to_model", {"prompt": "busy"})
     creates = _creates(emulator, api_key)
     assert [r["status"] for r in creates] == [429, 200] and task_id
+
+
+def test_cancel_is_prompt_while_an_answer_trickles_in(v3, emulator, api_key):
+    """A slow body (a few bytes at a time) does not hold a cancel back until the whole answer or a timeout."""
+    import threading
+    import time
+
+    emulator.inject("balance", "slow_body", seconds=6.0, count=1, match={"key": api_key})
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(E.TripoCancelled):
+        v3.balance(cancel=cancel)
+    assert time.monotonic() - t0 < 2.0

@@ -131,7 +131,7 @@ def read_body(resp: requests.Response, *, limit: int = MAX_API_BODY, deadline: f
             raise BodyTooLarge(f"the answer is {int(declared):,} bytes (the limit is {limit:,})")
         parts: list[bytes] = []
         size = 0
-        for part in resp.iter_content(chunk):
+        for part in _arrivals(resp, chunk):
             if not part:
                 continue
             size += len(part)
@@ -146,3 +146,17 @@ def read_body(resp: requests.Response, *, limit: int = MAX_API_BODY, deadline: f
     finally:
         resp.close()
 
+
+
+def _arrivals(resp: requests.Response, chunk: int):
+    """The body as it arrives: ``read1`` returns whatever bytes are there, so a trickling answer still lets the caller
+    check its deadline and cancel after every arrival (``iter_content`` would wait for a whole chunk)."""
+    read1 = getattr(resp.raw, "read1", None)
+    if read1 is None:  # pragma: no cover - urllib3 < 2
+        yield from resp.iter_content(chunk)
+        return
+    while True:
+        part = read1(chunk, decode_content=True)
+        if not part:
+            return
+        yield part
