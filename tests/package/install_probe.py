@@ -118,15 +118,17 @@ def main() -> None:
 
     # 1. The extension's own client, as the extension imports it (bl_ext.user_default.tripo_addon.api).
     client_mod = __import__(f"{module}.api.client", fromlist=["TripoClient"])
-    client = client_mod.TripoClient(api_key=os.environ["TRIPO_API_KEY"], base_url=os.environ["TRIPO_BASE_URL"],
+    #    v2's STS upload is what the bundled boto3 is for (v3 uploads need only requests).
+    client = client_mod.TripoClient(api_key=os.environ["TRIPO_API_KEY"], base_url=os.environ["TRIPO_V2_URL"],
                                     ca_bundle=os.environ.get("TRIPO_CA_BUNDLE") or None)
     try:
-        report["sts_upload"] = client.upload_sts(os.environ["PROBE_GLB"])
+        ref = client.upload(os.environ["PROBE_GLB"], method="sts")
+        report["sts_upload"] = {"type": ref.ext, "object": {"bucket": ref.bucket, "key": ref.key}}
     finally:
         client.close()
     step(f"STS upload through the bundled boto3: {report['sts_upload']}")
 
-    # 2. The same path through an operator: import_model uploads the mesh by STS, waits, imports the result.
+    # 2. Through an operator on the preferences' API (v3 by default): import_model uploads the mesh, waits, imports.
     before = {o.name for o in bpy.data.objects}
     result = bpy.ops.tripo.import_model(file=os.environ["PROBE_GLB"], wait=True)
     assert result == {"FINISHED"}, result
