@@ -30,7 +30,8 @@ def install_report(built_zip, emulator, tmp_path_factory, write_glb):
     (work / "home").mkdir()  # the default download folder (~/Documents/Tripo or ~/Tripo) stays in the test's folder
     env.update(BLENDER_USER_RESOURCES=str(user), TMPDIR=str(tmp), TRIPO_ZIP=str(built_zip),
                HOME=str(work / "home"), USERPROFILE=str(work / "home"),
-               TRIPO_BASE_URL=emulator.base_url, TRIPO_V2_URL=emulator.v2_base_url, TRIPO_API_KEY=key, PROBE_GLB=str(glb), PROBE_OUT=str(out),
+               TRIPO_BASE_URL=emulator.base_url, TRIPO_V2_URL=emulator.v2_base_url, TRIPO_API_KEY=key,
+               PROBE_GLB=str(glb), PROBE_OUT=str(out),
                TRIPO_CA_BUNDLE=emulator.s3_ca_file or "", PROBE_README=str(HERE.parents[1] / "README.md"),
                NO_PROXY="127.0.0.1,localhost", PYTHONDONTWRITEBYTECODE="1")
     proc = subprocess.run([sys.executable, str(HERE / "install_probe.py")], env=env, cwd=work,
