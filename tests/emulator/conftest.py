@@ -1,12 +1,25 @@
-"""Fixtures for the emulator's own tests (the session `emulator` and `api_key` come from tests/conftest.py)."""
+"""Fixtures for the emulator's own tests (`api_key` comes from tests/conftest.py). Their `emulator` keeps v2 as its
+`base_url`: the v2 tests speak `/v2/openapi` through it, the v3 tests use `emulator.v3_base_url` explicitly."""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import pytest
 
 from .helpers import run
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory):
+    """The emulator for these tests, whatever TRIPO_TEST_API says (they choose their dialect by URL)."""
+    from tripo_emulator import Emulator
+
+    emu = Emulator(port=0, time_scale=float(os.environ.get("TRIPO_TEST_TIME_SCALE", "0.01")), data_dir=tmp_path_factory.mktemp("emulator-own"), api="v2")
+    emu.start()
+    yield emu
+    emu.stop()
 
 
 @pytest.fixture(scope="module")
