@@ -185,6 +185,7 @@ def test_ca_bundle_reaches_requests_verify(api_key, tmp_path, monkeypatch):
 
 # ---------------------------------------------------------------------------------------------------- TLS policy
 @pytest.mark.parametrize("url,verified", [
+    ("https://openapi.tripo3d.ai", True),            # the default (v3)
     ("https://api.tripo3d.ai/v2/openapi", True),
     ("https://api.tripo3d.com/v2/openapi", True),
     ("https://tripo-data.rg1.data.tripo3d.com/x.glb", True),

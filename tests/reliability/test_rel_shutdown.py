@@ -107,3 +107,23 @@ def test_shutdown_with_a_job_waiting_for_a_slot(emulator, api_key, fault, make_c
     for job_id in (first, second):
         assert again.wait(job_id, WAIT)["state"] == "succeeded"
     assert task_posts(emulator, api_key) == 2
+
+
+def test_pause_stops_a_poll_wait_at_once_and_resume_polls_again(emulator, api_key, make_client, engines):
+    """Online access turned off while a job waits ~30 s for its next poll (on v3 in the batch poll hub): the worker
+    stops within seconds, the task keeps its id; resume() follows the same task to success (no second POST)."""
+    eng = engines(lambda: make_client(), poll_min=30.0, poll_max=60.0)
+    job_id = eng.submit(pipelines.text_to_model("a chair paused mid-wait"))
+    task_id = wait_until(lambda: eng.get(job_id)["steps"][0].get("task_id"), what="task id")
+    time.sleep(0.3)  # the worker now waits ~30 s for its next poll
+    started = time.monotonic()
+    assert job_id in eng.pause()
+    wait_until(lambda: not eng.is_running(job_id), timeout=10, what="worker stop")
+    assert time.monotonic() - started < 5
+    assert eng.get(job_id)["steps"][0]["task_id"] == task_id
+    eng.poll_min, eng.poll_max = 0.05, 0.5
+    wait_until(lambda: emulator.task(task_id).status == "success", what="task finished on the emulator")
+    assert job_id in eng.resume()
+    snap = eng.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap.get("error")
+    assert snap["steps"][0]["task_id"] == task_id and task_posts(emulator, api_key) == 1
