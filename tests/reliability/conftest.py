@@ -96,11 +96,13 @@ def engines(tmp_path):
 
 @pytest.fixture(scope="module")
 def strict_emulator(tmp_path_factory):
-    """A second emulator without S3 that refuses unknown keys (for wrong-key cases)."""
+    """A second emulator without S3 that refuses unknown keys (for wrong-key cases), speaking the suites' API."""
+    import os
+
     from tripo_emulator import Emulator
 
     emu = Emulator(port=0, time_scale=0.01, data_dir=tmp_path_factory.mktemp("strict-emu"), strict_keys=True,
-                   s3=False)
+                   s3=False, api=os.environ.get("TRIPO_TEST_API", "v3"))
     emu.start()
     yield emu
     emu.stop()

@@ -1,5 +1,9 @@
 """Network faults in every phase (create, poll, direct upload, STS upload, download) through the job engine.
 
+The cases run on the suites' API (v3 by default, TRIPO_TEST_API=v2 for the v2 tier); the ones about one API's own
+upload wire name it (``Case.api``): v2's STS token + S3 upload through boto3, and v3's presign + PUT to the presigned
+URL (its counterpart: the same risk, a second host that may fail on its own).
+
 Every case checks the four promises of issue 6:
 * the job ends in success or with a clear error on its row (the snapshot the Blender task list shows);
 * no worker thread dies silently (pytest runs with -W error::pytest.PytestUnhandledThreadExceptionWarning and the
@@ -36,7 +40,7 @@ from tripo_addon.jobs import pipelines
 @dataclass
 class Case:
     id: str
-    route: str                   # create | poll | upload | sts_token | download
+    route: str                   # create | poll | upload | sts_token | presign | put | download
     kind: str
     fields: dict = field(default_factory=dict)
     expect: str = "succeeded"    # succeeded | failed | needs_attention
@@ -45,6 +49,7 @@ class Case:
     tasks: int = 1               # tasks the emulator holds for the key
     client: dict = field(default_factory=dict)  # extra TripoClient options
     refresh: bool = False        # the log must show: a download refused (403), then GET /task, then a download
+    api: str | None = None       # the API whose wire the case is about (None: the suites' API)
 
 
 def _job(route: str, tmp_path):
@@ -52,7 +57,30 @@ def _job(route: str, tmp_path):
         return pipelines.image_to_model(str(make_png(tmp_path / "photo.png", 64, 64)))
     if route == "sts_token":
         return pipelines.import_model(str(make_glb(tmp_path / "mine.glb")))
+    if route in ("presign", "put"):  # v3: POST /v3/files/presign, then the PUT of the bytes to the presigned URL
+        job = pipelines.import_model(str(make_glb(tmp_path / "mine.glb")))
+        job.steps[0].upload = "presign"
+        return job
     return pipelines.text_to_model("a sturdy wooden chair")
+
+
+def _base_url(emulator, api: str | None) -> str:
+    return {"v2": emulator.v2_base_url, "v3": emulator.v3_base_url}.get(api or "", emulator.base_url)
+
+
+def _put_fault(emulator, kind: str, **fields) -> None:
+    """A fault on the PUT to a presigned URL. That request carries no key (it must not) and its task does not exist
+    yet, so the rule matches the method alone; it is this test's because the tests run one at a time and the
+    ``fault`` fixture clears every rule at teardown (``_put_hits`` checks the hits came after the test began)."""
+    match = {"method": "PUT", **fields.pop("match", {})}
+    emulator.inject(route="upload", kind=kind, match=match, **fields)
+
+
+def _put_hits(emulator, kind: str, since: float) -> list[dict]:
+    hits = [r for r in emulator.requests(method="PUT") if r["fault"] == kind and r["time"] >= since]
+    assert all(not r["authorization"] and r["key"] is None for r in emulator.requests(method="PUT")), \
+        "a PUT to a presigned URL carried the key"
+    return hits
 
 
 FAST = {"retry_base": 0.05, "retry_cap": 0.5}
@@ -111,10 +139,21 @@ CASES = [
     Case("upload-500-permanent", "upload", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
          tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}),
     # ---- STS upload (import_model): the token request is retried like any safe request
-    Case("sts-token-drop", "sts_token", "drop", {"count": 2}, client=FAST),
-    Case("sts-token-502", "sts_token", "status", {"status": 502, "count": 2}, client=FAST),
+    Case("sts-token-drop", "sts_token", "drop", {"count": 2}, client=FAST, api="v2"),
+    Case("sts-token-502", "sts_token", "status", {"status": 502, "count": 2}, client=FAST, api="v2"),
     Case("sts-token-500-permanent", "sts_token", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
-         tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}),
+         tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}, api="v2"),
+    # ---- v3's counterpart (import_model through presign): the presign request is retried like any safe request,
+    # and so is the PUT of the bytes to the presigned URL (same bytes, same URL: harmless to send again)
+    Case("v3-presign-drop", "presign", "drop", {"count": 2}, client=FAST, api="v3"),
+    Case("v3-presign-502", "presign", "status", {"status": 502, "count": 2}, client=FAST, api="v3"),
+    Case("v3-presign-500-permanent", "presign", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
+         tasks=0, words=("tripo",), client={**FAST, "max_retries": 1}, api="v3"),
+    Case("v3-put-drop", "put", "drop", {"count": 2}, client=FAST, api="v3"),
+    Case("v3-put-reset", "put", "reset", {"count": 2}, client=FAST, api="v3"),
+    Case("v3-put-503", "put", "status", {"status": 503, "count": 2}, client=FAST, api="v3"),
+    Case("v3-put-500-permanent", "put", "status", {"status": 500, "count": -1}, expect="failed", posts=0,
+         tasks=0, words=("upload", "storage"), client={**FAST, "max_retries": 1}, api="v3"),
     # ---- download: resumed / retried, verified; expired URLs refreshed
     Case("download-truncated", "download", "truncate", {"fraction": 0.4, "count": 2}, client=FAST),
     Case("download-connection-drop", "download", "drop", {"count": 2}, client=FAST),
@@ -139,15 +178,20 @@ def _tasks_of(emulator, api_key):
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
     before = settled_balance(emulator, api_key)["balance"]
-    eng = engines(lambda: make_client(**case.client))
-    fault(case.route, case.kind, **case.fields)
+    started = time.time()
+    eng = engines(lambda: make_client(base_url=_base_url(emulator, case.api), **case.client))
+    if case.route == "put":
+        _put_fault(emulator, case.kind, **case.fields)
+    else:
+        fault(case.route, case.kind, **case.fields)
     job_id = eng.submit(_job(case.route, tmp_path))
     snap = eng.wait(job_id, WAIT * 2)
     threads = wait_until(lambda: not eng.is_running(job_id), what="worker exit") and [
         t for t in threading.enumerate() if t.name == f"tripo-job-{job_id}"]
 
     job_tasks = {s["task_id"] for s in snap["steps"] if s.get("task_id")}
-    hits = fired(emulator, api_key, case.route, case.kind)
+    hits = _put_hits(emulator, case.kind, started) if case.route == "put" else fired(emulator, api_key, case.route,
+                                                                                      case.kind)
     assert hits, "the fault never fired"
     if case.route == "download":  # the download that met the fault was this job's own
         assert {path_task_id(r) for r in hits} <= job_tasks, (hits, job_tasks)
@@ -158,7 +202,7 @@ def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
     assert not leftovers, leftovers  # no partial file, whatever the outcome
     if case.expect == "succeeded":
         step = snap["steps"][-1]
-        if step.get("download", True) and case.route != "sts_token":
+        if step.get("download", True) and case.route not in ("sts_token", "presign", "put"):
             files = step["files"]
             assert files, snap
             with open(files[0], "rb") as fh:
@@ -188,9 +232,19 @@ def test_fault(case, emulator, api_key, fault, make_client, engines, tmp_path):
     assert spent == pytest.approx(price), (before, after, price)
 
 
+def _is_poll(r: dict) -> bool:
+    """A request that asks about tasks: GET /task/{id} (either API) or v3's batch POST /v3/tasks/list."""
+    return r["route"] in ("poll", "list")
+
+
 def _log_of(emulator, task_id: str) -> list[dict]:
-    """The polls and downloads of one task, oldest first."""
-    return [r for r in emulator.requests() if r["route"] in ("poll", "download") and path_task_id(r) == task_id]
+    """The polls (v3: also the task lists naming it) and downloads of one task, oldest first."""
+    def about(r: dict) -> bool:
+        if r["route"] == "list":
+            return task_id in ((r.get("body") or {}).get("task_ids") or [])
+        return r["route"] in ("poll", "download") and path_task_id(r) == task_id
+
+    return [r for r in emulator.requests() if about(r)]
 
 
 def _assert_refreshed_after_refusal(emulator, task_id: str) -> None:
@@ -198,7 +252,7 @@ def _assert_refreshed_after_refusal(emulator, task_id: str) -> None:
     log = _log_of(emulator, task_id)
     refused = next((i for i, r in enumerate(log) if r["route"] == "download" and r["status"] == 403), None)
     assert refused is not None, [(r["route"], r["status"], r["fault"]) for r in log]
-    poll = next((i for i in range(refused + 1, len(log)) if log[i]["route"] == "poll"), None)
+    poll = next((i for i in range(refused + 1, len(log)) if _is_poll(log[i])), None)
     assert poll is not None, "no GET /task after the refused download"
     assert any(r["route"] == "download" and r["status"] == 200 for r in log[poll + 1:]), \
         [(r["route"], r["status"], r["fault"]) for r in log]
@@ -206,7 +260,8 @@ def _assert_refreshed_after_refusal(emulator, task_id: str) -> None:
 
 def test_expired_urls_are_refreshed_before_download(emulator, api_key, fault, make_client, engines, tmp_path):
     """The answers of a finished task hand out URLs that are already expired (twice): the client must not end up
-    with them; it fetches fresh ones (GET /task) and downloads with those.
+    with them; it fetches fresh ones (GET /task) and downloads with those. (On v3 the polls are tasks/list requests
+    naming the task, and the "poll" faults match them; a refresh is either kind of request.)
 
     The expiry is armed only once the task has succeeded (until then the polls see "unknown"), so it is spent on
     answers that carry URLs, not on "running" polls."""
@@ -224,7 +279,7 @@ def test_expired_urls_are_refreshed_before_download(emulator, api_key, fault, ma
     expired = [i for i, r in enumerate(log) if r["fault"] == "expire_urls"]
     assert len(expired) == 2, [(r["route"], r["status"], r["fault"]) for r in log]
     assert not [r for r in log[:expired[0]] if r["route"] == "download"]  # nothing was downloaded before
-    fresh = next((i for i in range(expired[-1] + 1, len(log)) if log[i]["route"] == "poll"), None)
+    fresh = next((i for i in range(expired[-1] + 1, len(log)) if _is_poll(log[i])), None)
     assert fresh is not None, "no GET /task after the expired URLs: they were never refreshed"
     done = [r for r in log[fresh + 1:] if r["route"] == "download" and r["status"] == 200]
     assert done, [(r["route"], r["status"], r["fault"]) for r in log]
@@ -235,7 +290,7 @@ def test_expired_urls_are_refreshed_before_download(emulator, api_key, fault, ma
     # the client reads the expiry in the URL; both ways are correct)
     for i, r in enumerate(log):
         if r["route"] == "download" and r["status"] == 403:
-            assert any(x["route"] == "poll" for x in log[i + 1:])
+            assert any(_is_poll(x) for x in log[i + 1:])
     assert task_posts(emulator, api_key) == 1
     assert not [p for p in (tmp_path / "downloads").rglob("*") if p.name.endswith((".part", ".tmp"))]
 
@@ -284,7 +339,7 @@ def test_connect_timeout_on_create_is_retried_then_fails_clearly(emulator, api_k
         if not (hole.times_out() and hole.times_out()):
             pytest.skip("this kernel completes connections to a full accept queue: no reliable connect timeout")
         before = settled_balance(emulator, api_key)["balance"]
-        url = f"http://127.0.0.1:{hole.port}/v2/openapi"
+        url = f"http://127.0.0.1:{hole.port}"  # (v3, the default: the POST never leaves either way)
         eng = engines(lambda: make_client(base_url=url, timeout=(0.5, 5.0), max_retries=2, **FAST))
         started = time.monotonic()
         job_id = eng.submit(pipelines.text_to_model("a chair nobody hears"))
@@ -306,7 +361,7 @@ def test_retry_after_is_honoured_on_create(emulator, api_key, fault, make_client
     """A 429/2000 storm: the client waits at least what Retry-After says between two POSTs, and one task results."""
     client = make_client(retry_base=0.01, retry_cap=0.05)
     fault("create", "status", status=429, code=2000, retry_after=1, count=2)
-    task_id = client.create_task({"type": "text_to_model", "prompt": "a lamp"})
+    task_id = client.submit("text_to_model", {"prompt": "a lamp"})
     stamps = [r["time"] for r in emulator.requests(method="POST", key=api_key) if r["route"] == "create"]
     assert len(stamps) == 3
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
@@ -321,7 +376,7 @@ def test_outcome_unknown_is_never_resent_by_the_client(emulator, api_key, fault,
     client = make_client(**FAST)
     fault("create", "drop", after=True)
     with pytest.raises(TripoOutcomeUnknown) as info:
-        client.create_task({"type": "text_to_model", "prompt": "a vase"})
+        client.submit("text_to_model", {"prompt": "a vase"})
     clear_message(info.value.user_message, "not sent again", "task history")
     assert task_posts(emulator, api_key) == 1
     assert len(_tasks_of(emulator, api_key)) == 1
@@ -347,32 +402,41 @@ def test_outage_while_polling_is_shown_on_the_row_then_recovers(emulator, api_ke
     assert task_posts(emulator, api_key) == 1
 
 
-def test_s3_unreachable_fails_clearly_without_post(emulator, api_key, make_client, engines, tmp_path, monkeypatch):
-    """The STS credentials point at an S3 that resets every connection: a clear upload error, no task."""
-    import socket
+class ResetEverything:
+    """A loopback port that resets every connection (TCP RST): a storage host that cannot be reached."""
 
-    srv = socket.socket()
-    srv.bind(("127.0.0.1", 0))
-    srv.listen(16)
-    stop = threading.Event()
+    def __init__(self):
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.port = self.srv.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
 
-    def reset_all():
-        srv.settimeout(0.2)
-        while not stop.is_set():
+    def _run(self):
+        self.srv.settimeout(0.2)
+        while not self.stop.is_set():
             try:
-                conn, _ = srv.accept()
+                conn, _ = self.srv.accept()
             except OSError:
                 continue
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             conn.close()  # RST
 
-    t = threading.Thread(target=reset_all, daemon=True)
-    t.start()
+    def close(self):
+        self.stop.set()
+        self.thread.join(5)
+        self.srv.close()
+
+
+def test_s3_unreachable_fails_clearly_without_post(emulator, api_key, make_client, engines, tmp_path, monkeypatch):
+    """v2: the STS credentials point at an S3 that resets every connection: a clear upload error, no task."""
+    dead = ResetEverything()
     try:
-        port = srv.getsockname()[1]
-        monkeypatch.setattr(type(emulator.s3), "host_port", property(lambda self: f"127.0.0.1:{port}"))
+        monkeypatch.setattr(type(emulator.s3), "host_port", property(lambda self: f"127.0.0.1:{dead.port}"))
         before = settled_balance(emulator, api_key)["balance"]
-        eng = engines(lambda: make_client(**FAST))
+        eng = engines(lambda: make_client(base_url=emulator.v2_base_url, **FAST))
         started = time.monotonic()
         job_id = eng.submit(pipelines.import_model(str(make_glb(tmp_path / "mine.glb"))))
         snap = eng.wait(job_id, WAIT * 2)
@@ -382,6 +446,38 @@ def test_s3_unreachable_fails_clearly_without_post(emulator, api_key, make_clien
         assert task_posts(emulator, api_key) == 0
         assert settled_balance(emulator, api_key)["balance"] == before
     finally:
-        stop.set()
-        t.join(5)
-        srv.close()
+        dead.close()
+
+
+def test_presigned_upload_host_unreachable_fails_clearly_without_post(emulator, api_key, make_client, engines,
+                                                                     tmp_path, monkeypatch):
+    """v3's counterpart: the presigned URL points at a host that resets every connection. The PUT is retried
+    (bounded), then a clear upload error; no task, no credits."""
+    from tripo_emulator.v3.routes import V3Routes
+
+    dead = ResetEverything()
+    real = V3Routes._presign
+
+    def presign_to_dead_host(self, req, acc, rule):
+        resp = real(self, req, acc, rule)
+        resp.body = resp.body.replace(emulator.root_url.encode(), f"http://127.0.0.1:{dead.port}".encode())
+        return resp
+
+    try:
+        monkeypatch.setattr(V3Routes, "_presign", presign_to_dead_host)
+        before = settled_balance(emulator, api_key)["balance"]
+        eng = engines(lambda: make_client(base_url=emulator.v3_base_url, **FAST))
+        since = time.time()
+        started = time.monotonic()
+        job = pipelines.import_model(str(make_glb(tmp_path / "mine.glb")))
+        job.steps[0].upload = "presign"
+        snap = eng.wait(eng.submit(job), WAIT * 2)
+        assert snap["state"] == "failed", snap
+        clear_message(snap["error"], "upload", "storage", "mine.glb")
+        assert time.monotonic() - started < WAIT
+        assert [r["route"] for r in emulator.requests(key=api_key)] == ["presign"]  # nothing after it
+        assert not [r for r in emulator.requests(method="PUT") if r["time"] >= since]  # (only to the dead host)
+        assert task_posts(emulator, api_key) == 0
+        assert settled_balance(emulator, api_key)["balance"] == before
+    finally:
+        dead.close()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from rel_helpers import WAIT, task_posts, wait_until
+from rel_helpers import WAIT, fired, task_posts, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -171,8 +171,7 @@ def test_sigkill_mid_poll_then_resume(session, emulator, api_key, fault):
     child = session.start("submit", prompt="a chair that survives a crash")
     _tag, rows = child.expect(lambda tag, d: tag == "STATE" and d and d[0]["task_id"])
     task_id = rows[0]["task_id"]
-    wait_until(lambda: len([r for r in emulator.requests(method="GET", key=api_key)
-                            if r["fault"] == "unknown_status"]) >= 2, what="polls")
+    wait_until(lambda: len(fired(emulator, api_key, "poll", "unknown_status")) >= 2, what="polls")  # (v3: tasks/list)
     child.kill()
     assert child.proc.returncode == -signal.SIGKILL
     _journal_ok(session.journal(), task_id)

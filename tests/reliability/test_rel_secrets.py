@@ -87,7 +87,7 @@ def test_key_absent_from_debug_logs_messages_and_job_log(emulator, api_key, faul
         def __getattr__(self, name):
             return getattr(self.inner, name)
 
-        def create_task(self, body, **kw):
+        def create_task(self, task_type, values, **kw):
             raise RuntimeError("unexpected crash inside the client")
 
     eng2 = engines(Exploding, state="state2")
@@ -120,15 +120,15 @@ def test_key_absent_from_errors_and_tracebacks(emulator, strict_emulator, api_ke
 
     with TripoClient(api_key=wrong_key, base_url=strict_emulator.base_url, max_retries=0) as bad:
         collect(bad.balance)                                                      # 401
-        collect(lambda: bad.create_task({"type": "text_to_model", "prompt": "x"}))
+        collect(lambda: bad.create_task("text_to_model", {"prompt": "x"}))
     client = make_client(retry_base=0.01, max_retries=1)
     fault("create", "drop", after=True)
-    collect(lambda: client.create_task({"type": "text_to_model", "prompt": "x"}))  # outcome unknown
+    collect(lambda: client.create_task("text_to_model", {"prompt": "x"}))  # outcome unknown
     fault("poll", "status", status=500, count=-1)
     collect(lambda: client.get_task("11111111-2222-4333-8444-555555555555"))      # server error
     emulator.clear_faults()
     collect(lambda: client.get_task("11111111-2222-4333-8444-555555555555"))      # not found
-    with TripoClient(api_key=api_key, base_url="http://127.0.0.1:9/v2/openapi", max_retries=0) as dead:
+    with TripoClient(api_key=api_key, base_url="http://127.0.0.1:9", max_retries=0) as dead:
         collect(dead.balance)                                                     # connection refused
     collect(lambda: TripoClient(api_key=api_key + " extra", base_url=emulator.base_url))  # malformed key
 

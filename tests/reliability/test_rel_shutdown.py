@@ -14,17 +14,19 @@ from tripo_addon.jobs import pipelines
 
 def test_engine_shutdown_is_prompt_with_every_phase_in_flight(emulator, api_key, fault, make_client, engines,
                                                               tmp_path):
-    fault("poll", "unknown_status", count=-1, match={"type": "text_to_model"})   # polling forever
     fault("download", "slow_body", seconds=20, match={"type": "text_to_image"})  # a download trickling in
     fault("upload", "delay", seconds=20)                                          # an upload hanging
     eng = engines(lambda: make_client(retry_base=0.05), max_parallel=10)
     ids = {
-        "poll": eng.submit(pipelines.text_to_model("a chair polled forever")),
         "download": eng.submit(pipelines.text_to_image("a slow picture")),
         "upload": eng.submit(pipelines.image_to_model(str(make_png(tmp_path / "p.png", 64, 64)))),
     }
     wait_until(lambda: eng.get(ids["download"])["state"] == "downloading", what="download phase")
     wait_until(lambda: eng.get(ids["upload"])["state"] == "uploading", what="upload phase")
+    # polling forever. v3 polls every task of the account with one tasks/list request, which names no task type,
+    # so the fault is armed only once the picture is past its polls (downloading) and matches the account only.
+    fault("poll", "unknown_status", count=-1)
+    ids["poll"] = eng.submit(pipelines.text_to_model("a chair polled forever"))
     wait_until(lambda: eng.get(ids["poll"])["steps"][0].get("task_id"), what="poll phase")
     wait_until(lambda: fired(emulator, api_key, "poll", "unknown_status"), what="a poll answered unknown")
     # the journal says "downloading" / "uploading" just before the request leaves: wait until the emulator has it
@@ -73,7 +75,7 @@ def test_client_wait_is_interruptible(emulator, api_key, make_client, fault):
 
     fault("poll", "unknown_status", count=-1)
     client = make_client(poll_min=20.0, poll_max=20.0, unknown_polls=100)
-    task_id = client.create_task({"type": "text_to_model", "prompt": "a patient lamp"})
+    task_id = client.submit("text_to_model", {"prompt": "a patient lamp"})
     cancel = threading.Event()
     threading.Timer(0.5, cancel.set).start()
     started = time.monotonic()
@@ -105,3 +107,23 @@ def test_shutdown_with_a_job_waiting_for_a_slot(emulator, api_key, fault, make_c
     for job_id in (first, second):
         assert again.wait(job_id, WAIT)["state"] == "succeeded"
     assert task_posts(emulator, api_key) == 2
+
+
+def test_pause_stops_a_poll_wait_at_once_and_resume_polls_again(emulator, api_key, make_client, engines):
+    """Online access turned off while a job waits ~30 s for its next poll (on v3 in the batch poll hub): the worker
+    stops within seconds, the task keeps its id; resume() follows the same task to success (no second POST)."""
+    eng = engines(lambda: make_client(), poll_min=30.0, poll_max=60.0)
+    job_id = eng.submit(pipelines.text_to_model("a chair paused mid-wait"))
+    task_id = wait_until(lambda: eng.get(job_id)["steps"][0].get("task_id"), what="task id")
+    time.sleep(0.3)  # the worker now waits ~30 s for its next poll
+    started = time.monotonic()
+    assert job_id in eng.pause()
+    wait_until(lambda: not eng.is_running(job_id), timeout=10, what="worker stop")
+    assert time.monotonic() - started < 5
+    assert eng.get(job_id)["steps"][0]["task_id"] == task_id
+    eng.poll_min, eng.poll_max = 0.05, 0.5
+    wait_until(lambda: emulator.task(task_id).status == "success", what="task finished on the emulator")
+    assert job_id in eng.resume()
+    snap = eng.wait(job_id, WAIT)
+    assert snap["state"] == "succeeded", snap.get("error")
+    assert snap["steps"][0]["task_id"] == task_id and task_posts(emulator, api_key) == 1

@@ -275,8 +275,8 @@ class TripoClient:
                 )
                 status = resp.status_code
                 headers = resp.headers
-                try:
-                    body = read_body(resp, limit=self.max_answer, cancel=cancel,
+                try:  # a create's answer is read whole even when cancelled: it may hold the id of a paid task
+                    body = read_body(resp, limit=self.max_answer, cancel=None if create else cancel,
                                      deadline=time.monotonic() + self.answer_deadline)
                 except BodyTooLarge as exc:  # read as unreadable: a create's outcome is then unknown
                     log.warning("Tripo %s: %s", what, exc)

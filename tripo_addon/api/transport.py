@@ -103,6 +103,8 @@ def request_not_sent(exc: BaseException) -> bool:
             reason = reason.reason
         if isinstance(reason, urllib3.exceptions.ProxyError):
             reason = reason.original_error if hasattr(reason, "original_error") else reason.args[-1]
+            if type(reason) is OSError and str(reason).startswith("Tunnel connection failed"):
+                return True  # the proxy refused the CONNECT (e.g. 403/502): the tunnel never opened
         return isinstance(reason, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError)
     return False
 

@@ -86,7 +86,32 @@ class _Reader:
 
 def _put(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
          progress: Callable[[int, int | None], None] | None) -> None:
-    """PUT the raw bytes to the presigned URL: no API key, Content-Type and Content-Length only."""
+    """PUT the raw bytes to the presigned URL: no API key, Content-Type and Content-Length only. Sending the same
+    bytes to the same URL again is harmless, so a failed connection, a 5xx or a 429 is retried like any safe
+    request (``client.max_retries``, with back-off)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            status, detail = _put_once(client, url, p, mime, size, cancel, progress)
+        except TripoNetworkError:
+            if attempt > client.max_retries:
+                raise
+            client._sleep(client._retry_delay(attempt), cancel)
+            continue
+        if (status >= 500 or status == 429) and attempt <= client.max_retries:
+            client._sleep(client._retry_delay(attempt), cancel)
+            continue
+        break
+    if not 200 <= status < 300:
+        raise TripoUploadError(f"upload of {p.name}: HTTP {status} {detail}",
+                               user_message=f"Tripo's storage refused the upload of {p.name} (HTTP {status}); try "
+                               "again. If it keeps failing the upload address may have expired: check your clock.")
+
+
+def _put_once(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
+              progress: Callable[[int, int | None], None] | None) -> tuple[int, str]:
+    """One PUT: (HTTP status, the start of the answer)."""
     try:
         with p.open("rb") as f:
             resp = requests.put(url, data=_Reader(f, size, cancel, progress),
@@ -108,7 +133,4 @@ def _put(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: t
     except Exception as exc:  # read_body's bounds
         raise TripoUploadError(f"upload of {p.name}: {exc}",
                                user_message=f"The upload of {p.name} failed ({exc}); try again.") from None
-    if not 200 <= status < 300:
-        raise TripoUploadError(f"upload of {p.name}: HTTP {status} {detail}",
-                               user_message=f"Tripo's storage refused the upload of {p.name} (HTTP {status}); try "
-                               "again. If it keeps failing the upload address may have expired: check your clock.")
+    return status, detail
