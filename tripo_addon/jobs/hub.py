@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Due times are rounded up to this grid (seconds) so workers with similar intervals share a round.
 GRID = 0.5
+#: The hub's client is rebuilt after this long (and after any failed round), so new settings reach it.
+CLIENT_MAX_AGE = 60.0
 
 
 @dataclass
@@ -90,6 +92,7 @@ class PollHub:
     # ------------------------------------------------------------------------------------------ the hub thread
     def _loop(self) -> None:
         client = None
+        made = 0.0
         while True:
             with self._cond:
                 while not self._closed:
@@ -106,10 +109,14 @@ class PollHub:
                     del self._want[tid]
                 self.busy = True
             try:
-                if client is None:
-                    client = self._client_factory()
+                if client is None or time.monotonic() - made > CLIENT_MAX_AGE:
+                    # a fresh client now and then picks up changed settings (key, proxy) like the workers' do
+                    self._drop(client)
+                    client, made = self._client_factory(), time.monotonic()
                 self._round(client, batch)
             except BaseException as exc:  # noqa: BLE001 - every waiter hears about it, the hub goes on
+                self._drop(client)
+                client = None  # after a failure the next round starts with a fresh client (and settings)
                 for w in batch.values():
                     if not w.done.is_set():
                         w.error = exc if isinstance(exc, TripoError) else TripoError(
@@ -121,6 +128,14 @@ class PollHub:
             finally:
                 with self._cond:
                     self.busy = False
+
+    @staticmethod
+    def _drop(client: Any) -> None:
+        try:
+            if client is not None:
+                client.close()
+        except Exception:  # noqa: BLE001 - closing is best effort
+            pass
 
     def _round(self, client: Any, batch: dict[str, _Want]) -> None:
         self.rounds += 1
