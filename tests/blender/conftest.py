@@ -21,24 +21,6 @@ import addon_utils  # noqa: E402  (importing bpy puts addon_utils on sys.path)
 from blender_helpers import MODULE, REPO, disable, enable, get_prefs  # noqa: E402
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_home(tmp_path_factory):
-    """HOME (USERPROFILE, XDG_CONFIG_HOME) in a temporary folder: the default download folder (~/Documents/Tripo
-    or ~/Tripo) must never be created in the real home of whoever runs the tests."""
-    import os
-
-    home = tmp_path_factory.mktemp("home")
-    saved = {k: os.environ.get(k) for k in ("HOME", "USERPROFILE", "XDG_CONFIG_HOME")}
-    os.environ["HOME"] = os.environ["USERPROFILE"] = str(home)
-    os.environ["XDG_CONFIG_HOME"] = str(home / ".config")  # (user-dirs.dirs names the documents folder)
-    yield home
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture(scope="session")
 def repo_dir(tmp_path_factory) -> Path:
     """An extensions repository holding the staged extension (symlinks to the sources + the manifest)."""

@@ -16,24 +16,6 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 
-@pytest.fixture(scope="session", autouse=True)
-def private_home(tmp_path_factory):
-    """HOME (USERPROFILE, XDG_CONFIG_HOME) in a temporary folder: the default download folder (~/Documents/Tripo
-    or ~/Tripo) must never be created in the real home of whoever runs the tests."""
-    import os
-
-    home = tmp_path_factory.mktemp("home")
-    saved = {k: os.environ.get(k) for k in ("HOME", "USERPROFILE", "XDG_CONFIG_HOME")}
-    os.environ["HOME"] = os.environ["USERPROFILE"] = str(home)
-    os.environ["XDG_CONFIG_HOME"] = str(home / ".config")  # (user-dirs.dirs names the documents folder)
-    yield home
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
-
-
 @pytest.fixture
 def fault(emulator, api_key):
     """inject(route, kind, **fields) for this test's key only; returns the rule (its ``id`` ends it early:
