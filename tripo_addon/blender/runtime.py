@@ -105,7 +105,7 @@ def api_version(p=None) -> str:
 
 def settings_problem(key: str, base_url: str) -> str | None:
     """What is wrong with the key's form or the API address (checked locally, nothing sent), or None."""
-    from ..api.client import normalize_api_key, normalize_base_url
+    from ..api.session import normalize_api_key, normalize_base_url
 
     try:
         normalize_api_key(key)
