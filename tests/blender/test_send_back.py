@@ -91,7 +91,7 @@ def test_late_result_after_opening_another_file_hides_nothing(ext, connected, us
     eng = ext.runtime.engine()
     job_id = eng.jobs()[-1]["id"]
     drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
-    ext.poller.drain()
+    ext.drain.drain()
     assert new_objects(before) == [] and not row().imported and "press Import" in row().notice
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
     assert new_objects(before) and row().imported

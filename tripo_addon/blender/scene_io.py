@@ -439,7 +439,7 @@ def push_undo(message: str) -> None:
 
 def result_present(task_id: str) -> bool:
     """True while anything imported from the task (an object in a scene, or an image) is in the file: an undo can
-    take an import away without the add-on being told (see poller.check_undone)."""
+    take an import away without the add-on being told (see job_import.check_undone)."""
     if not task_id:
         return True
     for obj in bpy.data.objects:

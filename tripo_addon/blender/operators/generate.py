@@ -9,7 +9,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ...jobs import pipelines
-from .. import catalog, runtime, scene_io
+from .. import catalog, scene_io, settings
 from ..properties import PATH_SKIP
 from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, build_and_run, make_operator
 
@@ -270,7 +270,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             job = pipelines.mesh_editing(self._need(self.prompt, "prompt"), part_names=parts, **self._gen())
         elif p == 'IMPORT_AND_PROCESS':
             meshes = scene_io.selected_meshes(context)
-            path = scene_io.export_selection_glb(context, runtime.exports_dir())
+            path = scene_io.export_selection_glb(context, settings.exports_dir())
             job = pipelines.import_and_process(path, self.step)
             job.title = f"{meshes[0].name} \u2192 {catalog.label(self.step)}"
             meta["source_objects"] = [o.name for o in meshes]
@@ -294,7 +294,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             job = pipelines.low_poly_asset(self._need(self.prompt, "prompt"), **kwargs, **gen)
             job.steps[0].params.update(clash)
             if self.lods and self.export_fbx:
-                job.meta["lod_fbx"] = str(runtime.download_dir(runtime.prefs(context))
+                job.meta["lod_fbx"] = str(settings.download_dir(settings.prefs(context))
                                           / f"{job.meta.get('lod_name') or 'Tripo'}_LODs.fbx")
         job.meta.update({k: v for k, v in meta.items() if v is not None})
         return job

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...api import tasks as api_tasks
 from ...jobs import pipelines
 from ...jobs.job import Job, Ref, Step
-from .. import catalog, runtime, scene_io
+from .. import catalog, scene_io, settings
 from .base import TaskOperator, make_operator
 
 TASK_ID = "tripo_task_id"
@@ -78,7 +78,7 @@ class PostOperator(TaskOperator):
 
     @classmethod
     def unavailable(cls, context):
-        return (catalog.retired_reason(cls.task_type) or runtime.unavailable_reason(context)
+        return (catalog.retired_reason(cls.task_type) or settings.unavailable_reason(context)
                 or source_problem(cls.task_type, context))
 
     def draw_source(self, context, layout):
@@ -116,7 +116,7 @@ class PostOperator(TaskOperator):
                         model_version=obj.get("tripo_model_version") or None)
         else:
             meshes = scene_io.selected_meshes(context)
-            path = scene_io.export_selection_glb(context, runtime.exports_dir(), obj.name)
+            path = scene_io.export_selection_glb(context, settings.exports_dir(), obj.name)
             steps = [Step("import_model", {"file": str(path)}, upload="sts", download=False)]
             source_ref = Ref(0)
             title = f"{obj.name} \u2192 {label}"
@@ -246,7 +246,7 @@ class ImportModelOperator(TaskOperator):
         path = params.get("file")
         if not path:
             meshes = scene_io.selected_meshes(context)
-            path = str(scene_io.export_selection_glb(context, runtime.exports_dir()))
+            path = str(scene_io.export_selection_glb(context, settings.exports_dir()))
             params["file"] = path
             name = meshes[0].name
             meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
