@@ -109,7 +109,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     connected.prefs.download_dir = ""
     rt = ext.runtime
     expected = home / "Documents" / "Tripo"
-    assert rt.default_download_dir() == expected
+    assert ext.settings.default_download_dir() == expected
     ext_user = Path(bpy.utils.extension_path_user(ext.settings.base_package, create=False))
     assert not expected.is_relative_to(ext_user)
 
@@ -126,7 +126,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     assert all(Path(f).is_file() for f in job["result_files"])
     # a user with no Documents folder: ~/Tripo
     (home / "Documents").rename(home / "Docs")
-    assert rt.default_download_dir() == home / "Tripo"
+    assert ext.settings.default_download_dir() == home / "Tripo"
     # a Linux desktop whose documents folder has another name (user-dirs.dirs)
     import sys
 
@@ -134,7 +134,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
         (home / ".config").mkdir()
         (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME/Dokumente"\n')
         (home / "Dokumente").mkdir()
-        assert rt.default_download_dir() == home / "Dokumente" / "Tripo"
+        assert ext.settings.default_download_dir() == home / "Dokumente" / "Tripo"
 
 
 # ---------------------------------------------------------------------------------------------------- item 17
