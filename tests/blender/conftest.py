@@ -67,7 +67,7 @@ def ext(addon) -> SimpleNamespace:
     import importlib
 
     names = ("runtime", "settings", "background", "poller", "drain", "tasklist", "job_import", "wakeup", "scene_io",
-             "catalog", "panels", "properties", "preferences", "registration", "previews")
+             "scene_export", "catalog", "panels", "properties", "preferences", "registration", "previews")
     ns = {n: importlib.import_module(f"{MODULE}.blender.{n}") for n in names}
     ns["operators"] = importlib.import_module(f"{MODULE}.blender.operators")
     ns["pipelines"] = importlib.import_module(f"{MODULE}.jobs.pipelines")

@@ -293,7 +293,7 @@ def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, 
     offered, lands at the 3D cursor and hides nothing (an object there may merely share the source's name)."""
     from mathutils import Vector
 
-    assert tuple(ext.scene_io.source_location([user_mesh])) != (0.0, 0.0, 0.0)
+    assert tuple(ext.scene_export.source_location([user_mesh])) != (0.0, 0.0, 0.0)
     assert bpy.ops.tripo.import_model() == {'FINISHED'}  # send the selected mesh back to Tripo
     job_id = ext.runtime.engine().jobs()[-1]["id"]
     bpy.ops.wm.read_homefile(use_empty=True)  # another file, with an object of the same name
@@ -310,7 +310,7 @@ def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, 
     objs = new_objects(before)
     assert objs
     bpy.context.view_layer.update()
-    assert (Vector(ext.scene_io.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
+    assert (Vector(ext.scene_export.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
     assert not namesake.hide_get() and not namesake.hide_render
 
 
