@@ -55,6 +55,7 @@ _MALFORMED = object()
 #: HTTP statuses with which a create was certainly refused, even when the body cannot be read.
 _DEFINITE_REFUSALS = frozenset({400, 401, 403, 404, 405, 413, 415, 422, 429})
 
+
 def normalize_api_key(api_key: str | None) -> str:
     """The key with pasted whitespace/newlines around it removed; TripoValidationError when it is malformed.
 
@@ -106,6 +107,7 @@ def normalize_base_url(base_url: str | None) -> str:
     if parsed.query or parsed.fragment:
         raise TripoValidationError(f"The API address {url} must not contain '?' or '#'.", param="base_url")
     return url
+
 
 class ApiSession:
     """Session settings and the request loop of :class:`~tripo_addon.api.client.TripoClient`.

@@ -137,5 +137,3 @@ def _error_text(exc: Exception) -> str:
         return redact(msg)
     except Exception:
         return type(exc).__name__
-
-

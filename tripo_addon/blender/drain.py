@@ -196,5 +196,3 @@ def _apply_background(state, kind: str, ok: bool, value) -> None:
             state.connection_text = f"Connection failed: {value}"
     elif kind == "balance":
         state.checking = False
-
-

@@ -213,7 +213,6 @@ def download_dir_problem(p=None) -> str | None:
     return None
 
 
-
 # ==================================================================================================== client factory
 def snapshot_config(context=None):
     """Snapshot the client settings from the preferences (main thread). Returns the preferences (or None)."""
@@ -268,4 +267,3 @@ def current_api() -> str:
     with _lock:
         url = _config.get("base_url") or DEFAULT_BASE_URL
     return api_of(url)
-
