@@ -293,7 +293,7 @@ def test_create_retried_when_connection_refused_before_sending(emulator, api_key
                 fwd.start()  # runs in the client thread before its back-off sleep
 
     handler = OpenOnFirstRetry(logging.DEBUG)
-    log = logging.getLogger("tripo_addon.api.client")
+    log = logging.getLogger("tripo_addon.api.session")
     log.addHandler(handler)
     old = log.level
     log.setLevel(logging.DEBUG)

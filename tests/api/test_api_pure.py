@@ -16,13 +16,7 @@ from api_helpers import image_bytes, make_glb, make_image, make_zip
 
 from tripo_addon.api import __version__, errors, images, polling
 from tripo_addon.api import downloads as dl
-from tripo_addon.api.client import (
-    TripoClient,
-    is_loopback,
-    normalize_api_key,
-    normalize_base_url,
-    request_not_sent,
-)
+from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import (
     ERROR_TEXT,
     TripoError,
@@ -32,6 +26,8 @@ from tripo_addon.api.errors import (
 )
 from tripo_addon.api.inputs import Input
 from tripo_addon.api.localfiles import check_mesh_file, file_format
+from tripo_addon.api.session import normalize_api_key, normalize_base_url
+from tripo_addon.api.transport import is_loopback, request_not_sent
 from tripo_addon.api.v2.uploads import s3_client_options
 from tripo_addon.api.v2.wire import WIRE, StsToken
 

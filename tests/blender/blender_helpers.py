@@ -39,7 +39,7 @@ def drain_until(ext, predicate, timeout: float = WAIT, context=None):
     """Pump drain() (timers never fire in the bpy module) until predicate() is true."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        ext.poller.drain(context)
+        ext.poller.drain(context)  # poller.drain: also in the reliability tests' namespace
         value = predicate()
         if value:
             return value

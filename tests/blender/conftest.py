@@ -48,8 +48,8 @@ def ext(addon) -> SimpleNamespace:
     """The extension's sub-modules, as Blender loaded them."""
     import importlib
 
-    names = ("runtime", "poller", "scene_io", "catalog", "panels", "properties", "preferences", "registration",
-             "previews")
+    names = ("runtime", "settings", "background", "poller", "drain", "tasklist", "job_import", "wakeup", "scene_io",
+             "scene_export", "catalog", "panels", "properties", "preferences", "registration", "previews")
     ns = {n: importlib.import_module(f"{MODULE}.blender.{n}") for n in names}
     ns["operators"] = importlib.import_module(f"{MODULE}.blender.operators")
     ns["pipelines"] = importlib.import_module(f"{MODULE}.jobs.pipelines")
@@ -77,11 +77,11 @@ def online():
 def fresh_engine(ext):
     """No engine and an empty job journal (each test sees only its own jobs)."""
     ext.runtime.shutdown()
-    shutil.rmtree(ext.runtime.state_dir(), ignore_errors=True)
+    shutil.rmtree(ext.settings.state_dir(), ignore_errors=True)
     ext.runtime.engine_options.update(poll_min=0.05, poll_max=0.5, journal_interval=0.0)
     yield ext.runtime
     ext.runtime.shutdown()
-    ext.poller.mirror_all()
+    ext.tasklist.mirror_all()
 
 
 @pytest.fixture

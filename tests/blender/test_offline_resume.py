@@ -43,13 +43,13 @@ def test_offline_nothing_connects(ext, connected):
     for panel in ("TRIPO_PT_generate", "TRIPO_PT_tasks"):
         assert "Online access" in draw(getattr(bpy.types, panel)).text()
     assert ext.runtime.ensure_resumed() == []
-    ext.poller.drain()
+    ext.drain.drain()
     assert connected.emulator.requests(key=connected.api_key) == []
 
 
 def _wait_for_task_id(ext):
     def task_id():
-        ext.poller.drain()
+        ext.drain.drain()
         state = bpy.context.window_manager.tripo
         return state.tasks[0].task_id if len(state.tasks) else ""
     return drain_until(ext, task_id)
@@ -80,7 +80,7 @@ def test_offline_register_does_not_resume(ext, connected):
     enable()
     _set_prefs(connected)
     for _ in range(5):
-        ext.poller.drain()
+        ext.drain.drain()
         time.sleep(0.05)
     assert len(connected.emulator.requests(key=connected.api_key)) == n
     assert len(bpy.context.window_manager.tripo.tasks) == 1  # shown from the journal, not followed
@@ -106,12 +106,12 @@ CHILD = textwrap.dedent("""
     p.ca_bundle = cfg["ca"]
     import importlib
     runtime = importlib.import_module(cfg["module"] + ".blender.runtime")
-    poller = importlib.import_module(cfg["module"] + ".blender.poller")
+    drain = importlib.import_module(cfg["module"] + ".blender.drain")
     runtime.engine_options.update(poll_min=0.05, poll_max=0.5)
     deadline = time.monotonic() + 60
     state = bpy.context.window_manager.tripo
     while time.monotonic() < deadline:
-        poller.drain()
+        drain.drain()
         if len(state.tasks) and state.tasks[0].imported:
             break
         time.sleep(0.05)
@@ -152,7 +152,7 @@ def test_key_never_saved_in_blend(ext, connected, tmp_path):
     data = path.read_bytes()
     assert b"tripo_task_id" in data  # the file is searchable: provenance is in it
     assert connected.api_key.encode() not in data
-    for f in ext.runtime.state_dir().rglob("*"):
+    for f in ext.settings.state_dir().rglob("*"):
         if f.is_file():
             assert connected.api_key.encode() not in f.read_bytes(), f
 
@@ -170,7 +170,7 @@ def test_online_access_turned_off_mid_job_pauses_then_resumes(ext, connected):
     finally:
         emu.configure(time_scale=scale)
     system.use_online_access = False
-    ext.poller.drain()
+    ext.drain.drain()
     row = bpy.context.window_manager.tripo.tasks[0]
     assert "online access is off" in row.notice.lower()
     deadline = time.monotonic() + 10
@@ -179,7 +179,7 @@ def test_online_access_turned_off_mid_job_pauses_then_resumes(ext, connected):
     assert not [t for t in tripo_threads() if t.name.startswith("tripo-job-")]
     seen = len(connected.emulator.requests(key=connected.api_key))
     time.sleep(1.0)
-    ext.poller.drain()
+    ext.drain.drain()
     assert len(connected.emulator.requests(key=connected.api_key)) == seen  # nothing connects while offline
     assert not row.imported and ext.runtime.resumed() is False
     system.use_online_access = True

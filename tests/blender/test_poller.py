@@ -56,13 +56,13 @@ def test_modal_poller_with_fake_timer_events(ext, connected):
 
 
 def test_poller_starts_once_and_ends_with_the_file(ext, connected):
-    assert not ext.poller.poller_running()
+    assert not ext.wakeup.poller_running()
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}
-    assert ext.poller.poller_running()
+    assert ext.wakeup.poller_running()
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'CANCELLED'}  # one at a time
     assert len(ext.poller._timers) == 1
     bpy.ops.wm.read_homefile(use_empty=True)
-    assert not ext.poller.poller_running()
+    assert not ext.wakeup.poller_running()
     assert ext.poller._timers == []  # the file load cancelled it, and cancel() removed its timer
 
 
@@ -96,7 +96,7 @@ def test_cancel_locally(ext, connected):
     bpy.ops.tripo.text_to_model(prompt="a slow thing")
     row = _row()
     assert bpy.ops.tripo.cancel_job(job_id=row.job_id) == {'FINISHED'}
-    ext.poller.drain()
+    ext.drain.drain()
     row = _row()
     assert row.state == "cancelled" and row.notice
 

@@ -53,7 +53,7 @@ def test_register_unregister_cycles_leave_nothing(addon, ext):
         assert _menu_funcs() == []
         assert tripo_threads() == []
         assert ext.runtime.engine(create=False) is None
-        assert not bpy.app.timers.is_registered(ext.poller._start_soon)
+        assert not bpy.app.timers.is_registered(ext.wakeup.start_soon)
         enable()
         assert _registered_names() == registered
         # the persistent load_post handler, and undo_post/redo_post (results taken away by undo, issue 10.7)
@@ -98,7 +98,7 @@ def test_preferences(addon, ext):
     for name in ("download_dir", "place_at_cursor", "target_size", "collection_per_task", "proxy", "ca_bundle",
                  "auto_import", "merge_vertices"):
         assert name in rna, name
-    default = Path(ext.runtime.download_dir())
+    default = Path(ext.settings.download_dir())
     assert default.parts[-1] == "Tripo"  # the user's own folder (issue 10.5), made by the first download
     assert default.is_relative_to(Path.home()) and "extensions" not in default.parts
 
@@ -114,11 +114,11 @@ def test_api_key_is_stripped_and_env_fallback(addon, ext, monkeypatch):
         assert p.api_key == long_key  # not truncated
         p.api_key = ""
         monkeypatch.setenv("TRIPO_API_KEY", " tsk_from_env ")
-        assert ext.runtime.api_key(p) == "tsk_from_env"
-        assert ext.runtime.key_source(p) == "env"
+        assert ext.settings.api_key(p) == "tsk_from_env"
+        assert ext.settings.key_source(p) == "env"
         monkeypatch.delenv("TRIPO_API_KEY")
-        assert ext.runtime.api_key(p) == ""
-        assert "API key" in ext.runtime.unavailable_reason() or "Online access" in ext.runtime.unavailable_reason()
+        assert ext.settings.api_key(p) == ""
+        assert "API key" in ext.settings.unavailable_reason() or "Online access" in ext.settings.unavailable_reason()
     finally:
         p.api_key = before
 
@@ -147,18 +147,18 @@ def test_offline_reason_texts(addon, ext):
     try:
         system.use_online_access = False
         assert bpy.app.online_access is False
-        assert "Online access" in ext.runtime.offline_reason()
+        assert "Online access" in ext.settings.offline_reason()
         system.use_online_access = True
-        assert ext.runtime.offline_reason() is None
+        assert ext.settings.offline_reason() is None
     finally:
         system.use_online_access = before
 
 
 def test_user_dirs_are_outside_the_package(addon, ext):
     pkg = Path(addon.__file__).resolve().parent
-    for d in (ext.runtime.state_dir(), ext.runtime.exports_dir(), ext.runtime.default_download_dir()):
+    for d in (ext.settings.state_dir(), ext.settings.exports_dir(), ext.settings.default_download_dir()):
         assert not str(Path(d).resolve()).startswith(str(pkg))
-    assert os.environ.get("BLENDER_USER_RESOURCES", "") == "" or str(ext.runtime.state_dir()).startswith(
+    assert os.environ.get("BLENDER_USER_RESOURCES", "") == "" or str(ext.settings.state_dir()).startswith(
         os.environ["BLENDER_USER_RESOURCES"])
 
 
@@ -167,7 +167,7 @@ def test_unregister_while_the_poller_runs(addon, ext):
     disable()
     assert ext.poller._timers == [] and not hasattr(bpy.types, "TRIPO_OT_poller")
     enable()
-    assert not ext.poller.poller_running()  # the old instance went with its class: a new one can start
+    assert not ext.wakeup.poller_running()  # the old instance went with its class: a new one can start
     # Blender frees the dead handler on the next event; the bpy module has no event loop, a file load does it
     bpy.ops.wm.read_homefile(use_empty=True)
     assert bpy.ops.tripo.poller('INVOKE_DEFAULT') == {'RUNNING_MODAL'}

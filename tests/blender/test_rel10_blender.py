@@ -46,7 +46,7 @@ def test_removing_a_job_keeps_the_other_jobs_results(ext, connected):
     drain_until(ext, lambda: _row(done) is not None and _row(done).imported, timeout=20)
     assert new_objects(before)  # the finished job was imported
     _wait(lambda: not eng.is_running(slow), timeout=20, what="the removed job's worker ended")
-    ext.poller.drain()
+    ext.drain.drain()
     assert _row(slow) is None  # its worker ended (cancelled) after the removal: no row comes back
     assert all(j["id"] != slow for j in eng.jobs())
 
@@ -109,8 +109,8 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     connected.prefs.download_dir = ""
     rt = ext.runtime
     expected = home / "Documents" / "Tripo"
-    assert rt.default_download_dir() == expected
-    ext_user = Path(bpy.utils.extension_path_user(ext.runtime.base_package, create=False))
+    assert ext.settings.default_download_dir() == expected
+    ext_user = Path(bpy.utils.extension_path_user(ext.settings.base_package, create=False))
     assert not expected.is_relative_to(ext_user)
 
     layout = Recorder()
@@ -126,7 +126,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
     assert all(Path(f).is_file() for f in job["result_files"])
     # a user with no Documents folder: ~/Tripo
     (home / "Documents").rename(home / "Docs")
-    assert rt.default_download_dir() == home / "Tripo"
+    assert ext.settings.default_download_dir() == home / "Tripo"
     # a Linux desktop whose documents folder has another name (user-dirs.dirs)
     import sys
 
@@ -134,7 +134,7 @@ def test_default_download_folder_is_the_users_own(ext, connected, monkeypatch, t
         (home / ".config").mkdir()
         (home / ".config" / "user-dirs.dirs").write_text('XDG_DOCUMENTS_DIR="$HOME/Dokumente"\n')
         (home / "Dokumente").mkdir()
-        assert rt.default_download_dir() == home / "Dokumente" / "Tripo"
+        assert ext.settings.default_download_dir() == home / "Dokumente" / "Tripo"
 
 
 # ---------------------------------------------------------------------------------------------------- item 17
@@ -174,7 +174,7 @@ def test_unusable_download_folder_is_refused_with_a_remedy(ext, connected, kind,
     assert bpy.ops.tripo.refresh_balance(wait=True) == {'FINISHED'}
     assert [r for r in emu.requests(method="POST", key=key) if r["route"] == "create"] == []
     assert os.listdir(cwd) == []  # nothing written where Blender was started
-    assert ext.runtime.download_folder_note(connected.prefs)  # the preferences show the problem
+    assert ext.settings.download_folder_note(connected.prefs)  # the preferences show the problem
 
 
 # ---------------------------------------------------------------------------------------------------- item 16
@@ -287,7 +287,7 @@ def test_a_result_started_in_another_file_is_offered_not_imported(ext, connected
     eng = ext.runtime.engine()
     drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
     for _ in range(3):
-        ext.poller.drain()
+        ext.drain.drain()
     row = _row(job_id)
     assert list(bpy.data.objects) == [] and not row.imported and not eng.get(job_id)["imported"]
     assert "press Import" in row.notice
@@ -300,7 +300,7 @@ def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, 
     offered, lands at the 3D cursor and hides nothing (an object there may merely share the source's name)."""
     from mathutils import Vector
 
-    assert tuple(ext.scene_io.source_location([user_mesh])) != (0.0, 0.0, 0.0)
+    assert tuple(ext.scene_export.source_location([user_mesh])) != (0.0, 0.0, 0.0)
     assert bpy.ops.tripo.import_model() == {'FINISHED'}  # send the selected mesh back to Tripo
     job_id = ext.runtime.engine().jobs()[-1]["id"]
     bpy.ops.wm.read_homefile(use_empty=True)  # another file, with an object of the same name
@@ -310,14 +310,14 @@ def test_the_old_files_placement_is_not_applied_in_another_file(ext, connected, 
     eng = ext.runtime.engine()
     before = set(bpy.data.objects)
     drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
-    ext.poller.drain()
+    ext.drain.drain()
     assert new_objects(before) == [] and "press Import" in _row(job_id).notice
     bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
     objs = new_objects(before)
     assert objs
     bpy.context.view_layer.update()
-    assert (Vector(ext.scene_io.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
+    assert (Vector(ext.scene_export.source_location(objs)) - Vector((0.0, 0.0, 0.0))).length < 1e-3  # at the cursor
     assert not namesake.hide_get() and not namesake.hide_render
 
 
@@ -343,7 +343,7 @@ def test_an_import_taken_away_by_undo_can_come_back(ext, connected):
     assert not row.imported and "press Import" in row.notice
     eng = ext.runtime.engine()
     assert not eng.get(job_id)["imported"]
-    ext.poller.drain()  # later updates keep saying so
+    ext.drain.drain()  # later updates keep saying so
     assert "press Import" in _row(job_id).notice and not _row(job_id).imported
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
     assert [o for o in bpy.data.objects if o.get("tripo_task_id")] and _row(job_id).imported

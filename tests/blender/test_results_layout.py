@@ -13,7 +13,7 @@ from blender_helpers import drain_until, new_objects
 
 def _bounds(ext, objs):
     bpy.context.view_layer.update()
-    return ext.scene_io._world_bounds(objs)
+    return ext.scene_io.world_bounds(objs)
 
 
 def _overlap(a, b) -> bool:

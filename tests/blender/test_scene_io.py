@@ -94,7 +94,7 @@ def test_target_size_and_cursor(addon, ext, tmp_path):
     opts = ext.scene_io.ImportOptions(place_at_cursor=True, target_size=4.0)
     result = ext.scene_io.import_files(bpy.context, [str(path)], title="sized", options=opts)
     bpy.context.view_layer.update()
-    lo, hi = ext.scene_io._world_bounds(result.objects)
+    lo, hi = ext.scene_io.world_bounds(result.objects)
     assert max(hi - lo) == pytest.approx(4.0, rel=1e-3)
     assert ((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z) == pytest.approx((3.0, -2.0, 1.0), abs=1e-3)
 
@@ -105,12 +105,12 @@ def test_turn_about_the_vertical_axis(addon, ext, tmp_path, turn):
     path = _export(tmp_path, "glb")
     plain = ext.scene_io.import_files(bpy.context, [str(path)], title="plain")
     bpy.context.view_layer.update()
-    lo0, hi0 = ext.scene_io._world_bounds(plain.objects)
+    lo0, hi0 = ext.scene_io.world_bounds(plain.objects)
     bpy.context.scene.cursor.location = (5.0, 0.0, 0.0)
     opts = ext.scene_io.ImportOptions(place_at_cursor=True, turn=turn)
     result = ext.scene_io.import_files(bpy.context, [str(path)], title="turned", options=opts)
     bpy.context.view_layer.update()
-    lo, hi = ext.scene_io._world_bounds(result.objects)
+    lo, hi = ext.scene_io.world_bounds(result.objects)
     size0, size = hi0 - lo0, hi - lo
     if turn == 180.0:
         assert (size.x, size.y) == pytest.approx((size0.x, size0.y), rel=1e-3)
@@ -171,7 +171,7 @@ def test_export_selection_glb(addon, ext, tmp_path):
     cube.select_set(False)
     monkey.select_set(True)
     bpy.context.view_layer.objects.active = monkey
-    path = ext.scene_io.export_selection_glb(bpy.context, tmp_path, "monkey")
+    path = ext.scene_export.export_selection_glb(bpy.context, tmp_path, "monkey")
     assert path.suffix == ".glb" and path.stat().st_size > 1000
     assert monkey.select_get() and not cube.select_get()  # selection restored
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -182,7 +182,7 @@ def test_export_selection_glb(addon, ext, tmp_path):
 def test_export_without_mesh_refused(addon, ext, tmp_path):
     bpy.ops.object.empty_add()
     with pytest.raises(ext.scene_io.ImportFailed):
-        ext.scene_io.export_selection_glb(bpy.context, tmp_path)
+        ext.scene_export.export_selection_glb(bpy.context, tmp_path)
 
 
 def test_broken_file_fails_cleanly(addon, ext, tmp_path):

@@ -10,7 +10,7 @@ from blender_helpers import new_objects, posts
 def test_send_selected_round_trip_keeps_the_mesh(ext, connected, user_mesh):
     n_verts = len(user_mesh.data.vertices)
     n_faces = len(user_mesh.data.polygons)
-    source_place = ext.scene_io.source_location([user_mesh])
+    source_place = ext.scene_export.source_location([user_mesh])
     before = set(bpy.data.objects)
     assert bpy.ops.tripo.import_model(wait=True) == {'FINISHED'}
     objs = new_objects(before)
@@ -21,7 +21,7 @@ def test_send_selected_round_trip_keeps_the_mesh(ext, connected, user_mesh):
     assert back["tripo_task_type"] == "import_model" and back["tripo_task_id"]
     assert user_mesh.hide_get() and bpy.context.active_object == back
     bpy.context.view_layer.update()
-    assert ext.scene_io.source_location([back]) == pytest.approx(source_place, abs=1e-3)
+    assert ext.scene_export.source_location([back]) == pytest.approx(source_place, abs=1e-3)
     assert posts(connected.emulator, connected.api_key, "upload")  # the mesh went up (v2: STS, v3: /v3/files)
     body = posts(connected.emulator, connected.api_key)[-1]["body"]
     assert body["type"] == "import_model"
@@ -91,7 +91,7 @@ def test_late_result_after_opening_another_file_hides_nothing(ext, connected, us
     eng = ext.runtime.engine()
     job_id = eng.jobs()[-1]["id"]
     drain_until(ext, lambda: eng.get(job_id)["state"] == "succeeded" and not ext.runtime.busy())
-    ext.poller.drain()
+    ext.drain.drain()
     assert new_objects(before) == [] and not row().imported and "press Import" in row().notice
     assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
     assert new_objects(before) and row().imported

@@ -167,7 +167,7 @@ def test_lost_create_is_found_in_the_history_and_attached_by_itself(ext, v3):
     bpy.app.timers.unregister(history._look)
     history._look()
     ext.runtime.background.join(30)
-    ext.poller.drain(budget=None)
+    ext.drain.drain(budget=None)
     assert "attached" in _history(ext).text
     snap = eng.wait(job["id"], 30)
     assert snap["state"] == "succeeded" and "attached by itself" in snap["notice"]

@@ -4,11 +4,11 @@ the credits each step of a job actually used (task list)."""
 from __future__ import annotations
 
 from ..jobs import cost
-from . import catalog, runtime
+from . import catalog, runtime, settings
 
 
 def threshold(context=None) -> float:
-    p = runtime.prefs(context)
+    p = settings.prefs(context)
     return float(getattr(p, "confirm_above", 0.0) or 0.0) if p is not None else 0.0
 
 

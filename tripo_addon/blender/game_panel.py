@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import bpy
 
-from . import catalog, runtime
+from . import catalog, settings
 from .operators import history
 from .operators.lod import lod_collection, source_faces
 from .operators.postprocess import result_group, source_problem
-from .poller import format_credits
+from .tasklist import format_credits
 
 STATUS_ICONS = {"success": 'CHECKMARK', "failed": 'ERROR', "running": 'PLAY', "queued": 'SORTTIME',
                 "cancelled": 'CANCEL', "banned": 'ERROR', "expired": 'ERROR'}
@@ -77,7 +77,7 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
         st = history.state(context)
         if st is None:
             return
-        if runtime.api_version(runtime.prefs(context)) != "v3":
+        if settings.api_version(settings.prefs(context)) != "v3":
             layout.label(text="Your account's history needs API v3 (Tripo preferences)", icon='INFO')
             return
         row = layout.row(align=True)
@@ -90,7 +90,7 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
         sub.enabled = st.more
         sub.operator("tripo.refresh_history", text="", icon='TRIA_RIGHT').page = 1
         row.operator("tripo.refresh_history", text="", icon='FILE_REFRESH')
-        if not st.loaded and not st.loading and runtime.unavailable_reason(context) is None:
+        if not st.loaded and not st.loading and settings.unavailable_reason(context) is None:
             if not bpy.app.timers.is_registered(_first_read):
                 bpy.app.timers.register(_first_read, first_interval=0.0)  # never a request from draw() itself
         layout.template_list("TRIPO_UL_history", "", st, "rows", st, "active", rows=4)
@@ -128,9 +128,9 @@ def _first_read():
         except Exception:  # noqa: BLE001 - shown by the panel next time (no key, offline)
             st.loaded = True
         else:
-            from . import poller
+            from . import wakeup
 
-            poller.ensure_running()
+            wakeup.ensure_running()
     return None
 
 

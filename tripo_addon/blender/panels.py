@@ -7,10 +7,10 @@ import textwrap
 
 import bpy
 
-from . import base_package, catalog, previews, runtime
+from . import base_package, catalog, previews, runtime, settings
 from .operators import TASK_OPERATORS
 from .operators.postprocess import source_problem, tripo_source
-from .poller import format_credits
+from .tasklist import format_credits
 
 STATE_ICONS = {
     "pending": 'TIME',
@@ -39,7 +39,7 @@ def _wrap(layout, text: str, *, icon='NONE', width: int = 44, alert: bool = Fals
 
 def draw_unavailable(layout, context) -> bool:
     """Say why nothing can be sent (offline, no key). Returns True when everything is available."""
-    reason = runtime.unavailable_reason(context)
+    reason = settings.unavailable_reason(context)
     if not reason:
         return True
     box = layout.box()
@@ -282,7 +282,7 @@ class TRIPO_PT_tasks(_Sidebar, bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         state = context.window_manager.tripo
-        reason = runtime.offline_reason()
+        reason = settings.offline_reason()
         if reason:
             _wrap(layout, f"Not following tasks: {reason}", icon='ERROR', alert=True)
         layout.template_list("TRIPO_UL_tasks", "", state, "tasks", state, "active_task", rows=3)

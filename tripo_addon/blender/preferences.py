@@ -7,7 +7,7 @@ ends up in a .blend file; it is never printed or logged.
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
-from . import base_package, runtime
+from . import base_package, runtime, settings
 
 
 def _strip_key(self, _context):
@@ -29,11 +29,11 @@ def _changed(_self, _context):
     runtime.settings_changed()
 
 
-_REGION_URLS = {'GLOBAL': runtime.DEFAULT_BASE_URL, 'CHINA': runtime.CHINA_BASE_URL}
+_REGION_URLS = {'GLOBAL': settings.DEFAULT_BASE_URL, 'CHINA': settings.CHINA_BASE_URL}
 
 
 def _get_region(self):
-    url = runtime.base_url(self)
+    url = settings.base_url(self)
     for value, target in enumerate(_REGION_URLS.values()):
         if url == target:
             return value
@@ -44,7 +44,7 @@ def _set_region(self, value):
     ident = ('GLOBAL', 'CHINA', 'CUSTOM')[value]
     if ident in _REGION_URLS:
         self.api_base_url = _REGION_URLS[ident]
-    elif runtime.base_url(self) in _REGION_URLS.values():
+    elif settings.base_url(self) in _REGION_URLS.values():
         self.api_base_url = "http://127.0.0.1:8765"   # a local emulator: scripts/tripo_emulator.py
 
 
@@ -56,7 +56,7 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         name="API Key",
         description=(
             "Your Tripo API key (tsk_...). Stored in Blender's user preferences only, never in .blend files. "
-            f"When empty, the {runtime.ENV_KEY} environment variable is used"
+            f"When empty, the {settings.ENV_KEY} environment variable is used"
         ),
         subtype='PASSWORD',
         update=_strip_key,
@@ -77,7 +77,7 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         name="API URL",
         description="Base URL of the Tripo API. Anything ending in /v2/openapi speaks Tripo's retired API v2 (kept "
         "for the local emulator and older deployments); everything else speaks v3",
-        default=runtime.DEFAULT_BASE_URL,
+        default=settings.DEFAULT_BASE_URL,
         update=_clean_url,
     )
 
@@ -184,7 +184,7 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
 
 
 def draw_preferences(prefs, layout, context) -> None:
-    reason = runtime.offline_reason()
+    reason = settings.offline_reason()
     if reason:
         layout.label(text=reason, icon='ERROR')
     layout.row().prop(prefs, "show_section", expand=True)
@@ -193,8 +193,8 @@ def draw_preferences(prefs, layout, context) -> None:
         box.prop(prefs, "api_key")
         if not prefs.api_key.strip():
             text = (
-                f"Using the {runtime.ENV_KEY} environment variable"
-                if runtime.key_source(prefs) == "env"
+                f"Using the {settings.ENV_KEY} environment variable"
+                if settings.key_source(prefs) == "env"
                 else "Get a key at developers.tripo3d.ai (API keys start with tsk_)"
             )
             box.label(text=text, icon='INFO')
@@ -202,7 +202,7 @@ def draw_preferences(prefs, layout, context) -> None:
         sub = box.row()
         sub.enabled = prefs.api_region == 'CUSTOM'
         sub.prop(prefs, "api_base_url")
-        if runtime.api_version(prefs) == "v2":
+        if settings.api_version(prefs) == "v2":
             box.label(text="This address speaks Tripo's retired API v2 (emulator / older deployments)", icon='INFO')
         box.prop(prefs, "confirm_above")
         box.operator("tripo.test_connection", icon='URL')
@@ -216,11 +216,11 @@ def draw_preferences(prefs, layout, context) -> None:
             box.prop(prefs, name)
     else:
         box.prop(prefs, "download_dir")
-        problem = runtime.download_folder_note(prefs)
+        problem = settings.download_folder_note(prefs)
         if problem:
             box.label(text=problem, icon='ERROR')
         elif not prefs.download_dir.strip():
-            box.label(text=f"Default: {runtime.default_download_dir()}", icon='FILE_FOLDER')
+            box.label(text=f"Default: {settings.default_download_dir()}", icon='FILE_FOLDER')
             box.label(text="Results stay there when the add-on is removed; .blend files keep pointing at them",
                       icon='INFO')
         box.prop(prefs, "proxy")

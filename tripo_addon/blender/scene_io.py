@@ -1,4 +1,4 @@
-"""Scene I/O on the main thread: import downloaded results, export the selection for sending back to Tripo.
+"""Scene I/O on the main thread: import downloaded results (the selection's export is in :mod:`.scene_export`).
 
 Each import gets its own collection named after the task, selects its objects (the main one active), tags them with
 their provenance (``tripo_task_id``, ``tripo_task_type``, ``tripo_model_version``) and pushes exactly one undo step.
@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import stat
-import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +141,8 @@ def zip_members(zip_path: Path) -> list[Path]:
 
 
 # ==================================================================================================== import
-def _ensure_object_mode(context) -> None:
+def ensure_object_mode(context) -> None:
+    """Leave Edit/Sculpt/Paint mode (imports and exports work on objects)."""
     obj = context.view_layer.objects.active if context.view_layer else None
     if obj is not None and obj.mode != 'OBJECT' and bpy.ops.object.mode_set.poll():
         bpy.ops.object.mode_set(mode='OBJECT')
@@ -227,7 +227,8 @@ def name_objects(main, objects, name: str) -> None:
             obj.name = f"{_fit(name, NAME_MAX - len((SEP + part).encode()))}{SEP}{part}"
 
 
-def _world_bounds(objects) -> tuple[Vector, Vector] | None:
+def world_bounds(objects) -> tuple[Vector, Vector] | None:
+    """World-space (min, max) corners around the objects' bounding boxes, or None when there is none."""
     lo = Vector((float("inf"),) * 3)
     hi = Vector((float("-inf"),) * 3)
     found = False
@@ -251,7 +252,7 @@ def _occupied(context, exclude) -> list[tuple[Vector, Vector]]:
     for obj in context.view_layer.objects:
         if obj in exclude or not obj.visible_get():
             continue
-        bounds = _world_bounds([obj])
+        bounds = world_bounds([obj])
         if bounds is not None:
             boxes.append(bounds)
     return boxes
@@ -281,7 +282,7 @@ def _place(context, roots, objects, options: ImportOptions) -> None:
     if not roots:
         return
     context.view_layer.update()
-    bounds = _world_bounds(objects)
+    bounds = world_bounds(objects)
     if bounds is None:
         pivot = Vector((0.0, 0.0, 0.0))
         size = 0.0
@@ -303,7 +304,7 @@ def _place(context, roots, objects, options: ImportOptions) -> None:
         target = Vector(options.location)
     elif options.place_at_cursor:
         target = context.scene.cursor.location.copy()
-        turned = _world_bounds(objects)
+        turned = world_bounds(objects)
         extent = (turned[1] - turned[0]) * factor if turned is not None else Vector((0.0, 0.0, 0.0))
         target = free_spot(context, target, extent, exclude=objects)
     else:
@@ -352,7 +353,7 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
                 result.images.append(load_image(p, title, provenance).name)
         return result
 
-    _ensure_object_mode(context)
+    ensure_object_mode(context)
     before_objects = set(bpy.data.objects)
     before_collections = set(bpy.data.collections)
     before_images = set(bpy.data.images)
@@ -439,7 +440,7 @@ def push_undo(message: str) -> None:
 
 def result_present(task_id: str) -> bool:
     """True while anything imported from the task (an object in a scene, or an image) is in the file: an undo can
-    take an import away without the add-on being told (see poller.check_undone)."""
+    take an import away without the add-on being told (see job_import.check_undone)."""
     if not task_id:
         return True
     for obj in bpy.data.objects:
@@ -457,52 +458,6 @@ def load_image(path: str | os.PathLike, name: str = "", provenance: dict | None 
     return img
 
 
-# ==================================================================================================== export
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
+    """A short file-name-safe form of a name."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:40] or "mesh"
-
-
-def selected_meshes(context) -> list:
-    objs = [o for o in context.selected_objects if o.type == 'MESH']
-    active = context.active_object
-    if not objs and active is not None and active.type == 'MESH':
-        objs = [active]
-    return objs
-
-
-def export_selection_glb(context, directory: str | os.PathLike, name: str = "") -> Path:
-    """Export the selected meshes (modifiers applied) to one GLB in ``directory``; returns its path."""
-    meshes = selected_meshes(context)
-    if not meshes:
-        raise ImportFailed("No mesh is selected: select one or more meshes to send to Tripo.")
-    _ensure_object_mode(context)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{_slug(name or meshes[0].name)}-{int(time.time() * 1000)}.glb"
-    view_objects = context.view_layer.objects
-    previous = [o for o in view_objects if o.select_get()]
-    active = view_objects.active
-    try:
-        for o in previous:
-            o.select_set(False)
-        for o in meshes:
-            o.select_set(True)
-        result = bpy.ops.export_scene.gltf(
-            filepath=str(path), export_format='GLB', use_selection=True, export_apply=True
-        )
-    finally:
-        for o in view_objects:
-            o.select_set(o in previous)
-        view_objects.active = active
-    if 'FINISHED' not in result or not path.exists():
-        raise ImportFailed("Blender could not export the selection to GLB.")
-    return path
-
-
-def source_location(objects) -> tuple[float, float, float] | None:
-    """Bottom centre of the objects' world bounding box (where a replacement goes)."""
-    bounds = _world_bounds(objects)
-    if bounds is None:
-        return None
-    lo, hi = bounds
-    return ((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z)

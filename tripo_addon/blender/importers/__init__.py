@@ -92,7 +92,7 @@ def image_file(img, directory: Path) -> Path:
     if img.size[0] == 0 or img.size[1] == 0:
         raise scene_io.ImportFailed(f"The image \u201c{img.name}\u201d has no pixels to send: load or paint it first.")
     directory.mkdir(parents=True, exist_ok=True)
-    out = directory / f"{scene_io._slug(img.name)}-{time.time_ns()}.png"
+    out = directory / f"{scene_io.slug(img.name)}-{time.time_ns()}.png"
     w, h = img.size[:]
     pixels = np.empty(w * h * 4, dtype=np.float32)
     img.pixels.foreach_get(pixels)

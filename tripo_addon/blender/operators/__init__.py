@@ -1,4 +1,5 @@
-"""Operators, one family per module: generate, postprocess (the active object), tasks (the list), account."""
+"""Operators, one family per module: generate (from nothing), postprocess (the active object), images and views
+(v3), lod, tasks (the list), history, account; base.py holds what task operators share."""
 
 from .. import catalog
 from . import account, generate, history, images, lod, postprocess, tasks, v3_props, views

@@ -1,6 +1,6 @@
 """Account operators: test the connection (shows the balance or names the failure) and refresh the balance.
 
-Both run the request in a background thread and return at once; ``poller.drain()`` shows the answer.
+Both run the request in a background thread and return at once; ``drain.drain()`` shows the answer.
 """
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty
 
-from .. import catalog, poller, runtime
+from .. import catalog, drain, runtime, tasklist, wakeup
 from .base import OnlineOperator
 
 
@@ -31,13 +31,13 @@ class _AccountOperator(OnlineOperator):
             state.connection_ok = False
         if self.wait:
             runtime.background.join(120.0)
-            poller.drain(context)
+            drain.drain(context)
             text = state.connection_text if self.kind == "connection" else (
-                state.balance_text or f"Balance: {poller.format_credits(state.balance)} credits")
+                state.balance_text or f"Balance: {tasklist.format_credits(state.balance)} credits")
             ok = state.connection_ok if self.kind == "connection" else not state.balance_text
             self.report({'INFO'} if ok else {'ERROR'}, text)
             return {'FINISHED'} if ok else {'CANCELLED'}
-        poller.ensure_running(context)
+        wakeup.ensure_running(context)
         return {'FINISHED'}
 
 

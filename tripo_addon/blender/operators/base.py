@@ -16,7 +16,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ...jobs import cost
-from .. import catalog, cost_ui, poller, runtime, scene_io
+from .. import catalog, cost_ui, drain, job_import, runtime, scene_io, settings, tasklist, wakeup
 from ..properties import PATH_SKIP, TRIPO_PG_file_slot
 
 AUTO = catalog.AUTO
@@ -249,7 +249,7 @@ class OnlineOperator:
 
     @classmethod
     def unavailable(cls, context) -> str | None:
-        return runtime.unavailable_reason(context)
+        return settings.unavailable_reason(context)
 
     @classmethod
     def poll(cls, context):
@@ -354,12 +354,12 @@ def run_job(op, context, job) -> set[str]:
         op.report({'ERROR'}, catalog.user_message(exc))
         return {'CANCELLED'}
     eng = runtime.engine()
-    poller.mirror(eng.get(job_id), context, running=True)
+    tasklist.mirror(eng.get(job_id), context, running=True)
     state = getattr(context.window_manager, "tripo", None)
     if state is not None:
         state.active_task = len(state.tasks) - 1
     if not getattr(op, "wait", False):
-        poller.ensure_running(context)
+        wakeup.ensure_running(context)
         op.report({'INFO'}, f"Sent to Tripo: {job.title}")
         return {'FINISHED'}
     return wait_for(op, context, job_id)
@@ -380,14 +380,14 @@ def wait_for(op, context, job_id: str) -> set[str]:
     eng = runtime.engine()
     timeout = float(getattr(op, "wait_timeout", 0.0) or 0.0) or None
     eng.wait(job_id, timeout)
-    poller.drain(context, budget=None)
+    drain.drain(context, budget=None)
     snap = eng.get(job_id)
     state = snap.get("state")
     task = task_id_of(snap)
     if state == "succeeded":
         if not snap.get("imported"):
             try:
-                poller.import_job(job_id, context)
+                job_import.import_job(job_id, context)
             except scene_io.ImportFailed as exc:
                 op.report({'ERROR'}, f"Tripo task {task or '?'} finished but its result was not imported: {exc}")
                 return {'CANCELLED'}
@@ -410,7 +410,7 @@ def wait_for(op, context, job_id: str) -> set[str]:
         op.report({'WARNING'}, f"Tripo job \u201c{snap.get('title')}\u201d is still being sent {waited}: nothing "
                                "imported yet. Its row in the task list shows the task id once Tripo answers; attach it "
                                "then, or press Import when it has finished")
-    poller.mirror(snap, context)
+    tasklist.mirror(snap, context)
     return {'CANCELLED'}
 
 

@@ -9,7 +9,7 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from ...jobs import pipelines
-from .. import catalog, runtime, scene_io
+from .. import catalog, scene_export, settings
 from ..properties import PATH_SKIP
 from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, build_and_run, make_operator
 
@@ -269,12 +269,12 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             parts = [s.strip() for s in self.part_names.split(",") if s.strip()] or None
             job = pipelines.mesh_editing(self._need(self.prompt, "prompt"), part_names=parts, **self._gen())
         elif p == 'IMPORT_AND_PROCESS':
-            meshes = scene_io.selected_meshes(context)
-            path = scene_io.export_selection_glb(context, runtime.exports_dir())
+            meshes = scene_export.selected_meshes(context)
+            path = scene_export.export_selection_glb(context, settings.exports_dir())
             job = pipelines.import_and_process(path, self.step)
             job.title = f"{meshes[0].name} \u2192 {catalog.label(self.step)}"
             meta["source_objects"] = [o.name for o in meshes]
-            meta["location"] = scene_io.source_location(meshes)
+            meta["location"] = scene_export.source_location(meshes)
         elif p == 'IMAGE_TO_VIEWS_TO_MODEL':
             job = pipelines.image_to_views_to_model(_path(self._need(self.image, "image")), **self._gen())
         elif p == 'TEXT_TO_IMAGE_TO_MODEL':
@@ -294,7 +294,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             job = pipelines.low_poly_asset(self._need(self.prompt, "prompt"), **kwargs, **gen)
             job.steps[0].params.update(clash)
             if self.lods and self.export_fbx:
-                job.meta["lod_fbx"] = str(runtime.download_dir(runtime.prefs(context))
+                job.meta["lod_fbx"] = str(settings.download_dir(settings.prefs(context))
                                           / f"{job.meta.get('lod_name') or 'Tripo'}_LODs.fbx")
         job.meta.update({k: v for k, v in meta.items() if v is not None})
         return job

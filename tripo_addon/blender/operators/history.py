@@ -14,7 +14,7 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from ...jobs import recover
-from .. import catalog, poller, runtime
+from .. import catalog, drain, runtime, settings, tasklist, wakeup
 from .base import OnlineOperator, wait_for
 
 PAGE = 20
@@ -60,10 +60,10 @@ def _row_dict(r) -> dict:
 
 def request(context=None, offset: int | None = None) -> bool:
     """Read a page of the history in the background (never on the main thread), and look lost tasks up in it."""
-    reason = runtime.unavailable_reason(context)
+    reason = settings.unavailable_reason(context)
     if reason:
         raise catalog.validation_error(reason)
-    if runtime.api_version(runtime.prefs(context)) != "v3":
+    if settings.api_version(settings.prefs(context)) != "v3":
         raise catalog.validation_error("The account history needs Tripo's API v3: choose the Global or China "
                                        "address in the Tripo preferences.")
     st = state(context)
@@ -117,7 +117,7 @@ def apply(context, ok: bool, value) -> None:
                 st.text = catalog.user_message(exc)
                 continue
             attached.append(f.lost.title or f.lost.job_id)
-            poller.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
+            tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
             continue
         item = st.attention.add()
         item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
@@ -125,7 +125,7 @@ def apply(context, ok: bool, value) -> None:
         item.candidates = ",".join(c.task_id for c in f.candidates)
     if attached:
         st.text = f"Found in your history and attached: {', '.join(attached)}"
-        poller.ensure_running(context)
+        wakeup.ensure_running(context)
 
 
 #: Seconds between a lost create and the history read that looks for its task (Tripo lists it at once; a short
@@ -148,7 +148,7 @@ def look_for_lost(snap: dict) -> bool:
 def _look():
     try:
         request()
-        poller.ensure_running()
+        wakeup.ensure_running()
     except Exception as exc:  # noqa: BLE001 - offline or no key now: the History panel's refresh does it later
         st = state()
         if st is not None and catalog.is_tripo_error(exc):
@@ -186,14 +186,14 @@ class TRIPO_OT_refresh_history(OnlineOperator, bpy.types.Operator):
             return {'CANCELLED'}
         if self.wait:
             runtime.background.join(60.0)
-            poller.drain(context, budget=None)
+            drain.drain(context, budget=None)
             if st is not None and st.text.startswith("Could not"):
                 self.report({'ERROR'}, st.text)
                 return {'CANCELLED'}
             if st is not None and st.text:
                 self.report({'INFO'}, st.text)
         else:
-            poller.ensure_running(context)
+            wakeup.ensure_running(context)
         return {'FINISHED'}
 
 
@@ -226,10 +226,10 @@ class TRIPO_OT_history_import(OnlineOperator, bpy.types.Operator):
                 if item.job_id == self.job_id:
                     st.attention.remove(i)
                     break
-        poller.mirror(runtime.engine().get(job_id), context, running=True)
+        tasklist.mirror(runtime.engine().get(job_id), context, running=True)
         if self.wait:
             return wait_for(self, context, job_id)
-        poller.ensure_running(context)
+        wakeup.ensure_running(context)
         self.report({'INFO'}, f"Following task {self.task_id}: it is imported when downloaded")
         return {'FINISHED'}
 

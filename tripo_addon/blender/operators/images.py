@@ -8,9 +8,10 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatPrope
 
 from ...api.v3.catalog import IMAGE_INPUT_CAP
 from ...jobs import pipelines
-from .. import catalog, runtime
+from .. import catalog
 from ..importers import image_file, show_image
 from ..properties import PATH_SKIP, TRIPO_PG_file_slot
+from ..settings import exports_dir
 from .base import AUTO, _path
 from .v3_props import settings
 from .views import SKIP, V3Operator, picture
@@ -67,7 +68,7 @@ class TRIPO_OT_image_to_image(V3Operator, bpy.types.Operator):
             img = bpy.data.images.get(name)
             if img is None:
                 raise catalog.validation_error(f"There is no Blender image named \u201c{name}\u201d; check the name.")
-            refs.append(str(image_file(img, runtime.exports_dir())))
+            refs.append(str(image_file(img, exports_dir())))
         if not refs:
             raise catalog.validation_error("Add at least one reference image (a file or a Blender image).")
         cap = reference_cap(model)
@@ -111,7 +112,7 @@ class TRIPO_OT_use_image_as_input(bpy.types.Operator):
         s = settings(context)
         if self.target == 'GENERATE' or self.target.startswith("VIEW_"):
             try:
-                path = image_file(img, runtime.exports_dir())
+                path = image_file(img, exports_dir())
             except Exception as exc:  # ImportFailed: the image cannot be saved
                 self.report({'ERROR'}, str(exc))
                 return {'CANCELLED'}

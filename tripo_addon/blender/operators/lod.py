@@ -11,7 +11,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from ...jobs import pipelines
 from ...jobs.job import Ref, Step
-from .. import catalog, game_io, runtime, scene_io
+from .. import catalog, game_io, scene_export, scene_io, settings
 from ..properties import PATH_SKIP
 from .base import OnlineOperator, build_and_run
 from .postprocess import result_group, source_problem, tripo_source
@@ -67,7 +67,7 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
 
     @classmethod
     def unavailable(cls, context):
-        return (catalog.retired_reason("highpoly_to_lowpoly") or runtime.unavailable_reason(context)
+        return (catalog.retired_reason("highpoly_to_lowpoly") or settings.unavailable_reason(context)
                 or source_problem("highpoly_to_lowpoly", context))
 
     def invoke(self, context, _event):
@@ -110,17 +110,18 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
         name = base_name(obj.name)
         src = tripo_source(obj)
         lowpoly = {"quad": True} if self.quad else None
-        group = result_group(context, obj) if src is not None else scene_io.selected_meshes(context)
+        group = result_group(context, obj) if src is not None else scene_export.selected_meshes(context)
         if src is not None:
             job = pipelines.lod_chain(src[0], limits, smart_uv=self.smart_uv, lowpoly=lowpoly, name=name)
         else:
             job = pipelines.lod_chain(Ref(0), limits, smart_uv=self.smart_uv, lowpoly=lowpoly, name=name)
-            path = scene_io.export_selection_glb(context, runtime.exports_dir(), obj.name) if export else "mesh.glb"
+            path = (scene_export.export_selection_glb(context, settings.exports_dir(), obj.name) if export
+                    else "mesh.glb")
             job.steps.insert(0, Step("import_model", {"file": str(path)}, upload="sts", download=False))
-        job.meta.update(source_objects=[o.name for o in group], location=scene_io.source_location(group))
+        job.meta.update(source_objects=[o.name for o in group], location=scene_export.source_location(group))
         if self.export_fbx:
             path = bpy.path.abspath(self.fbx_path.strip()) if self.fbx_path.strip() else \
-                str(runtime.download_dir(runtime.prefs(context)) / f"{name}_LODs.fbx")
+                str(settings.download_dir(settings.prefs(context)) / f"{name}_LODs.fbx")
             job.meta["lod_fbx"] = str(Path(path).with_suffix(".fbx"))
         return job
 
@@ -154,13 +155,13 @@ class TRIPO_OT_export_lods(bpy.types.Operator):
 
     def invoke(self, context, _event):
         coll = lod_collection(context.active_object)
-        self.filepath = str(runtime.download_dir(runtime.prefs(context)) / f"{coll.name}.fbx")
+        self.filepath = str(settings.download_dir(settings.prefs(context)) / f"{coll.name}.fbx")
         context.window_manager.fileselect_add(self)
         return {'RUNNING_MODAL'}
 
     def execute(self, context):
         coll = lod_collection(context.active_object)
-        path = bpy.path.abspath(self.filepath) or str(runtime.download_dir() / f"{coll.name}.fbx")
+        path = bpy.path.abspath(self.filepath) or str(settings.download_dir() / f"{coll.name}.fbx")
         try:
             saved = game_io.export_lods_fbx(context, coll, Path(path).with_suffix(".fbx"))
         except scene_io.ImportFailed as exc:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...api import tasks as api_tasks
 from ...jobs import pipelines
 from ...jobs.job import Job, Ref, Step
-from .. import catalog, runtime, scene_io
+from .. import catalog, scene_export, settings
 from .base import TaskOperator, make_operator
 
 TASK_ID = "tripo_task_id"
@@ -78,7 +78,7 @@ class PostOperator(TaskOperator):
 
     @classmethod
     def unavailable(cls, context):
-        return (catalog.retired_reason(cls.task_type) or runtime.unavailable_reason(context)
+        return (catalog.retired_reason(cls.task_type) or settings.unavailable_reason(context)
                 or source_problem(cls.task_type, context))
 
     def draw_source(self, context, layout):
@@ -89,7 +89,7 @@ class PostOperator(TaskOperator):
         if src is not None:
             layout.label(text=f"On {obj.name} ({catalog.label(src[1])})", icon='OBJECT_DATA')
         else:
-            names = ", ".join(o.name for o in scene_io.selected_meshes(context)) or obj.name
+            names = ", ".join(o.name for o in scene_export.selected_meshes(context)) or obj.name
             layout.label(text=f"Sends your mesh to Tripo first: {names}"[:80], icon='EXPORT')
 
     def build_job(self, context, params):
@@ -112,15 +112,15 @@ class PostOperator(TaskOperator):
             steps = []
             group = result_group(context, obj)
             title = f"{obj.name} \u2192 {label}"
-            meta.update(source_objects=[o.name for o in group], location=scene_io.source_location(group),
+            meta.update(source_objects=[o.name for o in group], location=scene_export.source_location(group),
                         model_version=obj.get("tripo_model_version") or None)
         else:
-            meshes = scene_io.selected_meshes(context)
-            path = scene_io.export_selection_glb(context, runtime.exports_dir(), obj.name)
+            meshes = scene_export.selected_meshes(context)
+            path = scene_export.export_selection_glb(context, settings.exports_dir(), obj.name)
             steps = [Step("import_model", {"file": str(path)}, upload="sts", download=False)]
             source_ref = Ref(0)
             title = f"{obj.name} \u2192 {label}"
-            meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
+            meta.update(source_objects=[o.name for o in meshes], location=scene_export.source_location(meshes))
         steps = self.add_steps(steps, field, source_ref, params, obj if src is not None and not explicit else None)
         job = Job(title=title, steps=steps, kind=self.task_type if len(steps) == 1 else "send_back")
         job.meta.update({k: v for k, v in meta.items() if v is not None})
@@ -245,11 +245,11 @@ class ImportModelOperator(TaskOperator):
         meta: dict = {}
         path = params.get("file")
         if not path:
-            meshes = scene_io.selected_meshes(context)
-            path = str(scene_io.export_selection_glb(context, runtime.exports_dir()))
+            meshes = scene_export.selected_meshes(context)
+            path = str(scene_export.export_selection_glb(context, settings.exports_dir()))
             params["file"] = path
             name = meshes[0].name
-            meta.update(source_objects=[o.name for o in meshes], location=scene_io.source_location(meshes))
+            meta.update(source_objects=[o.name for o in meshes], location=scene_export.source_location(meshes))
         else:
             name = path.rsplit("/", 1)[-1]
         job = pipelines.single("import_model", params, title=f"{name} \u2192 Tripo")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
-from .. import catalog, poller, runtime, scene_io
+from .. import catalog, drain, job_import, runtime, scene_io, settings, tasklist, wakeup
 from ..properties import PATH_SKIP
 from .base import OnlineOperator, auto_import, followed_job, wait_for
 
@@ -49,7 +49,7 @@ class TRIPO_OT_import_result(_JobOperator, bpy.types.Operator):
             self.report({'ERROR'}, "This task has no finished result to import")
             return {'CANCELLED'}
         try:
-            result = poller.import_job(job_id, context, force=True)
+            result = job_import.import_job(job_id, context, force=True)
         except scene_io.ImportFailed as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
@@ -75,9 +75,9 @@ class TRIPO_OT_cancel_job(_JobOperator, bpy.types.Operator):
         if eng is None or _snapshot(job_id) is None:
             return {'CANCELLED'}
         eng.cancel(job_id)
-        poller.drain(context)
+        drain.drain(context)
         snap = eng.get(job_id)
-        poller.mirror(snap, context, running=False)
+        tasklist.mirror(snap, context, running=False)
         if snap.get("notice"):
             self.report({'WARNING'}, snap["notice"])
         return {'FINISHED'}
@@ -124,7 +124,7 @@ class TRIPO_OT_attach_task(bpy.types.Operator):
 
     @classmethod
     def poll(cls, context):
-        reason = runtime.unavailable_reason(context)
+        reason = settings.unavailable_reason(context)
         if reason:
             cls.poll_message_set(reason)
             return False
@@ -148,12 +148,12 @@ class TRIPO_OT_attach_task(bpy.types.Operator):
                 raise
             self.report({'ERROR'}, catalog.user_message(exc))
             return {'CANCELLED'}
-        poller.mirror(runtime.engine().get(job_id), context, running=True)
+        tasklist.mirror(runtime.engine().get(job_id), context, running=True)
         if state is not None and not self.task_id:
             state.attach_task_id = ""
         if self.wait:
             return wait_for(self, context, job_id)
-        poller.ensure_running(context)
+        wakeup.ensure_running(context)
         return {'FINISHED'}
 
 
@@ -177,8 +177,8 @@ class TRIPO_OT_retry_job(OnlineOperator, _JobOperator, bpy.types.Operator):
                 raise
             self.report({'ERROR'}, catalog.user_message(exc))
             return {'CANCELLED'}
-        poller.mirror(runtime.engine().get(job_id), context, running=True)
-        poller.ensure_running(context)
+        tasklist.mirror(runtime.engine().get(job_id), context, running=True)
+        wakeup.ensure_running(context)
         return {'FINISHED'}
 
 
@@ -196,7 +196,7 @@ class TRIPO_OT_remove_job(_JobOperator, bpy.types.Operator):
             return {'CANCELLED'}
         eng.forget(job_id)  # its queued and late events are dropped by the engine; other jobs' events stay queued
         runtime.drop_import(job_id)
-        poller.remove_row(job_id, context)
+        tasklist.remove_row(job_id, context)
         return {'FINISHED'}
 
 
@@ -214,7 +214,7 @@ class TRIPO_OT_open_folder(bpy.types.Operator):
 
         path = self.path
         if not path:
-            path = str(runtime.download_dir(runtime.prefs(context)))
+            path = str(settings.download_dir(settings.prefs(context)))
             try:
                 os.makedirs(path, exist_ok=True)  # (made by the first download; the button may come first)
             except OSError as exc:

@@ -14,10 +14,11 @@ import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
 
 from ...jobs import pipelines
-from .. import catalog, runtime
+from .. import catalog
 from ..importers import image_file
 from ..importers import views as view_io
 from ..properties import PATH_SKIP
+from ..settings import exports_dir
 from .base import AUTO, OnlineOperator, _path, build_and_run
 from .v3_props import VIEWS, settings
 
@@ -58,10 +59,10 @@ def picture(context, file: str = "", image: str = "") -> str:
         img = bpy.data.images.get(image.strip())
         if img is None:
             raise catalog.validation_error(f"There is no Blender image named \u201c{image}\u201d; check the name.")
-        return str(image_file(img, runtime.exports_dir()))
+        return str(image_file(img, exports_dir()))
     s = settings(context)
     if s is not None and s.source is not None:
-        return str(image_file(s.source, runtime.exports_dir()))
+        return str(image_file(s.source, exports_dir()))
     if s is not None and s.source_path.strip():
         return _path(s.source_path)
     raise catalog.validation_error("Choose a picture first: a Blender image or an image file in the sidebar "
