@@ -16,7 +16,8 @@ def emulator(tmp_path_factory):
     """The emulator for these tests, whatever TRIPO_TEST_API says (they choose their dialect by URL)."""
     from tripo_emulator import Emulator
 
-    emu = Emulator(port=0, time_scale=float(os.environ.get("TRIPO_TEST_TIME_SCALE", "0.01")), data_dir=tmp_path_factory.mktemp("emulator-own"), api="v2")
+    scale = float(os.environ.get("TRIPO_TEST_TIME_SCALE", "0.01"))
+    emu = Emulator(port=0, time_scale=scale, data_dir=tmp_path_factory.mktemp("emulator-own"), api="v2")
     emu.start()
     yield emu
     emu.stop()
