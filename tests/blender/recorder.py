@@ -127,7 +127,8 @@ def draw_operator(op_cls, context=None, **values):
         if prop.type == 'COLLECTION':
             value = []
         elif prop.type == 'ENUM':
-            value = set(prop.default_flag) if prop.is_enum_flag else prop.default
+            # (an enum whose items follow the API has no static default: its item 0 is "Auto")
+            value = set(prop.default_flag) if prop.is_enum_flag else (prop.default or "AUTO")
         elif getattr(prop, "is_array", False):
             value = list(prop.default_array)
         else:
