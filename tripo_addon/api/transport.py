@@ -128,6 +128,10 @@ def read_body(resp: requests.Response, *, limit: int = MAX_API_BODY, deadline: f
     (raises BodyTooSlow with "cancelled"). The response is closed in every case.
     """
     try:
+        if getattr(resp, "_content_consumed", False) and isinstance(getattr(resp, "_content", None), bytes):
+            if len(resp._content) > limit:  # a response hook read it already (requests keeps it)
+                raise BodyTooLarge(f"the answer is larger than {limit:,} bytes")
+            return resp._content
         declared = resp.headers.get("Content-Length")
         if declared is not None and declared.strip().isdigit() and int(declared) > limit:
             raise BodyTooLarge(f"the answer is {int(declared):,} bytes (the limit is {limit:,})")
@@ -158,7 +162,12 @@ def _arrivals(resp: requests.Response, chunk: int):
         yield from resp.iter_content(chunk)
         return
     while True:
-        part = read1(chunk, decode_content=True)
+        try:
+            part = read1(chunk, decode_content=True)
+        except urllib3.exceptions.ReadTimeoutError as exc:  # the errors requests would have raised
+            raise requests.exceptions.ReadTimeout(str(exc)) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.exceptions.ChunkedEncodingError(str(exc)) from None
         if not part:
             return
         yield part
