@@ -89,16 +89,20 @@ def summary(values: list[float]) -> dict:
 
 # ============================================================================================ emulator (child)
 class EmulatorProc:
-    def __init__(self, data_dir: Path, time_scale: float = 1.0) -> None:
+    def __init__(self, data_dir: Path, time_scale: float = 1.0, api: str = "v3") -> None:
         self.data_dir = data_dir
+        self.api = api
         cmd = [sys.executable, str(ROOT / "bench" / "emu_proc.py"), "--port", "0", "--time-scale", str(time_scale),
-               "--data-dir", str(data_dir), "--enterprise-limit", "60", "--jitter", "0.15"]
+               "--data-dir", str(data_dir), "--enterprise-limit", "60", "--jitter", "0.15", "--api", api]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError("emulator did not start: " + self.proc.stderr.read())
         info = json.loads(line)
         self.base_url, self.root_url = info["base_url"], info["root_url"]
+        # the emulator speaks both APIs on one port, over the same accounts and tasks
+        self.v3_base_url = info.get("v3_base_url", self.root_url)
+        self.v2_base_url = info.get("v2_base_url", self.root_url + "/v2/openapi")
         self.pid = info["pid"]
 
     def ctl(self, method: str, path: str, body: dict | None = None, **params: Any) -> Any:
@@ -220,6 +224,10 @@ class Blender:
         self.finished_seen: dict[str, float] = {}  # job id -> main thread got its "finished" event
         C = self.client_mod.TripoClient
         orig_get, orig_dl = C.get_task, C.download
+        orig_list = getattr(C, "get_tasks", None)
+
+        def eta_of(task):
+            return getattr(task, "eta", getattr(task, "running_left_time", None))
 
         def get_task(client, task_id, *a, **kw):
             t0 = time.monotonic()
@@ -230,9 +238,22 @@ class Blender:
                 rec.update(end=time.monotonic(), status="error:" + type(exc).__name__, eta=None)
                 self.polls.append(rec)
                 raise
-            rec.update(end=time.monotonic(), status=task.status, eta=task.running_left_time)
+            rec.update(end=time.monotonic(), status=task.status, eta=eta_of(task))
             self.polls.append(rec)
             return task
+
+        def get_tasks(client, task_ids, *a, **kw):  # v3 tasks/list (the engine's poll hub): one record per task
+            t0 = time.monotonic()
+            found = orig_list(client, task_ids, *a, **kw)
+            t1 = time.monotonic()
+            thread = threading.current_thread().name
+            if client.dialect.batch_limit:  # on v2 get_tasks is get_task per id, recorded there
+                for tid in task_ids:
+                    task = found.get(tid)
+                    if task is not None:
+                        self.polls.append({"task_id": tid, "start": t0, "end": t1, "thread": thread,
+                                           "status": task.status, "eta": eta_of(task), "batch": len(task_ids)})
+            return found
 
         def download(client, task_id, output_key, dest_dir, *a, **kw):
             t0 = time.monotonic()
@@ -247,6 +268,8 @@ class Blender:
             return path
 
         C.get_task, C.download = get_task, download
+        if orig_list is not None:
+            C.get_tasks = get_tasks
         P = self.poller
         S = importlib.import_module(f"{MODULE}.blender.scene_io")
         orig_import, orig_apply, orig_files = P.import_job, P._apply_event, S.import_files
@@ -287,9 +310,11 @@ class Blender:
         P.import_job, P._apply_event = import_job, apply_event
 
     # -- per scenario --------------------------------------------------------------------------------------------
-    def fresh(self, key: str, *, auto_import: bool = True) -> None:
-        """A new engine with an empty journal, an empty scene, this account."""
+    def fresh(self, key: str, *, auto_import: bool = True, base_url: str | None = None) -> None:
+        """A new engine with an empty journal, an empty scene, this account (and API: the emulator's v3 unless
+        ``base_url`` says otherwise)."""
         bpy = self.bpy
+        self.prefs.api_base_url = base_url or self.emu.base_url
         self.runtime.shutdown()
         shutil.rmtree(self.runtime.state_dir(), ignore_errors=True)
         bpy.ops.wm.read_homefile(use_empty=True)
@@ -303,6 +328,25 @@ class Blender:
 
     def engine(self):
         return self.runtime.engine()
+
+    def enterprise(self, limit: int = 60) -> None:
+        """Raise the engine's pools for text_to_model to an enterprise account's ``limit`` (as the emulator does for
+        tsk_ent_ keys), so that many tasks are really in flight at once."""
+        eng = self.engine()
+        eng.max_parallel = max(eng.max_parallel, limit)
+        try:
+            dialect = importlib.import_module(f"{MODULE}.api.dialect")
+            sched = importlib.import_module(f"{MODULE}.jobs.schedule")
+            api = getattr(eng, "api", None)
+            api = api if isinstance(api, str) else dialect.api_of(self.prefs.api_base_url)
+            for pool in dialect.by_name(api).pools("text_to_model", {}):
+                s = eng.slots.get(pool.name)
+                if s is None:
+                    s = eng.slots[pool.name] = sched.Slots(pool.name, limit)
+                s.limit = s.pool_limit = limit
+        except (ImportError, AttributeError):  # an older add-on (--addon-src): groups made at start
+            for s in eng.slots.values():
+                s.limit = limit
 
     def submit_text(self, prompt: str) -> tuple[str, float]:
         """Press "Generate" (the text_to_model operator, wait=False). Returns (job id, seconds on the main thread)."""
@@ -391,6 +435,19 @@ def rusage_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def polls_in_log(log: list[dict], task_id: str) -> int:
+    """Requests in the emulator's log that asked about ``task_id``: v2 ``GET /task/<id>``, v3 ``GET /v3/tasks/<id>``
+    and every v3 ``POST /v3/tasks/list`` whose ``task_ids`` hold it."""
+    n = 0
+    for r in log:
+        if r["method"] == "GET" and r["path"].rstrip("/").endswith(("/task/" + task_id, "/tasks/" + task_id)):
+            n += 1
+        elif r["method"] == "POST" and r["path"].rstrip("/").endswith("/tasks/list"):
+            ids = (r.get("body") or {}).get("task_ids") if isinstance(r.get("body"), dict) else None
+            n += bool(ids and task_id in ids)
+    return n
+
+
 def job_of_thread(name: str) -> str | None:
     for prefix in ("tripo-job-", "tripo-preview-"):
         if name.startswith(prefix):
@@ -408,8 +465,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     key = emu.account("tsk_ent_ticks_" + uuid.uuid4().hex[:8])
     bl.fresh(key)
     eng = bl.engine()
-    for s in eng.slots.values():  # the account's concurrency (enterprise): 60 per group, as the emulator's
-        s.limit = 60
+    bl.enterprise(60)  # the account's concurrency (enterprise): 60 per pool, as the emulator's
     emu.time_scale(scale)
     sock0 = sockets.snapshot()
     ticks: list[dict] = []
@@ -437,7 +493,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
 
     ok = pump(bl.modal_tick, done, bl.pace, cfg["max_s"], ticks)
     big_task = eng.get(big_id)["steps"][0]["task_id"]
-    dl = [d for d in bl.downloads if d["task_id"] == big_task and d["key"] != "rendered_image"]
+    dl = [d for d in bl.downloads if d["task_id"] == big_task and d["key"] not in ("rendered_image", "preview")]
     window = (dl[0]["start"], dl[0]["end"]) if dl else None
     during = overlapping(ticks, window)
     in_flight = [t for t in ticks if window and t["at"] <= window[1] + bl.tick]
@@ -463,7 +519,7 @@ def scenario_ticks(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     key = emu.account("tsk_ent_ticksnaive_" + uuid.uuid4().hex[:8])
     bl.fresh(key)
     emu.time_scale(scale)
-    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb, api=emu.api)
     sock0 = sockets.snapshot()
     nticks: list[dict] = []
     t0 = time.perf_counter()
@@ -547,8 +603,9 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     finals = {e["id"]: e for e in events if e["ev"] == "final"}
     created = {e["id"]: e for e in events if e["ev"] == "created"}
     log = emu.requests_of(key)
-    # Calls made for all jobs together (preview images on the shared background threads): an equal share per task.
-    shared = {t: ops for t, ops in sockd.items() if t.startswith("tripo-background")}
+    # Calls made for all jobs together (preview images on the shared background threads, v3 polls on the poll hub's
+    # thread: one tasks/list for every task waiting): an equal share per task.
+    shared = {t: ops for t, ops in sockd.items() if t.startswith(("tripo-background", "tripo-poll"))}
     shared_req = sum(int(ops.get("http_request", [0])[0]) for ops in shared.values()) / max(1, n)
     shared_conn = sum(int(ops.get("connect", [0])[0]) for ops in shared.values()) / max(1, n)
     per = []
@@ -556,7 +613,8 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         snap = eng.get(jid)
         tid = snap["steps"][0]["task_id"]
         fin = finals.get(tid, {}).get("t")
-        mine = [p for p in bl.polls if p["task_id"] == tid and p["thread"] == f"tripo-job-{jid}"]
+        mine = [p for p in bl.polls if p["task_id"] == tid and (p["thread"] == f"tripo-job-{jid}"
+                                                                  or p["thread"].startswith("tripo-poll"))]
         first_ok = min((p["end"] for p in mine if p["status"] == "success"), default=None)
         dls = [d for d in bl.downloads if d["task_id"] == tid and d["thread"] == f"tripo-job-{jid}"]
         dl_s = sum(d["end"] - d["start"] for d in dls)
@@ -564,7 +622,7 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         imp_s = (imp[1] - imp[0]) if imp else None
         threads = {t: ops for t, ops in sockd.items() if job_of_thread(t) == jid}
         worker = sockd.get(f"tripo-job-{jid}", {})
-        api_polls = sum(1 for r in log if r["method"] == "GET" and r["path"].endswith("/task/" + tid))
+        api_polls = polls_in_log(log, tid)
         checked, fast, worst = _guidance_check(mine)
         c = created.get(tid, {})
         per.append({
@@ -604,7 +662,7 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     key = emu.account("tsk_latnaive_" + uuid.uuid4().hex[:8])
     bl.fresh(key)
     emu.time_scale(scale)
-    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb, api=emu.api)
     sock0 = sockets.snapshot()
     nticks: list[dict] = []
     jobs = []
@@ -625,7 +683,7 @@ def scenario_latency(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         dl_s = (j.download[1] - j.download[0]) if j.download else 0.0
         imp_s = (j.imported[1] - j.imported[0]) if j.imported else None
         scene = j.imported[1] if j.imported else None
-        api_polls = sum(1 for r in log if r["method"] == "GET" and r["path"].endswith("/task/" + str(j.task_id)))
+        api_polls = polls_in_log(log, str(j.task_id))
         c = created.get(j.task_id, {})
         per.append({
             "task_id": j.task_id, "server_final": fin,
@@ -732,7 +790,7 @@ def scenario_cpu(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     key = emu.account("tsk_cpunaive_" + uuid.uuid4().hex[:8])
     bl.fresh(key)
     emu.time_scale(scale)
-    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=bl.import_glb, api=emu.api)
     for i in range(n):
         naive.submit({"type": "text_to_model", "prompt": f"a stone lantern {i}"})
     pump(naive_tick(naive), lambda: False, bl.tick, 3.0)
@@ -760,6 +818,10 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
             cur += d
             peak = max(peak, cur)
         return peak
+
+    def task_seconds(key: str) -> dict:
+        """How long the account's tasks took on the server (creation to deadline: queue + run, jittered)."""
+        return summary([e["deadline"] - e["t0"] for e in emu.events() if e["ev"] == "created" and e.get("key") == key])
 
     # ---- the add-on
     key = emu.account("tsk_scale_" + uuid.uuid4().hex[:8])
@@ -792,7 +854,9 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         "completed": ok, "work_off_s": wall, "states": states,
         "http_429": sum(1 for r in log if r.get("status") == 429),
         "posts": sum(1 for r in log if r["method"] == "POST"), "gets": sum(1 for r in log if r["method"] == "GET"),
-        "server_peak": server_peak(key), "engine_peak": eng.slots["generation"].peak,
+        "server_peak": server_peak(key), "engine_peak": max((s.peak for s in eng.slots.values()), default=0),
+        "slots": max((s.limit for s in eng.slots.values()), default=10),
+        "task_s": task_seconds(key),
         "submit_ms": summary([s * 1000 for s in submit_s]), "submit_total_s": sum(submit_s),
         "tick_ms": tick_stats(ticks), "tick_cpu_ms": tick_stats(ticks, "work_cpu"), "process_cpu_pct": 100 * cpu / wall,
         "raw_ticks_ms": [(round(t["work"] * 1000, 3), round(t["work_cpu"] * 1000, 3)) for t in ticks],
@@ -809,7 +873,7 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     key = emu.account("tsk_scalenaive_" + uuid.uuid4().hex[:8])
     bl.fresh(key, auto_import=False)
     emu.time_scale(scale)
-    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=None)
+    naive = NaiveAddon(emu.base_url, key, bl.tmp / "naive" / key, importer=None, api=emu.api)
     sock0 = sockets.snapshot()
     w0 = time.monotonic()
     t0 = time.perf_counter()
@@ -830,6 +894,43 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
     }
     o = res["naive"]
     say(f"scale/naive: {wall:.1f} s, 429s {o['http_429']}, server peak {o['server_peak']}")
+    return res
+
+
+def scenario_requests(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    """HTTP requests per finished task with many jobs in flight: the add-on on v3 (one tasks/list per poll round for
+    every waiting task) against the same add-on on v2 (one GET /task per task per poll), in the same run."""
+    n, scale = cfg["req_jobs"], cfg["req_scale"]
+    res: dict = {"jobs": n, "time_scale": scale}
+    for api, base in (("v3", emu.v3_base_url), ("v2", emu.v2_base_url)):
+        key = emu.account(f"tsk_ent_req{api}_" + uuid.uuid4().hex[:8])
+        bl.fresh(key, auto_import=False, base_url=base)
+        eng = bl.engine()
+        bl.enterprise(60)
+        emu.time_scale(scale)
+        ids = [bl.submit_text(f"a ceramic teapot {i}")[0] for i in range(n)]
+        w0 = time.monotonic()
+        ok = pump(bl.modal_tick, lambda e=eng, js=ids: all(e.get(j)["final"] for j in js), bl.pace,
+                  cfg["max_s"])
+        wall = time.monotonic() - w0
+        pump(bl.modal_tick, lambda: not bl.runtime.background.active(), bl.pace, 10.0)  # previews
+        tids = {eng.get(j)["steps"][0].get("task_id") for j in ids} - {None}
+        finished = sum(1 for j in ids if eng.get(j)["state"] == "succeeded")
+        log = emu.requests_of(key)
+        everything = emu.ctl("GET", "/_emulator/requests")["requests"]
+        downloads = [r for r in everything if r.get("route") == "download" and any(t in r["path"] for t in tids)]
+        by_route: dict[str, int] = {}
+        for r in log + downloads:
+            by_route[r.get("route") or "?"] = by_route.get(r.get("route") or "?", 0) + 1
+        polls = by_route.get("poll", 0) + by_route.get("list", 0)
+        total = len(log) + len(downloads)
+        res[api] = {"completed": ok, "finished": finished, "work_off_s": wall, "requests": total,
+                    "by_route": by_route, "polls": polls, "http_429": sum(1 for r in log if r.get("status") == 429),
+                    "per_task": total / max(1, finished), "polls_per_task": polls / max(1, finished),
+                    "polls_asked_per_task": summary([polls_in_log(log, t) for t in tids])}
+        say(f"requests/{api}: {total} requests for {finished} tasks ({total / max(1, finished):.2f} per task; "
+            f"polls {polls}), routes {by_route}")
+        bl.runtime.shutdown()
     return res
 
 
@@ -1002,11 +1103,27 @@ def build_table(R: dict) -> list[dict]:
             o["server_peak"] <= 10, nv["server_peak"], None)
         row(f"{S['jobs']} jobs at once: time to work off", "s", o["work_off_s"], None, "report",
             o["completed"], nv["work_off_s"], None)
+        if o.get("task_s"):
+            floor = S["jobs"] / o["slots"] * o["task_s"]["mean"]
+            row(f"{S['jobs']} jobs at once: physical floor (tasks / slots x task time)", "s", floor, None, "report",
+                None, None, None, note=f"{S['jobs']} tasks / {o['slots']} slots x {o['task_s']['mean']:.3f} s "
+                f"(mean server time per task); ours is {o['work_off_s'] / floor:.2f}x the floor")
         row(f"{S['jobs']} jobs at once: main-thread work per tick", "ms", o["tick_ms"]["median"], o["tick_ms"]["p99"],
             "<=1 median, <=5 p99", (o["tick_ms"]["median"] or 99) <= 1 and (o["tick_ms"]["p99"] or 99) <= 5,
             nv["tick_ms"]["median"], nv["tick_ms"]["p99"])
         row(f"{S['jobs']} jobs at once: main thread to submit them all", "s", o["submit_total_s"], None, "report",
             None, nv["submit_total_s"], None)
+    Q = R.get("requests")
+    if Q:
+        o, nv = Q["v3"], Q["v2"]
+        row(f"HTTP requests per finished task, {Q['jobs']} jobs in flight (naive cols: same add-on on v2)", "req",
+            o["per_task"], None, "v3 < v2", o["per_task"] < nv["per_task"], nv["per_task"], None,
+            note=f"v3 {o['requests']} requests for {o['finished']} tasks {o['by_route']}; "
+            f"v2 {nv['requests']} for {nv['finished']} {nv['by_route']}")
+        row("  of which poll requests (v3 tasks/list, v2 GET /task)", "req", o["polls_per_task"], None, "report", None,
+            nv["polls_per_task"], None,
+            note=f"each task was asked about {o['polls_asked_per_task']['median']} times on v3 (median), "
+            f"{nv['polls_asked_per_task']['median']} on v2")
     T = R.get("retention")
     if T:
         o, nv = T["ours"], T["naive"]
@@ -1071,14 +1188,14 @@ CONFIGS = {
     "full": {"load_jobs": 50, "load_scale": 0.5, "big_scale": 0.1, "big_mb": 50, "big_seconds": 4.0, "max_s": 150,
              "lat_jobs": 12, "lat_scale": 0.5, "lat_gap": 0.8,
              "cpu_jobs": 10, "cpu_window": 20.0, "cpu_scale": 1.0, "cpu_baseline": 5.0,
-             "scale_jobs": 200, "scale_scale": 0.02, "max_scale_s": 240},
+             "scale_jobs": 200, "scale_scale": 0.02, "max_scale_s": 240, "req_jobs": 50, "req_scale": 0.3},
     "quick": {"load_jobs": 50, "load_scale": 0.3, "big_scale": 0.1, "big_mb": 50, "big_seconds": 3.0, "max_s": 90,
               "lat_jobs": 6, "lat_scale": 0.3, "lat_gap": 0.6,
               "cpu_jobs": 10, "cpu_window": 8.0, "cpu_scale": 0.6, "cpu_baseline": 3.0,
-              "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120},
+              "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120, "req_jobs": 50, "req_scale": 0.2},
 }
 SCENARIOS = {"latency": scenario_latency, "ticks": scenario_ticks, "cpu": scenario_cpu, "scale": scenario_scale,
-             "retention": scenario_retention}
+             "requests": scenario_requests, "retention": scenario_retention}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1087,6 +1204,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", default="", help="comma-separated scenarios: " + ",".join(SCENARIOS))
     ap.add_argument("--out", type=Path, default=OUT / "bench.json")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--api", choices=("v3", "v2"), default="v3",
+                    help="the emulator API the scenarios use (the requests scenario always measures both)")
     ap.add_argument("--table", type=Path, default=None, help="print the table of an earlier run's JSON and stop")
     ap.add_argument("--addon-src", type=Path, default=None,
                     help="bench the add-on of another checkout (e.g. `git worktree add /tmp/old <commit>`)")
@@ -1106,10 +1225,10 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="tripo-bench-"))
     os.environ["BLENDER_USER_RESOURCES"] = str(tmp / "user")
     say(f"mode {mode}; scratch {tmp}")
-    emu = EmulatorProc(tmp / "emulator")
+    emu = EmulatorProc(tmp / "emulator", api=args.api)
     say(f"emulator (child process {emu.pid}) at {emu.base_url}")
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
-    results: dict = {"mode": mode, "config": cfg, "machine": machine}
+    results: dict = {"mode": mode, "config": cfg, "machine": machine, "api": args.api}
     try:
         bl = Blender(tmp, emu, args.addon_src)
         if args.addon_src is not None:
