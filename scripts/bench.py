@@ -862,7 +862,9 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         "raw_ticks_ms": [(round(t["work"] * 1000, 3), round(t["work_cpu"] * 1000, 3)) for t in ticks],
         "threads_peak": None, "main_thread_sockets": main_socket_calls(sock0),
     }
+    res["ours"]["lags"] = _slot_lags(emu, key, bl.polls, res["ours"]["slots"])
     o = res["ours"]
+    say(f"scale/ours: lags {json.dumps({k: v for k, v in o['lags'].items() if k != 'raw'}, default=str)}")
     say(f"scale/ours: {n} jobs in {wall:.1f} s, 429s {o['http_429']}, server peak {o['server_peak']}, "
         f"tick median {o['tick_ms']['median']:.3f} ms p99 {o['tick_ms']['p99']:.3f} ms, states {states}")
     bl.runtime.shutdown()
@@ -932,6 +934,27 @@ def scenario_requests(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
             f"polls {polls}), routes {by_route}")
         bl.runtime.shutdown()
     return res
+
+
+def _slot_lags(emu: EmulatorProc, key: str, polls: list[dict], slots: int) -> dict:
+    """Where a slot's cycle goes beyond the task's own server time: server finish -> the add-on's poll sees it
+    (notice), and notice -> the next task's creation on the server (refill: slot release, the waiting job's wake-up,
+    its journal save and POST). The i-th notice is paired with the (slots + i)-th creation."""
+    ev = emu.events()
+    created = sorted((e["t0"], e["id"]) for e in ev if e["ev"] == "created" and e.get("key") == key)
+    mine = {tid for _t, tid in created}
+    finals = {e["id"]: e["t"] for e in ev if e["ev"] == "final" and e["id"] in mine}
+    seen: dict[str, float] = {}
+    for p in polls:
+        if p["task_id"] in mine and p["status"] == "success":
+            seen[p["task_id"]] = min(seen.get(p["task_id"], math.inf), p["end"])
+    notice = {t: seen[t] - finals[t] for t in seen if t in finals}
+    order = sorted(seen.values())
+    refill = [created[slots + i][0] - t for i, t in enumerate(order) if slots + i < len(created)]
+    run = [finals[t] - t0 for t0, t in created if t in finals]
+    return {"notice_s": summary(list(notice.values())), "refill_s": summary(refill), "server_s": summary(run),
+            "raw": {"notice": sorted(round(v, 3) for v in notice.values()),
+                    "refill": [round(v, 3) for v in refill]}}
 
 
 # ============================================================================================ retention
