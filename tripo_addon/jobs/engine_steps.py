@@ -303,9 +303,10 @@ class StepsMixin:
                 if hub is None:
                     task = client.get_task(step.task_id, cancel=run.stop)
                 else:  # one batch request per round for every job waiting (v3 tasks/list)
-                    run.wake_at = hub.due_time(delay, exact=aim < math.inf)
-                    try:
-                        task = hub.get(step.task_id, due=run.wake_at, stop=run.stop, soon=aim)
+                    due = hub.due_time(delay, exact=aim < math.inf)
+                    run.wake_at = min(due, aim)  # a ride-along answer may come before the due time: the poller
+                    try:                         # must be ticking fast by then
+                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim)
                     finally:
                         run.wake_at = None
             except TripoCancelled:
