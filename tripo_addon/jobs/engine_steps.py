@@ -327,6 +327,8 @@ class StepsMixin:
                     self._sleep(run, delay)
                 continue
             transient = 0
+            if str(_attr(task, "status", "") or "") in (SUCCESS, *FAILED_STATUSES):
+                self._release_slots(run)  # Tripo freed the slot: the next waiting job may go before this one's save
             changed = self._apply_task(run, idx, step, task)
             status = step.status
             if status == SUCCESS:
