@@ -28,6 +28,9 @@ from ..api.errors import TripoCancelled, TripoError
 
 log = logging.getLogger(__name__)
 
+#: Statuses after which a task never changes: a task that rode along in a round wakes its worker only with one of
+#: these (or once its own due time has come), so ride-alongs cost the worker threads and the main thread nothing.
+FINAL = frozenset({"success", "failed", "banned", "expired", "cancelled"})
 #: Due times are rounded up to this grid (seconds) so workers with similar intervals share a round.
 GRID = 0.5
 
@@ -155,9 +158,15 @@ class PollHub:
 
     def _round(self, client: Any, batch: dict[str, _Want]) -> None:
         self.rounds += 1
+        asked = time.monotonic()
         found = client.get_tasks(list(batch))
         for tid, w in batch.items():
             task = found.get(tid)
+            if task is not None and w.due > asked + 1e-3 and str(getattr(task, "status", "")) not in FINAL:
+                with self._cond:  # rode along and still going: back in line for its own due time, worker asleep
+                    if not self._closed and tid not in self._want:
+                        self._want[tid] = w
+                        continue
             if task is None:  # not in the list: ask on its own (a 404 reaches the worker as such)
                 try:
                     task = client.get_task(tid)
