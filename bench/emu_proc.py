@@ -1,6 +1,9 @@
 """The Tripo emulator in a child process, as scripts/tripo_emulator.py runs it, plus three bench-only hooks.
 
-    python bench/emu_proc.py --port 0 --time-scale X --data-dir D [--key K ...] [--enterprise-limit N]
+    python bench/emu_proc.py --port 0 --time-scale X --data-dir D [--api v3|v2] [--key K ...] [--enterprise-limit N]
+
+The emulator speaks both APIs on one port (v3 at its root, v2 under /v2/openapi, same accounts and tasks); ``--api``
+picks which one ``base_url`` names (v3 by default, as the add-on's default).
 
 Hooks (nothing in tripo_emulator is changed; they wrap it from the outside):
 - every task's creation (with its deadline) and the moment it turns final are appended, with this machine's
@@ -13,7 +16,8 @@ Hooks (nothing in tripo_emulator is changed; they wrap it from the outside):
   all last the same, and with identical durations every task would meet the client's polls at the same phase of
   the whole-second ``running_left_time``, turning a distribution into one repeated number.
 
-Prints one JSON line ``{"base_url": ..., "root_url": ..., "data_dir": ...}`` when ready; stops on SIGTERM/SIGINT.
+Prints one JSON line ``{"base_url": ..., "v3_base_url": ..., "v2_base_url": ..., "root_url": ..., "data_dir": ...}``
+when ready; stops on SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--jitter", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=5)
+    ap.add_argument("--api", choices=("v3", "v2"), default="v3")
     args = ap.parse_args(argv)
 
     from tripo_emulator import Emulator
@@ -119,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     T.produce = produce
 
     emu = Emulator(port=args.port, time_scale=args.time_scale, data_dir=args.data_dir, s3=False,
-                   workers=args.workers)
+                   workers=args.workers, api=args.api)
     store = emu.store
     rng = random.Random(args.seed)
     orig_create = store.create
@@ -154,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     emu.start()
     for key in args.key:
         emu.add_account(key, args.balance)
-    print(json.dumps({"base_url": emu.base_url, "root_url": emu.root_url, "data_dir": str(emu.data_dir),
+    print(json.dumps({"base_url": emu.base_url, "v3_base_url": emu.v3_base_url, "v2_base_url": emu.v2_base_url,
+                      "root_url": emu.root_url, "data_dir": str(emu.data_dir),
                       "pid": os.getpid()}), flush=True)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -5,6 +5,10 @@ Everything happens on Blender's main thread, inside the timer tick: ``requests.p
 ``requests.get`` poll of every task (no keep-alive session, as ``requests.get`` does), and on success the download
 (``requests.get`` streamed to disk) and the import, in the same tick. A refused creation (429) is simply sent again
 on the next 2 s round, which is what a fixed-interval loop does. No bpy import here: the importer is passed in.
+
+It speaks either API (``api="v3"``, the default, or ``"v2"``): v3 creates through the task type's route
+(``POST /v3/generation/text-to-model`` with ``model``) and polls ``GET /v3/tasks/<id>``, one task per request, as
+a naive loop over jobs does (it does not know ``tasks/list``); v2 uses ``POST /task`` and ``GET /task/<id>``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 import requests
 
 POLL_INTERVAL = 2.0
+V3_ROUTES = {"text_to_model": "/v3/generation/text-to-model"}
+V3_MODEL = "v2.5-20250123"  # what Tripo's v3 SDK sends when the caller does not choose
 
 
 @dataclass
@@ -37,8 +43,9 @@ class NaiveJob:
 class NaiveAddon:
     def __init__(self, base_url: str, api_key: str, download_dir: Path,
                  importer: Callable[[str], None] | None = None, *, interval: float = POLL_INTERVAL,
-                 download: bool = True) -> None:
+                 download: bool = True, api: str = "v3") -> None:
         self.base_url = base_url.rstrip("/")
+        self.api = api
         self.headers = {"Authorization": f"Bearer {api_key}"}
         self.download_dir = Path(download_dir)
         self.importer = importer
@@ -54,7 +61,13 @@ class NaiveAddon:
         return job
 
     def _post(self, job: NaiveJob) -> None:
-        r = requests.post(self.base_url + "/task", json=job.body, headers=self.headers, timeout=60)
+        if self.api == "v3":
+            body = {k: v for k, v in job.body.items() if k != "type"}
+            body.setdefault("model", V3_MODEL)
+            url = self.base_url + V3_ROUTES[job.body["type"]]
+        else:
+            body, url = job.body, self.base_url + "/task"
+        r = requests.post(url, json=body, headers=self.headers, timeout=60)
         if r.status_code == 429:
             job.refused += 1
             job.next_at = time.monotonic() + self.interval
@@ -76,7 +89,8 @@ class NaiveAddon:
                 self._post(job)
                 continue
             t0 = time.monotonic()
-            r = requests.get(f"{self.base_url}/task/{job.task_id}", headers=self.headers, timeout=60)
+            path = f"/v3/tasks/{job.task_id}" if self.api == "v3" else f"/task/{job.task_id}"
+            r = requests.get(self.base_url + path, headers=self.headers, timeout=60)
             data = r.json().get("data") or {}
             t1 = time.monotonic()
             status = data.get("status", "")
@@ -92,7 +106,7 @@ class NaiveAddon:
             if not self.do_download:
                 continue
             out = data.get("output") or {}
-            url = out.get("pbr_model") or out.get("model") or out.get("base_model")
+            url = out.get("model_url") or out.get("pbr_model") or out.get("model") or out.get("base_model")
             if not url:
                 continue
             dest = self.download_dir / job.task_id

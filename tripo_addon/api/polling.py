@@ -10,6 +10,7 @@ from __future__ import annotations
 import email.utils
 import random
 import time
+from collections import deque
 from collections.abc import Callable
 
 #: Consecutive ``unknown`` answers after which ``wait()`` treats the task as ended (TripoTaskFailed).
@@ -21,6 +22,10 @@ DEFAULT_POLL_MAX = 30.0
 #: Seconds added to a short ETA when the next poll aims at the predicted end (``running_left_time`` is whole
 #: seconds, rounded up: the task ends within the second before it).
 ETA_MARGIN = 0.1
+#: Batch polls (v3 tasks/list: one request for every waiting task) are never closer together than this (seconds).
+ROUND_GAP_MIN = 0.2
+#: Task durations remembered per task type (see :class:`Durations`).
+DURATIONS_KEPT = 20
 
 
 def next_poll_delay(
@@ -98,6 +103,40 @@ class FinishWindow:
         if self.hi is None:
             return None
         return max(0.01, self.hi - now)
+
+
+class Durations:
+    """How long tasks of each type take, learned from the tasks followed in this session, for APIs that give no ETA
+    (v3). A task seen running at age ``a`` and done at age ``b`` took between ``a`` and ``b``; the window of the
+    recent ones, ``(shortest lower bound, longest upper bound)``, is where the next task of that type likely ends,
+    so the poller can ask about it around then instead of on the 2 s rhythm. Thread-safe enough: appends and copies
+    of small deques."""
+
+    def __init__(self, keep: int = DURATIONS_KEPT) -> None:
+        self.keep = int(keep)
+        self._seen: dict[str, deque[tuple[float, float]]] = {}
+
+    def record(self, task_type: str, running_at: float | None, done_by: float) -> None:
+        """A task of ``task_type`` was last seen running at age ``running_at`` (None: never) and done at ``done_by``."""
+        if done_by <= 0 or not task_type:
+            return
+        lo = min(max(0.0, running_at or 0.0), done_by)
+        self._seen.setdefault(task_type, deque(maxlen=self.keep)).append((lo, float(done_by)))
+
+    def window(self, task_type: str) -> tuple[float, float] | None:
+        """``(lo, hi)`` ages (seconds since creation) within which a task of this type probably ends; None until
+        one was seen ending."""
+        seen = list(self._seen.get(task_type) or ())
+        if not seen:
+            return None
+        return min(a for a, _b in seen), max(b for _a, b in seen)
+
+
+def round_gap(waiting: int, poll_min: float = DEFAULT_POLL_MIN) -> float:
+    """The shortest time between two batch polls (v3 ``tasks/list``) of ``waiting`` tasks: never more requests than
+    polling each task every ``poll_min`` would make (the official clients' rule), and at most 1 / ROUND_GAP_MIN a
+    second."""
+    return max(ROUND_GAP_MIN, poll_min / max(1, int(waiting)))
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -288,15 +288,25 @@ class StepsMixin:
         # a resumed or attached one at once.
         age = time.time() - (step.submitted_at or 0.0)
         delay = max(0.0, self.poll_min - age) if hub is not None and step.status in ("", "queued") else 0.0
+        # v3 gives no ETA: aim at the end the hub learned from earlier tasks of this type, so a finished task frees
+        # its slot (and the next job starts) at once rather than on the 2 s rhythm.
+        created = time.monotonic() - max(0.0, age) if step.submitted_at else None
+        ran: float | None = None  # age at which the task was last seen not final
+        aim = math.inf             # from then on the task rides along in every round of the hub
+        if hub is not None:
+            hub.poll_min = self.poll_min
+            if created is not None and step.status in ("", "queued"):
+                delay, aim = hub.aim(step.task_type, created, delay)
         while True:
             self._check_stop(run)
             try:
                 if hub is None:
                     task = client.get_task(step.task_id, cancel=run.stop)
                 else:  # one batch request per round for every job waiting (v3 tasks/list)
-                    run.wake_at = hub.due_time(delay)
-                    try:
-                        task = hub.get(step.task_id, due=run.wake_at, stop=run.stop)
+                    due = hub.due_time(delay, exact=aim < math.inf)
+                    run.wake_at = min(due, aim)  # a ride-along answer may come before the due time: the poller
+                    try:                         # must be ticking fast by then
+                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim)
                     finally:
                         run.wake_at = None
             except TripoCancelled:
@@ -317,11 +327,17 @@ class StepsMixin:
                     self._sleep(run, delay)
                 continue
             transient = 0
+            if str(_attr(task, "status", "") or "") in (SUCCESS, *FAILED_STATUSES):
+                self._release_slots(run)  # Tripo freed the slot: the next waiting job may go before this one's save
             changed = self._apply_task(run, idx, step, task)
             status = step.status
             if status == SUCCESS:
                 self._release_slots(run)
+                if hub is not None and created is not None and step.task_type:
+                    hub.durations.record(step.task_type, ran, time.monotonic() - created)
                 return task
+            if created is not None:
+                ran = time.monotonic() - created
             unknown = unknown + 1 if status == "unknown" else 0
             if status in FAILED_STATUSES or unknown >= limit_unknown:
                 self._release_slots(run)
@@ -349,6 +365,8 @@ class StepsMixin:
             )
             if hub is None:
                 self._sleep(run, delay)
+            elif created is not None and step.eta is None:
+                delay, aim = hub.aim(step.task_type, created, delay)
 
     @staticmethod
     def _transient(exc: TripoError) -> bool:

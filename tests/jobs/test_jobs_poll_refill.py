@@ -1,0 +1,70 @@
+"""v3 batch polling refills a freed slot soon after Tripo frees it (issue 9 item 8): the engine against the emulator's
+v3 over real HTTP, with the official 2 s polling rule (poll_min=2) and the default pool of 10."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tripo_addon.api import polling
+from tripo_addon.api.client import TripoClient
+from tripo_addon.jobs import pipelines
+from tripo_addon.jobs.engine import Engine
+from tripo_emulator import Emulator
+
+KEY = "tsk_refill_0001"
+POLL_MIN = 2.0
+JOBS = 30          # three waves of the v3 generation pool (10)
+SCALE = 0.012      # text_to_model (4 s queued + 40 s running) -> about 0.5 s
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    e = Emulator(port=0, time_scale=SCALE, data_dir=tmp_path_factory.mktemp("emu_refill"), api="v3", s3=False)
+    e.start()
+    e.add_account(KEY, 1_000_000)
+    yield e
+    e.stop()
+
+
+def test_durations_window_and_round_gap():
+    d = polling.Durations(keep=3)
+    assert d.window("text_to_model") is None
+    d.record("text_to_model", None, 2.1)      # first seen done at 2.1 s, never seen running
+    d.record("text_to_model", 0.7, 0.9)
+    assert d.window("text_to_model") == (0.0, 2.1)
+    for _ in range(3):
+        d.record("text_to_model", 0.7, 0.9)   # the oldest, loose reading drops out
+    assert d.window("text_to_model") == (0.7, 0.9)
+    # never more batch requests than polling each waiting task every poll_min would make, never above 5 a second
+    assert polling.round_gap(1, 2.0) == 2.0
+    assert polling.round_gap(4, 2.0) == 0.5
+    assert polling.round_gap(100, 2.0) == polling.ROUND_GAP_MIN
+
+
+def test_freed_slot_is_refilled_before_the_2s_poll(emu, tmp_path):
+    def factory() -> TripoClient:
+        return TripoClient(api_key=KEY, base_url=emu.v3_base_url)
+
+    eng = Engine(factory, tmp_path / "state", tmp_path / "dl", poll_min=POLL_MIN, poll_max=30.0)
+    try:
+        ids = [eng.submit(pipelines.text_to_model(f"a clay pot {i}")) for i in range(JOBS)]
+        snaps = [eng.wait(j, 120.0) for j in ids]
+    finally:
+        eng.shutdown(timeout=5)
+    assert [s["state"] for s in snaps] == ["succeeded"] * JOBS
+    log = emu.requests(key=KEY)
+    creates = sorted(r["time"] for r in log if r["route"] == "create" and r["status"] == 200)
+    assert len(creates) == JOBS
+    assert not [r for r in log if r["status"] == 429]  # the engine never sent more than the pool holds
+    # The third wave starts when the second one's tasks are seen done. Those were aimed at the end learned from the
+    # first wave, so they are noticed (and their slots refilled) before a 2 s poll would even have asked.
+    assert creates[20] - creates[10] < POLL_MIN, creates
+    # ... without more requests than the official rule (each waiting task every 2 s) would have sent
+    lists = [r for r in log if r["route"] == "list"]
+    lives = []
+    for tid in (s["steps"][0]["task_id"] for s in snaps):
+        asked = [r["time"] for r in lists if tid in r["body"]["task_ids"]]
+        lives.append(max(asked) - min(asked))
+    assert len(lists) <= sum(math.floor(life / POLL_MIN) + 1 for life in lives), (len(lists), lives)
