@@ -270,9 +270,10 @@ class Blender:
         C.get_task, C.download = get_task, download
         if orig_list is not None:
             C.get_tasks = get_tasks
-        P = self.poller
+        J = importlib.import_module(f"{MODULE}.blender.job_import")  # import_job: drain() calls it through J
+        D = importlib.import_module(f"{MODULE}.blender.drain")  # _apply_event: drain() calls it by module name
         S = importlib.import_module(f"{MODULE}.blender.scene_io")
-        orig_import, orig_apply, orig_files = P.import_job, P._apply_event, S.import_files
+        orig_import, orig_apply, orig_files = J.import_job, D._apply_event, S.import_files
         current = [None]
 
         def import_job(job_id, *a, **kw):
@@ -307,7 +308,7 @@ class Blender:
                 self.finished_seen[event.job_id] = now
             return orig_apply(event, *a, **kw)
 
-        P.import_job, P._apply_event = import_job, apply_event
+        J.import_job, D._apply_event = import_job, apply_event
 
         # journal saves (the fsyncs on the way from success to the scene), per thread
         self.saves: list[dict] = []
