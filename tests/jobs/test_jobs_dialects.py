@@ -84,3 +84,35 @@ def test_a_finished_v2_job_still_imports(tmp_path):
     finally:
         eng.shutdown(5)
     assert Path(model).exists()
+
+
+def test_an_address_change_while_a_job_runs_never_sends_it_to_the_other_api(emulator, api_key, tmp_path):
+    """A job started on v3 whose worker starts again (resume) after the address moved to v2: its task exists on v3,
+    so it is kept for the user, not followed or re-sent on v2."""
+    from tripo_addon.jobs import pipelines
+
+    state = tmp_path / "state"
+    url = [emulator.v3_base_url]
+
+    def factory() -> TripoClient:
+        return TripoClient(api_key=api_key, base_url=url[0], poll_min=0.05, poll_max=0.5)
+
+    eng = Engine(factory, state, tmp_path / "dl", api=lambda: "v3", poll_min=0.05, poll_max=0.5)
+    try:
+        emulator.inject("poll", "delay", seconds=0.5, count=-1, match={"key": api_key})
+        job_id = eng.submit(pipelines.text_to_final("a chair", format="FBX"))
+        import time
+
+        deadline = time.monotonic() + 30
+        while not eng.get(job_id)["task_ids"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        eng.pause()
+        url[0] = emulator.v2_base_url  # the user switched the address
+        creates = len([r for r in emulator.requests(key=api_key) if r["route"] == "create"])
+        eng.resume()
+        snap = eng.wait(job_id, 30)
+        assert snap["state"] == "needs_attention" and "API v3" in snap["error"]
+        assert len([r for r in emulator.requests(key=api_key) if r["route"] == "create"]) == creates
+    finally:
+        emulator.clear_faults()
+        eng.shutdown(5)

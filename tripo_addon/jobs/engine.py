@@ -264,10 +264,7 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
                         job.api = self.api  # nothing was created yet: the job is not tied to either API
                     if job.api != self.api:  # its tasks live on the other API: follow them there, never resend
                         job.state = S.NEEDS_ATTENTION
-                        job.error = (f"This job was started on Tripo's API {job.api}, and the API address now "
-                                     f"speaks {self.api}. Its task ids are kept (nothing is sent again): set the API "
-                                     f"address back to follow it, or retry it here as a new job. Downloaded results "
-                                     "can still be imported.")
+                        job.error = api_mismatch_message(job.api, self.api)
                         job.updated = time.time()
                         attention.append(job)
                         continue
@@ -513,6 +510,11 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         client = None
         try:
             client = self._client_factory()
+            api = getattr(client, "api", job.api)
+            if api != job.api:  # the API address changed while the job waited to run
+                if job.task_ids:  # its tasks live on the other API: never sent again here
+                    raise _NeedsAttention(api_mismatch_message(job.api, api))
+                job.api = api  # nothing created yet: it runs on the current API (its steps are checked again)
             for idx, step in enumerate(job.steps):
                 if step.state == S.SUCCEEDED:
                     continue
@@ -576,3 +578,9 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
 def iter_snapshots(engine: Engine) -> Iterable[dict]:  # pragma: no cover - convenience
     return iter(engine.jobs())
 
+
+def api_mismatch_message(job_api: str, current: str) -> str:
+    """Why a job whose tasks live on another API version is not followed here (and what to do)."""
+    return (f"This job was started on Tripo's API {job_api}, and the API address now speaks {current}. Its task ids "
+            "are kept (nothing is sent again): set the API address back to follow it, or retry it here as a new "
+            "job. Downloaded results can still be imported.")
