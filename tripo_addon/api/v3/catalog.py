@@ -99,9 +99,10 @@ def _generation(tt: TaskType) -> TaskType:
         elif p.name == "face_limit":
             p = replace(p, doc="Maximum face count (unset: adaptive). H3 up to 1.5M (2M detailed), v2.5 500k, "
                         "P1 48-20,000, P2 48-50,000 (quad 25,000).", families=_ALL)
-        elif p.families:
-            p = replace(p, families=tuple(dict.fromkeys(f if f not in ("Turbo", "v1") else "P2"
-                                                        for f in p.families)))
+        elif p.families:  # v2's Turbo and v1 families are gone; P2 takes what P1 takes
+            fams = [f for f in p.families if f not in ("Turbo", "v1")]
+            p = replace(p, families=tuple(dict.fromkeys(fams + (["P2"] if "P1" in fams or "Turbo" in p.families
+                                                                   else []))))
         out.append(p)
         if p.name == "texture_seed":
             out.append(_P("texture_version", "enum", "Texturing model: v3.0 (default), v3.5 (newest; allows "
