@@ -466,3 +466,12 @@ def test_default_url_and_dialects():
     assert by_name("v3").catalog is T.catalog("v3") and by_name("v2").catalog is T.catalog("v2")
     with pytest.raises(ValueError, match="unknown API version"):
         T.catalog("v4")
+
+
+def test_p2_takes_every_option_p1_takes():
+    """P2 (preview) accepts P1's options; quad is P2's own (P1 refuses it)."""
+    from tripo_addon.api import tasks as T
+
+    values = T.build_request("image_to_model", {"file": "https://example.com/a.png", "model_version": "P2-20260801",
+                                                "texture_alignment": "geometry", "quad": True}, api="v3")
+    assert values["texture_alignment"] == "geometry" and values["quad"] is True
