@@ -216,7 +216,8 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
             self._post_update(job)
             return job.id
         step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
-        job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED)
+        job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED,
+                  api=self.api)  # the task is looked up on the API the address speaks now
         with self._lock:
             self._jobs[job.id] = job
         self._save(important=True)
