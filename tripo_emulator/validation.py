@@ -27,6 +27,7 @@ class Plan:
     family: str | None = None
     source: SourceTask | None = None
     files: dict[str, InputFile] = field(default_factory=dict)
+    dialect: str = "v2"          # "v3" when v3's routes validate through here (rules that differ per dialect)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -131,7 +132,7 @@ def _parts(b: dict, src: SourceTask) -> list[str] | None:
 ALIASES = {"model": "model_version", "rough_model_task_id": "draft_model_task_id", "text_seed": "image_seed"}
 
 
-def validate(body: Any, ctx: Context) -> Plan:
+def validate(body: Any, ctx: Context, *, dialect: str = "v2") -> Plan:
     if not isinstance(body, dict):
         raise ApiError(1003, "The body must be a JSON object.")
     b = dict(body)
@@ -147,7 +148,7 @@ def validate(body: Any, ctx: Context) -> Plan:
         raise ApiError(2016, f"`{t}` is deprecated; use animate_rig + animate_retarget.")
     if t not in C.TASK_TYPES:
         raise ApiError(2002, f"Unknown task type {t!r}.")
-    plan = Plan(t, {}, {k: v for k, v in body.items() if k != "type"})
+    plan = Plan(t, {}, {k: v for k, v in body.items() if k != "type"}, dialect=dialect)
     _priority(b, ctx, plan)
     _VALIDATORS[t](b, ctx, plan)
     plan.price = price(t, plan.params, plan.family)
@@ -463,13 +464,13 @@ def _animate_retarget(b: dict, ctx: Context, plan: Plan) -> None:
         raise invalid("At most 5 animations per task.")
     rig_type = src.meta.get("rig_type", "biped")
     for a in anims:
-        if not isinstance(a, str) or a not in C.ANIMATIONS:
-            raise invalid(f"Unknown animation {a!r}.")
+        if not isinstance(a, str) or (a not in C.ANIMATIONS and plan.dialect == "v2"):
+            raise invalid(f"Unknown animation {a!r}.")   # (v3 checks its names per rig model first)
         topo = a.split(":")[1] if a.count(":") == 2 else None
         if topo and topo != rig_type:
             raise invalid(f"{a} needs a {topo} rig; this rig is {rig_type}.")
-    if src.meta.get("spec") == "mixamo":
-        raise invalid("Only rigs with spec=tripo can be retargeted.")
+    if src.meta.get("spec") == "mixamo" and plan.dialect == "v2":   # v2's own rule (tripo-api.md, the v2.5 page);
+        raise invalid("Only rigs with spec=tripo can be retargeted.")  # v3 refuses only v1.0 + mixamo (§18 R12)
     plan.params.update(animations=list(dict.fromkeys(anims)), out_format=_enum(b, "out_format", ("glb", "fbx"), "glb"),
                        bake_animation=_bool(b, "bake_animation", True),
                        export_with_geometry=_bool(b, "export_with_geometry", True),

@@ -52,7 +52,7 @@ def test_401_for_a_missing_or_malformed_key(emulator):
 
 
 @pytest.mark.parametrize("route,body,word", [
-    ("generation/text-to-model", {"prompt": "a cat"}, "`model` is required"),
+    ("generation/text-to-model", {"prompt": "a cat", "model": ""}, "Unknown model"),
     ("generation/text-to-model", {"prompt": "a cat", "model": "tripo-v3.1"}, "Unknown model"),
     ("generation/text-to-model", {"prompt": "a cat", "model": "Turbo-v1.0-20250506"}, "Unknown model"),
     ("generation/text-to-model", {"prompt": "a cat", "model": "P1-20260311", "quad": False}, "quad"),

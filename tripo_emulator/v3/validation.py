@@ -75,7 +75,7 @@ def _model_input(b: dict, ctx: Any = None) -> str:
 def _v2(b: dict, task_type: str, ctx: Any, drop: tuple[str, ...] = (), **fields: Any) -> Plan:
     body = {k: v for k, v in b.items() if k not in ("input", "inputs", "model", "model_version") + drop}
     body.update({k: v for k, v in fields.items() if v is not None}, type=task_type)
-    return validate(body, ctx)
+    return validate(body, ctx, dialect="v3")
 
 
 def _choice(b: dict, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
@@ -85,8 +85,8 @@ def _choice(b: dict, name: str, choices: tuple[str, ...], default: str | None = 
 # ------------------------------------------------------------------------------------------------------ 3D generation
 def _generation(b: dict, ctx: Any, task_type: str, **fields: Any) -> Plan:
     model = b.get("model", b.get("model_version"))
-    if model in (None, ""):
-        raise invalid(f"`model` is required on v3 3D generation: one of {', '.join(V.MODELS)}.")
+    if model is None:   # Tripo's JS/Go/Rust SDKs omit it and call v3.1 the default (§18 C2)
+        model = V.DEFAULT_MODEL
     if not isinstance(model, str) or model not in V.MODELS:
         raise invalid(f"Unknown model {model!r}: use one of {', '.join(V.MODELS)}.")
     family = V.MODELS[model]
@@ -174,13 +174,28 @@ def _image_common(b: dict, ctx: Any, plan: Plan, templates: tuple[str, ...]) -> 
     plan.params.update(size=b.get("size") if isinstance(b.get("size"), str) else None,
                        output_format=_choice(b, "output_format", ("png", "jpeg"), "png"),
                        template=_choice(b, "template", templates), watermark=_bool(b, "watermark", False))
-    if b.get("aspect_ratio") is not None and not plan.params["model_version"].startswith("banana"):
-        raise invalid("`aspect_ratio` is only for the banana models.")
+    model = plan.params["model_version"]
+    if b.get("aspect_ratio") is not None:
+        if not model.startswith("banana"):
+            raise invalid("`aspect_ratio` is only for the banana models.")
+        plan.params["aspect_ratio"] = _choice(b, "aspect_ratio", V.ASPECT_RATIOS)
+    if b.get("quality") is not None:
+        if model not in V.IMAGE_QUALITY:
+            raise invalid(f"`quality` is not supported by {model} (only {', '.join(V.IMAGE_QUALITY)}).")
+        plan.params["quality"] = _choice(b, "quality", V.IMAGE_QUALITY[model])
+    if b.get("background") is not None:
+        if model not in V.BACKGROUND_MODELS:
+            raise invalid(f"`background` is not supported by {model} (only {', '.join(V.BACKGROUND_MODELS)}).")
+        plan.params["background"] = _choice(b, "background", V.IMAGE_BACKGROUND)
+        if plan.params["background"] == "transparent" and plan.params["output_format"] != "png":
+            raise invalid("A transparent background needs output_format png (jpeg has no transparency).")
 
 
 def _text_to_image(b: dict, ctx: Any) -> Plan:
     model = _image_model(b, "seedream_v4")
-    plan = Plan("text_to_image", {"prompt": _text(b, "prompt", ctx, required=True, max_len=MAX_IMAGE_PROMPT),
+    template = _choice(b, "template", V.T2I_TEMPLATES)   # a template alone is a request (every SDK allows it, C4)
+    plan = Plan("text_to_image", {"prompt": _text(b, "prompt", ctx, required=template is None,
+                                                  max_len=MAX_IMAGE_PROMPT),
                                   "negative_prompt": _text(b, "negative_prompt", ctx, max_len=255),
                                   "model_version": model}, {})
     _image_common(b, ctx, plan, V.T2I_TEMPLATES)
@@ -294,7 +309,28 @@ def _rig(b: dict, ctx: Any) -> Plan:
 
 
 def _retarget(b: dict, ctx: Any) -> Plan:
+    """Presets by rig model (§18 R12): v1.0 rigs take preset:biped:<name>, v2.5 / v3.0 rigs the plain names; only a
+    v1.0 rig made with spec mixamo cannot be retargeted (v2.5 / v3.0 mixamo rigs can: Tripo's SDK examples, C3)."""
     tid = _model_input(b)
+    src = _source({"t": tid}, "t", ctx, C.SOURCES["animate_retarget"], wrong_type_code=2012)
+    rig_model = src.plan.params.get("model_version") or V.RIG_MODELS[0]
+    v10 = rig_model == V.RIG_MODELS[0]
+    if v10 and src.meta.get("spec") == "mixamo":
+        raise invalid("A v1.0 rig made with spec mixamo cannot be retargeted with presets: rig again with model "
+                      "v2.5-20260210 (or spec tripo).")
+    names = [b[k] for k in ("animation",) if b.get(k) is not None]
+    if isinstance(b.get("animations"), list):
+        names += b["animations"]
+    allowed = V.V10_PRESETS if v10 else V.V25_PRESETS
+    for a in names:
+        if not isinstance(a, str) or a not in allowed:
+            if v10 and isinstance(a, str) and "preset:biped:" + a.removeprefix("preset:") in allowed:
+                hint = f"a v1.0 rig names it {'preset:biped:' + a.removeprefix('preset:')}"
+            elif not v10 and isinstance(a, str) and a.startswith("preset:biped:"):
+                hint = f"a {rig_model} rig names it {'preset:' + a.removeprefix('preset:biped:')}"
+            else:
+                hint = f"a {rig_model} rig takes {', '.join(allowed[:12])}{', ...' if len(allowed) > 12 else ''}"
+            raise invalid(f"Unknown animation {a!r} for this rig: {hint}.")
     plain = {k: ([_unbiped(a) for a in b[k]] if isinstance(b[k], list) else _unbiped(b[k]))
              for k in ("animation", "animations") if b.get(k) is not None}
     plan = _v2({**b, **plain}, "animate_retarget", ctx, ("original_model_task_id",), original_model_task_id=tid)
@@ -303,7 +339,7 @@ def _retarget(b: dict, ctx: Any) -> Plan:
 
 
 def _unbiped(a: Any) -> Any:
-    """v1.0 rigs name their presets preset:biped:<name>: the same clips here."""
+    """v1.0 rigs name their presets preset:biped:<name>: the clip is named <name>, as for the other rigs."""
     return "preset:" + a[len("preset:biped:"):] if isinstance(a, str) and a.startswith("preset:biped:") else a
 
 
