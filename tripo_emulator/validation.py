@@ -286,9 +286,9 @@ def _generation_options(b: dict, ctx: Context, plan: Plan, allowed_families: tup
     else:
         lo, hi = 1, C.FACE_LIMIT_MAX[family]
     face_limit = _int(b, "face_limit", lo, hi)
-    compress = b.get("compress")
+    compress = b.get("compress") or None   # "" = no compression
     if compress not in (None, "geometry"):
-        raise invalid('`compress` must be "geometry".')
+        raise invalid('`compress` must be "geometry" (or "" for none).')
     p.update(texture=texture, pbr=pbr, texture_quality=tq, geometry_quality=gq, quad=quad, smart_low_poly=slp,
              generate_parts=parts, face_limit=face_limit, texture_seed=_int(b, "texture_seed"),
              auto_size=_bool(b, "auto_size", False), compress=compress, export_uv=_bool(b, "export_uv", True),
@@ -379,10 +379,11 @@ def _texture_model(b: dict, ctx: Context, plan: Plan) -> None:
                     plan.files[view] = f
         if tp.get("style_image") is not None:
             plan.files["style_image"] = resolve_file(tp["style_image"], ctx, "texture_prompt.style_image")
-    compress = b.get("compress")
+    compress = b.get("compress") or None   # "" = no compression
     if compress not in (None, "geometry"):
-        raise invalid('`compress` must be "geometry".')
-    p.update(model_version=mv, texture=texture, pbr=pbr, texture_quality=tq, texture_seed=_int(b, "texture_seed"),
+        raise invalid('`compress` must be "geometry" (or "" for none).')
+    p.update(compress=compress, model_version=mv, texture=texture, pbr=pbr, texture_quality=tq,
+             texture_seed=_int(b, "texture_seed"),
              model_seed=_int(b, "model_seed"), part_names=_parts(b, src), bake=_bool(b, "bake", True),
              texture_alignment=_enum(b, "texture_alignment", ("original_image", "geometry"), "original_image"))
 

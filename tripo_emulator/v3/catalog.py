@@ -34,6 +34,18 @@ DEFAULT_MODEL = "v3.1-20260211"   # when a 3D generation names none (§18 C2)
 # P-series: these options must be left out entirely (even false is refused)
 P_FORBIDDEN = {"P1": ("quad", "smart_low_poly", "generate_parts", "geometry_quality"),
                "P2": ("smart_low_poly", "generate_parts", "geometry_quality")}
+# Version-gated options (§18 R4, trust Medium-high: ComfyUI's gated-parameter table and the price page agree): they
+# need model >= v3.0-20250812; v2.5 takes none of them (refused here when turned on: 1004, no credit); P1 takes only
+# texture_quality, auto_size and compress (the others are P_FORBIDDEN above).
+GATED_OPTIONS = ("texture_quality", "geometry_quality", "auto_size", "quad", "smart_low_poly", "generate_parts",
+                 "compress")
+# face_limit ranges (§18 R5, trust Medium): Tripo clamps out-of-range values silently, so does the emulator.
+# (min, max, max with geometry_quality detailed) per model; quad caps at 150,000; smart_low_poly is 500-20,000
+# triangles / 500-10,000 quads whatever the model.
+FACE_RANGES = {"v3.1-20260211": (1, 1_500_000, 2_000_000), "v3.0-20250812": (1, 1_000_000, 2_000_000),
+               "v2.5-20250123": (1, 500_000, 500_000), "P1-20260311": (50, 20_000, 20_000)}
+QUAD_FACE_MAX = 150_000
+SMART_LOW_POLY_FACES = (500, 20_000, 10_000)   # min, max triangles, max quads
 P2_FACES = (48, 50_000, 25_000)   # min, max (triangles), max (quads)
 TEXTURE_VERSIONS = ("v3.5-20260815", "v3.0-20250812", "v2.5-20250123")
 DELIGHT_TEXTURE = "v3.5-20260815"

@@ -103,19 +103,42 @@ def _generation(b: dict, ctx: Any, task_type: str, **fields: Any) -> Plan:
     orient = _choice(b, "export_orientation", V.ORIENTATIONS)
     if "image_autofix" in b and "enable_image_autofix" not in b:
         b["enable_image_autofix"] = b.pop("image_autofix")
-    drop: tuple[str, ...] = ("texture_quality",) if fast else ()
+    if family == "H2":   # R4: v2.5 takes none of the gated options
+        gated = [k for k in V.GATED_OPTIONS if b.get(k) not in (None, False, "", "standard")]
+        if gated:
+            raise invalid(f"{', '.join(gated)} need{'s' if len(gated) == 1 else ''} model v3.0-20250812 or newer; "
+                          f"{model} takes none of {', '.join(V.GATED_OPTIONS)}.")
+    drop: tuple[str, ...] = ("texture_quality", "face_limit") if fast else ("face_limit",)
     stand_in, p2 = model, {}
-    if family == "P2":   # validated as P1, then P2's own face range and quad put back
+    if family == "P2":   # validated as P1, then P2's own quad put back
         stand_in = "P1-20260311"
-        quad = _bool(b, "quad", False)
-        p2 = {"quad": quad, "face_limit": _int(b, "face_limit", V.P2_FACES[0], V.P2_FACES[2 if quad else 1])}
-        drop += ("quad", "face_limit")
+        p2 = {"quad": _bool(b, "quad", False)}
+        drop += ("quad",)
     plan = _v2(b, task_type, ctx, drop, model_version=stand_in, **fields)
     plan.params.update(p2, model_version=model, v3_model=model, texture_version=tv, export_orientation=orient,
-                       delight=_bool(b, "delight"))
+                       delight=_bool(b, "delight"), face_limit=_face_limit(b, model, family))
     if fast:
         plan.params["texture_quality"] = "fast"
     return plan
+
+
+def _face_limit(b: dict, model: str, family: str) -> int | None:
+    """`face_limit` clamped silently into the model's range (§18 R5), as Tripo does; None = adaptive."""
+    fl = _int(b, "face_limit")
+    if fl is None:
+        return None
+    quad, detailed = b.get("quad") is True, b.get("geometry_quality") == "detailed"
+    if b.get("smart_low_poly") is True:
+        lo, hi_tri, hi_quad = V.SMART_LOW_POLY_FACES
+        lo, hi = lo, hi_quad if quad else hi_tri
+    elif family == "P2":
+        lo, hi = V.P2_FACES[0], V.P2_FACES[2 if quad else 1]
+    else:
+        lo, hi, hi_detailed = V.FACE_RANGES[model]
+        hi = hi_detailed if detailed else hi
+        if quad:
+            hi = min(hi, V.QUAD_FACE_MAX)
+    return max(lo, min(hi, fl))
 
 
 def _text_to_model(b: dict, ctx: Any) -> Plan:
