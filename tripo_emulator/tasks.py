@@ -192,6 +192,7 @@ class TaskStore:
             if task.status == "success":
                 self.accounts.charge(task.account, task.price)
                 task.consumed = task.price
+                self._add_children(task)
             else:
                 self.accounts.refund(task.account, task.price)
             task.future = None
@@ -237,6 +238,17 @@ class TaskStore:
         with self.lock:
             for t in list(self.tasks.values()):
                 self._alive(t)
+
+    def _add_children(self, task: Task) -> None:
+        """Tasks a producer made on the way (smartsegment's model and segmentation tasks): successful, free, hidden
+        from account/usage, owned by the same account, usable as sources."""
+        for child in task.meta.pop("children", None) or []:
+            plan = Plan(child["type"], {}, {}, group=task.group, dialect=task.plan.dialect)
+            t = Task(child["id"], child["type"], task.account, plan, int(time.time()), time.monotonic(), 0.0, 0.0,
+                     0, task.group, self.data_dir / "tasks" / child["id"], status="success",
+                     outputs=dict(child["outputs"]), meta=dict(child["meta"]), api=task.api, hidden=True)
+            t.completed_at = time.time()
+            self.tasks[t.id] = t
 
     def get(self, acc: Account, task_id: str) -> Task:
         """The caller's task (finalized if due) or 404/2001 (also once the retention forgot it)."""

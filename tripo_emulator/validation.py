@@ -341,7 +341,12 @@ def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
 
 
 def _model_source(b: dict, ctx: Context, plan: Plan, target: str, field_name: str = "original_model_task_id"):
-    src = _source(b, field_name, ctx, C.SOURCES[target])
+    allowed = C.SOURCES[target]
+    if plan.dialect == "v3":
+        from .v3.catalog import V3_EXTRA_SOURCES
+
+        allowed = allowed | V3_EXTRA_SOURCES.get(target, set())
+    src = _source(b, field_name, ctx, allowed)
     # Turbo or >= v2.0 only: texture_model, mesh_segmentation (§5.3.7, §5.3.9), prerigcheck and rig (§6)
     if src.meta.get("family") == "v1" and target in ("texture_model", "mesh_segmentation", "animate_prerigcheck",
                                                      "animate_rig"):

@@ -23,6 +23,7 @@ CREATE_ROUTES: dict[str, str] = {
     "mesh/complete": "mesh_completion",
     "mesh/decimate": "highpoly_to_lowpoly",
     "mesh/uv": "mesh_uv",
+    "mesh/smartsegment": "smart_segment",   # (the type name is the emulator's: no source names it)
 }
 # Retired by Tripo (SDK 1.0.0 raises without a request): answered 404/4001 with an explanation.
 RETIRED_ROUTES = {"models/refine": "refine_model", "models/stylize": "stylize_model"}
@@ -98,9 +99,15 @@ SEGMENT_MODELS = ("v1.0-20250506", "v2.0-20260430")
 SEGMENT_GRANULARITY = ("simple", "balanced", "detailed")
 COMPLETION_MODES = ("ai_completion", "quick_cap")
 DECIMATE_MODELS = ("v1.0", "v2.0", "v3.0")
+SMART_SEG_TYPES = ("image", "model")
+SMART_SEG_GRANULARITY = ("coarse", "medium", "fine")
+# Sources v3 takes beyond v2's chain table: texture and convert work on segmented, completed and decimated models
+# too (§18 R7, R9: a smartsegment's seg_task_id goes on to complete / decimate / texture / convert).
+V3_EXTRA_SOURCES = {"texture_model": {"mesh_segmentation", "mesh_completion", "highpoly_to_lowpoly"},
+                    "convert_model": {"mesh_segmentation", "mesh_completion"}}
 CONVERT_FORMATS = ("GLTF", "GLB", "USDZ", "FBX", "OBJ", "STL", "3MF")
 DEPTH_KINDS = ("gray", "color")
-UPLOAD_FORMATS = ("jpeg", "jpg", "png", "webp", "glb", "fbx", "obj", "stl")
+UPLOAD_FORMATS = ("jpeg", "jpg", "png", "webp", "glb", "gltf", "fbx", "obj", "stl")
 MAX_UPLOAD = 50 * 1024 * 1024
 MAX_TASK_IDS = 100
 
@@ -111,7 +118,7 @@ _POOLS = {
     "texture_model": "v3_processing", "convert_model": "v3_processing", "import_model": "v3_processing",
     "animate_prerigcheck": "v3_animation", "animate_rig": "v3_animation", "animate_retarget": "v3_animation",
     "mesh_segmentation": "v3_mesh", "mesh_completion": "v3_mesh", "highpoly_to_lowpoly": "v3_mesh",
-    "mesh_uv": "v3_mesh", "image_to_splat": "v3_generation", "image_to_depth": "v3_other",
+    "mesh_uv": "v3_mesh", "smart_segment": "v3_mesh", "image_to_splat": "v3_generation", "image_to_depth": "v3_other",
 }
 
 
