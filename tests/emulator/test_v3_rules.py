@@ -61,8 +61,9 @@ def test_presets_by_rig_model(emulator, mkey, rigs):
     task = run3(emulator, mkey, "animations/retarget",
                 {"input": v10, "animations": ["preset:biped:afraid", "preset:biped:dance_03", "preset:biped:walk"]})
     assert task["credits_consumed"] == 30.0
-    msg = _refused(emulator, mkey, "animations/retarget", {"input": v10, "animation": "preset:walk"}, "preset:walk")
-    assert "preset:biped:walk" in msg                                   # the message names the right spelling
+    same = run3(emulator, mkey, "animations/retarget", {"input": v10, "animation": "preset:walk"})   # disputed: taken
+    assert same["credits_consumed"] == 10.0
+    _refused(emulator, mkey, "animations/retarget", {"input": v10, "animation": "preset:chop_02"}, "chop_02")
     msg = _refused(emulator, mkey, "animations/retarget", {"input": v25, "animation": "preset:biped:walk"},
                    "preset:biped:walk")
     assert "names it preset:walk" in msg

@@ -346,10 +346,12 @@ def _retarget(b: dict, ctx: Any) -> Plan:
         names += b["animations"]
     allowed = V.V10_PRESETS if v10 else V.V25_PRESETS
     for a in names:
+        # Disputed (§17): a v1.0 rig's clips are preset:biped:<name> ([SKILL], [NOTES-A], [COMFY2]); whether the
+        # plain preset:<name> is refused there is one third-party report only, so it is taken as the same clip.
+        if v10 and isinstance(a, str) and "preset:biped:" + a.removeprefix("preset:") in allowed:
+            continue
         if not isinstance(a, str) or a not in allowed:
-            if v10 and isinstance(a, str) and "preset:biped:" + a.removeprefix("preset:") in allowed:
-                hint = f"a v1.0 rig names it {'preset:biped:' + a.removeprefix('preset:')}"
-            elif not v10 and isinstance(a, str) and a.startswith("preset:biped:"):
+            if not v10 and isinstance(a, str) and a.startswith("preset:biped:"):
                 hint = f"a {rig_model} rig names it {'preset:' + a.removeprefix('preset:biped:')}"
             else:
                 hint = f"a {rig_model} rig takes {', '.join(allowed[:12])}{', ...' if len(allowed) > 12 else ''}"
