@@ -1,0 +1,162 @@
+"""Issue 16 (others), the Blender side: clips keep their own names, a multi-clip retarget leaves its armature active,
+redo after undoing an import, the redraw of a handled tick, and LOD limits that would pay for nothing. Real bpy, real
+HTTP to the emulator."""
+
+from __future__ import annotations
+
+import bpy
+import pytest
+from blender_helpers import drain_until, new_objects, posts
+
+
+def _row(job_id):
+    return next((i for i in bpy.context.window_manager.tripo.tasks if i.job_id == job_id), None)
+
+
+def _decimations(emulator, key) -> list[int]:
+    return [r["body"].get("face_limit") for r in posts(emulator, key)
+            if r["body"].get("type") == "highpoly_to_lowpoly"]
+
+
+# ==================================================================================================== clips
+def _clip_file(path, *, animated: bool, shift: float) -> str:
+    """A rigged clip file as Tripo sends one per preset (an armature; with ``animated``, its action)."""
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.object.armature_add()
+    arm = bpy.context.active_object
+    arm.name = "Armature"
+    if animated:
+        bpy.ops.object.mode_set(mode='POSE')
+        bone = arm.pose.bones[0]
+        bone.location = (0.0, 0.0, 0.0)
+        bone.keyframe_insert("location", frame=1)
+        bone.location = (0.0, shift, 0.0)
+        bone.keyframe_insert("location", frame=10)
+        bpy.ops.object.mode_set(mode='OBJECT')
+    bpy.ops.export_scene.gltf(filepath=str(path), export_format='GLB', export_animations=animated)
+    return str(path)
+
+
+def test_a_clip_without_animation_names_no_other_clip(ext, tmp_path):
+    files = [_clip_file(tmp_path / "walk.glb", animated=True, shift=1.0),
+             _clip_file(tmp_path / "run.glb", animated=False, shift=2.0),
+             _clip_file(tmp_path / "jump.glb", animated=True, shift=3.0)]
+    bpy.ops.wm.read_homefile(use_empty=True)
+    before = set(bpy.data.actions)
+    import importlib
+
+    from blender_helpers import MODULE
+
+    game_io = importlib.import_module(f"{MODULE}.blender.game_io")
+    result = game_io.import_clips(bpy.context, files, ["preset:walk", "preset:run", "preset:jump"],
+                                      title="a knight", provenance={"tripo_task_id": "t1"})
+    arm = next(o for o in result.objects if o.type == 'ARMATURE')
+    got = {a.name: a for a in bpy.data.actions if a not in before}
+    assert sorted(got) == ["jump", "walk"]  # "run" had no animation: the jump is not called "run"
+    assert [t.name for t in arm.animation_data.nla_tracks] == ["walk", "jump"]
+    ys = [max(k.co[1] for c in _fcurves(got[n]) for k in c.keyframe_points) for n in ("walk", "jump")]
+    assert ys == pytest.approx([1.0, 3.0])  # each action is its own clip's motion
+    assert list(arm["tripo_clips"]) == ["walk", "jump"] and list(arm["tripo_clips_missing"]) == ["run"]
+    assert bpy.context.active_object == arm and arm.select_get()
+
+
+def _fcurves(action):
+    curves = getattr(action, "fcurves", None)
+    if curves is not None and len(curves):
+        return list(curves)
+    out = []  # Blender 5: layered actions
+    for layer in getattr(action, "layers", ()):
+        for strip in layer.strips:
+            for bag in strip.channelbags:
+                out += list(bag.fcurves)
+    return out
+
+
+@pytest.fixture
+def v3(connected):
+    connected.prefs.api_base_url = connected.emulator.v3_base_url
+    yield connected
+
+
+def test_retarget_of_several_clips_leaves_the_armature_active_as_the_readme_says(ext, v3):
+    assert bpy.ops.tripo.text_to_model(prompt="a knight", wait=True) == {'FINISHED'}
+    assert bpy.ops.tripo.animate_rig(model_version="v3.0-20260909", spec="unreal", wait=True) == {'FINISHED'}
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.animate_retarget(animations={"preset:walk", "preset:run", "preset:jump"},
+                                          wait=True) == {'FINISHED'}
+    arm = bpy.context.active_object  # the README's next line
+    assert arm is not None and arm.type == 'ARMATURE' and arm in new_objects(before) and arm.select_get()
+    assert sorted(t.name for t in arm.animation_data.nla_tracks) == ["jump", "run", "walk"]
+    assert sorted(arm["tripo_clips"]) == ["jump", "run", "walk"]
+    assert all(o.select_get() for o in new_objects(before) if o.name in bpy.context.view_layer.objects)
+
+
+# ==================================================================================================== undo, redo
+def test_redo_after_undoing_an_import_is_imported_again_not_removed(ext, connected):
+    bpy.ops.mesh.primitive_cube_add(location=(0.0, 0.0, 3.0))
+    bpy.ops.ed.undo_push(message="the user's cube")
+    assert bpy.ops.tripo.text_to_model(prompt="a barrel") == {'FINISHED'}
+    job_id = ext.runtime.engine().jobs()[-1]["id"]
+    drain_until(ext, lambda: _row(job_id) is not None and _row(job_id).imported)
+    eng = ext.runtime.engine()
+    bpy.ops.ed.undo()  # the import's own undo step goes
+    assert not [o for o in bpy.data.objects if o.get("tripo_task_id")]
+    assert not _row(job_id).imported and _row(job_id).notice == ext.tasklist.UNDONE_TEXT
+    bpy.ops.ed.redo()  # and comes back
+    back = sorted(o.name for o in bpy.data.objects if o.get("tripo_task_id") and o.type == 'MESH')
+    assert back
+    row = _row(job_id)
+    assert row.imported and row.notice != ext.tasklist.UNDONE_TEXT and eng.get(job_id)["imported"]
+    ext.drain.drain()  # later updates keep saying so
+    assert _row(job_id).imported and "Removed by undo" not in _row(job_id).notice
+    bpy.ops.ed.undo()  # and the watch goes on: undone again, offered again
+    assert not _row(job_id).imported and _row(job_id).notice == ext.tasklist.UNDONE_TEXT
+    assert bpy.ops.tripo.import_result(job_id=job_id) == {'FINISHED'}
+    meshes = [o.name for o in bpy.data.objects if o.get("tripo_task_id") and o.type == 'MESH']
+    assert len(meshes) == len(back)  # one copy, not a duplicate
+
+
+# ==================================================================================================== redraw
+def test_a_handled_tick_redraws_the_sidebar_not_the_viewport(ext):
+    regions = ext.tasklist.redraw_regions(bpy.context)
+    areas = [a for w in bpy.context.window_manager.windows for a in w.screen.areas if a.type == 'VIEW_3D']
+    assert areas  # the default layout has a 3D View
+    sidebars = [r for a in areas for r in a.regions if r.type == 'UI']
+    assert regions and all(r.type in ('UI', 'WINDOW') for r in regions)
+    assert {r.as_pointer() for r in regions} >= {r.as_pointer() for r in sidebars}
+    viewports = {r.as_pointer() for a in areas for r in a.regions if r.type != 'UI'}
+    assert not viewports & {r.as_pointer() for r in regions}  # never the viewport, header or tools of a 3D View
+    ext.tasklist.tag_redraw(bpy.context)
+
+
+# ==================================================================================================== LODs
+def _sphere(subdivisions: int):
+    bpy.ops.mesh.primitive_ico_sphere_add(subdivisions=subdivisions, radius=1.0)
+    obj = bpy.context.active_object
+    obj.name = "Crate"
+    return obj
+
+
+def test_a_repeated_face_limit_is_paid_once_and_said(ext, connected, capfd):
+    _sphere(5)  # 5,120 faces
+    assert bpy.ops.tripo.make_lods(face_limits="5000,5000", wait=True) == {'FINISHED'}
+    assert _decimations(connected.emulator, connected.api_key) == [5000]
+    coll = bpy.data.collections["Crate_LODs"]
+    assert [o.name for o in coll.objects] == ["Crate_LOD0"]
+    said = capfd.readouterr()
+    assert "5,000 given more than once" in said.out + said.err
+
+
+def test_levels_at_or_above_the_source_faces_cost_nothing(ext, connected, capfd):
+    src = _sphere(4)  # 1,280 faces
+    assert ext.operators.lod.source_faces([src]) == 1280
+    n = len(posts(connected.emulator, connected.api_key, "upload"))
+    with pytest.raises(RuntimeError, match=r"at or above the 1,280 faces of Crate"):
+        bpy.ops.tripo.make_lods(face_limits="8000, 4000, 1500", wait=True)
+    assert _decimations(connected.emulator, connected.api_key) == []
+    assert len(posts(connected.emulator, connected.api_key, "upload")) == n  # not even uploaded
+    assert bpy.ops.tripo.make_lods(face_limits="8000, 1000, 1000", wait=True) == {'FINISHED'}
+    assert _decimations(connected.emulator, connected.api_key) == [1000]
+    said = capfd.readouterr()
+    text = said.out + said.err
+    assert "8,000 at or above the source's 1,280 faces" in text and "1,000 given more than once" in text
