@@ -160,3 +160,23 @@ def test_levels_at_or_above_the_source_faces_cost_nothing(ext, connected, capfd)
     said = capfd.readouterr()
     text = said.out + said.err
     assert "8,000 at or above the source's 1,280 faces" in text and "1,000 given more than once" in text
+
+
+def test_the_readmes_game_ready_example(ext, v3):
+    """The README's scripting example, line by line, against the emulator (whose crate has 876 faces)."""
+    bpy.ops.tripo.text_to_model(prompt="a knight", wait=True)
+    bpy.ops.tripo.animate_rig(model_version="v3.0-20260909", spec="unreal", wait=True)
+    bpy.ops.tripo.animate_retarget(animations={"preset:walk", "preset:run", "preset:jump"}, wait=True)
+    arm = bpy.context.active_object                 # one armature; actions walk, run, jump
+    assert arm.type == 'ARMATURE' and sorted(t.name for t in arm.animation_data.nla_tracks) == ["jump", "run", "walk"]
+    bpy.ops.tripo.text_to_model(prompt="a wooden crate", wait=True)
+    faces = ext.operators.lod.source_faces([bpy.context.active_object])
+    assert faces < 1500  # every level of the example would be the crate itself again: refused, nothing paid
+    with pytest.raises(RuntimeError, match=f"at or above the {faces:,} faces"):
+        bpy.ops.tripo.make_lods(face_limits="8000, 4000, 1500", smart_uv=True, export_fbx=True, wait=True)
+    assert _decimations(v3.emulator, v3.api_key) == []
+    assert bpy.ops.tripo.make_lods(face_limits=f"8000, {faces - 100}, 600", smart_uv=True, export_fbx=True,
+                                   wait=True) == {'FINISHED'}
+    coll = bpy.data.collections["a_wooden_crate_LODs"]
+    assert sorted(o.name for o in coll.objects) == ["a_wooden_crate_LOD0", "a_wooden_crate_LOD1"]
+    assert (ext.settings.download_dir() / "a_wooden_crate_LODs.fbx").exists()
