@@ -180,3 +180,51 @@ def test_the_readmes_game_ready_example(ext, v3):
     coll = bpy.data.collections["a_wooden_crate_LODs"]
     assert sorted(o.name for o in coll.objects) == ["a_wooden_crate_LOD0", "a_wooden_crate_LOD1"]
     assert (ext.settings.download_dir() / "a_wooden_crate_LODs.fbx").exists()
+
+
+# ==================================================================================================== exports
+def _exports(ext) -> set[str]:
+    return {p.name for p in ext.settings.exports_dir().iterdir() if p.is_file()}
+
+
+def test_exports_no_job_needs_are_cleared_and_the_others_kept(ext, connected, monkeypatch):
+    from blender_helpers import get_prefs
+
+    scene_export = ext.scene_export
+    for old in ext.settings.exports_dir().iterdir():  # earlier tests' leftovers
+        if old.is_file():
+            old.unlink()
+    monkeypatch.setattr(scene_export, "EXPORT_GRACE", 1.0)
+    monkeypatch.setattr(scene_export, "SWEEP_EVERY", 0.0)
+    # 1. refused before sending (the cost is above the threshold): its mesh was exported all the same
+    _sphere(4)
+    get_prefs().confirm_above = 0.5
+    try:
+        with pytest.raises(RuntimeError, match="above your confirmation threshold"):
+            bpy.ops.tripo.make_lods(face_limits="600", wait=True)
+    finally:
+        get_prefs().confirm_above = 0.0
+    refused = _exports(ext)
+    assert len(refused) == 1
+    # 2. refused by Tripo at the mesh's import: Retry sends the file again, so it is kept
+    connected.emulator.inject(route="create", kind="status", status=400, code=1004, count=-1,
+                              match={"key": connected.api_key, "type": "import_model"})
+    bpy.context.active_object.name = "Rock"
+    with pytest.raises(RuntimeError):
+        bpy.ops.tripo.make_lods(face_limits="600", wait=True)
+    connected.emulator.clear_faults()
+    failed_job = ext.runtime.engine().jobs()[-1]["id"]
+    kept = _exports(ext) - refused
+    assert len(kept) == 1
+    import time
+
+    time.sleep(1.2)  # both older than the grace now
+    assert scene_export.sweep_exports(wait=True) is not None
+    assert _exports(ext) == kept  # the refused job's mesh went; the retryable one's stayed
+    # 3. the next export sweeps by itself (in the background), and a removed job's mesh goes too
+    ext.runtime.engine().forget(failed_job)
+    bpy.context.active_object.name = "Pebble"
+    assert bpy.ops.tripo.make_lods(face_limits="600", wait=True) == {'FINISHED'}
+    scene_export.wait_sweep()
+    assert not _exports(ext) & kept
+    assert not any(p.startswith("Pebble") for p in _exports(ext))  # a sent, finished job's mesh is gone too

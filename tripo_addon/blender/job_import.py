@@ -8,7 +8,7 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
-from . import catalog, game_io, runtime, scene_io, settings
+from . import catalog, game_io, runtime, scene_export, scene_io, settings
 from .tasklist import UNDONE_TEXT, last_step, mirror, offer_import, tag_redraw, task_state, undone
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         item = mirror(eng.get(job_id), context)
         if item is not None:
             item.saved_path = "\n".join(result.saved)
+    scene_export.sweep_exports()  # exports of jobs refused, cancelled or removed meanwhile (background, bounded)
     return result
 
 
