@@ -25,6 +25,7 @@ from .producers import Job, Result, SourceInfo, TaskFailure, produce
 from .validation import Plan
 
 FINAL = ("success", "failed", "banned", "expired", "cancelled", "unknown")
+DAY = 86_400.0
 
 
 @dataclass
@@ -65,10 +66,12 @@ class Task:
 class TaskStore:
     """All tasks, the concurrency check, the worker pool that makes files, and the finalizing scheduler."""
 
-    def __init__(self, accounts: Accounts, data_dir: Path, *, time_scale: float = 1.0, workers: int = 4) -> None:
+    def __init__(self, accounts: Accounts, data_dir: Path, *, time_scale: float = 1.0, workers: int = 4,
+                 retention_days: float | None = 7.0) -> None:
         self.accounts = accounts
         self.data_dir = data_dir
         self.time_scale = time_scale
+        self.retention_days = retention_days   # None: keep tasks for ever
         self.tasks: dict[str, Task] = {}
         self.lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tripo-emu-work")
@@ -185,10 +188,49 @@ class TaskStore:
             task.plan.files = {}   # input bytes (images, imported meshes) are not needed any more
         return True
 
-    def get(self, acc: Account, task_id: str) -> Task:
-        """The caller's task (finalized if due) or 404/2001."""
+    # ------------------------------------------------------------------------------------------ retention
+    @property
+    def retention_s(self) -> float | None:
+        """How long a task record lives after its creation (retention_days x time_scale), None = for ever."""
+        if self.retention_days is None:
+            return None
+        return float(self.retention_days) * DAY * self.time_scale
+
+    def _alive(self, task: Task | None) -> Task | None:
+        """The task, or None once it outlived the retention (then it is forgotten, as Tripo forgets records after
+        7 days, tripo-api-v3.md §18 R1). Only final tasks are forgotten: their credits are settled."""
+        if task is None:
+            return None
+        keep = self.retention_s
+        if keep is not None and time.monotonic() - task.t0 >= keep and self._maybe_finalize(task):
+            self.tasks.pop(task.id, None)
+            return None
+        return task
+
+    def forget(self, task_id: str) -> bool:
+        """Forget a task at once (the control route DELETE /_emulator/tasks/<id>); a task still queued or running
+        is stopped and its frozen credits refunded. False when there is no such task."""
         with self.lock:
-            task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+            task = self.tasks.pop(task_id, None) if isinstance(task_id, str) else None
+            if task is None:
+                return False
+            if not task.final:
+                if task.future is not None:
+                    task.future.cancel()
+                self.accounts.refund(task.account, task.price)
+                task.status, task.future, task.completed_at = "cancelled", None, time.time()
+            return True
+
+    def expire_due(self) -> None:
+        """Forget every task past the retention."""
+        with self.lock:
+            for t in list(self.tasks.values()):
+                self._alive(t)
+
+    def get(self, acc: Account, task_id: str) -> Task:
+        """The caller's task (finalized if due) or 404/2001 (also once the retention forgot it)."""
+        with self.lock:
+            task = self._alive(self.tasks.get(task_id)) if isinstance(task_id, str) else None
             if task is None or task.account is not acc:
                 raise ApiError(2001)
             self._maybe_finalize(task)
@@ -196,12 +238,13 @@ class TaskStore:
 
     def find(self, task_id: str) -> Task | None:
         with self.lock:
-            return self.tasks.get(task_id)
+            return self._alive(self.tasks.get(task_id)) if isinstance(task_id, str) else None
 
     def refresh_all(self) -> None:
         with self.lock:
             for t in list(self.tasks.values()):
-                self._maybe_finalize(t)
+                if self._alive(t) is not None:
+                    self._maybe_finalize(t)
 
     def view(self, task: Task, sign: Callable[[Task, str], str], *, status_override: str | None = None) -> dict:
         """The task object as GET /task returns it; `sign` turns a stored file name into a URL."""

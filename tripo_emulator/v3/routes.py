@@ -120,6 +120,8 @@ class V3Routes:
                 tasks[tid] = self._view(self.emu.store.get(acc, tid), rule)
             except ApiError:
                 missed.append(tid)
+        if self.emu.tasks_list_shape == "array":   # the JS / Go / Rust SDKs' reading (§18 C1)
+            return ok({"tasks": list(tasks.values()), "missed": missed})
         return ok({"tasks": tasks, "missed": missed})
 
     # -------------------------------------------------------------------------------------------- account
