@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..inputs import ext_of
 from ..params import Catalog, TaskType, check_compress, differs, eff, fail, multiview_sources
 from ..v2 import rules as v2rules
 from .catalog import (
@@ -28,7 +29,7 @@ from .catalog import (
     model_family,
 )
 
-_GATED_TAKES = {"H2": "none of them", "P1": "only texture_quality, auto_size and compress",
+_GATED_TAKES = {"H2": "none", "P1": "only texture_quality, auto_size and compress",
                 "P2": "only texture_quality, auto_size, compress and quad"}
 
 
@@ -204,7 +205,7 @@ def _rules_import(tt: TaskType, v: dict[str, Any]) -> None:
                    "file")
     if f.kind == "token" and not f.is_mesh:
         f = v["file"] = type(f)(f.kind, f.value, "glb", f.url)
-    if f.ext == "gltf":  # R11: Tripo refuses .gltf (its buffers and textures are separate files)
+    if f.ext == "gltf" or (f.kind == "url" and ext_of(f.value) == "gltf"):  # R11: Tripo refuses .gltf
         raise fail("import_model refuses .gltf files: their buffers and textures are separate files Tripo cannot "
                    "fetch. Export the model as a single-file GLB (glTF Binary) and import that.", "file")
     if not f.is_mesh:
