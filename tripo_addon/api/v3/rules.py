@@ -262,7 +262,7 @@ def _rules_smart_segment(tt: TaskType, v: dict[str, Any]) -> None:
         if f.kind not in ("url", "task") or (f.kind == "task" and not f.url):
             raise fail("Smart Segment on a model takes the model's GLB by URL (an uploaded file token is not "
                        "accepted): import the model into Tripo first (Import Model) and segment its result.", "file")
-        if f.ext not in ("glb",):
+        if f.kind == "url" and f.ext != "glb":  # an earlier task's model: Tripo's own GLB
             raise fail(f"Smart Segment takes GLB models only; this file is {f.ext!r}. Convert or export it as GLB.",
                        "file")
         v.setdefault("transform", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0])

@@ -269,7 +269,8 @@ def _mixin(task_type: str) -> type:
 
 
 #: everything that is not a generation (generate.py) acts on a model
-POST_TYPES = [t for t in catalog.task_types() if t not in catalog.GENERATION and t not in catalog.IMAGE_RESULT]
+POST_TYPES = [t for t in catalog.task_types() if t not in catalog.GENERATION and t not in catalog.IMAGE_RESULT
+              and t != "smart_segment"]  # smart_segment: operators/segment.py
 
 OPERATORS = tuple(make_operator(t, _mixin(t)) for t in POST_TYPES)
 CLASSES = OPERATORS
