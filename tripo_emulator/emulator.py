@@ -314,7 +314,7 @@ class Emulator:
         plan = validate(body, _Ctx(self, acc))
         forced = None
         if rule is not None and rule.kind == "fail_task":
-            forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
+            forced = {"error_code": rule.error_code, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
         task = self.store.create(acc, plan, forced)
         remain = C.GROUP_LIMITS.get(task.group, 10) - len(self.store.active(acc, task.group))

@@ -26,6 +26,16 @@ from .validation import Plan
 
 FINAL = ("success", "failed", "banned", "expired", "cancelled", "unknown")
 DAY = 86_400.0
+# error_code / error_msg of each non-success final status (tripo-api-v3.md §7, §18 C7: the migration guide maps
+# banned -> 2008 and expired -> 2018; no source names a code for cancelled, reached only through Tripo's dashboard
+# (R17): it carries a message and no code, and `unknown` neither, so a client must never require them).
+FINAL_ERRORS: dict[str, tuple[int | None, str | None]] = {
+    "failed": (1001, "The task failed (injected fault)."),
+    "banned": (2008, "The task was banned: its input was rejected by the content policy."),
+    "expired": (2018, "The task expired before it could finish (queue expiry)."),
+    "cancelled": (None, "The task was cancelled."),
+    "unknown": (None, None),
+}
 
 
 @dataclass
@@ -168,9 +178,10 @@ class TaskStore:
             forced = task.forced
             err = task.future.exception() if not task.future.cancelled() else RuntimeError("cancelled")
             if forced:
-                task.status = forced.get("task_status", "failed")
-                task.error_code = forced.get("error_code", 1001) if task.status == "failed" else None
-                task.error_msg = forced.get("error_msg") or "The task failed (injected fault)."
+                task.status = forced.get("task_status") or "failed"
+                code, msg = FINAL_ERRORS.get(task.status, (None, None))
+                task.error_code = forced.get("error_code") or code
+                task.error_msg = forced.get("error_msg") or msg or "The task failed (injected fault)."
             elif err is not None:
                 task.status = "failed"
                 task.error_code = err.code if isinstance(err, TaskFailure) else 1001
@@ -181,6 +192,7 @@ class TaskStore:
             if task.status == "success":
                 self.accounts.charge(task.account, task.price)
                 task.consumed = task.price
+                self._add_children(task)
             else:
                 self.accounts.refund(task.account, task.price)
             task.future = None
@@ -226,6 +238,17 @@ class TaskStore:
         with self.lock:
             for t in list(self.tasks.values()):
                 self._alive(t)
+
+    def _add_children(self, task: Task) -> None:
+        """Tasks a producer made on the way (smartsegment's model and segmentation tasks): successful, free, hidden
+        from account/usage, owned by the same account, usable as sources."""
+        for child in task.meta.pop("children", None) or []:
+            plan = Plan(child["type"], {}, {}, group=task.group, dialect=task.plan.dialect)
+            t = Task(child["id"], child["type"], task.account, plan, int(time.time()), time.monotonic(), 0.0, 0.0,
+                     0, task.group, self.data_dir / "tasks" / child["id"], status="success",
+                     outputs=dict(child["outputs"]), meta=dict(child["meta"]), api=task.api, hidden=True)
+            t.completed_at = time.time()
+            self.tasks[t.id] = t
 
     def get(self, acc: Account, task_id: str) -> Task:
         """The caller's task (finalized if due) or 404/2001 (also once the retention forgot it)."""
