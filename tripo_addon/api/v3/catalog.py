@@ -53,6 +53,26 @@ LEGACY_RIG = {"v2.0-20250506": "v2.5-20260210"}
 RIG_SPECS = ("tripo", "mixamo", "actorcore", "unity", "unreal", "vrm")
 ENGINE_SPECS = ("unity", "unreal", "vrm")   # need rig v2.5 or v3.0
 CONVERT_FORMATS = ("GLTF", "USDZ", "FBX", "OBJ", "STL", "3MF")
+
+
+def _numbered(name: str, lo: int, hi: int) -> tuple[str, ...]:
+    return tuple(f"{name}_{i:02d}" for i in range(lo, hi + 1))
+
+
+#: Clips a v1.0 rig takes, named ``preset:biped:<name>`` (tripo-api.md §5 from developers.tripo3d.ai; §17 [SKILL],
+#: [NOTES-A]; §18 R12 [COMFY2] agrees); v2.5 / v3.0 rigs take the plain ``preset:<name>``.
+V10_BIPED = frozenset((
+    "afraid", "agree", *_numbered("angry", 1, 3), "basketball_shot", "bow", *_numbered("box", 1, 3), "cast_a_spell",
+    "cheer", "chop", "clap", "climb", *_numbered("complain", 1, 2), "cross_body_crunch", "crossover_dribble", "cry",
+    *_numbered("dance", 1, 6), *_numbered("defeat", 2, 3), "depressed", "dig", "dive", "dribble", "fall", "fire",
+    *_numbered("flee", 1, 2), "flip", "fold_arms", "football_catch", "football_save", "football_pass", "freaky",
+    "frightened", *_numbered("front_kick", 1, 2), *_numbered("frustrated", 1, 2), "golf", *_numbered("greet", 1, 4),
+    "heart_pose", *_numbered("hit_to_body", 1, 2), "hit_to_head", "hit_to_side", "hit_to_stomach", "hug", "hurt",
+    "idle", "jump_down", "jump", *_numbered("jump_rope", 1, 2), *_numbered("laugh", 1, 2), "lift_heavy",
+    "look_around", *_numbered("make_a_call", 1, 2), "pitch_baseball", "play_mobile_game", "play_video_game",
+    "press-up", "run_upstairs", "run", *_numbered("scared", 1, 2), "scratch", "shoot", "shovel",
+    *_numbered("sing", 1, 4), "sit", "slash", "sob", "standing_relax", "surf", "swagger", "swim", "turn",
+    "victory_celebration", "volleyball", "wait", "walk", "warm_up", *_numbered("wave_goodbye", 1, 2)))
 RETIRED = {
     "refine_model": "Refine Model is no longer offered: Tripo retired it in API v3 (nothing was sent). Generate "
     "with a current model version instead; they need no refining.",

@@ -26,6 +26,7 @@ from .catalog import (
     SEGMENT_V2,
     TASK_TYPES,
     TEXTURE_V35,
+    V10_BIPED,
     model_family,
 )
 
@@ -255,6 +256,17 @@ def retarget_problem(rig_version: str | None, rig_spec: str | None) -> str | Non
     return None
 
 
+def _biped_names(v: dict[str, Any]) -> None:
+    """A v1.0 rig names its clips preset:biped:<name> (three sources agree): preset:walk becomes preset:biped:walk."""
+    def one(a: Any) -> Any:
+        name = a.removeprefix("preset:") if isinstance(a, str) and a.startswith("preset:") else None
+        return f"preset:biped:{name}" if name in V10_BIPED else a
+    if "animation" in v:
+        v["animation"] = one(v["animation"])
+    if isinstance(v.get("animations"), list):
+        v["animations"] = [one(a) for a in v["animations"]]
+
+
 def _rules_smart_segment(tt: TaskType, v: dict[str, Any]) -> None:
     """R9: image mode takes an uploaded file; model mode the model's GLB by URL and its 4x4 transform."""
     f = v["file"]
@@ -333,6 +345,8 @@ def check_chain(task_type: str, source_type: str, source_model_version: str | No
 
 def _source_rules(tt: TaskType, v: dict[str, Any], source_type: str, source_model_version: str | None) -> None:
     check_chain(tt.name, source_type, source_model_version)
+    if tt.name == "animate_retarget" and source_type == "animate_rig" and (source_model_version or RIG_V1) == RIG_V1:
+        _biped_names(v)
     if tt.name == "convert_model" and source_type in v2rules.TASK_TYPES:
         v2rules._source_rules(tt, v, source_type, None)   # the format rules are v2's
 
