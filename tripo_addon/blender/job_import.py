@@ -77,8 +77,23 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         item = mirror(eng.get(job_id), context)
         if item is not None:
             item.saved_path = "\n".join(result.saved)
+            missing = _missing_clips(result)
+            if missing:
+                item.notice = (f"No motion in the clip file of {', '.join(missing)}: imported without it; every "
+                               "other clip keeps its own name")
     scene_export.sweep_exports()  # exports of jobs refused, cancelled or removed meanwhile (background, bounded)
     return result
+
+
+def _missing_clips(result: scene_io.ImportResult) -> list[str]:
+    for obj in result.objects:
+        try:
+            missing = obj.get("tripo_clips_missing") if obj.type == 'ARMATURE' else None
+        except ReferenceError:
+            continue
+        if missing:
+            return [str(m) for m in missing]
+    return []
 
 
 def check_undone(context=None) -> list[str]:

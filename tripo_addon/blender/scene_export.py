@@ -71,6 +71,9 @@ EXPORT_GRACE = 15 * 60.0
 MAX_SCANNED = 2000       # directory entries looked at per sweep
 MAX_DELETED = 500        # files deleted per sweep
 MAX_JOURNAL_BYTES = 64 << 20
+#: Only the meshes exported for sending are swept: a picture saved there may be what a saved file's Generate panel
+#: still names (its own settings), which no job list knows.
+SWEPT_SUFFIXES = (".glb",)
 SWEEP_EVERY = 60.0       # seconds between background sweeps
 _sweep_lock = threading.Lock()
 _sweeper: threading.Thread | None = None
@@ -104,6 +107,23 @@ def needed_paths(jobs) -> set[str]:
             if isinstance(step, dict) and not step.get("task_id") and step.get("state") != "succeeded":
                 visit(step.get("params"))
     return out
+
+
+def _scene_paths() -> list[str]:
+    """Paths the open file points at (the Generate panel's picture and views, Blender images): never swept."""
+    out: list[str] = []
+    for scene in bpy.data.scenes:
+        for attr in ("tripo", "tripo_v3"):
+            group = getattr(scene, attr, None)
+            if group is None:
+                continue
+            for prop in group.bl_rna.properties:
+                if prop.type == 'STRING' and prop.identifier != "name":
+                    value = getattr(group, prop.identifier, "")
+                    if value:
+                        out.append(bpy.path.abspath(value))
+    out += [bpy.path.abspath(img.filepath_raw) for img in bpy.data.images if img.filepath_raw]
+    return out[:10_000]
 
 
 def _journal_jobs(state_dir: Path) -> list:
@@ -146,7 +166,8 @@ def _sweep(directory: Path, state_dir: Path, snaps: list, grace: float) -> list[
             if i >= MAX_SCANNED or len(removed) >= MAX_DELETED:
                 break
             try:
-                if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_mtime > cutoff:
+                if not entry.name.lower().endswith(SWEPT_SUFFIXES) or not entry.is_file(follow_symlinks=False) \
+                        or entry.stat(follow_symlinks=False).st_mtime > cutoff:
                     continue
                 path = str(Path(entry.path).resolve())
                 if path in needed:
@@ -161,7 +182,7 @@ def _sweep(directory: Path, state_dir: Path, snaps: list, grace: float) -> list[
 
 
 def sweep_exports(*, grace: float | None = None, wait: bool = False) -> list[str] | None:
-    """Delete the exported meshes and images (the add-on's ``exports`` folder) that no job may still send: those of
+    """Delete the exported meshes (GLB, the add-on's ``exports`` folder) that no job may still send: those of
     refused, cancelled-after-sending, succeeded and removed jobs, once older than ``grace`` (:data:`EXPORT_GRACE`).
     The job list is read here (main thread, no I/O); the folder and the job lists on disk (another Blender's too)
     in a background thread, bounded. ``wait``: run it now and return the removed paths (scripts, tests)."""
@@ -170,6 +191,7 @@ def sweep_exports(*, grace: float | None = None, wait: bool = False) -> list[str
         return None
     eng = runtime.engine(create=False)
     snaps = eng.jobs() if eng is not None else []
+    snaps.append({"state": "", "steps": [{"params": _scene_paths()}]})  # what the open file still points at
     directory, state_dir = settings.exports_dir(), settings.state_dir()
     grace = EXPORT_GRACE if grace is None else max(0.0, float(grace))
     if wait:
