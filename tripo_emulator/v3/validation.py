@@ -419,10 +419,27 @@ def _decimate(b: dict, ctx: Any) -> Plan:
 def _uv(b: dict, ctx: Any) -> Plan:
     tid = _model_input(b, ctx)
     src = _source({"t": tid}, "t", ctx, C.MODEL_TASKS)
+    faces = _source_faces(src)
+    if faces > V.SMART_UV_MAX_FACES:   # §18 R13 (ComfyUI-Tripo 2.0.0 notes, Medium): refused before any credit
+        raise invalid(f"Smart UV takes models of up to {V.SMART_UV_MAX_FACES:,} triangles; this one has "
+                      f"{faces:,}: decimate it first.")
     plan = Plan("mesh_uv", {"model_version": b.get("model") if isinstance(b.get("model"), str) else None,
                             "export_orientation": _choice(b, "export_orientation", V.ORIENTATIONS, "+x")}, {})
     plan.source = src
     return plan
+
+
+def _source_faces(src: Any) -> int:
+    """Triangles of a source task's model (its canonical GLB), 0 when unknown."""
+    from ..assets import formats
+
+    if src.meta.get("faces"):
+        return int(src.meta["faces"])
+    name = src.meta.get("glb")
+    try:
+        return formats.count_faces((src.dir / name).read_bytes(), "glb") if name else 0
+    except OSError:
+        return 0
 
 
 def _smartsegment(b: dict, ctx: Any) -> Plan:
