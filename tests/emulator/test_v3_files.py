@@ -214,3 +214,25 @@ def test_smartsegment_takes_glb_only(emulator, api_key, mkey, chair):
     tid = create3(emulator, api_key, "mesh/smartsegment", {"seg_type": "image", "hint": "the head",
                                                             "input": upload3(emulator, api_key, png_bytes())})
     assert wait3(emulator, api_key, tid)["status"] == "success"
+
+
+def _stl(triangles: int) -> bytes:
+    import numpy as np
+
+    rec = np.zeros(triangles, dtype=[("n", "<f4", 3), ("v", "<f4", (3, 3)), ("a", "<u2")])
+    i = np.arange(triangles, dtype=np.float32)
+    rec["v"][:, 0, 0], rec["v"][:, 1, 0], rec["v"][:, 2, 1] = i * 0.001, i * 0.001 + 0.001, 0.001
+    rec["v"][:, :, 2] = (i % 7)[:, None] * 0.01
+    return b"\0" * 80 + struct.pack("<I", triangles) + rec.tobytes()
+
+
+def test_smart_uv_refuses_models_over_80000_triangles(emulator, api_key):
+    big = run3(emulator, api_key, "models/import", {"input": upload3(emulator, api_key, _stl(80_001), "big.stl")})
+    before = get3(emulator, api_key, "account/balance")["data"]
+    r = requests.post(f"{emulator.v3_base_url}/v3/mesh/uv", json={"input": big["task_id"]}, headers=auth(api_key),
+                      timeout=30)
+    assert error3(r) == (400, 1004) and "80,000 triangles" in r.json()["message"] and "80,001" in r.json()["message"]
+    assert get3(emulator, api_key, "account/balance")["data"] == before
+    small = run3(emulator, api_key, "models/import", {"input": upload3(emulator, api_key, _stl(80_000), "ok.stl")})
+    tid = create3(emulator, api_key, "mesh/uv", {"input": small["task_id"]})
+    emulator.forget(tid)

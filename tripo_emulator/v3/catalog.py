@@ -99,6 +99,7 @@ SEGMENT_MODELS = ("v1.0-20250506", "v2.0-20260430")
 SEGMENT_GRANULARITY = ("simple", "balanced", "detailed")
 COMPLETION_MODES = ("ai_completion", "quick_cap")
 DECIMATE_MODELS = ("v1.0", "v2.0", "v3.0")
+SMART_UV_MAX_FACES = 80_000   # mesh/uv input (§18 R13)
 SMART_SEG_TYPES = ("image", "model")
 SMART_SEG_GRANULARITY = ("coarse", "medium", "fine")
 # Sources v3 takes beyond v2's chain table: texture and convert work on segmented, completed and decimated models

@@ -17,6 +17,7 @@ from ..producers import TaskFailure
 from ..validation import Plan, _bool, _enum, _int, _source, _text, validate
 from . import catalog as V
 from .inputs import Ref, classify, four_views, not_a_task, refuse_inline, single
+from .smartsegment import plan_smartsegment
 
 MAX_IMAGE_PROMPT = 1800
 
@@ -419,46 +420,27 @@ def _decimate(b: dict, ctx: Any) -> Plan:
 def _uv(b: dict, ctx: Any) -> Plan:
     tid = _model_input(b, ctx)
     src = _source({"t": tid}, "t", ctx, C.MODEL_TASKS)
+    faces = _source_faces(src)
+    if faces > V.SMART_UV_MAX_FACES:   # §18 R13 (ComfyUI-Tripo 2.0.0 notes, Medium): refused before any credit
+        raise invalid(f"Smart UV takes models of up to {V.SMART_UV_MAX_FACES:,} triangles; this one has "
+                      f"{faces:,}: decimate it first.")
     plan = Plan("mesh_uv", {"model_version": b.get("model") if isinstance(b.get("model"), str) else None,
                             "export_orientation": _choice(b, "export_orientation", V.ORIENTATIONS, "+x")}, {})
     plan.source = src
     return plan
 
 
-def _smartsegment(b: dict, ctx: Any) -> Plan:
-    """§6.12 / §18 R9: seg_type image -> `input` a file token; seg_type model -> `input` the model's GLB URL +
-    `transform` (16 numbers, column-major); `granularity` coarse/medium/fine, `hint`. No task ids (not in any SDK)."""
-    import math
+def _source_faces(src: Any) -> int:
+    """Triangles of a source task's model (its canonical GLB), 0 when unknown."""
+    from ..assets import formats
 
-    from ..inputs import resolve_file
-
-    seg_type = _choice(b, "seg_type", V.SMART_SEG_TYPES)
-    if seg_type is None:
-        raise invalid("`seg_type` is required: image or model.")
-    if b.get("input") in (None, ""):
-        raise invalid("`input` is required: a file token (seg_type image) or the model's GLB URL (seg_type model).")
-    ref = classify(b["input"], "input")
-    plan = Plan("smart_segment", {"seg_type": seg_type,
-                                  "granularity": _choice(b, "granularity", V.SMART_SEG_GRANULARITY, "medium"),
-                                  "hint": _text(b, "hint", ctx, max_len=1024)}, {})
-    if seg_type == "image":
-        if ref.kind != "file" or "file_token" not in ref.obj:
-            raise invalid("seg_type image takes `input` = a file token: upload the image with POST /v3/files.")
-        plan.files["image"] = resolve_file(ref.obj, ctx, "input")
-        return plan
-    if ref.kind != "file" or "url" not in ref.obj:
-        raise invalid("seg_type model takes `input` = the model's GLB URL (an http(s) URL), with `transform`.")
-    t = b.get("transform")
-    if not isinstance(t, list) or len(t) != 16 or not all(
-            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in t):
-        raise invalid("`transform` is required with seg_type model: 16 numbers, a column-major 4x4 matrix "
-                      "(identity: [1,0,0,0, 0,1,0,0, 0,0,1,0, 0,0,0,1]).")
-    f = resolve_file(ref.obj, ctx, "input", mesh=True)
-    if f.kind != "glb":
-        raise ApiError(2004, f"smartsegment takes GLB models only; the URL holds {f.kind.upper()}.")
-    plan.files["model"] = f
-    plan.params["transform"] = [float(x) for x in t]
-    return plan
+    if src.meta.get("faces"):
+        return int(src.meta["faces"])
+    name = src.meta.get("glb")
+    try:
+        return formats.count_faces((src.dir / name).read_bytes(), "glb") if name else 0
+    except OSError:
+        return 0
 
 
 _ROUTES: dict[str, Callable[[dict, Any], Plan]] = {
@@ -468,5 +450,5 @@ _ROUTES: dict[str, Callable[[dict, Any], Plan]] = {
     "image_to_splat": _image_to_splat, "image_to_depth": _image_to_depth, "import_model": _import,
     "texture_model": _texture, "convert_model": _convert, "animate_prerigcheck": _rig_check, "animate_rig": _rig,
     "animate_retarget": _retarget, "mesh_segmentation": _segment, "mesh_completion": _complete,
-    "highpoly_to_lowpoly": _decimate, "mesh_uv": _uv, "smart_segment": _smartsegment,
+    "highpoly_to_lowpoly": _decimate, "mesh_uv": _uv, "smart_segment": plan_smartsegment,
 }
