@@ -123,6 +123,21 @@ def test_a_template_alone_is_sent_on_text_and_image_to_image(v3, emulator, api_k
         _creates(emulator, api_key)[-1]["body"]["template"] == "t_pose"
 
 
+def test_a_v1_rigs_clips_are_sent_by_their_biped_names(v3, emulator, api_key):
+    model = v3.run("text_to_model", {"prompt": "a knight"}, timeout=WAIT).task_id
+    rig = v3.run("animate_rig", {"original_model_task_id": model, "model_version": "v1.0-20240301"}, timeout=WAIT)
+    task = v3.run("animate_retarget", {"original_model_task_id": rig.task_id, "animations": ["preset:walk",
+                                                                                          "preset:run"]},
+                  timeout=WAIT)
+    assert task.status == "success"
+    assert _creates(emulator, api_key)[-1]["body"]["animations"] == ["preset:biped:walk", "preset:biped:run"]
+
+
+def test_rig_model_is_always_sent(v3, emulator, api_key):
+    body = build("animate_rig", {"original_model_task_id": TID})
+    assert body["model_version"] == "v2.5-20260210"  # C5: explicit (v2.5 rigs every body type)
+
+
 def test_model_is_always_sent(v3, emulator, api_key):
     v3.submit("text_to_model", {"prompt": "a cup"})
     assert _creates(emulator, api_key)[-1]["body"]["model"] == V25
@@ -133,13 +148,14 @@ def test_only_v1_mixamo_rigs_are_refused_for_retarget():
     assert "v1.0" in tasks.retarget_problem(None, "mixamo")  # Tripo's default rig model is v1.0
     assert tasks.retarget_problem("v2.5-20260210", "mixamo") is None
     assert tasks.retarget_problem("v1.0-20240301", "tripo") is None
-    assert tasks.retarget_source_problem({"spec": "mixamo"}) and not tasks.retarget_source_problem(
-        {"spec": "mixamo", "rig_type": "quadruped"})  # the add-on rigs non-bipeds with v2.5
+    assert tasks.retarget_source_problem({"spec": "mixamo", "model_version": "v1.0-20240301"})
+    assert not tasks.retarget_source_problem({"spec": "mixamo"})  # the add-on sends rig v2.5 when none is chosen
 
 
 def test_a_v1_mixamo_rig_is_refused_before_the_retarget_is_sent(v3, emulator, api_key):
     model = v3.run("text_to_model", {"prompt": "a knight"}, timeout=WAIT).task_id
-    rig = v3.run("animate_rig", {"original_model_task_id": model, "spec": "mixamo"}, timeout=WAIT)
+    rig = v3.run("animate_rig", {"original_model_task_id": model, "spec": "mixamo",
+                                 "model_version": "v1.0-20240301"}, timeout=WAIT)
     assert rig.status == "success"
     before = len(_creates(emulator, api_key))
     with pytest.raises(E.TripoValidationError, match="v1.0 and the Mixamo skeleton") as info:

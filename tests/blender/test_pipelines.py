@@ -203,7 +203,8 @@ def test_image_and_multiview_to_model(connected):
 
 def test_text_to_image_to_model_sends_the_model_options(connected):
     """The Generate panel's "Via Image" mode: its model options reach the image_to_model step."""
-    options = '{"texture_quality": "detailed", "face_limit": 8000}'
+    # texture_quality needs model v3.0 or newer on v3 (tripo-api-v3.md §18 R4)
+    options = '{"texture_quality": "detailed", "face_limit": 8000, "model_version": "v3.1-20260211"}'
     objs = run(bpy.ops.tripo.run_pipeline, pipeline='TEXT_TO_IMAGE_TO_MODEL', prompt="a blue teapot",
                model_options=options)
     assert meshes(objs)

@@ -76,8 +76,7 @@ def test_three_clips_become_one_armature_with_an_action_per_preset(ext, v3):
     assert [t.mute for t in arm.animation_data.nla_tracks].count(False) == 1
     assert all(getattr(t.strips[0], "action_slot", True) for t in arm.animation_data.nla_tracks)  # 4.4+: it plays
     body = creates(v3.emulator, v3.api_key, "/animations/retarget")[-1]["body"]
-    # Tripo's default rig model is v1.0, whose clips are named preset:biped:<name> (tripo-api-v3.md §18 R12)
-    assert sorted(body["animations"]) == ["preset:biped:jump", "preset:biped:run", "preset:biped:walk"]
+    assert sorted(body["animations"]) == ["preset:jump", "preset:run", "preset:walk"]  # the rig is v2.5 (sent)
     assert body["animate_in_place"] is True
     meshes = [o for o in objs if o.type == 'MESH']
     assert len(meshes) == 1  # the other clip files' copies of the mesh are not left behind

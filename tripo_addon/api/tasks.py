@@ -114,15 +114,15 @@ def retarget_problem(rig_version: str | None, rig_spec: str | None) -> str | Non
 
 
 def retarget_source_problem(rig_params: Mapping[str, Any], api: str = DEFAULT_API) -> str | None:
-    """:func:`retarget_problem` for a rig step of the same job, from its parameters (the rig model Tripo will use:
-    the one given, else v2.5 where the add-on picks it, else Tripo's default v1.0). Unknown values: None."""
+    """:func:`retarget_problem` for a rig step of the same job, from its parameters (the rig model given; none given:
+    the add-on sends v2.5). Unknown values: None."""
     if api != "v3" or not isinstance(rig_params, Mapping):
         return None
     spec, rig_type, mv = rig_params.get("spec"), rig_params.get("rig_type", "biped"), rig_params.get("model_version")
     if not isinstance(spec, str) or not isinstance(rig_type, str) or (mv is not None and not isinstance(mv, str)):
         return None
-    if mv is None and rig_type != "biped":
-        return None  # the add-on sends rig v2.5 for non-bipeds
+    if mv is None:
+        return None  # the add-on sends rig v2.5 when none is chosen
     return _retarget_problem(mv, spec)
 
 

@@ -48,6 +48,10 @@ DECIMATE_VERSIONS = ("v2.0", "v1.0", "v3.0")
 LEGACY_DECIMATE = {"P-v1.0-20250506": "v1.0", "P-v2.0-20251225": "v2.0", "P-v2.0-20251226": "v2.0",
                    "P-v3.0-20260909": "v3.0"}
 RIG_VERSIONS = ("v1.0-20240301", "v2.5-20260210", "v3.0-20260909")
+#: The rig model the add-on sends when none is chosen (§18 C5: send it explicitly): v2.5 rigs every body type and
+#: takes the plain preset names the catalogue offers (Tripo's own default, v1.0, rigs bipeds and names clips
+#: preset:biped:*).
+RIG_DEFAULT = "v2.5-20260210"
 #: Retired rig versions and what Tripo's SDK sends instead (with a warning).
 LEGACY_RIG = {"v2.0-20250506": "v2.5-20260210"}
 RIG_SPECS = ("tripo", "mixamo", "actorcore", "unity", "unreal", "vrm")
@@ -234,7 +238,8 @@ _TYPES: list[TaskType] = [
     _decimate(),
     _drop(_T["animate_prerigcheck"], "model_version"),
     replace(_T["animate_rig"], params=tuple(
-        replace(p, choices=RIG_VERSIONS, doc="Rigging: v1.0 (bipeds, 90+ clips), v2.5 (every body type) or v3.0.",
+        replace(p, choices=RIG_VERSIONS, doc="Rigging: v2.5 (every body type; the add-on's default, always sent), "
+                "v1.0 (bipeds; clips named preset:biped:*) or v3.0.", default=RIG_DEFAULT, always=True,
                 retired=tuple(LEGACY_RIG)) if p.name == "model_version"
         else replace(p, choices=RIG_SPECS, doc="Skeleton naming: tripo, mixamo, actorcore; unity, unreal and vrm "
                      "need rig v2.5 or v3.0.") if p.name == "spec" else p

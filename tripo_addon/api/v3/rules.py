@@ -345,7 +345,7 @@ def check_chain(task_type: str, source_type: str, source_model_version: str | No
 
 def _source_rules(tt: TaskType, v: dict[str, Any], source_type: str, source_model_version: str | None) -> None:
     check_chain(tt.name, source_type, source_model_version)
-    if tt.name == "animate_retarget" and source_type == "animate_rig" and (source_model_version or RIG_V1) == RIG_V1:
+    if tt.name == "animate_retarget" and source_type == "animate_rig" and source_model_version == RIG_V1:
         _biped_names(v)
     if tt.name == "convert_model" and source_type in v2rules.TASK_TYPES:
         v2rules._source_rules(tt, v, source_type, None)   # the format rules are v2's

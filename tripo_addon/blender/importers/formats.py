@@ -15,6 +15,7 @@ from .. import scene_io
 
 AUTO_SIZE = "tripo_auto_size"
 _ZIP_MAGIC = b"PK\x03\x04"
+_MAYBE_ZIP = ("", ".obj", ".bin")  # what an OBJ conversion's ZIP may be called
 
 
 def auto_sized(snap: dict) -> bool:
@@ -35,7 +36,7 @@ def unzip_misnamed(files: list[str]) -> list[str]:
     out: list[str] = []
     for f in files:
         p = Path(f)
-        if p.suffix.lower() != ".zip" and p.is_file():
+        if p.suffix.lower() in _MAYBE_ZIP and p.is_file():  # (3MF and USDZ are zips by design: left alone)
             try:
                 with p.open("rb") as fh:
                     head = fh.read(4)
