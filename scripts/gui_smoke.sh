@@ -34,28 +34,35 @@ debian_mirror() {  # the Debian archive this machine's apt sources already name 
   } | grep -E '/debian/?$' | head -n 1
 }
 
-# python3-numpy: the glTF importer needs it (Blender's official builds bundle it; Debian's blender only recommends it).
-# python3-requests is deliberately NOT installed, and removed if anything pulled it in: Debian's and Ubuntu's blender
-# packages do not depend on it, so the add-on must work with the requests/urllib3/idna/charset_normalizer/certifi
-# wheels bundled in its zip (issue 10 item 18). The run below checks that `import requests` fails outside Blender.
-PKGS="blender xvfb xauth xdotool imagemagick python3-numpy"
-no_system_requests() {  # remove python3-requests from the chroot without touching blender (dpkg, not apt)
-  if chroot "$R" dpkg -s python3-requests >/dev/null 2>&1; then
-    say "removing python3-requests from the chroot (pulled in by: $(chroot "$R" apt-cache rdepends --installed \
-      python3-requests 2>/dev/null | tail -n +3 | tr -d ' ' | tr '\n' ' '))"
-    chroot "$R" dpkg --remove --force-depends python3-requests >/dev/null 2>&1 \
-      || die "could not remove python3-requests from the chroot"
-  fi
-  ! chroot "$R" python3 -c "import requests" >/dev/null 2>&1 || die "requests is still importable in the chroot"
+# Neither python3-numpy nor python3-requests is installed (and both are removed if anything pulled them in): Debian's
+# and Ubuntu's blender packages only recommend numpy and do not depend on requests, so the add-on must register and run
+# without numpy (its splat/depth import and its own GLB reader are pure Python; Blender's glTF importer needs numpy,
+# so GLB results come in through the add-on's fallback reader there) and with the requests/urllib3/idna/
+# charset_normalizer/certifi wheels bundled in its zip (issue 10 item 18, issue 15). The run below checks that
+# `import numpy` and `import requests` fail in the chroot's python3.
+PKGS="blender xvfb xauth xdotool imagemagick"
+NOT_THERE="python3-requests python3-numpy"
+no_system_pkgs() {  # remove python3-requests/-numpy from the chroot without touching blender (dpkg, not apt)
+  local pkg mod
+  for pkg in $NOT_THERE; do
+    if chroot "$R" dpkg -s "$pkg" >/dev/null 2>&1; then
+      say "removing $pkg from the chroot (pulled in by: $(chroot "$R" apt-cache rdepends --installed \
+        "$pkg" 2>/dev/null | tail -n +3 | tr -d ' ' | tr '\n' ' '))"
+      chroot "$R" dpkg --remove --force-depends "$pkg" >/dev/null 2>&1 || die "could not remove $pkg from the chroot"
+    fi
+  done
+  for mod in requests numpy; do
+    ! chroot "$R" python3 -c "import $mod" >/dev/null 2>&1 || die "$mod is still importable in the chroot's python3"
+  done
 }
 prepare_chroot() {
   export DEBIAN_FRONTEND=noninteractive
   # (checked inside the chroot: /usr/bin/import is an absolute alternatives symlink)
   if [ -x "$R/usr/bin/blender" ] && chroot "$R" sh -c \
-       'command -v xdotool && command -v import && command -v xvfb-run && python3 -c "import numpy"' \
+       'command -v xdotool && command -v import && command -v xvfb-run' \
        >/dev/null 2>&1; then
-    no_system_requests
-    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1)), no system requests"
+    no_system_pkgs
+    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1)), no system numpy or requests"
     return 0
   fi
   local t0=$SECONDS mirror
@@ -75,9 +82,9 @@ prepare_chroot() {
   chroot "$R" apt-get install -y -q --no-install-recommends $PKGS >"$R.apt.log" 2>&1 \
     || { tail -20 "$R.apt.log"; die "apt-get install in the chroot failed"; }
   say "chroot created in $((SECONDS - t0)) s: $(chroot "$R" blender --version 2>/dev/null | head -n1)"
-  say "blender's dependencies on requests: $(chroot "$R" apt-cache depends blender 2>/dev/null \
-    | grep -i requests | tr -s ' ' || echo none)"
-  no_system_requests
+  say "blender's dependencies on numpy/requests: $(chroot "$R" apt-cache depends blender 2>/dev/null \
+    | grep -i -E 'numpy|requests' | tr -s ' ' | tr '\n' ';' || echo none)"
+  no_system_pkgs
 }
 
 prepare_chroot
