@@ -69,14 +69,23 @@ def triangles(objs) -> int:
     return sum(len(o.data.polygons) for o in objs if o.type == 'MESH')
 
 
-def test_fallback_builds_what_blenders_gltf_importer_builds(ext, glb, tmp_path, monkeypatch):
+def vertices(objs) -> int:
+    return sum(len(o.data.vertices) for o in objs if o.type == 'MESH')
+
+
+@pytest.mark.parametrize("merge", [False, True])
+def test_fallback_builds_what_blenders_gltf_importer_builds(ext, glb, tmp_path, monkeypatch, merge):
     path, mesh = textured_glb(tmp_path / "chair.glb")
     options = ext.scene_io.ImportOptions(place_at_cursor=False, target_size=0.0, collection_per_task=False,
-                                         merge_vertices=False)
+                                         merge_vertices=merge)
     real = ext.scene_io.import_files(bpy.context, [str(path)], title="real", provenance=PROV, options=options)
     monkeypatch.setattr(glb, "gltf_importer_works", lambda: False)
     own = ext.scene_io.import_files(bpy.context, [str(path)], title="own", provenance=PROV, options=options)
     assert triangles(own.objects) == triangles(real.objects) == len(mesh.indices)
+    if merge:  # welded by place and normal, as Blender's "Merge Vertices"
+        assert vertices(own.objects) == vertices(real.objects) < len(mesh.positions)
+    else:  # one Blender vertex per glTF vertex (Blender's importer also drops exact duplicates)
+        assert vertices(own.objects) == len(mesh.positions) >= vertices(real.objects)
     a, b = world_coords(own.objects), world_coords(real.objects)
     assert np.allclose(a.min(axis=0), b.min(axis=0), atol=1e-4) and np.allclose(a.max(axis=0), b.max(axis=0),
                                                                                 atol=1e-4)
@@ -128,6 +137,41 @@ def test_broken_glb_fails_with_a_message_not_a_traceback(ext, tmp_path, no_numpy
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ext.scene_io.ImportFailed, match="cut short"):
         ext.scene_io.import_files(bpy.context, [str(path)], title="cut", provenance=PROV)
+
+
+def test_send_back_without_numpy_keeps_the_mesh(ext, connected, user_mesh, no_numpy):
+    """The user's own mesh goes to Tripo through the add-on's GLB writer and comes back through its reader, whole."""
+    n_verts, n_faces = len(user_mesh.data.vertices), len(user_mesh.data.polygons)
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.import_model(wait=True) == {'FINISHED'}
+    (back,) = [o for o in new_objects(before) if o.type == 'MESH']
+    assert (len(back.data.vertices), len(back.data.polygons)) == (n_verts, n_faces)
+    assert back["tripo_task_type"] == "import_model"
+
+
+def test_export_fallback_reads_back_in_blenders_importer(ext, glb, user_mesh, tmp_path):
+    """The GLB the writer makes is one Blender's own glTF importer reads as the same mesh, in the same place."""
+    user_mesh.data.uv_layers.new(name="UVMap")
+    user_mesh.rotation_euler = (0.3, 0.0, 1.0)
+    user_mesh.scale = (1.0, -1.0, 2.0)  # mirrored: the faces must still point outward
+    bpy.context.view_layer.update()
+    src = world_coords([user_mesh])
+    path = tmp_path / "mine.glb"
+    glb.export_glb(bpy.context, [user_mesh], path)
+    before = set(bpy.data.objects)
+    assert bpy.ops.import_scene.gltf(filepath=str(path)) == {'FINISHED'}
+    (back,) = new_objects(before)
+    assert len(back.data.polygons) == 2 * len(user_mesh.data.polygons) or \
+        len(back.data.polygons) == len(user_mesh.data.polygons)  # (an icosphere's faces are triangles already)
+    got = world_coords([back])
+    assert np.allclose(got.min(axis=0), src.min(axis=0), atol=1e-4)
+    assert np.allclose(got.max(axis=0), src.max(axis=0), atol=1e-4)
+    assert back.data.uv_layers.active is not None
+    centre = got.mean(axis=0)  # outward: each face's normal points away from the sphere's centre
+    back.data.update()
+    outward = [np.dot(np.array(back.matrix_world.to_3x3() @ p.normal), np.array(back.matrix_world @ p.center) - centre)
+               for p in back.data.polygons]
+    assert min(outward) > 0
 
 
 # ------------------------------------------------------------------------------------------ the reader alone

@@ -165,7 +165,7 @@ def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
         if not glb.gltf_importer_works():
             if kind == "gltf" and path.suffix.lower() == ".glb":
                 try:
-                    glb.import_glb(bpy.context, path)
+                    glb.import_glb(bpy.context, path, merge_vertices=options.merge_vertices)
                 except glb.glb_read.GlbError as exc:
                     raise ImportFailed(f"{path.name}: {exc}") from None
                 return

@@ -19,7 +19,7 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix
 
-from . import glb_read
+from . import glb_read, glb_write
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def note_for(unsupported: list[str]) -> str:
             f"{' and '.join(unsupported)}: {NUMPY_FIX}, then Import again for the full result.")
 
 
-def import_glb(context, path: str | os.PathLike) -> list:
+def import_glb(context, path: str | os.PathLike, *, merge_vertices: bool = True) -> list:
     """Build the GLB at ``path`` into the scene's collection. Returns the new objects. Raises glb_read.GlbError."""
     model = glb_read.read(Path(path).read_bytes())
     if not model.meshes:
@@ -52,7 +52,7 @@ def import_glb(context, path: str | os.PathLike) -> list:
     objects = []
     coll = context.scene.collection
     for node in model.meshes:
-        mesh = _mesh(node, materials)
+        mesh = _mesh(node, materials, merge_vertices)
         obj = bpy.data.objects.new(node.name, mesh)
         coll.objects.link(obj)
         m = Matrix([node.matrix[r * 4:r * 4 + 4] for r in range(4)])
@@ -66,8 +66,10 @@ def import_glb(context, path: str | os.PathLike) -> list:
     return objects
 
 
-def _mesh(node: glb_read.MeshNode, materials: list):
-    """One mesh of all the node's primitives (one material slot per material), built with foreach_set."""
+def _mesh(node: glb_read.MeshNode, materials: list, merge: bool):
+    """One mesh of all the node's primitives (one material slot per material), built with foreach_set; ``merge``
+    welds vertices at the same place with the same normal (glTF splits them at every UV seam), as Blender's
+    importer's "Merge Vertices" does: the UVs stay per corner."""
     pos, idx, normals, uvs, mat_index, slots = array("f"), array("I"), array("f"), array("f"), array("i"), []
     have_normals = all(p.normals is not None for p in node.primitives)
     have_uvs = any(p.uvs is not None for p in node.primitives)
@@ -83,13 +85,26 @@ def _mesh(node: glb_read.MeshNode, materials: list):
         if mat not in slots:
             slots.append(mat)
         mat_index.extend([slots.index(mat)] * (len(p.indices) // 3))
-    nverts, nloops = len(pos) // 3, len(idx)
+    nloops = len(idx)
     ntris = nloops // 3
+    loop_vert, co = idx, pos
+    if merge:
+        where: dict[tuple, int] = {}
+        co, remap = array("f"), array("I")
+        for i in range(len(pos) // 3):
+            key = tuple(pos[3 * i:3 * i + 3])
+            full = key + tuple(normals[3 * i:3 * i + 3]) if have_normals else key  # a hard edge stays split
+            j = where.get(full)
+            if j is None:
+                j = where[full] = len(co) // 3
+                co.extend(key)
+            remap.append(j)
+        loop_vert = array("I", map(remap.__getitem__, idx))
     mesh = bpy.data.meshes.new(node.name)
-    mesh.vertices.add(nverts)
-    mesh.vertices.foreach_set("co", pos)
+    mesh.vertices.add(len(co) // 3)
+    mesh.vertices.foreach_set("co", co)
     mesh.loops.add(nloops)
-    mesh.loops.foreach_set("vertex_index", idx)
+    mesh.loops.foreach_set("vertex_index", loop_vert)
     mesh.polygons.add(ntris)
     mesh.polygons.foreach_set("loop_start", array("i", range(0, nloops, 3)))
     if bpy.app.version < (4, 0, 0):  # pragma: no cover - loop_total is derived from loop_start since 4.0
@@ -106,10 +121,10 @@ def _mesh(node: glb_read.MeshNode, materials: list):
     mesh.transform(Y_UP_TO_Z_UP)
     mesh.update()
     mesh.validate(clean_customdata=False)
-    if have_normals and len(mesh.vertices) == nverts:
+    if have_normals and len(mesh.loops) == nloops:  # (validate removed no degenerate triangle)
         nx, ny, nz = normals[0::3], normals[1::3], normals[2::3]
         mesh.polygons.foreach_set("use_smooth", [True] * len(mesh.polygons))
-        mesh.normals_split_custom_set_from_vertices(list(zip(nx, (-z for z in nz), ny, strict=False)))
+        mesh.normals_split_custom_set([(nx[i], -nz[i], ny[i]) for i in idx])  # Y-up -> Z-up, per corner
     return mesh
 
 
@@ -195,3 +210,64 @@ def _material(m: glb_read.Material, images: list):
         if strength is not None:
             strength.default_value = 1.0
     return mat
+
+
+# ---------------------------------------------------------------------------------------------------- export
+def export_glb(context, objects, path: str | os.PathLike) -> None:
+    """Write ``objects`` (meshes, modifiers applied, in world space) to one GLB at ``path``, as Blender's glTF exporter
+    would for sending a mesh to Tripo: geometry, normals and the active UV map, no materials. Raises ValueError."""
+    depsgraph = context.evaluated_depsgraph_get()
+    to_y_up = Y_UP_TO_Z_UP.inverted()
+    meshes = []
+    for obj in objects:
+        ev = obj.evaluated_get(depsgraph)
+        mesh = ev.to_mesh()
+        try:
+            mesh.transform(to_y_up @ obj.matrix_world)
+            if obj.matrix_world.determinant() < 0:  # a mirrored object: keep the faces' winding outward
+                mesh.flip_normals()
+            mesh.calc_loop_triangles()
+            ntri = len(mesh.loop_triangles)
+            if not ntri:
+                continue
+            tri_loops = array("i", bytes(12 * ntri))
+            mesh.loop_triangles.foreach_get("loops", tri_loops)
+            loop_vert = array("i", bytes(4 * len(mesh.loops)))
+            mesh.loops.foreach_get("vertex_index", loop_vert)
+            co = array("f", bytes(12 * len(mesh.vertices)))
+            mesh.vertices.foreach_get("co", co)
+            normals = array("f", bytes(12 * len(mesh.loops)))
+            corner = getattr(mesh, "corner_normals", None)  # 4.1+
+            if corner is not None and len(corner) == len(mesh.loops):
+                corner.foreach_get("vector", normals)
+            else:  # pragma: no cover - before 4.1
+                mesh.loops.foreach_get("normal", normals)
+            loop_uv = None
+            if mesh.uv_layers.active is not None:
+                loop_uv = array("f", bytes(8 * len(mesh.loops)))
+                mesh.uv_layers.active.data.foreach_get("uv", loop_uv)
+            # one glTF vertex per distinct (vertex, normal, UV) corner, as Blender's exporter writes them
+            keys: dict[tuple, int] = {}
+            indices, pos, nrm, uvs = array("I"), array("f"), array("f"), array("f") if loop_uv is not None else None
+            for li in tri_loops:
+                v = loop_vert[li]
+                n = (normals[3 * li], normals[3 * li + 1], normals[3 * li + 2])
+                uv = (loop_uv[2 * li], 1.0 - loop_uv[2 * li + 1]) if loop_uv is not None else ()
+                key = (v, *n, *uv)
+                index = keys.get(key)
+                if index is None:
+                    index = keys[key] = len(keys)
+                    pos.extend(co[3 * v:3 * v + 3])
+                    nrm.extend(n)
+                    if uvs is not None:
+                        uvs.extend(uv)
+                indices.append(index)
+            meshes.append(glb_write.MeshData(obj.name, pos, indices, nrm, uvs))
+        finally:
+            ev.to_mesh_clear()
+    if not meshes:
+        raise ValueError("the selected meshes have no faces")
+    data = glb_write.write(meshes)
+    tmp = Path(f"{path}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
