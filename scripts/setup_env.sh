@@ -121,8 +121,8 @@ ensure_venv() {  # dir lock-file
     "$PY" -m venv "$dir"
   fi
   local t0=$SECONDS
-  say "uv pip sync $lock into $dir ($(grep -c -E '^[a-z0-9]' "$lock") packages; the first .venv fetches about 500 MB," \
-    "bpy alone 374 MB, into uv's cache)"
+  say "uv pip sync $lock into $dir ($(grep -c -E '^[a-z0-9]' "$lock") packages; what uv's cache lacks is downloaded:" \
+    "about 500 MB for a first .venv, bpy alone 374 MB)"
   "$UV" pip sync --python "$dir/bin/python" --require-hashes "$lock" 2>&1 | sed -u 's/^/[setup]   /'
   # pip check, minus one known false alarm: the bpy wheels' WHEEL file says "cp39" although they are cp311 wheels,
   # so newer pips call bpy "not supported on this platform" (their metadata also names build tools such as cython
