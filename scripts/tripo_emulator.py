@@ -3,7 +3,8 @@
 
     .venv/bin/python scripts/tripo_emulator.py --port 8765 [--api v3|v2] [--time-scale 0.1] [--data-dir D]
         [--url-ttl 300] [--banned-word W ...] [--key tsk_... --balance N] [--strict-keys] [--rate-limit N]
-        [--fault ROUTE:KIND[:VALUE][@COUNT] ...] [--no-s3]
+        [--fault ROUTE:KIND[:VALUE][@COUNT] ...] [--no-s3] [--tasks-list-shape object|array]
+        [--retention-days 7]
 
 Prints the base URL of --api, both dialects' base URLs (v3: http://127.0.0.1:PORT, whose paths start with /v3/,
 the value tripo3d 1.x takes as v3_base_url; v2: http://127.0.0.1:PORT/v2/openapi), the S3 endpoint and its CA
@@ -46,6 +47,7 @@ EPILOG = """fault injection (test-only):
            "code": 2000, "retry_after": 3}'
       curl http://127.0.0.1:PORT/_emulator/faults           # the rules in force (DELETE clears them)
       curl http://127.0.0.1:PORT/_emulator/requests          # the request log (route, api, status, fault, ...)
+      curl -X DELETE http://127.0.0.1:PORT/_emulator/tasks/ID # forget one task now (as after the retention)
 """
 FAULT_VALUE = {"status": ("status", int), "delay": ("seconds", float), "slow_body": ("seconds", float),
                "truncate": ("fraction", float), "fail_task": ("task_status", str)}
@@ -90,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--strict-keys", action="store_true", help="unknown keys get 401/1002")
     ap.add_argument("--rate-limit", type=int, default=None, help="task creations per key per minute (1007)")
     ap.add_argument("--no-s3", action="store_true", help="do not start the S3 (moto) server (v2 STS uploads)")
+    ap.add_argument("--tasks-list-shape", choices=("object", "array"), default="object",
+                    help="answer of POST /v3/tasks/list: object = {tasks: {id: task}, missed} (Python SDK; default), "
+                         "array = {tasks: [task, ...], missed} (Tripo's JS, Go and Rust SDKs)")
+    ap.add_argument("--retention-days", type=float, default=7.0,
+                    help="days a task record lives, scaled by --time-scale like every duration (default 7, as "
+                         "Tripo); then GET answers 404/2001 and chaining from it is refused. 0: keep for ever")
     ap.add_argument("--fault", action="append", default=[], type=parse_fault, metavar="ROUTE:KIND[:VALUE][@COUNT]",
                     help="inject a fault (repeatable; see below)")
     args = ap.parse_args(argv)
@@ -97,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     emu = Emulator(port=args.port, host=args.host, time_scale=args.time_scale, data_dir=args.data_dir,
                    url_ttl=args.url_ttl, banned_words=tuple(args.banned_word or ("forbiddenword",)),
                    strict_keys=args.strict_keys, rate_limit_per_minute=args.rate_limit, s3=not args.no_s3,
-                   api=args.api)
+                   api=args.api, tasks_list_shape=args.tasks_list_shape,
+                   retention_days=args.retention_days if args.retention_days > 0 else None)
     try:
         for rule in args.fault:
             emu.inject(**rule)

@@ -60,6 +60,10 @@ TIME_SCALE = float(os.environ.get("TRIPO_TEST_TIME_SCALE", "0.01"))
 #: The API the suites speak by default: v3 (Tripo's live API). TRIPO_TEST_API=v2 runs them against the emulator's
 #: v2 (the retired API's tier); tests about one dialect's wire ask for it explicitly.
 TEST_API = os.environ.get("TRIPO_TEST_API", "v3")
+#: The shape of the emulator's v3 ``tasks/list`` answers: "object" ({tasks: {id: task}, missed}, Tripo's Python SDK)
+#: or "array" ({tasks: [task, ...]}, Tripo's JS/Go/Rust SDKs). TRIPO_TEST_TASKS_LIST_SHAPE=array runs the suites
+#: against the other one; a test may also set ``emulator.tasks_list_shape`` (and put it back).
+TASKS_LIST_SHAPE = os.environ.get("TRIPO_TEST_TASKS_LIST_SHAPE", "object")
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +71,8 @@ def emulator(tmp_path_factory):
     """One emulator for the whole session; tests get isolation from their own account keys."""
     from tripo_emulator import Emulator
 
-    emu = Emulator(port=0, time_scale=TIME_SCALE, data_dir=tmp_path_factory.mktemp("emulator"), api=TEST_API)
+    emu = Emulator(port=0, time_scale=TIME_SCALE, data_dir=tmp_path_factory.mktemp("emulator"), api=TEST_API,
+                   tasks_list_shape=TASKS_LIST_SHAPE)
     emu.start()
     yield emu
     emu.stop()

@@ -107,6 +107,7 @@ DURATIONS: dict[str, tuple[float, float]] = {
     "mesh_segmentation": (5, 90), "mesh_completion": (5, 90), "highpoly_to_lowpoly": (5, 60),
     "animate_prerigcheck": (1, 5), "animate_rig": (5, 60), "animate_retarget": (3, 30), "stylize_model": (4, 40),
     "convert_model": (2, 15), "image_to_splat": (4, 60), "image_to_depth": (2, 10), "mesh_uv": (3, 30),
+    "smart_segment": (5, 60),
 }
 
 # Concurrency groups (§8) and their limits; counted over queued + running tasks of one account.

@@ -54,6 +54,11 @@ def handle(emu: Emulator, req: Request) -> Response:
                 return ok({"requests": []})
             return ok({"requests": emu.requests(req.q("method"), req.q("path"), req.q("key"), route=req.q("route"),
                                                 api=req.q("api"))})
+        if path.startswith("/_emulator/tasks/") and m == "DELETE":
+            tid = path.split("/")[-1]
+            if not emu.forget(tid):
+                return json_response({"code": 2001, "message": "No such task."}, 404, 2001)
+            return ok({"task_id": tid, "forgotten": True})
         if path.startswith("/_emulator/tasks/"):
             task = emu.store.find(path.split("/")[-1])
             if task is None:

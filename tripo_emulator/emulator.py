@@ -34,6 +34,9 @@ CONTENT_TYPES = {"glb": "model/gltf-binary", "webp": "image/webp", "png": "image
                  "zip": "application/zip", "fbx": "application/octet-stream", "usdz": "model/vnd.usdz+zip",
                  "stl": "model/stl", "3mf": "model/3mf", "schem": "application/octet-stream"}
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+#: The two shapes of v3 ``tasks/list`` answers (tripo-api-v3.md §10, §18 C1): "object" = {tasks: {id: task}, missed}
+#: (Python SDK, migration guide, OpenAPI), "array" = {tasks: [task, ...], missed} (JS, Go and Rust SDKs).
+TASKS_LIST_SHAPES = ("object", "array")
 
 
 class Emulator:
@@ -43,10 +46,12 @@ class Emulator:
     def __init__(self, port: int = 0, *, time_scale: float = 1.0, data_dir: str | Path | None = None,
                  url_ttl: float = 300.0, banned_words: tuple[str, ...] | list[str] = ("forbiddenword",),
                  strict_keys: bool = False, host: str = "127.0.0.1", rate_limit_per_minute: int | None = None,
-                 workers: int = 4, s3: bool = True, api: str = "v2") -> None:
+                 workers: int = 4, s3: bool = True, api: str = "v2", tasks_list_shape: str = "object",
+                 retention_days: float | None = 7.0) -> None:
         if api not in ("v2", "v3"):
             raise ValueError(f"api must be 'v2' or 'v3', not {api!r}")
         self.api = api
+        self.tasks_list_shape = _list_shape(tasks_list_shape)
         self.host, self.port = host, port
         self.time_scale = float(time_scale)
         self.url_ttl = float(url_ttl)
@@ -56,7 +61,8 @@ class Emulator:
         self.data_dir = Path(data_dir) if data_dir is not None else Path(tempfile.mkdtemp(prefix="tripo-emulator-"))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.accounts = Accounts(strict=strict_keys)
-        self.store = TaskStore(self.accounts, self.data_dir, time_scale=self.time_scale, workers=workers)
+        self.store = TaskStore(self.accounts, self.data_dir, time_scale=self.time_scale, workers=workers,
+                               retention_days=_retention(retention_days))
         self.faults = Faults()
         self._s3_enabled = s3
         self.s3: S3Server | None = None
@@ -192,8 +198,23 @@ class Emulator:
     def task(self, task_id: str) -> Task | None:
         return self.store.find(task_id)
 
+    def forget(self, task_id: str) -> bool:
+        """Forget one task at once, as Tripo does after its retention (GET answers 404/2001 "task not found", a
+        step chained from it is refused the same way); False when there was no such task."""
+        return self.store.forget(task_id)
+
+    @property
+    def retention_days(self) -> float | None:
+        """Days a task record lives (scaled by time_scale like every other duration); None = for ever."""
+        return self.store.retention_days
+
     def configure(self, **cfg: Any) -> dict:
-        """Change time_scale, url_ttl, banned_words, rate_limit_per_minute, strict_keys at runtime."""
+        """Change time_scale, url_ttl, banned_words, rate_limit_per_minute, strict_keys, tasks_list_shape,
+        retention_days at runtime."""
+        if "tasks_list_shape" in cfg:
+            self.tasks_list_shape = _list_shape(cfg["tasks_list_shape"])
+        if "retention_days" in cfg:
+            self.store.retention_days = _retention(cfg["retention_days"])
         if "time_scale" in cfg:
             self.time_scale = self.store.time_scale = float(cfg["time_scale"])
         if "url_ttl" in cfg:
@@ -211,7 +232,8 @@ class Emulator:
                 "rate_limit_per_minute": self.rate_limit_per_minute, "strict_keys": self.accounts.strict,
                 "base_url": self.base_url, "api": self.api, "v2_base_url": self.v2_base_url,
                 "v3_base_url": self.v3_base_url, "s3_endpoint": self.s3_endpoint, "s3_ca_file": self.s3_ca_file,
-                "data_dir": str(self.data_dir)}
+                "data_dir": str(self.data_dir), "tasks_list_shape": self.tasks_list_shape,
+                "retention_days": self.store.retention_days}
 
     # ------------------------------------------------------------------------------------------ request log
     def request_info(self, req: Request, route: str | None) -> dict[str, Any]:
@@ -292,7 +314,7 @@ class Emulator:
         plan = validate(body, _Ctx(self, acc))
         forced = None
         if rule is not None and rule.kind == "fail_task":
-            forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
+            forced = {"error_code": rule.error_code, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
         task = self.store.create(acc, plan, forced)
         remain = C.GROUP_LIMITS.get(task.group, 10) - len(self.store.active(acc, task.group))
@@ -440,6 +462,20 @@ class Emulator:
     def control(self, req: Request) -> Response:
         """Test-only routes under /_emulator (see control.py)."""
         return control.handle(self, req)
+
+
+def _list_shape(shape: Any) -> str:
+    if shape not in TASKS_LIST_SHAPES:
+        raise ValueError(f"tasks_list_shape must be one of {', '.join(TASKS_LIST_SHAPES)}, not {shape!r}")
+    return shape
+
+
+def _retention(days: Any) -> float | None:
+    if days is None:
+        return None
+    if isinstance(days, bool) or not isinstance(days, int | float) or days <= 0:
+        raise ValueError(f"retention_days must be a positive number (or None: for ever), not {days!r}")
+    return float(days)
 
 
 class _Ctx:

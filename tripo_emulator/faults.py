@@ -17,8 +17,9 @@ Kinds and their extra fields:
   truncate        fraction (default 0.5): full Content-Length header, only part of the body, then close
   malformed_json  200 with a broken JSON body (the request took effect)
   slow_body       seconds (default 2): the body trickles out over that time
-  fail_task       error_code (default 1001), error_msg, task_status (failed|banned|expired|cancelled|unknown):
-                  the next matching created task ends that way (credits refunded)
+  fail_task       error_code, error_msg, task_status (failed|banned|expired|cancelled|unknown): the next matching
+                  created task ends that way (credits refunded); error_code defaults by status as the live API's:
+                  failed 1001, banned 2008, expired 2018, cancelled / unknown none (tasks.FINAL_ERRORS)
   unknown_status  the next matching GET /task answers (v3: also POST /v3/tasks/list) show status "unknown" (the task
                   itself is unaffected)
   expire_urls     URLs handed out by the matching GET /task (v3: also tasks/list) answers are already expired

@@ -123,6 +123,9 @@ def sniff_mesh(data: bytes, declared: str) -> InputFile:
     from .assets import formats
 
     found = formats.sniff_mesh_format(data)
+    if found == "gltf" or declared == "gltf":   # §18 R11: Tripo refuses .gltf (its buffers/textures are other files)
+        raise ApiError(2004, "glTF (.gltf) files are not accepted: they keep their buffers and textures in "
+                             "separate files. Export a single-file GLB (.glb) and send that.")
     if found is None or (declared in C.MESH_FORMATS and found != declared):
         what = found or "not a supported mesh"
         raise ApiError(2004, f"Expected a {declared or 'GLB/OBJ/FBX/STL'} model, the file is {what}.")

@@ -23,8 +23,9 @@ CONVERT_ADVANCED = ("quad", "face_limit", "flatten_bottom", "flatten_bottom_thre
                     "texture_format", "pivot_to_center_bottom", "scale_factor")
 
 
-def price(task_type: str, p: dict[str, Any], family: str | None = None) -> int:
-    """Credits frozen when the task is created."""
+def price(task_type: str, p: dict[str, Any], family: str | None = None, dialect: str = "v2") -> int:
+    """Credits frozen when the task is created. v3 follows Tripo's published table (tripo-api-v3.md §18 R2, R3) where
+    it differs from the v2 reference: texture 10 / 20 / 30 by quality."""
     if task_type in GENERATION_BASE:
         table = GENERATION_BASE[task_type]
         total = table["P1"] if family == "P1" else table[None]
@@ -37,13 +38,16 @@ def price(task_type: str, p: dict[str, Any], family: str | None = None) -> int:
         total += 20 if p.get("geometry_quality") == "detailed" else 0
         return total
     if task_type == "texture_model":
-        return 10 + QUALITY_SURCHARGE[p.get("texture_quality", "standard")]
+        surcharge = QUALITY_SURCHARGE[p.get("texture_quality", "standard")]
+        return surcharge if dialect == "v3" else 10 + surcharge
     if task_type == "generate_image":
         return 10 if p.get("model_version") in IMAGE_MODELS_10 else 5
     if task_type == "edit_multiview_image":
         return 5 * len(p.get("prompts") or [])
     if task_type == "animate_retarget":
         return 10 * len(p.get("animations") or [])
+    if task_type == "smart_segment":   # v3 only (tripo-api-v3.md §18 R3)
+        return 85 if p.get("seg_type") == "image" else 55
     if task_type == "convert_model":
         sent = p.get("_sent") or {}  # what the body held (validation records it)
         return 10 if any(sent.get(k) is not None for k in CONVERT_ADVANCED) else 5

@@ -25,6 +25,17 @@ from .producers import Job, Result, SourceInfo, TaskFailure, produce
 from .validation import Plan
 
 FINAL = ("success", "failed", "banned", "expired", "cancelled", "unknown")
+DAY = 86_400.0
+# error_code / error_msg of each non-success final status (tripo-api-v3.md §7, §18 C7: the migration guide maps
+# banned -> 2008 and expired -> 2018; no source names a code for cancelled, reached only through Tripo's dashboard
+# (R17): it carries a message and no code, and `unknown` neither, so a client must never require them).
+FINAL_ERRORS: dict[str, tuple[int | None, str | None]] = {
+    "failed": (1001, "The task failed (injected fault)."),
+    "banned": (2008, "The task was banned: its input was rejected by the content policy."),
+    "expired": (2018, "The task expired before it could finish (queue expiry)."),
+    "cancelled": (None, "The task was cancelled."),
+    "unknown": (None, None),
+}
 
 
 @dataclass
@@ -65,10 +76,12 @@ class Task:
 class TaskStore:
     """All tasks, the concurrency check, the worker pool that makes files, and the finalizing scheduler."""
 
-    def __init__(self, accounts: Accounts, data_dir: Path, *, time_scale: float = 1.0, workers: int = 4) -> None:
+    def __init__(self, accounts: Accounts, data_dir: Path, *, time_scale: float = 1.0, workers: int = 4,
+                 retention_days: float | None = 7.0) -> None:
         self.accounts = accounts
         self.data_dir = data_dir
         self.time_scale = time_scale
+        self.retention_days = retention_days   # None: keep tasks for ever
         self.tasks: dict[str, Task] = {}
         self.lock = threading.RLock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tripo-emu-work")
@@ -165,9 +178,10 @@ class TaskStore:
             forced = task.forced
             err = task.future.exception() if not task.future.cancelled() else RuntimeError("cancelled")
             if forced:
-                task.status = forced.get("task_status", "failed")
-                task.error_code = forced.get("error_code", 1001) if task.status == "failed" else None
-                task.error_msg = forced.get("error_msg") or "The task failed (injected fault)."
+                task.status = forced.get("task_status") or "failed"
+                code, msg = FINAL_ERRORS.get(task.status, (None, None))
+                task.error_code = forced.get("error_code") or code
+                task.error_msg = forced.get("error_msg") or msg or "The task failed (injected fault)."
             elif err is not None:
                 task.status = "failed"
                 task.error_code = err.code if isinstance(err, TaskFailure) else 1001
@@ -178,6 +192,7 @@ class TaskStore:
             if task.status == "success":
                 self.accounts.charge(task.account, task.price)
                 task.consumed = task.price
+                self._add_children(task)
             else:
                 self.accounts.refund(task.account, task.price)
             task.future = None
@@ -185,10 +200,60 @@ class TaskStore:
             task.plan.files = {}   # input bytes (images, imported meshes) are not needed any more
         return True
 
-    def get(self, acc: Account, task_id: str) -> Task:
-        """The caller's task (finalized if due) or 404/2001."""
+    # ------------------------------------------------------------------------------------------ retention
+    @property
+    def retention_s(self) -> float | None:
+        """How long a task record lives after its creation (retention_days x time_scale), None = for ever."""
+        if self.retention_days is None:
+            return None
+        return float(self.retention_days) * DAY * self.time_scale
+
+    def _alive(self, task: Task | None) -> Task | None:
+        """The task, or None once it outlived the retention (then it is forgotten, as Tripo forgets records after
+        7 days, tripo-api-v3.md §18 R1). Only final tasks are forgotten: their credits are settled."""
+        if task is None:
+            return None
+        keep = self.retention_s
+        if keep is not None and time.monotonic() - task.t0 >= keep and self._maybe_finalize(task):
+            self.tasks.pop(task.id, None)
+            return None
+        return task
+
+    def forget(self, task_id: str) -> bool:
+        """Forget a task at once (the control route DELETE /_emulator/tasks/<id>); a task still queued or running
+        is stopped and its frozen credits refunded. False when there is no such task."""
         with self.lock:
-            task = self.tasks.get(task_id) if isinstance(task_id, str) else None
+            task = self.tasks.pop(task_id, None) if isinstance(task_id, str) else None
+            if task is None:
+                return False
+            if not task.final:
+                if task.future is not None:
+                    task.future.cancel()
+                self.accounts.refund(task.account, task.price)
+                task.status, task.future, task.completed_at = "cancelled", None, time.time()
+            return True
+
+    def expire_due(self) -> None:
+        """Forget every task past the retention."""
+        with self.lock:
+            for t in list(self.tasks.values()):
+                self._alive(t)
+
+    def _add_children(self, task: Task) -> None:
+        """Tasks a producer made on the way (smartsegment's model and segmentation tasks): successful, free, hidden
+        from account/usage, owned by the same account, usable as sources."""
+        for child in task.meta.pop("children", None) or []:
+            plan = Plan(child["type"], {}, {}, group=task.group, dialect=task.plan.dialect)
+            t = Task(child["id"], child["type"], task.account, plan, int(time.time()), time.monotonic(), 0.0, 0.0,
+                     0, task.group, self.data_dir / "tasks" / child["id"], status="success",
+                     outputs=dict(child["outputs"]), meta=dict(child["meta"]), api=task.api, hidden=True)
+            t.completed_at = time.time()
+            self.tasks[t.id] = t
+
+    def get(self, acc: Account, task_id: str) -> Task:
+        """The caller's task (finalized if due) or 404/2001 (also once the retention forgot it)."""
+        with self.lock:
+            task = self._alive(self.tasks.get(task_id)) if isinstance(task_id, str) else None
             if task is None or task.account is not acc:
                 raise ApiError(2001)
             self._maybe_finalize(task)
@@ -196,12 +261,13 @@ class TaskStore:
 
     def find(self, task_id: str) -> Task | None:
         with self.lock:
-            return self.tasks.get(task_id)
+            return self._alive(self.tasks.get(task_id)) if isinstance(task_id, str) else None
 
     def refresh_all(self) -> None:
         with self.lock:
             for t in list(self.tasks.values()):
-                self._maybe_finalize(t)
+                if self._alive(t) is not None:
+                    self._maybe_finalize(t)
 
     def view(self, task: Task, sign: Callable[[Task, str], str], *, status_override: str | None = None) -> dict:
         """The task object as GET /task returns it; `sign` turns a stored file name into a URL."""

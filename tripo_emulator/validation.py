@@ -27,6 +27,7 @@ class Plan:
     family: str | None = None
     source: SourceTask | None = None
     files: dict[str, InputFile] = field(default_factory=dict)
+    dialect: str = "v2"          # "v3" when v3's routes validate through here (rules that differ per dialect)
 
 
 # ------------------------------------------------------------------------------------------------------ helpers
@@ -131,7 +132,7 @@ def _parts(b: dict, src: SourceTask) -> list[str] | None:
 ALIASES = {"model": "model_version", "rough_model_task_id": "draft_model_task_id", "text_seed": "image_seed"}
 
 
-def validate(body: Any, ctx: Context) -> Plan:
+def validate(body: Any, ctx: Context, *, dialect: str = "v2") -> Plan:
     if not isinstance(body, dict):
         raise ApiError(1003, "The body must be a JSON object.")
     b = dict(body)
@@ -147,7 +148,7 @@ def validate(body: Any, ctx: Context) -> Plan:
         raise ApiError(2016, f"`{t}` is deprecated; use animate_rig + animate_retarget.")
     if t not in C.TASK_TYPES:
         raise ApiError(2002, f"Unknown task type {t!r}.")
-    plan = Plan(t, {}, {k: v for k, v in body.items() if k != "type"})
+    plan = Plan(t, {}, {k: v for k, v in body.items() if k != "type"}, dialect=dialect)
     _priority(b, ctx, plan)
     _VALIDATORS[t](b, ctx, plan)
     plan.price = price(t, plan.params, plan.family)
@@ -285,9 +286,9 @@ def _generation_options(b: dict, ctx: Context, plan: Plan, allowed_families: tup
     else:
         lo, hi = 1, C.FACE_LIMIT_MAX[family]
     face_limit = _int(b, "face_limit", lo, hi)
-    compress = b.get("compress")
+    compress = b.get("compress") or None   # "" = no compression
     if compress not in (None, "geometry"):
-        raise invalid('`compress` must be "geometry".')
+        raise invalid('`compress` must be "geometry" (or "" for none).')
     p.update(texture=texture, pbr=pbr, texture_quality=tq, geometry_quality=gq, quad=quad, smart_low_poly=slp,
              generate_parts=parts, face_limit=face_limit, texture_seed=_int(b, "texture_seed"),
              auto_size=_bool(b, "auto_size", False), compress=compress, export_uv=_bool(b, "export_uv", True),
@@ -340,7 +341,12 @@ def _multiview_to_model(b: dict, ctx: Context, plan: Plan) -> None:
 
 
 def _model_source(b: dict, ctx: Context, plan: Plan, target: str, field_name: str = "original_model_task_id"):
-    src = _source(b, field_name, ctx, C.SOURCES[target])
+    allowed = C.SOURCES[target]
+    if plan.dialect == "v3":
+        from .v3.catalog import V3_EXTRA_SOURCES
+
+        allowed = allowed | V3_EXTRA_SOURCES.get(target, set())
+    src = _source(b, field_name, ctx, allowed)
     # Turbo or >= v2.0 only: texture_model, mesh_segmentation (§5.3.7, §5.3.9), prerigcheck and rig (§6)
     if src.meta.get("family") == "v1" and target in ("texture_model", "mesh_segmentation", "animate_prerigcheck",
                                                      "animate_rig"):
@@ -378,10 +384,11 @@ def _texture_model(b: dict, ctx: Context, plan: Plan) -> None:
                     plan.files[view] = f
         if tp.get("style_image") is not None:
             plan.files["style_image"] = resolve_file(tp["style_image"], ctx, "texture_prompt.style_image")
-    compress = b.get("compress")
+    compress = b.get("compress") or None   # "" = no compression
     if compress not in (None, "geometry"):
-        raise invalid('`compress` must be "geometry".')
-    p.update(model_version=mv, texture=texture, pbr=pbr, texture_quality=tq, texture_seed=_int(b, "texture_seed"),
+        raise invalid('`compress` must be "geometry" (or "" for none).')
+    p.update(compress=compress, model_version=mv, texture=texture, pbr=pbr, texture_quality=tq,
+             texture_seed=_int(b, "texture_seed"),
              model_seed=_int(b, "model_seed"), part_names=_parts(b, src), bake=_bool(b, "bake", True),
              texture_alignment=_enum(b, "texture_alignment", ("original_image", "geometry"), "original_image"))
 
@@ -463,13 +470,13 @@ def _animate_retarget(b: dict, ctx: Context, plan: Plan) -> None:
         raise invalid("At most 5 animations per task.")
     rig_type = src.meta.get("rig_type", "biped")
     for a in anims:
-        if not isinstance(a, str) or a not in C.ANIMATIONS:
-            raise invalid(f"Unknown animation {a!r}.")
+        if not isinstance(a, str) or (a not in C.ANIMATIONS and plan.dialect == "v2"):
+            raise invalid(f"Unknown animation {a!r}.")   # (v3 checks its names per rig model first)
         topo = a.split(":")[1] if a.count(":") == 2 else None
         if topo and topo != rig_type:
             raise invalid(f"{a} needs a {topo} rig; this rig is {rig_type}.")
-    if src.meta.get("spec") == "mixamo":
-        raise invalid("Only rigs with spec=tripo can be retargeted.")
+    if src.meta.get("spec") == "mixamo" and plan.dialect == "v2":   # v2's own rule (tripo-api.md, the v2.5 page);
+        raise invalid("Only rigs with spec=tripo can be retargeted.")  # v3 refuses only v1.0 + mixamo (§18 R12)
     plan.params.update(animations=list(dict.fromkeys(anims)), out_format=_enum(b, "out_format", ("glb", "fbx"), "glb"),
                        bake_animation=_bool(b, "bake_animation", True),
                        export_with_geometry=_bool(b, "export_with_geometry", True),

@@ -40,6 +40,7 @@ MINIMAL = {
     "image_to_splat": {"file": TOK},
     "image_to_depth": {"file": TOK},
     "mesh_uv": {"original_model_task_id": TID},
+    "smart_segment": {"seg_type": "model", "file": URL.replace(".png", ".glb") if URL.endswith(".png") else URL},
 }
 GENERATION_3D = ("text_to_model", "image_to_model", "multiview_to_model")
 
@@ -99,8 +100,9 @@ def test_p_series_never_receive_forbidden_options(task_type):
     assert body["quad"] is True and not {"smart_low_poly", "generate_parts", "geometry_quality"} & set(body)
     for name, value in (("quad", True), ("smart_low_poly", True), ("generate_parts", True),
                         ("geometry_quality", "detailed")):
-        e = refused(task_type, {**MINIMAL[task_type], "model_version": "P1-20260311", name: value}, "P-series", name)
-        assert "P1-20260311" in e.user_message
+        e = refused(task_type, {**MINIMAL[task_type], "model_version": "P1-20260311", name: value}, "P1-20260311",
+                    name)
+        assert "only texture_quality, auto_size and compress" in e.user_message  # R4
     _, _, body = v3(task_type, {**MINIMAL[task_type], "model_version": "v3.0-20250812", "smart_low_poly": True})
     assert body["smart_low_poly"] is True  # H-series take them
 
@@ -413,9 +415,10 @@ def test_texture_delight_needs_v35():
                                       "model_version": "v3.5-20260815"})
     assert body == {"input": TID, "model": "v3.5-20260815", "delight": False}
     refused("text_to_model", {"prompt": "x", "delight": False}, "texture_version v3.5", "delight")
-    refused("text_to_model", {"prompt": "x", "texture_quality": "fast"}, "texture_version v3.5", "texture_quality")
+    refused("text_to_model", {"prompt": "x", "texture_quality": "fast", "model_version": "v3.1-20260211"},
+            "texture_version v3.5", "texture_quality")
     _, _, body = v3("text_to_model", {"prompt": "x", "delight": False, "texture_version": "v3.5-20260815",
-                                      "texture_quality": "fast"})
+                                      "texture_quality": "fast", "model_version": "v3.1-20260211"})
     assert body["delight"] is False and body["texture_version"] == "v3.5-20260815"
 
 

@@ -455,9 +455,11 @@ def test_url_expiry_forms():
 
 
 def test_safe_file_names():
-    assert dl.safe_file_name("https://h/a/tripo_pbr_model_1.glb?x=1", "t", "pbr_model") == "tripo_pbr_model_1.glb"
-    assert dl.safe_file_name("https://h/a/..%2F..%2Fetc%2Fpasswd", "t", "model") == "_.._etc_passwd" or \
-        "/" not in dl.safe_file_name("https://h/a/..%2F..%2Fetc%2Fpasswd", "t", "model")
+    # named by task and output key (never by the URL's last segment: two outputs may share it), extension kept
+    assert dl.safe_file_name("https://h/a/tripo_pbr_model_1.glb?x=1", "t", "model") == "t_model.glb"
+    assert dl.safe_file_name("https://h/a/tripo_pbr_model_1.glb?x=1", "t", "model", own_folder=True) == "model.glb"
+    assert dl.safe_file_name("https://h/a/c.FBX", "t", "clips.1", own_folder=True) == "clips_1.fbx"
+    assert "/" not in dl.safe_file_name("https://h/a/..%2F..%2Fetc%2Fpasswd", "../t", "model")
     assert dl.safe_file_name("https://h/", "tid", "model") == "tid_model"
     assert not dl.safe_file_name("https://h/.hidden.glb", "t", "m").startswith(".")
 

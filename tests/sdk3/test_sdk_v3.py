@@ -172,6 +172,27 @@ def test_rig_v25_with_a_spec(client, emulator, key, model_task, rig_task):
     assert rig_task.raw["input"]["spec"] == "unity"
 
 
+def test_rig_v25_mixamo_then_retarget_as_in_tripos_examples(client, emulator, key, model_task, tmp_path):
+    """Tripo's rig-and-animate examples: rig v2.5 with spec mixamo, then retarget (§18 C3, R12: only a v1.0 mixamo
+    rig is refused)."""
+    rig = finish(client, run(client.rig(model_task.task_id, model="v2.5-20260210", spec="mixamo")))
+    assert created(emulator, key, rig.task_id)["body"] == {"input": model_task.task_id, "model": "v2.5-20260210",
+                                                           "spec": "mixamo"}
+    task = finish(client, run(client.retarget(rig.task_id, animation="preset:walk")))
+    assert created(emulator, key, task.task_id)["body"] == {"input": rig.task_id, "animation": "preset:walk"}
+    assert task.credits_consumed == 10.0
+    path = tmp_path / "walk.glb"
+    run(client.download_file(task.output.model_url, str(path)))
+    assert [a["name"] for a in glb_json(path.read_bytes())["animations"]] == ["walk"]
+
+
+def test_a_v10_mixamo_rig_cannot_be_retargeted(client, sdk, model_task):
+    rig = finish(client, run(client.rig(model_task.task_id, model="v1.0-20240301", spec="mixamo")))
+    with pytest.raises(sdk.TripoAPIError) as e:
+        run(client.retarget(rig.task_id, animation="preset:biped:walk"))
+    assert e.value.code == 1004 and "v1.0 rig made with spec mixamo" in str(e.value)
+
+
 def test_retarget_two_clips_gives_one_file_per_clip(client, emulator, key, rig_task, tmp_path):
     task = finish(client, run(client.retarget(rig_task.task_id, animations=["preset:walk", "preset:run"])))
     assert created(emulator, key, task.task_id)["body"] == {"input": rig_task.task_id,

@@ -1,7 +1,12 @@
 """Result downloads: streamed to a temporary file in the destination folder, verified, then atomically renamed.
 
 - Signed output URLs are short-lived: an expired one (403/401/410/404, or an ``expires``-style query value in the
-  past) is replaced by re-reading ``GET /task/{id}`` for a fresh URL of the same output key.
+  past) is replaced by re-reading ``GET /task/{id}`` for a fresh URL of the same output key. "In the past" is judged
+  by the server's clock (the offset learned from the ``Date`` of its answers), so a local clock minutes off neither
+  costs a ``GET`` per result nor makes a fresh URL look expired; a fresh URL is always tried once.
+- An address that does not parse (``https://[::1``) is a clear error of that task, never an unexpected one.
+- File names come from the output key (``model.glb``, ``clips_1.fbx``; ``<task>_<key>`` outside the task's own
+  folder), so two outputs of one task never overwrite each other, whatever their URLs are called.
 - Truncated or corrupt bodies (Content-Length mismatch, cut connection, bad GLB header, broken zip) are retried.
 - Zips are checked member by member: absolute paths, ``..`` components and symlinks are refused (never extracted).
 - A full disk or an unwritable folder is reported as :class:`TripoStorageError` with a plain sentence.
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import email.utils
 import errno
 import json
 import os
@@ -59,8 +65,105 @@ ZIP_MAX_BYTES = 4 << 30
 ZIP_KINDS = ("zip", "usdz", "3mf")
 
 
+#: Offsets larger than this (server minus local, seconds) are not believed: a broken Date header, not a clock.
+MAX_CLOCK_OFFSET = 2 * 86400.0
+
+
 class _Expired(Exception):
     pass
+
+
+def _local_time() -> float:
+    """This computer's clock (one place, so a test can set it minutes fast)."""
+    return time.time()
+
+
+class ServerClock:
+    """What time the servers think it is: the offset (server minus local) from the ``Date`` header of their answers,
+    the latest per host (and the latest of any host for a host not heard from yet). Thread-safe, bounded."""
+
+    MAX_HOSTS = 64
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._by_host: dict[str, float] = {}
+        self._latest: float | None = None
+
+    def note(self, host: str, date_header: str | None, received: float | None = None) -> None:
+        if not date_header:
+            return
+        try:
+            when = email.utils.parsedate_to_datetime(str(date_header)[:64])
+            stamp = when.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return
+        # Date has whole seconds: the server's time was somewhere in [stamp, stamp + 1)
+        offset = stamp + 0.5 - (_local_time() if received is None else received)
+        if offset != offset or abs(offset) > MAX_CLOCK_OFFSET:
+            return
+        with self._lock:
+            if host not in self._by_host and len(self._by_host) >= self.MAX_HOSTS:
+                self._by_host.pop(next(iter(self._by_host)))
+            self._by_host[host] = offset
+            self._latest = offset
+
+    def offset(self, host: str = "") -> float | None:
+        with self._lock:
+            got = self._by_host.get(host)
+            return got if got is not None else self._latest
+
+    def now(self, host: str = "") -> float:
+        """The server's time now (this computer's clock when nothing was heard yet)."""
+        off = self.offset(host)
+        return _local_time() + (off or 0.0)
+
+
+#: The clock of the servers heard from in this session (the API's answers and the download hosts').
+SERVER_CLOCK = ServerClock()
+
+
+def _host_of(url: str) -> str:
+    try:
+        return (urlparse(url).netloc or "").lower()
+    except ValueError:
+        return ""
+
+
+def _note_response(resp: Any, *_args: Any, **_kwargs: Any) -> Any:
+    """requests response hook: learn the server's clock from its Date header."""
+    try:
+        SERVER_CLOCK.note(_host_of(resp.url or ""), resp.headers.get("Date"))
+    except Exception:  # noqa: BLE001 - a hook must never break a request
+        pass
+    return resp
+
+
+def watch_clock(client: Any) -> None:
+    """Learn the server's clock from every answer the client's session receives (installed once per session)."""
+    session = getattr(client, "_session", None)
+    hooks = getattr(session, "hooks", None)
+    if not isinstance(hooks, dict):
+        return
+    got = hooks.setdefault("response", [])
+    if isinstance(got, list) and _note_response not in got:
+        got.append(_note_response)
+
+
+def server_knows(client: Any, url: str) -> bool:
+    """True when the server's clock is known (the client's own offset, or a Date heard from some server)."""
+    off = getattr(client, "clock_offset", None)
+    if isinstance(off, int | float) and not isinstance(off, bool):
+        return True
+    return SERVER_CLOCK.offset(_host_of(url)) is not None
+
+
+def server_now(client: Any, url: str) -> float:
+    """The time by which ``url``'s expiry is judged: the client's own server offset when it knows one, else the
+    offset learned from the URL's host (or any server), else this computer's clock."""
+    off = getattr(client, "clock_offset", None)
+    if isinstance(off, int | float) and not isinstance(off, bool) and abs(off) <= MAX_CLOCK_OFFSET:
+        return _local_time() + float(off)
+    return SERVER_CLOCK.now(_host_of(url))
 
 
 class _Transient(Exception):
@@ -77,6 +180,32 @@ def output_url(output: Mapping[str, Any] | None, key: str) -> str | None:
 
     cur = get(output, key)
     return cur if isinstance(cur, str) and cur.startswith(("http://", "https://")) else None
+
+
+def url_problem(url: str) -> str | None:
+    """Why a download address cannot be used (it does not parse, has no host, is absurdly long), or None."""
+    if len(url) > 16_384:
+        return "it is longer than any real address"
+    if any(ord(c) < 33 or ord(c) == 127 for c in url):
+        return "it contains spaces or control characters"
+    try:
+        parts = urlparse(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        return f"it does not parse ({exc})"
+    if parts.scheme not in ("http", "https") or not host:
+        return "it names no server"
+    return None
+
+
+def unreadable_url(task_id: str, key: str, why: str) -> TripoDownloadError:
+    what = key.split(".")[0].replace("_", " ")
+    return TripoDownloadError(
+        f"Task {task_id}: the download address for {key!r} is unusable: {why}.",
+        user_message=f"Tripo returned an unreadable download address for the {what}; the task {task_id} itself "
+        "succeeded, so try the download again later (Import), or get the file from the Tripo website.",
+    )
 
 
 def url_expiry(url: str) -> float | None:
@@ -108,18 +237,33 @@ def url_expiry(url: str) -> float | None:
 
 
 def url_expired(url: str, *, now: float | None = None, margin: float = EXPIRY_MARGIN) -> bool:
-    exp = url_expiry(url)
-    return exp is not None and exp - margin <= (time.time() if now is None else now)
+    """True when the URL says it stops working within ``margin`` seconds of ``now`` (default: the clock of the
+    servers heard from, see :data:`SERVER_CLOCK`)."""
+    try:
+        exp = url_expiry(url)
+    except ValueError:
+        return False  # unparseable: url_problem() says why
+    return exp is not None and exp - margin <= (SERVER_CLOCK.now(_host_of(url)) if now is None else now)
 
 
-def safe_file_name(url: str, task_id: str, key: str) -> str:
-    """A file name for the download: the URL's last path segment, sanitized; else ``<task_id>_<key>``."""
-    base = unquote(PurePosixPath(urlparse(url).path).name)
-    base = re.sub(r"[^A-Za-z0-9._-]", "_", base).lstrip(".")[:150]
-    if not base or "." not in base:
-        ext = os.path.splitext(base)[1] if base else ""
-        base = re.sub(r"[^A-Za-z0-9._-]", "_", f"{task_id}_{key}")[:150] + (ext or "")
-    return base
+def _slug(text: str, limit: int = 120) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_")[:limit]
+
+
+def safe_file_name(url: str, task_id: str, key: str, *, own_folder: bool = False) -> str:
+    """A file name for the download, unique per task and output key and the same every time: ``<task_id>_<key>``
+    (``key`` alone in the task's own folder: ``model.glb``, ``clips_1.fbx``) with the URL's file extension. Two
+    outputs never share a name, however their URLs are called."""
+    try:
+        base = unquote(PurePosixPath(urlparse(url).path).name)
+    except ValueError:
+        base = ""
+    ext = os.path.splitext(base)[1].lower()
+    ext = ext if re.fullmatch(r"\.[a-z0-9]{1,10}", ext) else ""
+    stem = _slug(key) or "output"
+    if not own_folder:
+        stem = f"{_slug(task_id, 80) or 'task'}_{stem}"
+    return stem + ext
 
 
 # ============================================================================================== verification
@@ -262,6 +406,7 @@ def _storage_error(exc: OSError, folder: Path, name: str) -> TripoStorageError:
 
 # ============================================================================================== download
 def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Event | None) -> str:
+    watch_clock(client)  # this answer's Date tells the server's time (judging the new URL's expiry)
     task = client.get_task(task_id, cancel=cancel)
     if task.status != TaskStatus.SUCCESS:
         if task.status in TaskStatus.FAILURES:
@@ -279,6 +424,9 @@ def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Ev
             f"Task {task_id} has no output {key!r} (it has: {have}).",
             user_message=f"Task {task_id} did not return a {key.replace('_', ' ')} file (it returned: {have}).",
         )
+    why = url_problem(url)
+    if why:
+        raise unreadable_url(task_id, key, why)
     return url
 
 
@@ -309,6 +457,7 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
 
         raise _Transient(transport_reason(exc)) from None
     with resp:
+        SERVER_CLOCK.note(_host_of(url), resp.headers.get("Date"))  # the host that judges the URL's expiry
         status = resp.status_code
         if status in (401, 403, 404, 410):
             raise _Expired()
@@ -393,21 +542,27 @@ def download(
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise _storage_error(exc, folder, output_key) from None
+    watch_clock(client)
     url = output_url(output, output_key) if output else None
-    if url is None or url_expired(url):
+    if url is not None and (url_problem(url) or (server_knows(client, url)
+                                                 and url_expired(url, now=server_now(client, url)))):
+        url = None  # unusable or expired by the server's clock: ask for a fresh one
+    if url is None:
         url = _fresh_url(client, task_id, output_key, cancel)
-    name = filename or safe_file_name(url, task_id, output_key)
+    name = filename or safe_file_name(url, task_id, output_key, own_folder=folder.name == str(task_id))
     kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     final = folder / name
     refreshes = failures = 0
     last_reason = ""
     while True:
         client._check_cancel(cancel)
-        if url_expired(url):
+        # judged by the server's clock only: with none heard yet the URL is tried (the host refuses an expired one,
+        # which fetches another, bounded below), so no local clock, however wrong, makes a result undownloadable
+        if server_knows(client, url) and url_expired(url, now=server_now(client, url)):
             if refreshes >= max_refreshes:
                 raise TripoDownloadError(f"The download links for {name} keep expiring.",
-                                         user_message=f"The download link for {name} kept expiring; check that your "
-                                         "computer's clock is right, then download again.")
+                                         user_message=f"Tripo keeps handing out download links for {name} that have "
+                                         "already expired; try again later.")
             refreshes += 1
             url = _fresh_url(client, task_id, output_key, cancel)
             continue

@@ -19,12 +19,18 @@ IMAGE_FORMATS = ("png", "jpeg", "webp")
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "glb": "model/gltf-binary",
         "obj": "model/obj", "fbx": "application/octet-stream", "stl": "model/stl"}
 
+GLTF_REFUSED = ("{name}: Tripo's import refuses .gltf files (their buffers and textures are separate files it cannot "
+                "fetch). Export the model as a single-file GLB (File > Export > glTF 2.0, format glTF Binary) and "
+                "import that; nothing was sent.")
+
 
 # ============================================================================================== local checks
 def file_format(path: str | os.PathLike) -> str:
     """The format of a local file by its extension (jpg -> jpeg); TripoValidationError when unsupported."""
     ext = Path(path).suffix.lower().lstrip(".")
     ext = "jpeg" if ext == "jpg" else ext
+    if ext == "gltf":  # tripo-api-v3.md §18 R11: Tripo's import refuses .gltf
+        raise TripoValidationError(GLTF_REFUSED.format(name=Path(path).name), param="file")
     if ext not in MESH_FORMATS + IMAGE_FORMATS:
         raise TripoValidationError(
             f"{Path(path).name}: Tripo accepts GLB, OBJ, FBX or STL models and PNG, JPEG or WEBP images; convert the "

@@ -59,11 +59,11 @@ class Task:
 
     @property
     def chain_version(self) -> str | None:
-        """The model version the chain rules go by when this task is a source: a generation's own version (None for
-        the other task types, whose rules do not depend on it)."""
+        """The model version the chain rules go by when this task is a source: a generation's own version, a rig's
+        rig model (retarget names its clips by it); None for the other task types, whose rules do not depend on it."""
         from .tasks import GENERATION
 
-        return self.model_version if self.type in GENERATION else None
+        return self.model_version if self.type in GENERATION or self.type == "animate_rig" else None
 
     @property
     def model_key(self) -> str | None:

@@ -22,9 +22,13 @@ CLIPS = "clips"            # retarget with several animations: one model URL per
 DEPTH = "depth_image"      # image to depth
 SPLAT = "splat"            # image to splat (.splat file)
 VIDEO = "video"            # a rendered turntable video
+MASK = "mask"              # Smart Segment: the part mask image
+SEG_TASK_ID = "seg_task_id"  # Smart Segment: its mesh_segmentation task (complete / decimate / texture / convert)
+PARTS_PROMPT = "parts_prompt"  # Smart Segment: Tripo's text naming the parts (its ``prompt``)
 
-VALUES = (RIGGABLE, RIG_TYPE)
-ALL = (MODEL, PREVIEW, IMAGE, IMAGES, *VIEWS, RIGGABLE, RIG_TYPE, UV_RENDER, CLIPS, DEPTH, SPLAT, VIDEO)
+VALUES = (RIGGABLE, RIG_TYPE, SEG_TASK_ID, PARTS_PROMPT)
+ALL = (MODEL, PREVIEW, IMAGE, IMAGES, *VIEWS, RIGGABLE, RIG_TYPE, UV_RENDER, CLIPS, DEPTH, SPLAT, VIDEO, MASK,
+       SEG_TASK_ID, PARTS_PROMPT)
 #: What a job downloads by default for a task's main result, in order of preference.
 MAIN = (MODEL, IMAGE, SPLAT, DEPTH)
 

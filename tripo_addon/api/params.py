@@ -290,6 +290,16 @@ def _check_value(p: Param, value: Any, *, mesh: bool = False) -> Any:
             raise fail(f"`{p.name}` has {len(items)} entries; at most {p.max_items} are allowed. Remove some.",
                         p.name)
         return items
+    if k == "floats":
+        n = p.max_items or 16
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple) or len(value) != n:
+            raise fail(f"`{p.name}` must be a list of {n} numbers (a 4x4 matrix, column-major).", p.name)
+        out_f = []
+        for i, x in enumerate(value):
+            if isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(float(x)):
+                raise fail(f"`{p.name}[{i}]` must be a finite number, got {x!r}.", p.name)
+            out_f.append(float(x))
+        return out_f
     if k == "texture_prompt":
         return _check_texture_prompt(p, value)
     if k == "view_prompts":
@@ -354,6 +364,30 @@ def differs(p: Param, value: Any) -> bool:
 
 
 Rule = Callable[[TaskType, dict[str, Any]], None]
+#: What Tripo will do with values it accepts but changes (e.g. a face limit it clamps): sentences for the user.
+Note = Callable[[TaskType, dict[str, Any], "str | None"], list[str]]
+
+
+@dataclass
+class Capabilities:
+    """What the client running the add-on can open (set by the Blender layer at start-up; plain Python: all).
+
+    ``compress``: whether a GLB with EXT_meshopt_compression (Tripo's ``compress: geometry``) can be imported here;
+    ``compress_reason``: why not, in words (shown in the tooltip and in the refusal)."""
+
+    compress: bool = True
+    compress_reason: str = ""
+
+
+CAPS = Capabilities()
+
+
+def check_compress(v: Mapping[str, Any]) -> None:
+    """``compress: geometry`` only where the result can be opened (tripo-api-v3.md §18 R14, High)."""
+    if v.get("compress") and not CAPS.compress:
+        raise fail(f"`compress` {v['compress']} is refused before anything is sent: Tripo would return a GLB "
+                   "compressed with EXT_meshopt_compression, and " + (CAPS.compress_reason or "this client cannot "
+                   "open it") + ". Leave compress unset (the uncompressed model imports everywhere).", "compress")
 
 
 @dataclass
@@ -375,6 +409,13 @@ class Catalog:
     retired: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     rewrites: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    notes: dict[str, Note] = field(default_factory=dict)
+    price_kind: Callable[[str, Mapping[str, Any]], str] | None = None
+
+    def notes_for(self, task_type: str, values: dict[str, Any], source_type: str | None = None) -> list[str]:
+        """What Tripo will do with these validated values beyond the obvious (clamping, likely refusals)."""
+        fn = self.notes.get(task_type)
+        return list(fn(self.types[task_type], values, source_type)) if fn is not None else []
 
     def task_type(self, name: Any) -> TaskType:
         """The spec of ``name``; TripoValidationError naming the retired capability or the closest known name."""
@@ -409,6 +450,8 @@ class Catalog:
             rule(tt, values)
         if source_type is not None and self.source_rules is not None:
             self.source_rules(tt, values, source_type, source_model_version)
+        if notices is not None:
+            notices.extend(f"{tt.label}: {n}" for n in self.notes_for(tt.name, values, source_type))
         sent: dict[str, Any] = {}
         for p in tt.params:
             if p.name in values and differs(p, values[p.name]):

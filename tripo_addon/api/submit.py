@@ -104,6 +104,13 @@ def check_source(client: TripoClient, task_type: str, source_task_id: str, *,
         code = {"animate_retarget": 2012, "animate_prerigcheck": 2011}.get(task_type, 2006)
         raise TripoValidationError(f"{exc.message} (Source task {src.task_id}: {made}.)", param=field,
                                    code=code) from None
+    if task_type == "animate_retarget" and src.type == "animate_rig" and api == "v3":
+        inp = src.input if isinstance(src.input, dict) else {}
+        spec = inp.get("spec")
+        problem = _tasks.retarget_problem(inp.get("model") or inp.get("model_version"),
+                                          spec if isinstance(spec, str) else None)
+        if problem:
+            raise TripoValidationError(f"{problem} (Source task {src.task_id}.)", param=field, code=2012)
     return src
 
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .params import MAX_NEGATIVE, MAX_PROMPT, VIEWS, Catalog, Param, TaskType, check_task_id, prompt_problem
+from .params import CAPS, MAX_NEGATIVE, MAX_PROMPT, VIEWS, Catalog, Param, TaskType, check_task_id, prompt_problem
 from .v2 import catalog as _v2
 from .v2.rules import CATALOG as V2
 from .v3 import catalog as _v3
 from .v3.rules import CATALOG as V3
+from .v3.rules import retarget_problem as _retarget_problem
 
 __all__ = [
     "API_VERSIONS", "DEFAULT_API", "GENERATION", "IMAGE_TYPES", "MAX_NEGATIVE", "MAX_PROMPT", "MODEL_TASKS",
     "RIGGED_TASKS", "TASK_TYPES", "VIEWS", "Catalog", "Param", "TaskType", "build_request", "catalog",
-    "check_chain", "check_task_id", "estimate_credits", "prompt_problem", "retired_reason",
+    "check_chain", "check_task_id", "estimate_credits", "notes", "price_kind", "prompt_problem", "retarget_problem",
+    "retired_reason", "set_compress_support",
 ]
 
 API_VERSIONS = ("v3", "v2")
@@ -78,6 +80,62 @@ def estimate_credits(task_type: str, params: Mapping[str, Any], *, api: str = DE
     if task_type not in cat.types:
         return 0.0
     return cat.estimate(task_type, params)
+
+
+def price_kind(task_type: str, params: Mapping[str, Any] | None = None, *, api: str = DEFAULT_API) -> str:
+    """"published" when the estimate comes from Tripo's published price table, "approximate" otherwise (shown with
+    "≈"; tripo-api-v3.md §18 R2/R3)."""
+    cat = catalog(api)
+    if cat.price_kind is None or task_type not in cat.types:
+        return "approximate"
+    try:
+        return cat.price_kind(task_type, dict(params or {}))
+    except Exception:  # noqa: BLE001 - a price label never breaks a dialog
+        return "approximate"
+
+
+def notes(task_type: str, params: Mapping[str, Any], *, api: str = DEFAULT_API, source_type: str | None = None,
+          source_model_version: str | None = None) -> list[str]:
+    """What Tripo will do with these parameters beyond taking them (a face limit it clamps silently, an option it
+    ignores, a combination it may refuse): sentences for a dialog. Lenient: [] when the parameters are refused."""
+    out: list[str] = []
+    try:
+        build_request(task_type, params, api=api, source_type=source_type,
+                      source_model_version=source_model_version, notices=out)
+    except Exception:  # noqa: BLE001 - the refusal itself is shown elsewhere
+        return []
+    return out
+
+
+def retarget_problem(rig_version: str | None, rig_spec: str | None) -> str | None:
+    """Why a rig made with this rig model and skeleton cannot be animated with presets (only v1.0 + Mixamo, where
+    the sources agree), or None: Tripo decides the rest."""
+    return _retarget_problem(rig_version, rig_spec)
+
+
+def retarget_source_problem(rig_params: Mapping[str, Any], api: str = DEFAULT_API) -> str | None:
+    """:func:`retarget_problem` for a rig step of the same job, from its parameters (the rig model Tripo will use:
+    the one given, else v2.5 where the add-on picks it, else Tripo's default v1.0). Unknown values: None."""
+    if api != "v3" or not isinstance(rig_params, Mapping):
+        return None
+    spec, rig_type, mv = rig_params.get("spec"), rig_params.get("rig_type", "biped"), rig_params.get("model_version")
+    if not isinstance(spec, str) or not isinstance(rig_type, str) or (mv is not None and not isinstance(mv, str)):
+        return None
+    if mv is None and rig_type != "biped":
+        return None  # the add-on sends rig v2.5 for non-bipeds
+    return _retarget_problem(mv, spec)
+
+
+def set_compress_support(supported: bool, reason: str = "") -> None:
+    """Whether results compressed with EXT_meshopt_compression (``compress: geometry``) can be opened here; when
+    not, ``compress`` is refused before any request with ``reason`` (the Blender layer detects it at start-up)."""
+    CAPS.compress = bool(supported)
+    CAPS.compress_reason = "" if supported else str(reason)
+
+
+def compress_support() -> tuple[bool, str]:
+    """(supported, reason) as last set by :func:`set_compress_support`."""
+    return CAPS.compress, CAPS.compress_reason
 
 
 def output_keys(task_type: str) -> tuple[str, ...]:
@@ -240,6 +298,14 @@ def convert_model(
     return _build("convert_model", dict(locals()))
 
 
+def smart_segment(
+    seg_type: str, file: Any, *, transform: list[float] | None = None, granularity: str | None = None,
+    hint: str | None = None, priority: int | None = None,
+) -> dict[str, Any]:
+    """Body for ``smart_segment`` (v3 only; ``file``: the model's GLB URL for seg_type model, the image otherwise)."""
+    return _build("smart_segment", dict(locals()))
+
+
 #: Builder function per task type.
 BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "text_to_image": text_to_image, "generate_image": generate_image, "text_to_model": text_to_model,
@@ -247,5 +313,5 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "texture_model": texture_model, "import_model": import_model, "mesh_segmentation": mesh_segmentation,
     "mesh_completion": mesh_completion, "highpoly_to_lowpoly": highpoly_to_lowpoly,
     "animate_prerigcheck": animate_prerigcheck, "animate_rig": animate_rig, "animate_retarget": animate_retarget,
-    "stylize_model": stylize_model, "convert_model": convert_model,
+    "stylize_model": stylize_model, "convert_model": convert_model, "smart_segment": smart_segment,
 }

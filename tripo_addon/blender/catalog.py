@@ -22,8 +22,46 @@ _api = [api_tasks.DEFAULT_API]  # the API version the preferences' address speak
 
 
 def set_api(api: str) -> None:
-    """Follow the API version of the current address ("v3" or "v2")."""
+    """Follow the API version of the current address ("v3" or "v2"); the first call also asks the glTF importer
+    whether compressed results can be opened (api.tasks then refuses ``compress`` where they cannot)."""
     _api[0] = api if api in api_tasks.API_VERSIONS else api_tasks.DEFAULT_API
+    from . import gltf_caps  # the importer is asked once (cached)
+
+    gltf_caps.apply()
+
+
+def compress_problem() -> str | None:
+    """Why ``compress`` is not offered here (the importer cannot open the result), or None."""
+    from . import gltf_caps
+
+    ok, reason = gltf_caps.apply()
+    return None if ok else reason
+
+
+def price_prefix(task_type_name: str, params: dict | None = None) -> str:
+    """"≈" before an approximate price (tripo-api-v3.md §18 R3), "" before one from the published table (R2)."""
+    return "" if api_tasks.price_kind(task_type_name, params or {}, api=api()) == "published" else "\u2248"
+
+
+def notes(task_type_name: str, params: dict, source_type: str | None = None) -> list[str]:
+    """What Tripo will do with these values (a face limit it clamps, an option it ignores): for the dialog. Local
+    files are replaced by a stand-in (the notes never depend on a file's content)."""
+    tt = task_type(task_type_name)
+    if tt is None:
+        return []
+    probe = dict(params or {})
+    for p in tt.params:
+        if p.name in probe and p.kind == "file":
+            ext = "glb" if task_type_name == "import_model" else "png"
+            probe[p.name] = f"https://placeholder.invalid/input.{ext}"
+        elif p.name in probe and p.kind == "files":
+            probe[p.name] = ["https://placeholder.invalid/input.png" if v else None for v in probe[p.name] or []]
+        elif p.name in probe and p.kind == "texture_prompt" and isinstance(probe[p.name], dict):
+            probe[p.name] = {k: ("https://placeholder.invalid/input.png" if k != "text" else v)
+                             for k, v in probe[p.name].items() if k != "images"}
+        elif p.kind == "task_id" and p.required and p.name not in probe:
+            probe[p.name] = "00000000-0000-4000-8000-000000000000"
+    return api_tasks.notes(task_type_name, probe, api=api(), source_type=source_type)
 
 
 def api() -> str:
@@ -80,7 +118,19 @@ def stable_number(identifier: str) -> int:
 
 
 def enum_items_for(p) -> list[tuple[str, str, str, int]]:
-    """"Auto" (unset: Tripo's default applies) followed by the parameter's choices (stable numbers)."""
+    """"Auto" (unset: Tripo's default applies) followed by the parameter's choices (stable numbers). ``compress``
+    where the result cannot be imported: its choices say why (the api refuses them with the same reason)."""
+    if p.name == "compress":
+        problem = compress_problem()
+        if problem:
+            key = ("compress-off", problem)
+            items = _enum_cache.get(key)
+            if items is None:
+                items = [(AUTO, "Off", f"Not offered: {problem}", 0)]
+                items.extend((str(c), f"{pretty(c)} (unavailable)", f"Refused: {problem}", stable_number(str(c)))
+                             for c in p.choices)
+                _enum_cache[key] = items
+            return items
     key = ("auto", p.name, tuple(p.choices), p.default)
     items = _enum_cache.get(key)
     if items is None:

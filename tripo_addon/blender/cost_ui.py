@@ -16,12 +16,29 @@ def costs_of(job) -> list[cost.StepCost]:
     return cost.before(job, catalog.api())
 
 
-def lines(costs: list[cost.StepCost]) -> list[str]:
-    """The dialog's cost lines: one per step when there are several, then the total."""
+APPROX = "\u2248"
+
+
+def _params(job, index: int) -> dict:
+    steps = getattr(job, "steps", None) or []
+    return dict(getattr(steps[index], "params", {}) or {}) if 0 <= index < len(steps) else {}
+
+
+def approx(c: cost.StepCost, params: dict | None = None) -> str:
+    """"≈" before an estimate that is not from Tripo's published price table (tripo-api-v3.md §18 R3); a free step
+    is exact."""
+    if c.estimate == 0:
+        return ""
+    return catalog.price_prefix(c.task_type, params or {})
+
+
+def lines(costs: list[cost.StepCost], job=None) -> list[str]:
+    """The dialog's cost lines: one per step when there are several, then the total ("≈" where approximate)."""
+    marks = [approx(c, _params(job, c.index)) for c in costs]
     out = []
     if len(costs) > 1:
-        out = [f"{c.index + 1}. {c.label}: {cost.text(c.estimate)}" for c in costs]
-    out.append(f"Estimated cost: {cost.text(cost.total(costs))} credits")
+        out = [f"{c.index + 1}. {c.label}: {m}{cost.text(c.estimate)}" for c, m in zip(costs, marks, strict=True)]
+    out.append(f"Estimated cost: {APPROX if any(marks) else ''}{cost.text(cost.total(costs))} credits")
     return out
 
 
@@ -29,7 +46,7 @@ def draw_costs(layout, op, job, context=None) -> None:
     """Step-by-step estimate, total, and (above the threshold) the Confirm Cost checkbox."""
     costs = costs_of(job)
     col = layout.column(align=True)
-    for i, text in enumerate(lines(costs)):
+    for i, text in enumerate(lines(costs, job)):
         col.label(text=text, icon='INFO' if i == 0 else 'BLANK1')
     problem = cost.needs_confirmation(costs, threshold(context))
     if problem and hasattr(op, "confirm_cost"):
@@ -56,10 +73,13 @@ def step_lines(job_id: str) -> list[str]:
     except KeyError:
         return []
     costs = cost.after(snap)
+    steps = snap.get("steps") or []
     out = []
     for c in costs:
         used = f", used {cost.text(c.used)}" if c.used is not None else ""
-        out.append(f"{c.index + 1}. {c.label}: estimated {cost.text(c.estimate)}{used}")
+        params = steps[c.index].get("params") if 0 <= c.index < len(steps) else None
+        mark = approx(c, params if isinstance(params, dict) else None)
+        out.append(f"{c.index + 1}. {c.label}: estimated {mark}{cost.text(c.estimate)}{used}")
     spent = cost.total(costs, used=True)
     if spent is not None and len(costs) > 1:
         out.append(f"Used in all: {cost.text(spent)} credits")

@@ -58,14 +58,22 @@ def import_clips(context, files: list[str], names: list[str], *, title: str, pro
     arm = next((o for o in result.objects if o.type == 'ARMATURE'), None)
     if arm is None:
         raise ImportFailed(f"{Path(files[0]).name} has no armature: it is not an animated result.")
-    clips: list = []
+    def name_of(i: int, action) -> str:
+        return clip_name(names[i]) if i < len(names) else action.name
+
+    clips: list[tuple[str, object]] = []  # (the clip's own name, its action): a clip without one names no other
+    missing: list[str] = []
     first = _new_actions(before_actions)
     if first:
-        clips.append(first[0])
+        clips.append((name_of(0, first[0]), first[0]))
+    elif names:
+        missing.append(clip_name(names[0]))
     coll = bpy.data.collections.get(result.collection_name) if result.collection_name else None
-    for path in files[1:]:
+    for i, path in enumerate(files[1:], start=1):
         kind = kind_of(path)
         if kind is None:
+            if i < len(names):
+                missing.append(clip_name(names[i]))
             continue
         objs, acts = set(bpy.data.objects), set(bpy.data.actions)
         _run_importer(kind, Path(path), options)
@@ -76,15 +84,16 @@ def import_clips(context, files: list[str], names: list[str], *, title: str, pro
                   and c.name not in context.scene.collection.children]:
             bpy.data.collections.remove(c)
         if got:
-            clips.append(got[0])
+            clips.append((name_of(i, got[0]), got[0]))
             for extra in got[1:]:
                 bpy.data.actions.remove(extra)
+        elif i < len(names):
+            missing.append(clip_name(names[i]))
     ad = arm.animation_data or arm.animation_data_create()
     ad.action = None
     for track in list(ad.nla_tracks):  # the importer's own tracks: replaced by one per clip
         ad.nla_tracks.remove(track)
-    for i, action in enumerate(clips):
-        name = clip_name(names[i]) if i < len(names) else action.name
+    for i, (name, action) in enumerate(clips):
         action.name = name
         action.use_fake_user = True  # kept with the file even while no strip uses it
         tag([action], provenance or {})
@@ -95,9 +104,28 @@ def import_clips(context, files: list[str], names: list[str], *, title: str, pro
         if slots is not None and len(slots) and getattr(strip, "action_slot", None) is None:
             strip.action_slot = slots[0]
         track.mute = i > 0
-    arm["tripo_clips"] = [clip_name(n) for n in names[:len(clips)]]
+    arm["tripo_clips"] = [name for name, _action in clips]
+    if missing:
+        arm["tripo_clips_missing"] = missing  # their files held no animation: said, never named after another
+    _select_result(context, result, arm)
     push_undo(f"Import Tripo clips: {title}")
     return result
+
+
+def _select_result(context, result: ImportResult, arm) -> None:
+    """The clip files' throw-away copies took the selection with them: the result is selected again and its
+    armature active (``bpy.context.active_object`` is the armature after ``animate_retarget(wait=True)``)."""
+    context.view_layer.update()  # the removed copies' bases go (until then they read as None)
+    layer_objects = context.view_layer.objects
+    for obj in layer_objects:
+        if obj is not None and obj.select_get():
+            obj.select_set(False)
+    for obj in result.objects:
+        if obj.name in bpy.data.objects and obj.name in layer_objects:
+            obj.select_set(True)
+    if arm.name in layer_objects:
+        layer_objects.active = arm
+        arm.select_set(True)
 
 
 def _join(context, objects):

@@ -8,12 +8,13 @@ import logging
 import bpy
 from bpy.app.handlers import persistent
 
-from . import catalog, game_io, runtime, scene_io, settings
+from . import catalog, game_io, runtime, scene_export, scene_io, settings
 from .tasklist import UNDONE_TEXT, last_step, mirror, offer_import, tag_redraw, task_state, undone
 
 log = logging.getLogger(__name__)
 
 _in_scene: dict[str, str] = {}  # job id -> task id of results imported in this session (undo can remove them)
+_taken: dict[str, str] = {}  # job id -> task id of results an undo took away (a redo can bring them back)
 
 
 def _provenance(snap: dict) -> dict:
@@ -67,6 +68,7 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
     if same_file:
         _apply_outputs(snap, meta)
     undone.discard(job_id)
+    _taken.pop(job_id, None)
     if result.objects or result.images:
         _in_scene[job_id] = prov["tripo_task_id"]  # watched: an undo may take it away again
     eng.mark_imported(job_id)
@@ -75,29 +77,44 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         item = mirror(eng.get(job_id), context)
         if item is not None:
             item.saved_path = "\n".join(result.saved)
+    scene_export.sweep_exports()  # exports of jobs refused, cancelled or removed meanwhile (background, bounded)
     return result
 
 
 def check_undone(context=None) -> list[str]:
     """After an undo (or redo): results whose objects are gone are no longer "imported"; their rows offer Import
     again. An import pushed from a timer has its own undo step, which Ctrl+Z, and "Adjust Last Operation" on the
-    user's previous operator, can take away. Returns the job ids found gone."""
+    user's previous operator, can take away. A redo that brings such a result back makes it "imported" again (the
+    row no longer says "Removed by undo", and Import would only duplicate it). Returns the job ids found gone."""
     eng = runtime.engine(create=False)
-    if eng is None or not _in_scene:
+    if eng is None or not (_in_scene or _taken):
         return []
     gone = [j for j, task_id in _in_scene.items() if not scene_io.result_present(task_id)]
+    back = [j for j, task_id in _taken.items() if j not in gone and scene_io.result_present(task_id)]
     state = task_state(context)
     for job_id in gone:
-        del _in_scene[job_id]
+        _taken[job_id] = _in_scene.pop(job_id)
         undone.add(job_id)
         try:
             eng.mark_imported(job_id, False)
             item = mirror(eng.get(job_id), context)
         except KeyError:  # removed from the list meanwhile
+            _taken.pop(job_id, None)
             continue
         if item is not None and state is not None:
             item.notice = UNDONE_TEXT
-    if gone:
+    for job_id in back:
+        _in_scene[job_id] = _taken.pop(job_id)
+        undone.discard(job_id)
+        try:
+            eng.mark_imported(job_id)
+            item = mirror(eng.get(job_id), context)
+        except KeyError:
+            _in_scene.pop(job_id, None)
+            continue
+        if item is not None and item.notice == UNDONE_TEXT:
+            item.notice = ""
+    if gone or back:
         tag_redraw(context)
     return gone
 
@@ -140,4 +157,5 @@ def forget() -> None:
     """Another file was loaded (or the add-on unregistered): its undo history has nothing to do with earlier
     imports."""
     _in_scene.clear()
+    _taken.clear()
     undone.clear()

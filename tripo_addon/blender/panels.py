@@ -8,7 +8,7 @@ import textwrap
 import bpy
 
 from . import base_package, catalog, previews, runtime, settings
-from .operators import TASK_OPERATORS
+from .operators import TASK_OPERATORS, segment
 from .operators.postprocess import source_problem, tripo_source
 from .tasklist import format_credits
 
@@ -232,6 +232,11 @@ class TRIPO_PT_active(_Sidebar, bpy.types.Panel):
             if cls.task_type in catalog.GENERATION or cls.task_type in catalog.IMAGE_RESULT:
                 continue
             if cls.task_type == "import_model":
+                continue
+            if cls.task_type == "smart_segment":  # a step of its own (operators/segment.py): any selected mesh
+                if not catalog.retired_reason(cls.task_type) and segment.source_problem(context) is None:
+                    segment.draw_step(col, context)
+                    shown += 1
                 continue
             if source_problem(cls.task_type, context) is not None:
                 continue

@@ -129,7 +129,8 @@ def preview_file(snap: dict) -> str:
     """The rendered preview image among a job's files (or the generated image of an image task)."""
     files = [f for f in snap.get("files") or [] if scene_io.is_image(f)]
     for f in files:
-        if "render" in Path(f).name.lower():
+        name = Path(f).name.lower()
+        if "render" in name or "preview" in name:  # files are named by output key ("preview.webp")
             return f
     return files[-1] if files else ""
 
@@ -161,15 +162,27 @@ def remove_row(job_id: str, context=None) -> None:
         state.active_task = min(state.active_task, max(0, len(state.tasks) - 1))
 
 
-def tag_redraw(context=None) -> None:
+def redraw_regions(context=None) -> list:
+    """What shows the task list and must redraw when it changes: the sidebar (the ``UI`` region) of every 3D View,
+    and the add-on page of a Preferences window. Never a whole 3D View: redrawing the viewport on every handled
+    tick costs a scene redraw for a progress number."""
     wm = (context or bpy.context).window_manager
+    out = []
     for window in getattr(wm, "windows", ()):
         screen = window.screen
         if screen is None:
             continue
         for area in screen.areas:
-            if area.type in {'VIEW_3D', 'PREFERENCES'}:
-                area.tag_redraw()
+            if area.type == 'VIEW_3D':
+                out += [r for r in area.regions if r.type == 'UI']
+            elif area.type == 'PREFERENCES':
+                out += [r for r in area.regions if r.type == 'WINDOW']
+    return out
+
+
+def tag_redraw(context=None) -> None:
+    for region in redraw_regions(context):
+        region.tag_redraw()
 
 
 def offer_import(state, job_id: str) -> None:

@@ -14,7 +14,7 @@ from ..api import tasks as api_tasks
 from ..api.errors import (
     TripoValidationError,
 )
-from ..api.localfiles import check_local_file
+from ..api.localfiles import GLTF_REFUSED, check_local_file
 from ..api.submit import placeholder_input
 from .engine_common import (
     _UUIDISH,
@@ -65,6 +65,7 @@ class ValidationMixin:
             try:
                 if src_type is not None:  # the chain rules first: their message is the clearest
                     api_tasks.check_chain(step.task_type, src_type, src_version, api=job.api)
+                    self._check_rig_source(job, step)
                 api_tasks.build_request(
                     step.task_type,
                     self._placeholder_params(job, step),
@@ -93,6 +94,15 @@ class ValidationMixin:
                     version = None
                 return src.task_type, version if isinstance(version, str) else None
         return None, None
+
+    @staticmethod
+    def _check_rig_source(job: Job, step: Step) -> None:
+        """A retarget after a rig step of this job: refuse a v1.0 Mixamo rig (api.tasks.retarget_source_problem)."""
+        source = step.params.get("original_model_task_id") if step.task_type == "animate_retarget" else None
+        if isinstance(source, Ref) and source.what == "task_id" and job.steps[source.step].task_type == "animate_rig":
+            problem = api_tasks.retarget_source_problem(job.steps[source.step].params, job.api)
+            if problem:
+                raise TripoValidationError(problem, param="original_model_task_id")
 
     @staticmethod
     def _check_external_source(run: _Run, client: Any, step: Step, params: dict) -> tuple[str | None, str | None]:
@@ -138,6 +148,8 @@ class ValidationMixin:
             if not os.path.isfile(value):
                 raise _validation_error(f"{where}: not a file: {value}")
             ext = _ext(value)
+            if ext == "gltf":  # R11: say why (and what to export instead)
+                raise _validation_error(f"{where}: {GLTF_REFUSED.format(name=os.path.basename(value))}")
             mesh_slot = step.task_type == "import_model"
             allowed = MESH_EXTS if mesh_slot else IMAGE_EXTS
             if ext not in allowed:

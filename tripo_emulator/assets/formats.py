@@ -17,7 +17,7 @@ from .mesh import Mesh
 
 # ------------------------------------------------------------------------------------------------------ sniffing
 def sniff_mesh_format(data: bytes) -> str | None:
-    """'glb' | 'fbx' | 'stl' | 'obj' from the bytes, or None."""
+    """'glb' | 'fbx' | 'stl' | 'obj' | 'gltf' from the bytes, or None."""
     if data[:4] == b"glTF":
         return "glb"
     if data[:18] == b"Kaydara FBX Binary" or data.lstrip()[:5] == b"; FBX":
@@ -35,6 +35,8 @@ def sniff_mesh_format(data: bytes) -> str | None:
         return None
     if re.search(r"^v\s+\S+\s+\S+\s+\S+", text, re.M) and re.search(r"^f\s+\S+", text, re.M):
         return "obj"
+    if text.lstrip().startswith("{") and re.search(r'"asset"\s*:\s*\{[^}]*"version"', text):
+        return "gltf"   # JSON glTF: stored when uploaded, refused on import (R11)
     return None
 
 

@@ -18,6 +18,7 @@ from .generate import (
     text_to_image,
     text_to_model,
 )
+from .segment import smart_segment
 from .v3 import image_to_depth, image_to_splat, mesh_uv
 
 __all__ = ["Job", "Result", "SourceInfo", "TaskFailure", "produce"]
@@ -44,5 +45,5 @@ _PRODUCERS = {
     "highpoly_to_lowpoly": highpoly_to_lowpoly, "animate_prerigcheck": animate_prerigcheck,
     "animate_rig": animate_rig, "animate_retarget": animate_retarget, "stylize_model": stylize_model,
     "convert_model": convert_model, "image_to_splat": image_to_splat, "image_to_depth": image_to_depth,
-    "mesh_uv": mesh_uv,
+    "mesh_uv": mesh_uv, "smart_segment": smart_segment,
 }

@@ -6,7 +6,7 @@ import hashlib
 
 import numpy as np
 
-from ..assets import formats, glb, images, shapes
+from ..assets import formats, glb, images, meshopt, shapes
 from ..assets.mesh import (
     Mesh,
     bounds,
@@ -47,10 +47,19 @@ def texture_model(job: Job) -> Result:
     mat = material(tex_seed, bool(p["pbr"]), texture_png)
     tid = job.task_id
     key, name = ("pbr_model", f"tripo_pbr_model_{tid}.glb") if p["pbr"] else ("model", f"tripo_model_{tid}.glb")
-    name = write(job, name, glb_bytes(meshes, mat))
-    parts = job.source.meta.get("parts")
-    return Result({key: name, "rendered_image": render_preview(job, meshes, texture_png)},
-                  meta=derived_meta(job, glb=name, parts=parts, too_complex=job.source.meta.get("too_complex")))
+    data = glb_bytes(meshes, mat)
+    src_meta = job.source.meta
+    if src_meta.get("quad") or src_meta.get("imported_format") == "fbx":   # R7: quad meshes, FBX imports -> FBX
+        internal = write(job, f"_mesh_{tid}.glb", data)
+        out = export(job, internal, "fbx", name.removesuffix(".glb") + ".fbx", quads=bool(src_meta.get("quad")))
+    elif p.get("compress") == "geometry":
+        internal = write(job, f"_mesh_{tid}.glb", data)
+        out = write(job, name, meshopt.compress_glb(data))
+    else:
+        internal = out = write(job, name, data)
+    parts = src_meta.get("parts")
+    return Result({key: out, "rendered_image": render_preview(job, meshes, texture_png)},
+                  meta=derived_meta(job, glb=internal, parts=parts, too_complex=src_meta.get("too_complex")))
 
 
 def import_model(job: Job) -> Result:

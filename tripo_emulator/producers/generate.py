@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import math
 
-from ..assets import images, shapes
+from ..assets import images, meshopt, shapes
 from ..assets.mesh import decimate, facet, normalize, split_parts
 from ..inputs import TOO_COMPLEX_PHRASE
 from .common import (
@@ -91,12 +91,16 @@ def _generation(job: Job, kind: str, shape_seed: int, prompt: str | None, detail
             key, name = "model", f"tripo_model_{tid}.glb"
         else:
             key, name = "base_model", f"tripo_base_model_{tid}.glb"
-        internal = write(job, name, data)
-        outputs = {key: internal}
+        if p.get("compress") == "geometry":   # what Tripo sends: an EXT_meshopt_compression GLB (§18 R14)
+            internal = write(job, f"_mesh_{tid}.glb", data)
+            outputs = {key: write(job, name, meshopt.compress_glb(data))}
+        else:
+            internal = write(job, name, data)
+            outputs = {key: internal}
     outputs["rendered_image"] = render_preview(job, meshes, mat.base_color_png)
     meta = {"glb": internal, "kind": kind, "prompt": prompt, "seed": shape_seed,
             "family": job.params.get("family"), "too_complex": bool(prompt and TOO_COMPLEX_PHRASE in prompt.lower()),
-            "rigged": False}
+            "rigged": False, "quad": bool(p.get("quad"))}
     if p.get("generate_parts"):
         meta["parts"] = [m.name for m in meshes]
     return Result(outputs, meta=meta)

@@ -86,7 +86,7 @@ class V3Routes:
         plan = plan_for(task_type(req.path), body, self.emu.context(acc))
         forced = None
         if rule is not None and rule.kind == "fail_task":
-            forced = {"error_code": rule.error_code or 1001, "error_msg": rule.error_msg,
+            forced = {"error_code": rule.error_code, "error_msg": rule.error_msg,
                       "task_status": rule.task_status or "failed"}
         task = self.emu.store.create(acc, plan, forced)   # (the signature bench/emu_proc.py wraps)
         task.api = "v3"
@@ -120,6 +120,8 @@ class V3Routes:
                 tasks[tid] = self._view(self.emu.store.get(acc, tid), rule)
             except ApiError:
                 missed.append(tid)
+        if self.emu.tasks_list_shape == "array":   # the JS / Go / Rust SDKs' reading (§18 C1)
+            return ok({"tasks": list(tasks.values()), "missed": missed})
         return ok({"tasks": tasks, "missed": missed})
 
     # -------------------------------------------------------------------------------------------- account

@@ -28,7 +28,7 @@ def plan_for(task_type: str, body: Any, ctx: Any) -> Plan:
     refuse_inline(body)
     plan = _ROUTES[task_type](dict(body), ctx)
     plan.echo = dict(body)
-    plan.price = price(plan.type, plan.params, plan.family)
+    plan.price = price(plan.type, plan.params, plan.family, dialect="v3")
     plan.group = V.pool(plan.type, plan.params.get("v3_model"))
     return plan
 
@@ -75,7 +75,7 @@ def _model_input(b: dict, ctx: Any = None) -> str:
 def _v2(b: dict, task_type: str, ctx: Any, drop: tuple[str, ...] = (), **fields: Any) -> Plan:
     body = {k: v for k, v in b.items() if k not in ("input", "inputs", "model", "model_version") + drop}
     body.update({k: v for k, v in fields.items() if v is not None}, type=task_type)
-    return validate(body, ctx)
+    return validate(body, ctx, dialect="v3")
 
 
 def _choice(b: dict, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
@@ -85,8 +85,8 @@ def _choice(b: dict, name: str, choices: tuple[str, ...], default: str | None = 
 # ------------------------------------------------------------------------------------------------------ 3D generation
 def _generation(b: dict, ctx: Any, task_type: str, **fields: Any) -> Plan:
     model = b.get("model", b.get("model_version"))
-    if model in (None, ""):
-        raise invalid(f"`model` is required on v3 3D generation: one of {', '.join(V.MODELS)}.")
+    if model is None:   # Tripo's JS/Go/Rust SDKs omit it and call v3.1 the default (§18 C2)
+        model = V.DEFAULT_MODEL
     if not isinstance(model, str) or model not in V.MODELS:
         raise invalid(f"Unknown model {model!r}: use one of {', '.join(V.MODELS)}.")
     family = V.MODELS[model]
@@ -103,19 +103,42 @@ def _generation(b: dict, ctx: Any, task_type: str, **fields: Any) -> Plan:
     orient = _choice(b, "export_orientation", V.ORIENTATIONS)
     if "image_autofix" in b and "enable_image_autofix" not in b:
         b["enable_image_autofix"] = b.pop("image_autofix")
-    drop: tuple[str, ...] = ("texture_quality",) if fast else ()
+    if family == "H2":   # R4: v2.5 takes none of the gated options
+        gated = [k for k in V.GATED_OPTIONS if b.get(k) not in (None, False, "", "standard")]
+        if gated:
+            raise invalid(f"{', '.join(gated)} need{'s' if len(gated) == 1 else ''} model v3.0-20250812 or newer; "
+                          f"{model} takes none of {', '.join(V.GATED_OPTIONS)}.")
+    drop: tuple[str, ...] = ("texture_quality", "face_limit") if fast else ("face_limit",)
     stand_in, p2 = model, {}
-    if family == "P2":   # validated as P1, then P2's own face range and quad put back
+    if family == "P2":   # validated as P1, then P2's own quad put back
         stand_in = "P1-20260311"
-        quad = _bool(b, "quad", False)
-        p2 = {"quad": quad, "face_limit": _int(b, "face_limit", V.P2_FACES[0], V.P2_FACES[2 if quad else 1])}
-        drop += ("quad", "face_limit")
+        p2 = {"quad": _bool(b, "quad", False)}
+        drop += ("quad",)
     plan = _v2(b, task_type, ctx, drop, model_version=stand_in, **fields)
     plan.params.update(p2, model_version=model, v3_model=model, texture_version=tv, export_orientation=orient,
-                       delight=_bool(b, "delight"))
+                       delight=_bool(b, "delight"), face_limit=_face_limit(b, model, family))
     if fast:
         plan.params["texture_quality"] = "fast"
     return plan
+
+
+def _face_limit(b: dict, model: str, family: str) -> int | None:
+    """`face_limit` clamped silently into the model's range (§18 R5), as Tripo does; None = adaptive."""
+    fl = _int(b, "face_limit")
+    if fl is None:
+        return None
+    quad, detailed = b.get("quad") is True, b.get("geometry_quality") == "detailed"
+    if b.get("smart_low_poly") is True:
+        lo, hi_tri, hi_quad = V.SMART_LOW_POLY_FACES
+        lo, hi = lo, hi_quad if quad else hi_tri
+    elif family == "P2":
+        lo, hi = V.P2_FACES[0], V.P2_FACES[2 if quad else 1]
+    else:
+        lo, hi, hi_detailed = V.FACE_RANGES[model]
+        hi = hi_detailed if detailed else hi
+        if quad:
+            hi = min(hi, V.QUAD_FACE_MAX)
+    return max(lo, min(hi, fl))
 
 
 def _text_to_model(b: dict, ctx: Any) -> Plan:
@@ -174,13 +197,28 @@ def _image_common(b: dict, ctx: Any, plan: Plan, templates: tuple[str, ...]) -> 
     plan.params.update(size=b.get("size") if isinstance(b.get("size"), str) else None,
                        output_format=_choice(b, "output_format", ("png", "jpeg"), "png"),
                        template=_choice(b, "template", templates), watermark=_bool(b, "watermark", False))
-    if b.get("aspect_ratio") is not None and not plan.params["model_version"].startswith("banana"):
-        raise invalid("`aspect_ratio` is only for the banana models.")
+    model = plan.params["model_version"]
+    if b.get("aspect_ratio") is not None:
+        if not model.startswith("banana"):
+            raise invalid("`aspect_ratio` is only for the banana models.")
+        plan.params["aspect_ratio"] = _choice(b, "aspect_ratio", V.ASPECT_RATIOS)
+    if b.get("quality") is not None:
+        if model not in V.IMAGE_QUALITY:
+            raise invalid(f"`quality` is not supported by {model} (only {', '.join(V.IMAGE_QUALITY)}).")
+        plan.params["quality"] = _choice(b, "quality", V.IMAGE_QUALITY[model])
+    if b.get("background") is not None:
+        if model not in V.BACKGROUND_MODELS:
+            raise invalid(f"`background` is not supported by {model} (only {', '.join(V.BACKGROUND_MODELS)}).")
+        plan.params["background"] = _choice(b, "background", V.IMAGE_BACKGROUND)
+        if plan.params["background"] == "transparent" and plan.params["output_format"] != "png":
+            raise invalid("A transparent background needs output_format png (jpeg has no transparency).")
 
 
 def _text_to_image(b: dict, ctx: Any) -> Plan:
     model = _image_model(b, "seedream_v4")
-    plan = Plan("text_to_image", {"prompt": _text(b, "prompt", ctx, required=True, max_len=MAX_IMAGE_PROMPT),
+    template = _choice(b, "template", V.T2I_TEMPLATES)   # a template alone is a request (every SDK allows it, C4)
+    plan = Plan("text_to_image", {"prompt": _text(b, "prompt", ctx, required=template is None,
+                                                  max_len=MAX_IMAGE_PROMPT),
                                   "negative_prompt": _text(b, "negative_prompt", ctx, max_len=255),
                                   "model_version": model}, {})
     _image_common(b, ctx, plan, V.T2I_TEMPLATES)
@@ -294,7 +332,30 @@ def _rig(b: dict, ctx: Any) -> Plan:
 
 
 def _retarget(b: dict, ctx: Any) -> Plan:
+    """Presets by rig model (§18 R12): v1.0 rigs take preset:biped:<name>, v2.5 / v3.0 rigs the plain names; only a
+    v1.0 rig made with spec mixamo cannot be retargeted (v2.5 / v3.0 mixamo rigs can: Tripo's SDK examples, C3)."""
     tid = _model_input(b)
+    src = _source({"t": tid}, "t", ctx, C.SOURCES["animate_retarget"], wrong_type_code=2012)
+    rig_model = src.plan.params.get("model_version") or V.RIG_MODELS[0]
+    v10 = rig_model == V.RIG_MODELS[0]
+    if v10 and src.meta.get("spec") == "mixamo":
+        raise invalid("A v1.0 rig made with spec mixamo cannot be retargeted with presets: rig again with model "
+                      "v2.5-20260210 (or spec tripo).")
+    names = [b[k] for k in ("animation",) if b.get(k) is not None]
+    if isinstance(b.get("animations"), list):
+        names += b["animations"]
+    allowed = V.V10_PRESETS if v10 else V.V25_PRESETS
+    for a in names:
+        # Disputed (§17): a v1.0 rig's clips are preset:biped:<name> ([SKILL], [NOTES-A], [COMFY2]); whether the
+        # plain preset:<name> is refused there is one third-party report only, so it is taken as the same clip.
+        if v10 and isinstance(a, str) and "preset:biped:" + a.removeprefix("preset:") in allowed:
+            continue
+        if not isinstance(a, str) or a not in allowed:
+            if not v10 and isinstance(a, str) and a.startswith("preset:biped:"):
+                hint = f"a {rig_model} rig names it {'preset:' + a.removeprefix('preset:biped:')}"
+            else:
+                hint = f"a {rig_model} rig takes {', '.join(allowed[:12])}{', ...' if len(allowed) > 12 else ''}"
+            raise invalid(f"Unknown animation {a!r} for this rig: {hint}.")
     plain = {k: ([_unbiped(a) for a in b[k]] if isinstance(b[k], list) else _unbiped(b[k]))
              for k in ("animation", "animations") if b.get(k) is not None}
     plan = _v2({**b, **plain}, "animate_retarget", ctx, ("original_model_task_id",), original_model_task_id=tid)
@@ -303,7 +364,7 @@ def _retarget(b: dict, ctx: Any) -> Plan:
 
 
 def _unbiped(a: Any) -> Any:
-    """v1.0 rigs name their presets preset:biped:<name>: the same clips here."""
+    """v1.0 rigs name their presets preset:biped:<name>: the clip is named <name>, as for the other rigs."""
     return "preset:" + a[len("preset:biped:"):] if isinstance(a, str) and a.startswith("preset:biped:") else a
 
 
@@ -364,6 +425,42 @@ def _uv(b: dict, ctx: Any) -> Plan:
     return plan
 
 
+def _smartsegment(b: dict, ctx: Any) -> Plan:
+    """§6.12 / §18 R9: seg_type image -> `input` a file token; seg_type model -> `input` the model's GLB URL +
+    `transform` (16 numbers, column-major); `granularity` coarse/medium/fine, `hint`. No task ids (not in any SDK)."""
+    import math
+
+    from ..inputs import resolve_file
+
+    seg_type = _choice(b, "seg_type", V.SMART_SEG_TYPES)
+    if seg_type is None:
+        raise invalid("`seg_type` is required: image or model.")
+    if b.get("input") in (None, ""):
+        raise invalid("`input` is required: a file token (seg_type image) or the model's GLB URL (seg_type model).")
+    ref = classify(b["input"], "input")
+    plan = Plan("smart_segment", {"seg_type": seg_type,
+                                  "granularity": _choice(b, "granularity", V.SMART_SEG_GRANULARITY, "medium"),
+                                  "hint": _text(b, "hint", ctx, max_len=1024)}, {})
+    if seg_type == "image":
+        if ref.kind != "file" or "file_token" not in ref.obj:
+            raise invalid("seg_type image takes `input` = a file token: upload the image with POST /v3/files.")
+        plan.files["image"] = resolve_file(ref.obj, ctx, "input")
+        return plan
+    if ref.kind != "file" or "url" not in ref.obj:
+        raise invalid("seg_type model takes `input` = the model's GLB URL (an http(s) URL), with `transform`.")
+    t = b.get("transform")
+    if not isinstance(t, list) or len(t) != 16 or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in t):
+        raise invalid("`transform` is required with seg_type model: 16 numbers, a column-major 4x4 matrix "
+                      "(identity: [1,0,0,0, 0,1,0,0, 0,0,1,0, 0,0,0,1]).")
+    f = resolve_file(ref.obj, ctx, "input", mesh=True)
+    if f.kind != "glb":
+        raise ApiError(2004, f"smartsegment takes GLB models only; the URL holds {f.kind.upper()}.")
+    plan.files["model"] = f
+    plan.params["transform"] = [float(x) for x in t]
+    return plan
+
+
 _ROUTES: dict[str, Callable[[dict, Any], Plan]] = {
     "text_to_model": _text_to_model, "image_to_model": _image_to_model, "multiview_to_model": _multiview_to_model,
     "text_to_image": _text_to_image, "generate_image": _image_to_image,
@@ -371,5 +468,5 @@ _ROUTES: dict[str, Callable[[dict, Any], Plan]] = {
     "image_to_splat": _image_to_splat, "image_to_depth": _image_to_depth, "import_model": _import,
     "texture_model": _texture, "convert_model": _convert, "animate_prerigcheck": _rig_check, "animate_rig": _rig,
     "animate_retarget": _retarget, "mesh_segmentation": _segment, "mesh_completion": _complete,
-    "highpoly_to_lowpoly": _decimate, "mesh_uv": _uv,
+    "highpoly_to_lowpoly": _decimate, "mesh_uv": _uv, "smart_segment": _smartsegment,
 }

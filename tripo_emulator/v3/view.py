@@ -11,7 +11,8 @@ from ..tasks import Task, TaskStore
 VIEWS = ("front", "left", "back", "right")
 # v2 output key -> v3 `*_url` key (model keys merge into model_url: pbr_model > model > base_model)
 URL_KEYS = {"rendered_image": "rendered_image_url", "generated_image": "generated_image_url",
-            "splat": "splat_url", "depth_image": "depth_image_url", "uv_render": "uv_render_url"}
+            "splat": "splat_url", "depth_image": "depth_image_url", "uv_render": "uv_render_url",
+            "seg_model": "seg_model_url", "mask": "mask_url"}
 MODEL_KEYS = ("pbr_model", "model", "base_model")
 
 
@@ -54,7 +55,7 @@ def outputs(out: dict[str, Any]) -> dict[str, Any]:
     if isinstance(views, dict):
         v3.update(views)                                   # top-level front_view_url ... right_view_url
         v3["generate_multiview_image"] = dict(views)       # ... and nested, where tripo3d 1.0 reads them
-    for key in ("riggable", "rig_type"):
+    for key in ("riggable", "rig_type", "seg_task_id", "model_task_id", "prompt"):
         if key in out:
             v3[key] = out[key]
     return v3

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..params import Catalog, TaskType, differs, eff, fail, multiview_sources
+from ..params import Catalog, TaskType, check_compress, differs, eff, fail, multiview_sources
 from .catalog import (
     ALIASES,
     CONVERT_ADVANCED,
@@ -55,6 +55,7 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
                     "enable_image_autofix")
     if fam == "v1":
         return
+    check_compress(v)
     texture, pbr = eff(tt, v, "texture"), eff(tt, v, "pbr")
     if "texture" in v and not v["texture"] and "pbr" not in v:
         v["pbr"] = pbr = False  # no texture means no PBR either (pbr=true would force texture back on)
@@ -120,6 +121,7 @@ def _rules_multiview(tt: TaskType, v: dict[str, Any]) -> None:
 
 
 def _rules_texture_model(tt: TaskType, v: dict[str, Any]) -> None:
+    check_compress(v)
     texture, pbr, tq = eff(tt, v, "texture"), eff(tt, v, "pbr"), eff(tt, v, "texture_quality")
     mv = eff(tt, v, "model_version")
     if not texture and not pbr:
@@ -258,6 +260,15 @@ _FLAT = {"text_to_image": 5, "refine_model": 30, "import_model": 0, "mesh_segmen
          "highpoly_to_lowpoly": 30, "animate_prerigcheck": 0, "animate_rig": 25, "stylize_model": 20}
 
 
+def price_kind(task_type: str, params: Mapping[str, Any]) -> str:
+    """"published" for 3D generation with v2.x/v3.x models (the price table, tripo-api-v3.md §18 R2), else
+    "approximate" (P1, Turbo, v1.4 and every other task type: badges or older snapshots)."""
+    mv = (params or {}).get("model_version")
+    if task_type in GENERATION and model_family(mv if isinstance(mv, str) else None) in ("H2", "H3"):
+        return "published"
+    return "approximate"
+
+
 def estimate_credits(task_type: str, params: Mapping[str, Any]) -> int:
     """Credits Tripo will freeze for this task (§7 snapshot; an estimate: the price list can change).
 
@@ -307,5 +318,5 @@ def estimate_credits(task_type: str, params: Mapping[str, Any]) -> int:
 
 CATALOG = Catalog(
     api="v2", types=TASK_TYPES, rules=_RULES, source_rules=_source_rules, chain=check_chain,
-    credits=estimate_credits, aliases=ALIASES,
+    credits=estimate_credits, aliases=ALIASES, price_kind=price_kind,
 )

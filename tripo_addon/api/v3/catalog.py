@@ -25,6 +25,13 @@ RETIRED_MODEL_VERSIONS = ("Turbo-v1.0-20250506", "v2.0-20240919", "v1.4-20240625
 P_SERIES = ("P1", "P2")
 #: Options P-series models must not receive at all (even false): §6.1.
 P_FORBIDDEN = ("smart_low_poly", "generate_parts", "geometry_quality")
+#: Version-gated options (tripo-api-v3.md §18 R4, Medium-high): they need model v3.0-20250812 or newer; v2.5 takes
+#: none of them; P1 takes only texture_quality, auto_size and compress (P2, a preview, takes what P1 takes, and quad).
+GATED = ("texture_quality", "geometry_quality", "auto_size", "quad", "smart_low_poly", "generate_parts", "compress")
+GATED_FAMILIES: dict[str, tuple[str, ...]] = {
+    "texture_quality": ("H3", "P1", "P2"), "geometry_quality": ("H3",), "auto_size": ("H3", "P1", "P2"),
+    "quad": ("H3", "P2"), "smart_low_poly": ("H3",), "generate_parts": ("H3",), "compress": ("H3", "P1", "P2"),
+}
 TEXTURE_VERSIONS = ("v3.0-20250812", "v3.5-20260815", "v2.5-20250123")
 TEXTURE_V35 = "v3.5-20260815"
 TEXT_IMAGE_MODELS = ("seedream_v4", "seedream_v5", "banana", "banana_pro", "banana2", "chat_image_2",
@@ -46,6 +53,26 @@ LEGACY_RIG = {"v2.0-20250506": "v2.5-20260210"}
 RIG_SPECS = ("tripo", "mixamo", "actorcore", "unity", "unreal", "vrm")
 ENGINE_SPECS = ("unity", "unreal", "vrm")   # need rig v2.5 or v3.0
 CONVERT_FORMATS = ("GLTF", "USDZ", "FBX", "OBJ", "STL", "3MF")
+
+
+def _numbered(name: str, lo: int, hi: int) -> tuple[str, ...]:
+    return tuple(f"{name}_{i:02d}" for i in range(lo, hi + 1))
+
+
+#: Clips a v1.0 rig takes, named ``preset:biped:<name>`` (tripo-api.md §5 from developers.tripo3d.ai; §17 [SKILL],
+#: [NOTES-A]; §18 R12 [COMFY2] agrees); v2.5 / v3.0 rigs take the plain ``preset:<name>``.
+V10_BIPED = frozenset((
+    "afraid", "agree", *_numbered("angry", 1, 3), "basketball_shot", "bow", *_numbered("box", 1, 3), "cast_a_spell",
+    "cheer", "chop", "clap", "climb", *_numbered("complain", 1, 2), "cross_body_crunch", "crossover_dribble", "cry",
+    *_numbered("dance", 1, 6), *_numbered("defeat", 2, 3), "depressed", "dig", "dive", "dribble", "fall", "fire",
+    *_numbered("flee", 1, 2), "flip", "fold_arms", "football_catch", "football_save", "football_pass", "freaky",
+    "frightened", *_numbered("front_kick", 1, 2), *_numbered("frustrated", 1, 2), "golf", *_numbered("greet", 1, 4),
+    "heart_pose", *_numbered("hit_to_body", 1, 2), "hit_to_head", "hit_to_side", "hit_to_stomach", "hug", "hurt",
+    "idle", "jump_down", "jump", *_numbered("jump_rope", 1, 2), *_numbered("laugh", 1, 2), "lift_heavy",
+    "look_around", *_numbered("make_a_call", 1, 2), "pitch_baseball", "play_mobile_game", "play_video_game",
+    "press-up", "run_upstairs", "run", *_numbered("scared", 1, 2), "scratch", "shoot", "shovel",
+    *_numbered("sing", 1, 4), "sit", "slash", "sob", "standing_relax", "surf", "swagger", "swim", "turn",
+    "victory_celebration", "volleyball", "wait", "walk", "warm_up", *_numbered("wave_goodbye", 1, 2)))
 RETIRED = {
     "refine_model": "Refine Model is no longer offered: Tripo retired it in API v3 (nothing was sent). Generate "
     "with a current model version instead; they need no refining.",
@@ -76,6 +103,11 @@ def _P(name: str, kind: str, doc: str, **kw) -> Param:
 
 
 _ALL = ("H3", "H2", "P1", "P2")
+_GATED_DOC = {
+    "geometry_quality": "Geometry quality: detailed = Ultra (+20 credits).",
+    "smart_low_poly": "Hand-made style low-poly topology (+10 credits).",
+    "generate_parts": "Split into parts (+20 credits); needs texture, pbr and quad off.",
+}
 _H = ("H3", "H2")
 
 
@@ -90,12 +122,17 @@ def _generation(tt: TaskType) -> TaskType:
                         "(clean low-poly topology; P2 is a preview).", choices=tuple(MODEL_VERSIONS),
                         default=DEFAULT_MODEL_VERSION, always=True, retired=RETIRED_MODEL_VERSIONS)
         elif p.name == "quad":
-            p = replace(p, doc="Quad mesh (FBX output). Not with P1.", families=("H3", "H2", "P2"))
-        elif p.name in P_FORBIDDEN:
-            p = replace(p, families=tuple(f for f in p.families if f in _H) or _H)
+            p = replace(p, doc="Quad mesh (FBX output; +5 credits). Needs model v3.0 or newer (not v2.5 or P1).",
+                        families=GATED_FAMILIES["quad"])
+        elif p.name in ("smart_low_poly", "generate_parts", "geometry_quality"):
+            p = replace(p, doc=_GATED_DOC[p.name] + " Needs model v3.0 or newer (not v2.5 or the P-series).",
+                        families=GATED_FAMILIES[p.name])
         elif p.name == "texture_quality":
-            p = replace(p, doc="Texture quality: detailed or extreme give sharper textures; fast needs texture "
-                        "v3.5.", choices=("standard", "detailed", "extreme", "fast"), families=_ALL)
+            p = replace(p, doc="Texture quality: detailed (HD, +10 credits) or extreme (8K, +20) give sharper "
+                        "textures; fast needs texture v3.5. Not with model v2.5.",
+                        choices=("standard", "detailed", "extreme", "fast"), families=GATED_FAMILIES[p.name])
+        elif p.name in ("auto_size", "compress"):
+            p = replace(p, doc=p.doc.rstrip(".") + ". Not with model v2.5.", families=GATED_FAMILIES[p.name])
         elif p.name == "face_limit":
             p = replace(p, doc="Maximum face count (unset: adaptive). H3 up to 1.5M (2M detailed), v2.5 500k, "
                         "P1 48-20,000, P2 48-50,000 (quad 25,000).", families=_ALL)
@@ -156,7 +193,9 @@ _IMAGE = _P("file", "file", "The image (PNG, JPEG or WEBP, at least 256 px, up t
 
 _TYPES: list[TaskType] = [
     replace(_T["text_to_image"], params=(
-        *_T["text_to_image"].params[:2],
+        _P("prompt", "str", "What the image shows (up to 1024 characters, no emoji). Optional with a template.",
+           max_len=MAX_PROMPT),
+        _T["text_to_image"].params[1],
         _P("model_version", "enum", "Image model.", default="seedream_v4", choices=TEXT_IMAGE_MODELS),
         _P("template", "enum", "A preset template (t_pose, character_completion, ...).",
            choices=TEXT_IMAGE_TEMPLATES),
@@ -225,6 +264,18 @@ _TYPES: list[TaskType] = [
                  max=2016),
               v2.PRIORITY),
              None, frozenset(), ("depth_image",), False),
+    TaskType("smart_segment", "Smart Segment", "Split a model (or the object in an image) into parts guided by a "
+             "hint; the parts come back named, with a mask (about 55 credits for a model, 85 for an image).",
+             (_P("seg_type", "enum", "model: segment a 3D model (given as a GLB URL and its transform); image: "
+                 "segment the object in an image (an uploaded file).", required=True, choices=("model", "image")),
+              _P("file", "file", "The model's GLB (a URL; a local GLB is uploaded) or the image.", required=True),
+              _P("transform", "floats", "The model's 4x4 transform, 16 numbers column-major (identity by default).",
+                 max_items=16),
+              _P("granularity", "enum", "How finely to split: coarse, medium or fine.",
+                 choices=("coarse", "medium", "fine")),
+              _P("hint", "str", "What the parts are, in words (e.g. 'head, body, legs').", max_len=MAX_PROMPT),
+              v2.PRIORITY),
+             None, frozenset(), ("model", "mask", "seg_task_id", "parts_prompt"), True),
     TaskType("mesh_uv", "Smart UV", "Unwrap clean UVs for a model (the UV layout render comes back too).",
              (_SRC, _P("export_orientation", "enum", "Which axis the model faces.", default="+x",
                        choices=("+x", "-x", "+y", "-y")), v2.PRIORITY),

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..params import Catalog, TaskType, differs, eff, fail, multiview_sources
+from ..inputs import ext_of
+from ..params import Catalog, TaskType, check_compress, differs, eff, fail, multiview_sources
 from ..v2 import rules as v2rules
 from .catalog import (
     ALIASES,
     ENGINE_SPECS,
+    GATED,
+    GATED_FAMILIES,
     GENERATION,
     IMAGE_INPUT_CAP,
     IMAGE_TYPES,
@@ -23,11 +26,47 @@ from .catalog import (
     SEGMENT_V2,
     TASK_TYPES,
     TEXTURE_V35,
+    V10_BIPED,
     model_family,
 )
 
-_FACE_MAX = {"H2": 500_000, "P1": 20_000, "P2": 50_000}
-_FACE_MAX_H3 = {"standard": 1_500_000, "detailed": 2_000_000}
+_GATED_TAKES = {"H2": "none", "P1": "only texture_quality, auto_size and compress",
+                "P2": "only texture_quality, auto_size, compress and quad"}
+
+
+def _gated_message(name: str, mv: str, fam: str) -> str:
+    """R4: a version-gated option the model does not take, naming both and the way out."""
+    return (f"`{name}` needs generation model v3.0-20250812 or newer, and {mv} takes {_GATED_TAKES.get(fam, 'none')} "
+            f"of the version-gated options ({', '.join(GATED)}). Leave {name} unset or choose model v3.0 or v3.1.")
+
+
+def face_limit_range(tt: TaskType, v: dict[str, Any]) -> tuple[int, int, int, int, str]:
+    """R5 (tripo-api-v3.md §18): (refuse_below, refuse_above, clamp_low, clamp_high, what) for ``face_limit``.
+
+    Outside [refuse_below, refuse_above] two sources agree the value is wrong: refused before sending. Between
+    those and [clamp_low, clamp_high] the sources differ: sent, and Tripo clamps it silently (said in a notice)."""
+    mv = eff(tt, v, "model_version")
+    fam = model_family(mv)
+    quad, slp = bool(v.get("quad")), bool(v.get("smart_low_poly"))
+    if slp and quad:
+        return 500, 10_000, 500, 10_000, "smart_low_poly with quad"
+    if slp:
+        return 500, 20_000, 1_000, 20_000, "smart_low_poly"   # 500 ([COMFY2]) vs 1,000 (v2 docs)
+    if fam == "P1":
+        return 48, 20_000, 50, 20_000, "P1"                   # 48 ([MIG] intl) vs 50 ([SKILL], [COMFY2])
+    if fam == "P2":
+        hi = 25_000 if quad else 50_000                       # one source ([SKILL]): not refused
+        return 1, 2_000_000, 48, hi, "P2" + (" with quad" if quad else "")
+    if quad:
+        return 1, 2_000_000, 1, 150_000, "quad"               # one source ([COMFY2])
+    if fam == "H3":
+        detailed = eff(tt, v, "geometry_quality") == "detailed"
+        if detailed:
+            return 1, 2_000_000, 1, 2_000_000, "v3.x with geometry_quality detailed"
+        if str(mv).startswith("v3.0"):                        # 1M ([COMFY2]) vs 1.5M (v2 docs)
+            return 1, 1_500_000, 1, 1_000_000, f"{mv} with geometry_quality standard"
+        return 1, 1_500_000, 1, 1_500_000, f"{mv} with geometry_quality standard"
+    return 1, 500_000, 1, 500_000, str(mv)                    # v2.5: [COMFY2] and the v2 docs agree
 
 
 def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
@@ -37,6 +76,8 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
         p = tt.param(name)
         if p is None or not p.families or fam in p.families or not differs(p, value):
             continue
+        if name in GATED_FAMILIES:
+            raise fail(_gated_message(name, mv, fam), name)
         if fam in P_SERIES and (name in P_FORBIDDEN or name == "quad"):
             raise fail(f"`{name}` is not supported by the P-series model {mv}; leave it unset or choose a v2.5/v3.x "
                        "model version.", name)
@@ -44,6 +85,11 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
     if fam in P_SERIES:  # Tripo refuses these keys even when false: never send them for P-series
         for name in P_FORBIDDEN + (("quad",) if fam == "P1" else ()):
             v.pop(name, None)
+    if fam == "H2":  # nor the gated ones to v2.5 (their defaults are not sent anyway)
+        for name in GATED:
+            if name in v and not differs(tt.param(name), v[name]):  # type: ignore[arg-type]
+                v.pop(name)
+    check_compress(v)
     texture, pbr = eff(tt, v, "texture"), eff(tt, v, "pbr")
     if "texture" in v and not v["texture"] and "pbr" not in v:
         v["pbr"] = pbr = False
@@ -66,22 +112,27 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
                    "orientation")
     fl = v.get("face_limit")
     if fl is not None:
-        if v.get("smart_low_poly"):
-            lo, hi, why = (500, 10_000, "smart_low_poly with quad") if v.get("quad") else (1_000, 20_000,
-                                                                                          "smart_low_poly")
-        elif fam == "P2":
-            lo, hi, why = 48, 25_000 if v.get("quad") else _FACE_MAX["P2"], "P2" + (" with quad" if v.get("quad")
-                                                                                   else "")
-        elif fam == "P1":
-            lo, hi, why = 48, _FACE_MAX["P1"], "P1"
-        elif fam == "H3":
-            gq = eff(tt, v, "geometry_quality")
-            lo, hi, why = 1, _FACE_MAX_H3.get(gq, 1_500_000), f"v3.x with geometry_quality {gq}"
-        else:
-            lo, hi, why = 1, _FACE_MAX["H2"], "v2.5"
+        lo, hi, _clo, _chi, why = face_limit_range(tt, v)
         if not lo <= fl <= hi:
             raise fail(f"`face_limit` {fl:,} is out of range for {why}: use {lo:,}-{hi:,}, or leave it unset for an "
                        "adaptive face count.", "face_limit")
+
+
+def _generation_notes(tt: TaskType, v: dict[str, Any], source_type: str | None) -> list[str]:
+    """What Tripo does with a face limit it accepts but clamps (R5: silently), and auto_size without texture (R6)."""
+    out = []
+    fl = v.get("face_limit")
+    if isinstance(fl, int | float):
+        _lo, _hi, clo, chi, why = face_limit_range(tt, v)
+        if fl > chi:
+            out.append(f"face_limit {fl:,} is above {chi:,} for {why}: Tripo clamps it to {chi:,} without saying "
+                       "so (the sources differ on this ceiling, so it is sent and Tripo decides).")
+        elif fl < clo:
+            out.append(f"face_limit {fl:,} is below {clo:,} for {why}: Tripo may raise it to {clo:,} without "
+                       "saying so.")
+    if v.get("auto_size") and not eff(tt, v, "texture"):
+        out.append("auto_size applies to textured models only: Tripo ignores it when texture is off.")
+    return out
 
 
 def _rules_multiview(tt: TaskType, v: dict[str, Any]) -> None:
@@ -109,7 +160,36 @@ def _rules_generate_image(tt: TaskType, v: dict[str, Any]) -> None:
                    "text alone use Text to Image.", "file")
 
 
+def _rules_text_to_image(tt: TaskType, v: dict[str, Any]) -> None:
+    if "prompt" not in v and not v.get("template"):  # C4: every SDK allows a template alone
+        raise fail("Text to Image needs a `prompt` (or a template).", "prompt")
+
+
+#: Sources that carry no image Tripo generated them from (R7: texture references are for generated models only).
+_NO_SOURCE_IMAGE = frozenset({"import_model", "mesh_segmentation", "mesh_completion", "highpoly_to_lowpoly",
+                              "smart_segment"})
+
+
+def _texture_notes(tt: TaskType, v: dict[str, Any], source_type: str | None) -> list[str]:
+    """R7 (one source, [COMFY2]): sent, with what Tripo is likely to do."""
+    tp = v.get("texture_prompt") or {}
+    out = []
+    if source_type in _NO_SOURCE_IMAGE:
+        if tp.get("image") or tp.get("images"):
+            out.append(f"reference images are reported to work only on models Tripo generated; this one comes from "
+                       f"{source_type}, so Tripo may refuse them (a refusal costs nothing): a text prompt is safer.")
+        elif not tp.get("text"):
+            out.append(f"a model from {source_type} has no source image: Tripo is reported to need a texture "
+                       "prompt text for it (a refusal costs nothing).")
+    if tp.get("style_image") and not tp.get("text"):
+        out.append("a style image is reported to need a texture prompt text as well; Tripo decides.")
+    if v.get("quad") or source_type == "import_model":
+        out.append("the textured result may come back as FBX (quad meshes and FBX imports); it is imported as such.")
+    return out
+
+
 def _rules_texture(tt: TaskType, v: dict[str, Any]) -> None:
+    check_compress(v)
     texture, pbr, tq = eff(tt, v, "texture"), eff(tt, v, "pbr"), eff(tt, v, "texture_quality")
     if not texture and not pbr and tq == "standard":
         raise fail("With texture and pbr both off, texture_model does nothing at standard quality; turn one on.",
@@ -126,6 +206,9 @@ def _rules_import(tt: TaskType, v: dict[str, Any]) -> None:
                    "file")
     if f.kind == "token" and not f.is_mesh:
         f = v["file"] = type(f)(f.kind, f.value, "glb", f.url)
+    if f.ext == "gltf" or (f.kind == "url" and ext_of(f.value) == "gltf"):  # R11: Tripo refuses .gltf
+        raise fail("import_model refuses .gltf files: their buffers and textures are separate files Tripo cannot "
+                   "fetch. Export the model as a single-file GLB (glTF Binary) and import that.", "file")
     if not f.is_mesh:
         raise fail(f"import_model takes GLB, OBJ, FBX or STL models; the file is {f.ext!r}.", "file")
 
@@ -160,6 +243,48 @@ def _rules_rig(tt: TaskType, v: dict[str, Any]) -> None:
                    "Mixamo and ActorCore skeletons only).", "spec")
 
 
+RIG_V1 = "v1.0-20240301"
+
+
+def retarget_problem(rig_version: str | None, rig_spec: str | None) -> str | None:
+    """R12 + the v2 rule (two sources agree for v1.0 rigs): a v1.0 rig with the Mixamo skeleton cannot be animated
+    with presets. v2.5 / v3.0 Mixamo rigs are the server's to decide (C3: Tripo's SDK examples animate them)."""
+    if (rig_version or RIG_V1) == RIG_V1 and rig_spec == "mixamo":
+        return ("This rig was made with rig model v1.0 and the Mixamo skeleton, which Tripo cannot animate with "
+                "presets. Rig the model again with rig model v2.5 (Mixamo or Tripo skeleton) or with the Tripo "
+                "skeleton, then animate that rig.")
+    return None
+
+
+def _biped_names(v: dict[str, Any]) -> None:
+    """A v1.0 rig names its clips preset:biped:<name> (three sources agree): preset:walk becomes preset:biped:walk."""
+    def one(a: Any) -> Any:
+        name = a.removeprefix("preset:") if isinstance(a, str) and a.startswith("preset:") else None
+        return f"preset:biped:{name}" if name in V10_BIPED else a
+    if "animation" in v:
+        v["animation"] = one(v["animation"])
+    if isinstance(v.get("animations"), list):
+        v["animations"] = [one(a) for a in v["animations"]]
+
+
+def _rules_smart_segment(tt: TaskType, v: dict[str, Any]) -> None:
+    """R9: image mode takes an uploaded file; model mode the model's GLB by URL and its 4x4 transform."""
+    f = v["file"]
+    if v["seg_type"] == "model":
+        if f.kind not in ("url", "task") or (f.kind == "task" and not f.url):
+            raise fail("Smart Segment on a model takes the model's GLB by URL (an uploaded file token is not "
+                       "accepted): import the model into Tripo first (Import Model) and segment its result.", "file")
+        if f.kind == "url" and f.ext != "glb":  # an earlier task's model: Tripo's own GLB
+            raise fail(f"Smart Segment takes GLB models only; this file is {f.ext!r}. Convert or export it as GLB.",
+                       "file")
+        v.setdefault("transform", [1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0])
+    else:
+        if f.is_mesh:
+            raise fail("Smart Segment with seg_type image takes a picture; for a model use seg_type model.", "file")
+        if "transform" in v:
+            raise fail("`transform` only applies to seg_type model; leave it unset for an image.", "transform")
+
+
 def _rules_segment(tt: TaskType, v: dict[str, Any]) -> None:
     if eff(tt, v, "model_version") != SEGMENT_V2:
         for name in ("segmentation_granularity", "split_by_connectivity"):
@@ -180,6 +305,14 @@ _RULES = {
     "animate_retarget": v2rules._RULES["animate_retarget"],
     "convert_model": v2rules._RULES["convert_model"],
     "mesh_segmentation": _rules_segment,
+    "text_to_image": _rules_text_to_image,
+    "smart_segment": _rules_smart_segment,
+}
+_NOTES = {
+    "text_to_model": _generation_notes,
+    "image_to_model": _generation_notes,
+    "multiview_to_model": _generation_notes,
+    "texture_model": _texture_notes,
 }
 
 
@@ -212,16 +345,36 @@ def check_chain(task_type: str, source_type: str, source_model_version: str | No
 
 def _source_rules(tt: TaskType, v: dict[str, Any], source_type: str, source_model_version: str | None) -> None:
     check_chain(tt.name, source_type, source_model_version)
+    if tt.name == "animate_retarget" and source_type == "animate_rig" and (source_model_version or RIG_V1) == RIG_V1:
+        _biped_names(v)
     if tt.name == "convert_model" and source_type in v2rules.TASK_TYPES:
         v2rules._source_rules(tt, v, source_type, None)   # the format rules are v2's
 
 
 _FLAT = {"generate_multiview_image": 10, "image_to_splat": 30, "image_to_depth": 5, "mesh_uv": 10}
+#: R3 (tripo-api-v3.md §18, approximate): texture by quality, Smart Segment by mode.
+_TEXTURE_PRICE = {"standard": 10, "detailed": 20, "extreme": 30, "fast": 10}
+_SMART_SEGMENT_PRICE = {"model": 55, "image": 85}
+
+
+def price_kind(task_type: str, params: Mapping[str, Any]) -> str:
+    """"published" when the estimate comes from Tripo's price table (R2: text/image/multiview to model with v2.5 or
+    v3.x, and their add-ons), "approximate" otherwise (R3's badges, or no published price at all)."""
+    mv = (params or {}).get("model_version")
+    if task_type in GENERATION and model_family(mv if isinstance(mv, str) else None) not in P_SERIES:
+        return "published"
+    return "approximate"
 
 
 def estimate_credits(task_type: str, params: Mapping[str, Any]) -> float:
-    """Credits Tripo will freeze for this task (the v2 price list, which v3 kept; P2 priced like P1)."""
+    """Credits Tripo will freeze for this task: R2's published table for 3D generation, R3's approximate prices for
+    the rest (tripo-api-v3.md §18; P2 priced like P1)."""
     p = dict(params or {})
+    if task_type == "smart_segment":
+        return _SMART_SEGMENT_PRICE.get(str(p.get("seg_type") or "model"), 55)
+    if task_type == "texture_model":
+        tq = p.get("texture_quality")
+        return _TEXTURE_PRICE.get(tq if isinstance(tq, str) else "standard", 10)
     if task_type in GENERATION and model_family(p.get("model_version")) in P_SERIES:
         p["model_version"] = "P1-20260311"
     if task_type in _FLAT:
@@ -247,7 +400,8 @@ def estimate_credits(task_type: str, params: Mapping[str, Any]) -> float:
 
 CATALOG = Catalog(
     api="v3", types=TASK_TYPES, rules=_RULES, source_rules=_source_rules, chain=check_chain,
-    credits=estimate_credits, retired=RETIRED, aliases=ALIASES, rewrites=REWRITES,
+    credits=estimate_credits, retired=RETIRED, aliases=ALIASES, rewrites=REWRITES, notes=_NOTES,
+    price_kind=price_kind,
 )
 assert not (set(MODEL_TASKS) - set(TASK_TYPES)), "every model task is a v3 task type"
 assert RIGGED_TASKS <= set(TASK_TYPES)

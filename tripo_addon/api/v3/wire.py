@@ -50,6 +50,7 @@ ROUTES: dict[str, str] = {
     "mesh_completion": "/v3/mesh/complete",
     "highpoly_to_lowpoly": "/v3/mesh/decimate",
     "mesh_uv": "/v3/mesh/uv",
+    "smart_segment": "/v3/mesh/smartsegment",
 }
 FILES_PATH = "/v3/files"
 PRESIGN_PATH = "/v3/files/presign"
@@ -83,6 +84,8 @@ class WireV3(Dialect):
                 body["input"] = v
             elif k == "prompts" and isinstance(v, Mapping):
                 body["prompts"] = [{"view": view, "prompt": p} for view, p in v.items()]
+            elif task_type == "smart_segment" and k == "file" and isinstance(v, Input):
+                body["input"] = v.url if v.kind == "task" and v.url else _wire(v)  # R9: the GLB by URL
             elif k == "texture_prompt" and isinstance(v, Mapping):
                 body[k] = {name: _wire(x) for name, x in v.items()}
             else:
@@ -264,6 +267,14 @@ def semantic_output(raw: Mapping[str, Any]) -> dict[str, Any]:
     put(out.DEPTH, raw.get("depth_image_url"))
     put(out.SPLAT, raw.get("splat_url"))
     put(out.VIDEO, raw.get("rendered_video_url"))
+    put(out.MODEL, raw.get("seg_model_url"))   # Smart Segment (R9)
+    put(out.MASK, raw.get("mask_url"))
+    seg = raw.get("seg_task_id")
+    if isinstance(seg, str) and 0 < len(seg) <= 128:
+        res[out.SEG_TASK_ID] = seg
+    names = raw.get("prompt")
+    if isinstance(names, str) and names.strip():
+        res[out.PARTS_PROMPT] = text(names)[:2000] or ""
     if isinstance(raw.get("riggable"), bool):
         res[out.RIGGABLE] = raw["riggable"]
     rig = raw.get("rig_type") or raw.get("topology")

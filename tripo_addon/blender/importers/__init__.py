@@ -32,6 +32,9 @@ def import_result(context, snap: dict, files: list[str], *, title: str, provenan
     step = _last_step(snap)
     task_type = step.get("task_type") or ""
     meta = snap.get("meta") or {}
+    from .formats import prepare
+
+    files, options = prepare(context, snap, files, options, provenance)  # OBJ ZIPs, auto_size (formats.py)
     if task_type in views.TYPES:
         result = views.import_views(context, step, title)
         scene_io.push_undo(f"Import Tripo views: {title}")
@@ -42,6 +45,10 @@ def import_result(context, snap: dict, files: list[str], *, title: str, provenan
         result = splat.import_splat(context, files, title=title, provenance=provenance, options=options)
     elif task_type == "mesh_uv":
         result = import_uv(context, files, title=title, provenance=provenance, options=options)
+    elif task_type == "smart_segment":  # named parts, mask image, seg_task_id (importers/segment.py)
+        from .segment import import_smart_segment
+
+        result = import_smart_segment(context, snap, files, title=title, provenance=provenance, options=options)
     else:
         result = scene_io.import_files(context, files, title=title, provenance=provenance, options=options)
     for earlier in snap.get("steps") or []:  # a pipeline's views, before its model

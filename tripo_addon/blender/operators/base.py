@@ -281,9 +281,13 @@ class TaskOperator(OnlineOperator):
         layout.use_property_decorate = False
         self.draw_source(context, layout)
         self.draw_inputs(context, layout)
-        credits = catalog.estimate_credits(self.task_type, self.safe_params())
+        params = self.safe_params()
+        for note in catalog.notes(self.task_type, params):  # what Tripo will do (clamp, ignore), before sending
+            layout.label(text=note[:120], icon='INFO')
+        credits = catalog.estimate_credits(self.task_type, params)
         if credits is not None:
-            layout.label(text=f"Estimated cost: {cost.text(credits)} credits", icon='INFO')
+            mark = catalog.price_prefix(self.task_type, params) if credits else ""
+            layout.label(text=f"Estimated cost: {mark}{cost.text(credits)} credits", icon='INFO')
         cost_ui.draw_confirm(layout, self, credits, context)
 
     def draw_source(self, context, layout):
@@ -302,6 +306,11 @@ class TaskOperator(OnlineOperator):
                     self.draw_binding(body, b)
 
     def draw_binding(self, layout, b: Binding) -> None:
+        if b.param == "compress" and catalog.compress_problem():  # R14: not offered where it cannot be opened
+            row = layout.row()
+            row.enabled = False
+            row.prop(self, b.prop, text="Compress (unavailable)")
+            return
         if b.kind == "files":
             layout.label(text=f"{_title(b.param)}: {len(getattr(self, b.prop))} file(s)")
             return

@@ -40,6 +40,37 @@ def parse_limits(text: str) -> list[int]:
     return out
 
 
+def plan_levels(limits: list[int], faces: int) -> tuple[list[int], list[str]]:
+    """The levels worth paying for: each limit once, and only below the source's ``faces`` (a decimation to as many
+    faces as the source has, or more, returns the same mesh again). Returns (levels, what was dropped and why)."""
+    kept: list[int] = []
+    repeated: list[int] = []
+    too_high: list[int] = []
+    for n in limits:
+        if n in kept or n in repeated or n in too_high:
+            if n not in repeated:
+                repeated.append(n)
+        elif faces > 0 and n >= faces:
+            too_high.append(n)
+        else:
+            kept.append(n)
+    dropped: list[str] = []
+    if repeated:
+        dropped.append(f"{_numbers(repeated)} given more than once (one level each)")
+    if too_high:
+        dropped.append(f"{_numbers(too_high)} at or above the source's {faces:,} faces (the same mesh again)")
+    return kept, dropped
+
+
+def _numbers(values: list[int]) -> str:
+    text = [f"{n:,}" for n in values]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
+
+
+def dropped_text(dropped: list[str]) -> str:
+    return "Face limits dropped before sending: " + "; ".join(dropped) + "." if dropped else ""
+
+
 class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
     """Make LOD0..LODn of the active object with Tripo's decimation (one task per level) and import them into one
     collection, named <name>_LOD0, <name>_LOD1... as game engines expect"""
@@ -76,10 +107,23 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
         return context.window_manager.invoke_props_dialog(self, width=420)
 
     def limits(self, context) -> list[int]:
-        if self.face_limits.strip():
-            return parse_limits(self.face_limits)
+        return self.levels(context)[0]
+
+    def levels(self, context) -> tuple[list[int], list[str]]:
+        """The face limits to send (repeats and levels at or above the source's faces dropped) and what was
+        dropped; refuses, before any credit, when nothing is left."""
         group = result_group(context, context.active_object)
-        return pipelines.lod_limits(source_faces(group) or pipelines.LOD_MAX)
+        faces = source_faces(group)
+        if not self.face_limits.strip():
+            return pipelines.lod_limits(faces or pipelines.LOD_MAX), []
+        asked = parse_limits(self.face_limits)
+        kept, dropped = plan_levels(asked, faces)
+        if asked and not kept:
+            raise catalog.validation_error(
+                f"Every face limit ({_numbers(asked)}) is at or above the {faces:,} faces of "
+                f"{context.active_object.name}: each level would be the same mesh again. Give limits below "
+                f"{faces:,}, or leave Face Limits empty for 100, 50, 25 and 10 % of the source.")
+        return kept, dropped
 
     def draw(self, context):
         layout = self.layout
@@ -88,6 +132,12 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
         group = result_group(context, obj)
         layout.label(text=f"{obj.name}: {source_faces(group):,} faces", icon='MESH_DATA')
         layout.prop(self, "face_limits")
+        try:
+            dropped = self.levels(context)[1]
+        except Exception:  # noqa: BLE001 - build_job below says why
+            dropped = []
+        for line in dropped:
+            layout.label(text=f"Dropped: {line}"[:120], icon='INFO')
         layout.prop(self, "smart_uv")
         layout.prop(self, "quad")
         layout.prop(self, "export_fbx")
@@ -104,7 +154,7 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
 
     def build_job(self, context, *, export: bool = True):
         obj = context.active_object
-        limits = self.limits(context)
+        limits, dropped = self.levels(context)
         if not limits:
             raise catalog.validation_error("Give at least one face limit (e.g. 20000, 10000, 5000).")
         name = base_name(obj.name)
@@ -119,6 +169,9 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
                     else "mesh.glb")
             job.steps.insert(0, Step("import_model", {"file": str(path)}, upload="sts", download=False))
         job.meta.update(source_objects=[o.name for o in group], location=scene_export.source_location(group))
+        if dropped:
+            job.notice = dropped_text(dropped)
+            job.meta["lod_dropped"] = dropped
         if self.export_fbx:
             path = bpy.path.abspath(self.fbx_path.strip()) if self.fbx_path.strip() else \
                 str(settings.download_dir(settings.prefs(context)) / f"{name}_LODs.fbx")
@@ -126,7 +179,13 @@ class TRIPO_OT_make_lods(OnlineOperator, bpy.types.Operator):
         return job
 
     def execute(self, context):
-        return build_and_run(self, context, lambda: self.build_job(context))
+        def build():
+            job = self.build_job(context)
+            if job.meta.get("lod_dropped"):
+                self.report({'WARNING'}, dropped_text(job.meta["lod_dropped"]))
+            return job
+
+        return build_and_run(self, context, build)
 
 
 def lod_collection(obj):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from ...api import tasks as api_tasks
 from ...jobs import pipelines
 from ...jobs.job import Job, Ref, Step
-from .. import catalog, scene_export, settings
+from .. import catalog, mesh_limits, scene_export, settings
 from .base import TaskOperator, make_operator
 
 TASK_ID = "tripo_task_id"
@@ -99,6 +99,11 @@ class PostOperator(TaskOperator):
         obj = context.active_object
         src = tripo_source(obj)
         meta: dict = {}
+        if self.task_type == "mesh_uv":  # R13: Smart UV's input limit, counted here (mesh_limits.py)
+            problem = mesh_limits.smart_uv_problem(result_group(context, obj) if src is not None
+                                                   else scene_export.selected_meshes(context), context)
+            if problem:
+                raise catalog.validation_error(problem)
         explicit = params.pop(field, None)
         if explicit and src is not None and explicit == src[0]:
             explicit = None  # the active object's own task: place and hide like any step on it
@@ -269,7 +274,8 @@ def _mixin(task_type: str) -> type:
 
 
 #: everything that is not a generation (generate.py) acts on a model
-POST_TYPES = [t for t in catalog.task_types() if t not in catalog.GENERATION and t not in catalog.IMAGE_RESULT]
+POST_TYPES = [t for t in catalog.task_types() if t not in catalog.GENERATION and t not in catalog.IMAGE_RESULT
+              and t != "smart_segment"]  # smart_segment: operators/segment.py
 
 OPERATORS = tuple(make_operator(t, _mixin(t)) for t in POST_TYPES)
 CLASSES = OPERATORS
