@@ -7,8 +7,9 @@
 Steps:
 1. Stage `tripo_addon/` (copies, no `__pycache__`) plus the top-level `blender_manifest.toml` into a temp folder.
 2. Put the bundled wheels in `<stage>/wheels/` and write `wheels = ["./wheels/..."]` into the staged manifest.
-   Wheels are downloaded once with `pip download --only-binary=:all: --python-version 3.11 --no-deps` into
-   `dist/wheels-cache/`, checked against the sha256 pinned below, so a rebuild is offline.
+   Wheels are downloaded once with `pip download --only-binary=:all: --python-version 3.11 --no-deps
+   --require-hashes` into `dist/wheels-cache/`, at the versions and sha256 hashes of requirements-dev.lock.txt (the
+   lock .venv is built from), so a rebuild is offline and the zip ships exactly what the tests ran against.
 3. Build and validate with Blender's own extension CLI (`blender_ext.py` from the bpy wheel, with Blender's tag
    list), then run the checks the CLI skips (licence, permissions, version floor, layering, stray files, secrets).
 
@@ -19,8 +20,8 @@ official builds ship requests & co. themselves, but the `blender` packages of Li
 do not: without these wheels the add-on cannot talk to Tripo there (issue 10 item 18; scripts/gui_smoke.sh proves it
 in Debian trixie's Blender with python3-requests removed). Extension wheels go before the system site-packages on
 sys.path, so the bundled versions (the ones the tests ran against) are the ones imported everywhere; requests 2.34 and
-botocore both accept urllib3 2.x. The versions match what requirements-dev.txt resolves to (tests/package checks
-that against the dev venv).
+botocore both accept urllib3 2.x. The versions are the lock's (tests/package checks the zip against the lock and
+the venv against the lock).
 """
 
 from __future__ import annotations
@@ -38,38 +39,56 @@ import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "tripo_addon"
 DIST = ROOT / "dist"
 CACHE = DIST / "wheels-cache"
 
-# distribution, version, wheel file, sha256 (pinned; same versions as the dev venv resolves from requirements-dev.txt)
-WHEELS: list[tuple[str, str, str, str]] = [
-    ("boto3", "1.44.8", "boto3-1.44.8-py3-none-any.whl",
-     "099caf21553bbbfef118904aa02fadb8776a534704cf00bede0ed9f29a4da88e"),
-    ("botocore", "1.44.8", "botocore-1.44.8-py3-none-any.whl",
-     "76342a76c338701db80dcb8afe1c9bd079283d6fffbb9d881442abb02a215043"),
-    ("s3transfer", "0.19.3", "s3transfer-0.19.3-py3-none-any.whl",
-     "24eb7535804306355e31c952a90022bf5b2f9d760f9a11062c7493a217c08553"),
-    ("jmespath", "1.1.0", "jmespath-1.1.0-py3-none-any.whl",
-     "a5663118de4908c91729bea0acadca56526eb2698e83de10cd116ae0f4e97c64"),
-    ("python-dateutil", "2.9.0.post0", "python_dateutil-2.9.0.post0-py2.py3-none-any.whl",
-     "a8b2bc7bffae282281c8140a97d3aa9c14da0b136dfe83f850eea9a5f7470427"),
-    ("six", "1.17.0", "six-1.17.0-py2.py3-none-any.whl",
-     "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"),
+LOCK = ROOT / "requirements-dev.lock.txt"
+# The distributions bundled as wheels; their versions and sha256 hashes come from LOCK (the lock .venv holds).
+BUNDLED: tuple[str, ...] = (
+    "boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
     # requests and its dependencies: Linux distributions' Blender has none of them
-    ("requests", "2.34.2", "requests-2.34.2-py3-none-any.whl",
-     "2a0d60c172f83ac6ab31e4554906c0f3b3588d37b5cb939b1c061f4907e278e0"),
-    ("urllib3", "2.8.0", "urllib3-2.8.0-py3-none-any.whl",
-     "0cf3cae568d36aa9576b28dfb35f11328f1cb974ca7647d9475ebb86c75ac6e3"),
-    ("idna", "3.20", "idna-3.20-py3-none-any.whl",
-     "ab7ae7122974553370f0bdb919e1a960b2cd1bc1ef0276416d896db81c14582c"),
-    ("charset-normalizer", "3.5.3", "charset_normalizer-3.5.3-py3-none-any.whl",
-     "96e268b0cbda016ac519513294fcd17032264085b600abaac58b93049477e132"),
-    ("certifi", "2026.10.19.post1", "certifi-2026.10.19.post1-py3-none-any.whl",
-     "1324c476b4811eff41a8bc2122cd0bbd4d9c7234c725446d99ab1612b3a7fdd2"),
-]
+    "requests", "urllib3", "idna", "charset-normalizer", "certifi",
+)
+PURE_WHEEL = re.compile(r"-(py3|py2\.py3)-none-any\.whl$")
+
+
+class Pin(NamedTuple):
+    dist: str
+    version: str
+    hashes: frozenset[str]  # every sha256 the lock allows for this version (sdist and wheels)
+
+    def wheel_prefix(self) -> str:
+        """How this version's wheel file names start (the name normalized as wheels spell it)."""
+        return f"{re.sub(r'[-_.]+', '_', self.dist).lower()}-{self.version}-"
+
+
+def read_lock(path: Path = LOCK) -> dict[str, Pin]:
+    """``name==version`` entries of a lock file (uv pip compile --generate-hashes) with their hashes."""
+    pins: dict[str, Pin] = {}
+    entry = re.compile(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+?)(?:\s*;[^\n\\]*)?\s*\\?\n"
+                       r"((?:[ \t]+--hash=\S+.*\n?)*)")
+    for m in entry.finditer(path.read_text(encoding="utf-8")):
+        name = re.sub(r"[-_.]+", "-", m.group(1)).lower()
+        pins[name] = Pin(name, m.group(2), frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", m.group(3))))
+    return pins
+
+
+def bundled_pins(lock: Path = LOCK) -> list[Pin]:
+    """The bundled distributions at the lock's versions. Raises BuildError if the lock misses one or its hashes."""
+    pins = read_lock(lock)
+    out = []
+    for dist in BUNDLED:
+        pin = pins.get(dist)
+        if pin is None or not pin.hashes:
+            raise BuildError(f"{lock.name} pins no {dist} with hashes: the zip bundles {dist}. Add it to "
+                             f"requirements-dev.in and run bash scripts/lock.sh")
+        out.append(pin)
+    return out
+
 
 # Licences compatible with GPL-3.0-or-later, as the extensions platform asks (SPDX ids).
 GPL_COMPATIBLE = {
@@ -138,7 +157,7 @@ def find_blender_cli() -> tuple[Path, Path]:
                 key = (0,)
             found.append((key, cli, tags))
     if not found:
-        raise BuildError("Blender's blender_ext.py was not found: install the bpy wheel (requirements-dev.txt) "
+        raise BuildError("Blender's blender_ext.py was not found: install the bpy wheel (scripts/setup_env.sh) "
                          "or set TRIPO_BLENDER_EXT=/path/to/blender_ext.py")
     found.sort(key=lambda t: t[0])
     _, cli, tags = found[-1]
@@ -163,30 +182,44 @@ def sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def cached_wheel(pin: Pin) -> Path | None:
+    """The pure-Python wheel of ``pin`` in the cache whose sha256 the lock allows (a wrong one is removed)."""
+    for p in sorted(CACHE.glob("*.whl")):
+        if p.name.lower().startswith(pin.wheel_prefix()) and PURE_WHEEL.search(p.name):
+            if sha256(p) in pin.hashes:
+                return p
+            p.unlink()
+    return None
+
+
 def fetch_wheels(*, offline: bool = False) -> list[Path]:
-    """The pinned wheels, from dist/wheels-cache (downloaded there once), sha256-verified."""
+    """The bundled wheels at the lock's versions, from dist/wheels-cache (downloaded there once), hash-checked."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    missing = [(d, v) for d, v, f, _ in WHEELS if not (CACHE / f).is_file()]
+    pins = bundled_pins()
+    missing = [pin for pin in pins if cached_wheel(pin) is None]
     if missing:
+        specs = [f"{pin.dist}=={pin.version}" for pin in missing]
         if offline:
-            raise BuildError(f"wheels not cached in {CACHE} and --offline given: {missing}")
-        specs = [f"{d}=={v}" for d, v in missing]
+            raise BuildError(f"wheels not cached in {CACHE} and --offline given: {specs}")
         log(f"downloading {len(specs)} wheel(s) into {CACHE.relative_to(ROOT)}: {' '.join(specs)}")
-        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version", "3.11",
-               "--platform", "any", "--implementation", "py", "--abi", "none",  # pure-Python wheels only
-               "--no-deps", "--dest", str(CACHE), *specs]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as req:
+            for pin in missing:  # pip checks the hashes the lock names (--require-hashes)
+                req.write(f"{pin.dist}=={pin.version} " + " ".join(f"--hash=sha256:{h}" for h in sorted(pin.hashes))
+                          + "\n")
+        try:
+            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "--python-version",
+                   "3.11", "--platform", "any", "--implementation", "py", "--abi", "none",  # pure-Python wheels only
+                   "--no-deps", "--require-hashes", "--dest", str(CACHE), "-r", req.name]
+            proc = subprocess.run(cmd, capture_output=True, text=True)
+        finally:
+            os.unlink(req.name)
         if proc.returncode != 0:
             raise BuildError(f"pip download failed:\n{proc.stdout}{proc.stderr}")
     paths = []
-    for dist, ver, fname, digest in WHEELS:
-        p = CACHE / fname
-        if not p.is_file():
-            raise BuildError(f"{dist}=={ver}: expected {fname} in {CACHE}; pip saved something else")
-        got = sha256(p)
-        if got != digest:
-            p.unlink()
-            raise BuildError(f"{fname}: sha256 {got} does not match the pinned {digest}; removed it from the cache")
+    for pin in pins:
+        p = cached_wheel(pin)
+        if p is None:
+            raise BuildError(f"{pin.dist}=={pin.version}: no pure-Python wheel with a hash of {LOCK.name} in {CACHE}")
         paths.append(p)
     return paths
 
@@ -280,18 +313,27 @@ def check_zip(zpath: Path) -> list[str]:
         m = tomllib.loads(zf.read("blender_manifest.toml").decode("utf-8"))
         errors += check_manifest(m, where="zip manifest")
         wheels = m.get("wheels", [])
-        expected = [f"./wheels/{f}" for _, _, f, _ in WHEELS]
-        if sorted(wheels) != sorted(expected):
-            errors.append(f"manifest wheels {wheels} != expected {expected}")
         zipped_wheels = sorted(n for n in names if n.startswith("wheels/") and not n.endswith("/"))
-        if zipped_wheels != sorted(w[2:] for w in expected):
-            errors.append(f"wheel files in the zip {zipped_wheels} do not match the manifest list")
-        for _, _, fname, digest in WHEELS:
-            if f"wheels/{fname}" in names:
-                if hashlib.sha256(zf.read(f"wheels/{fname}")).hexdigest() != digest:
-                    errors.append(f"wheels/{fname}: sha256 differs from the pin")
-                if not re.search(r"-py(2\.)?py3-none-any\.whl$|-py3-none-any\.whl$", fname):
-                    errors.append(f"wheels/{fname}: not a pure-Python py3-none-any wheel")
+        if sorted(wheels) != [f"./{n}" for n in zipped_wheels]:
+            errors.append(f"wheel files in the zip {zipped_wheels} do not match the manifest list {wheels}")
+        try:
+            pins = bundled_pins()
+        except BuildError as e:
+            return errors + [str(e)]
+        for pin in pins:
+            mine = [n for n in zipped_wheels if n[len("wheels/"):].lower().startswith(pin.wheel_prefix())]
+            if len(mine) != 1:
+                errors.append(f"the zip holds {len(mine)} wheels of {pin.dist}=={pin.version} (the lock's), "
+                              f"expected 1: {zipped_wheels}")
+                continue
+            if hashlib.sha256(zf.read(mine[0])).hexdigest() not in pin.hashes:
+                errors.append(f"{mine[0]}: sha256 is not one {LOCK.name} allows")
+        known = tuple(pin.wheel_prefix() for pin in pins)
+        for n in zipped_wheels:
+            if not n[len("wheels/"):].lower().startswith(known):
+                errors.append(f"{n}: not a wheel of the lock's bundled versions")
+            if not PURE_WHEEL.search(n):
+                errors.append(f"{n}: not a pure-Python py3-none-any wheel")
         top = {n.split("/", 1)[0] for n in names}
         allowed_top = {"__init__.py", "blender_manifest.toml", "wheels", "api", "jobs", "blender"}
         for t in sorted(top - allowed_top):
@@ -375,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     with zipfile.ZipFile(zpath) as zf:
         n = len(zf.namelist())
     log(f"built and validated {zpath.relative_to(ROOT) if zpath.is_relative_to(ROOT) else zpath} "
-        f"({zpath.stat().st_size / 1e6:.1f} MB, {n} entries, {len(WHEELS)} wheels)")
+        f"({zpath.stat().st_size / 1e6:.1f} MB, {n} entries, {len(BUNDLED)} wheels from {LOCK.name})")
     return 0
 
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# GUI smoke test: a real Blender (Debian trixie's 4.3, Python 3.13) under Xvfb, inside a chroot, with the built
-# extension zip installed. The in-GUI script (scripts/gui_smoke_blender.py) enables the extension, points it at the
-# local emulator, opens the sidebar's Tripo tab, starts a text_to_model task through the operator with the event loop
-# running (the modal poller does the polling and the import), waits for the object, and screenshots the window.
+# GUI smoke test: a real Blender (Debian trixie's 4.3, Python 3.13, without numpy or requests, as Debian installs it)
+# under Xvfb, inside a chroot, with the built extension zip installed. The in-GUI script (scripts/gui_smoke_blender.py)
+# enables the extension, points it at the local emulator, opens the sidebar's Tripo tab, starts a text_to_model task through the operator with the event loop
+# running (the modal poller does the polling and the import), waits for the object, screenshots the window, then does
+# the same with an Image to Splat task. The log must hold no traceback.
 #
 #   sudo bash scripts/gui_smoke.sh                  # -> out/gui_smoke.png, exit 0 if the model arrived
 #   sudo bash scripts/gui_smoke.sh --prepare-only   # only create/refresh the chroot
@@ -34,28 +35,35 @@ debian_mirror() {  # the Debian archive this machine's apt sources already name 
   } | grep -E '/debian/?$' | head -n 1
 }
 
-# python3-numpy: the glTF importer needs it (Blender's official builds bundle it; Debian's blender only recommends it).
-# python3-requests is deliberately NOT installed, and removed if anything pulled it in: Debian's and Ubuntu's blender
-# packages do not depend on it, so the add-on must work with the requests/urllib3/idna/charset_normalizer/certifi
-# wheels bundled in its zip (issue 10 item 18). The run below checks that `import requests` fails outside Blender.
-PKGS="blender xvfb xauth xdotool imagemagick python3-numpy"
-no_system_requests() {  # remove python3-requests from the chroot without touching blender (dpkg, not apt)
-  if chroot "$R" dpkg -s python3-requests >/dev/null 2>&1; then
-    say "removing python3-requests from the chroot (pulled in by: $(chroot "$R" apt-cache rdepends --installed \
-      python3-requests 2>/dev/null | tail -n +3 | tr -d ' ' | tr '\n' ' '))"
-    chroot "$R" dpkg --remove --force-depends python3-requests >/dev/null 2>&1 \
-      || die "could not remove python3-requests from the chroot"
-  fi
-  ! chroot "$R" python3 -c "import requests" >/dev/null 2>&1 || die "requests is still importable in the chroot"
+# Neither python3-numpy nor python3-requests is installed (and both are removed if anything pulled them in): Debian's
+# and Ubuntu's blender packages only recommend numpy and do not depend on requests, so the add-on must register and run
+# without numpy (its splat/depth import and its own GLB reader are pure Python; Blender's glTF importer needs numpy,
+# so GLB results come in through the add-on's fallback reader there) and with the requests/urllib3/idna/
+# charset_normalizer/certifi wheels bundled in its zip (issue 10 item 18, issue 15). The run below checks that
+# `import numpy` and `import requests` fail in the chroot's python3.
+PKGS="blender xvfb xauth xdotool imagemagick"
+NOT_THERE="python3-requests python3-numpy"
+no_system_pkgs() {  # remove python3-requests/-numpy from the chroot without touching blender (dpkg, not apt)
+  local pkg mod
+  for pkg in $NOT_THERE; do
+    if chroot "$R" dpkg -s "$pkg" >/dev/null 2>&1; then
+      say "removing $pkg from the chroot (pulled in by: $(chroot "$R" apt-cache rdepends --installed \
+        "$pkg" 2>/dev/null | tail -n +3 | tr -d ' ' | tr '\n' ' '))"
+      chroot "$R" dpkg --remove --force-depends "$pkg" >/dev/null 2>&1 || die "could not remove $pkg from the chroot"
+    fi
+  done
+  for mod in requests numpy; do
+    ! chroot "$R" python3 -c "import $mod" >/dev/null 2>&1 || die "$mod is still importable in the chroot's python3"
+  done
 }
 prepare_chroot() {
   export DEBIAN_FRONTEND=noninteractive
   # (checked inside the chroot: /usr/bin/import is an absolute alternatives symlink)
   if [ -x "$R/usr/bin/blender" ] && chroot "$R" sh -c \
-       'command -v xdotool && command -v import && command -v xvfb-run && python3 -c "import numpy"' \
+       'command -v xdotool && command -v import && command -v xvfb-run' \
        >/dev/null 2>&1; then
-    no_system_requests
-    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1)), no system requests"
+    no_system_pkgs
+    say "chroot ready: $R ($(chroot "$R" blender --version 2>/dev/null | head -n1)), no system numpy or requests"
     return 0
   fi
   local t0=$SECONDS mirror
@@ -75,9 +83,9 @@ prepare_chroot() {
   chroot "$R" apt-get install -y -q --no-install-recommends $PKGS >"$R.apt.log" 2>&1 \
     || { tail -20 "$R.apt.log"; die "apt-get install in the chroot failed"; }
   say "chroot created in $((SECONDS - t0)) s: $(chroot "$R" blender --version 2>/dev/null | head -n1)"
-  say "blender's dependencies on requests: $(chroot "$R" apt-cache depends blender 2>/dev/null \
-    | grep -i requests | tr -s ' ' || echo none)"
-  no_system_requests
+  say "blender's dependencies on numpy/requests: $(chroot "$R" apt-cache depends blender 2>/dev/null \
+    | grep -i -E 'numpy|requests' | tr -s ' ' | tr '\n' ';' || echo none)"
+  no_system_pkgs
 }
 
 prepare_chroot
@@ -110,7 +118,7 @@ emu = Emulator(port=0, time_scale=0.05, data_dir=tempfile.mkdtemp(prefix="tripo-
 emu.start()
 emu.add_account(os.environ["TRIPO_KEY"], balance=100_000)
 with open(os.environ["TRIPO_URL_FILE"] + ".tmp", "w") as f:
-    f.write(emu.base_url)
+    f.write(emu.base_url + "\n" + emu.v3_base_url)  # (Image to Splat is a v3 task)
 os.replace(os.environ["TRIPO_URL_FILE"] + ".tmp", os.environ["TRIPO_URL_FILE"])
 print("emulator at", emu.base_url, flush=True)
 stop = threading.Event()
@@ -121,7 +129,8 @@ EOF
 EMU_PID=$!
 for _ in $(seq 100); do [ -s "$WORK/url" ] && break; kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
 [ -s "$WORK/url" ] || { cat "$WORK/emulator.log"; die "the emulator did not start"; }
-BASE_URL="$(cat "$WORK/url")"
+BASE_URL="$(sed -n 1p "$WORK/url")"
+V3_BASE_URL="$(sed -n 2p "$WORK/url")"
 say "emulator at $BASE_URL"
 
 # 3. Blender in the chroot: a start file (no splash), the extension installed from the zip, then the GUI run.
@@ -144,7 +153,7 @@ say "installed $(basename "$ZIP") with Blender's own 'extension install-file'"
 t0=$SECONDS
 set +e
 timeout "$TIMEOUT" "${IN[@]}" SHOT=/ci/shot.png RESULT=/ci/result.json TRIPO_BASE_URL="$BASE_URL" \
-  TRIPO_API_KEY="$KEY" xvfb-run -a -s "-screen 0 1600x1000x24" \
+  TRIPO_V3_BASE_URL="$V3_BASE_URL" TRIPO_API_KEY="$KEY" xvfb-run -a -s "-screen 0 1600x1000x24" \
   blender --factory-startup --online-mode /ci/start.blend --python /ci/gui.py >"$WORK/gui.log" 2>&1
 rc=$?
 set -e
@@ -167,5 +176,20 @@ r = json.load(open(sys.argv[1]))
 print("[gui-smoke] requests", r.get("requests_version"), "from", r.get("requests_from"))
 sys.exit(0 if "/extensions/.local/lib/" in (r.get("requests_from") or "") else 1)
 EOF
+"$PY" - "$R/ci/result.json" <<'EOF' || die "the splat result did not arrive in the scene"
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("[gui-smoke] splat", r.get("splat"))
+sys.exit(0 if (r.get("splat") or {}).get("vertices") else 1)
+EOF
+"$PY" - "$R/ci/result.json" <<'EOF' || die "numpy was importable in Blender: the distro case was not tested"
+import json, sys
+r = json.load(open(sys.argv[1]))
+sys.exit(0 if r.get("numpy") is False and r.get("gltf_importer_works") is False else 1)
+EOF
+if grep -n -A12 'Traceback (most recent call last)' "$WORK/gui.log" >&2; then
+  die "a traceback in Blender's log (above; log: ${OUT%.png}.log)"
+fi
 [ -s "$OUT" ] || die "no screenshot"
-say "OK: no python3-requests, the bundled wheels served; model polled by the modal poller and imported; screenshot $OUT"
+say "OK: no python3-numpy or python3-requests, the bundled wheels served; model and splat polled by the modal" \
+  "poller and imported (the GLB by the add-on's own reader); no traceback in the log; screenshot $OUT"

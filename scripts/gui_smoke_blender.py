@@ -2,14 +2,19 @@
 
     blender --factory-startup --online-mode start.blend --python gui_smoke_blender.py
 
-Environment: TRIPO_BASE_URL, TRIPO_API_KEY (the emulator), SHOT (screenshot path), RESULT (JSON report path).
+Environment: TRIPO_BASE_URL, TRIPO_V3_BASE_URL (Image to Splat), TRIPO_API_KEY (the emulator), SHOT (screenshot
+path), RESULT (JSON report path).
 
 Everything runs from one timer callback, with the real event loop: open the sidebar and click its "Tripo" tab,
 start tripo.text_to_model *without* wait=True (so only the add-on's modal poller can bring the result in), watch for
 the poller in the window's modal operators and for the imported object, then screenshot the whole X screen with
-ImageMagick (bpy's own screenshot is black under llvmpipe) and quit. Any exception ends Blender (rc 1).
+ImageMagick (bpy's own screenshot is black under llvmpipe); then start tripo.splat_from_image the same way and wait
+for the splat's point cloud, and quit. Any exception ends Blender (rc 1). Debian's Blender has no numpy: the GLB
+comes in through the add-on's own reader, the splat through its pure-Python parser.
 """
 
+import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -26,6 +31,7 @@ PROMPT = "a small wooden robot toy"
 SHOT = os.environ.get("SHOT", "/tmp/gui_smoke.png")
 RESULT = os.environ.get("RESULT", "/tmp/gui_smoke.json")
 DEADLINE = float(os.environ.get("TRIPO_GUI_DEADLINE", "150"))
+SPLAT_SOURCE = os.path.join(os.path.dirname(RESULT), "splat_source.png")
 
 state = {"tick": 0, "phase": "open", "clicks": 0, "t0": time.monotonic(), "before": set(), "settle": 0}
 result = {"ok": False, "objects": [], "poller_seen": False, "tab_active": False, "operator_result": None,
@@ -146,8 +152,43 @@ def step():
         if state["settle"] < 2:
             return 1.0
         shoot()
-        quit_blender(result["objects"] and result["poller_seen"])
-        return None
+        if not (result["objects"] and result["poller_seen"]):
+            quit_blender(False)
+            return None
+        state["phase"] = "splat"
+        return 0.2
+
+    if state["phase"] == "splat":  # a second result of another kind: Image to Splat, imported by the poller too
+        img = bpy.data.images.new("splat source", 64, 64)
+        img.pixels.foreach_set([0.8, 0.4, 0.1, 1.0] * 64 * 64)
+        img.filepath_raw, img.file_format = SPLAT_SOURCE, "PNG"
+        img.save()
+        state["before"] = {o.name for o in bpy.data.objects}
+        bpy.context.preferences.addons[EXT].preferences.api_base_url = os.environ["TRIPO_V3_BASE_URL"]  # a v3 task
+        with bpy.context.temp_override(window=win, area=area, region=region_win):
+            res = bpy.ops.tripo.splat_from_image("EXEC_DEFAULT", file=SPLAT_SOURCE)
+        log(f"tripo.splat_from_image(file={SPLAT_SOURCE!r}) -> {sorted(res)}")
+        if "FINISHED" not in res and "RUNNING_MODAL" not in res:
+            quit_blender(False)
+            return None
+        state["phase"] = "splat_wait"
+        return 0.25
+
+    if state["phase"] == "splat_wait":
+        splats = [o for o in tripo_objects() if o.get("tripo_splat_points")]
+        if splats:
+            result["splat"] = {"name": splats[0].name, "points": splats[0]["tripo_splat_points"],
+                               "vertices": len(splats[0].data.vertices)}
+            log(f"splat imported by the poller: {splats[0].name} ({splats[0]['tripo_splat_points']} points)")
+            quit_blender(result["splat"]["vertices"] > 0)
+            return None
+        for item in bpy.context.window_manager.tripo.tasks:
+            if item.error and item.final:
+                result["task_error"] = item.error
+                log(f"task {item.name!r} ended with an error: {item.error.splitlines()[-1][:300]}")
+                quit_blender(False)
+                return None
+        return 0.25
     return None
 
 
@@ -181,6 +222,10 @@ def setup():
     result["online_access"] = bpy.app.online_access
     import requests  # the add-on's own copy: Debian's blender has none (the chroot has no python3-requests)
 
+    glb = importlib.import_module(f"{EXT}.blender.importers.glb")  # no numpy: GLBs come through the add-on's reader
+    result["numpy"] = importlib.util.find_spec("numpy") is not None
+    result["gltf_importer_works"] = glb.gltf_importer_works()
+    log(f"numpy importable: {result['numpy']}; Blender's glTF importer usable: {result['gltf_importer_works']}")
     result["requests_from"] = os.path.realpath(requests.__file__)
     result["requests_version"] = requests.__version__
     log(f"requests {requests.__version__} from {result['requests_from']}")

@@ -276,13 +276,24 @@ def test_splat_as_coloured_points(v3, splat):
     (obj,) = new_objects(before)
     records = splat.parse(open(obj["tripo_splat_file"], "rb").read())
     mesh = obj.data
-    assert len(mesh.vertices) == len(records) == 4096
+    assert len(mesh.vertices) == records.n == 4096
     col = mesh.color_attributes["Col"]
     assert mesh.color_attributes.active_color.name == "Col" and col.domain == 'POINT'
-    got = np.empty(len(records) * 4, np.float32)
+    got = np.empty(records.n * 4, np.float32)
     col.data.foreach_get("color", got)
-    want = splat.srgb_to_linear(records["rgba"][:, :3] / 255.0)
+    rgba = np.frombuffer(records.rgba, np.uint8).reshape(-1, 4) / 255.0
+    want = np.where(rgba[:, :3] <= 0.04045, rgba[:, :3] / 12.92, ((rgba[:, :3] + 0.055) / 1.055) ** 2.4)
     assert np.allclose(got.reshape(-1, 4)[:, :3], want, atol=1e-4)
+    assert np.allclose(got.reshape(-1, 4)[:, 3], rgba[:, 3], atol=1e-6)
+    # positions Y-up in the file, Z-up in Blender: (x, y, z) -> (x, -z, y)
+    co = np.empty(records.n * 3, np.float32)
+    mesh.vertices.foreach_get("co", co)
+    pos = np.frombuffer(records.pos, np.float32).reshape(-1, 3)
+    assert np.allclose(co.reshape(-1, 3), np.stack([pos[:, 0], -pos[:, 2], pos[:, 1]], axis=1), atol=1e-5)
+    raw = np.frombuffer(open(obj["tripo_splat_file"], "rb").read(), np.float32).reshape(-1, 8)
+    radius = np.empty(records.n, np.float32)
+    mesh.attributes["radius"].data.foreach_get("value", radius)
+    assert np.allclose(radius, np.clip(np.abs(raw[:, 3:6]).mean(axis=1), 1e-5, None), rtol=1e-5)
     assert obj.modifiers["Splat Points"].node_group.name == "Tripo Splat Points"
     assert "not shown" in obj["tripo_note"]
 

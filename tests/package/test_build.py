@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import hashlib
 import importlib.metadata
 import os
 import re
@@ -51,18 +52,109 @@ def test_zip_holds_every_source_file(built_zip):
     assert all(n.startswith("wheels/") for n in extra), extra
 
 
+def zip_wheels(built_zip: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(built_zip) as zf:
+        return {n[len("wheels/"):]: zf.read(n) for n in zf.namelist() if n.startswith("wheels/") and n != "wheels/"}
+
+
+def wheel_dist(fname: str) -> tuple[str, str]:
+    """(normalized distribution name, version) of a wheel file name."""
+    name, version = fname.split("-")[:2]
+    return re.sub(r"[-_.]+", "-", name).lower(), version
+
+
 def test_manifest_in_zip_lists_the_bundled_wheels(built_zip, build_mod):
     with zipfile.ZipFile(built_zip) as zf:
         m = tomllib.loads(zf.read("blender_manifest.toml").decode())
-        names = zf.namelist()
-    assert m["wheels"] == [f"./wheels/{w[2]}" for w in build_mod.WHEELS]
+    assert sorted(m["wheels"]) == sorted(f"./wheels/{n}" for n in zip_wheels(built_zip))
     for entry in m["wheels"]:
-        assert entry[2:] in names
         assert re.search(r"-none-any\.whl$", entry), entry  # one zip for every platform
-    dists = {w[0] for w in build_mod.WHEELS}
-    assert dists == {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
-                     # Linux distributions' Blender has no requests (issue 10 item 18)
-                     "requests", "urllib3", "idna", "charset-normalizer", "certifi"}
+    assert {wheel_dist(n)[0] for n in zip_wheels(built_zip)} == {
+        "boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six",
+        # Linux distributions' Blender has no requests (issue 10 item 18)
+        "requests", "urllib3", "idna", "charset-normalizer", "certifi"}
+
+
+def test_bundled_wheels_are_the_locks(built_zip, build_mod):
+    """Each wheel in the zip is the dev lock's version of its distribution, with a sha256 the lock allows."""
+    lock = build_mod.read_lock(ROOT / "requirements-dev.lock.txt")
+    wheels = zip_wheels(built_zip)
+    assert len(wheels) == len(build_mod.BUNDLED)
+    for fname, data in wheels.items():
+        dist, version = wheel_dist(fname)
+        assert lock[dist].version == version, fname
+        assert hashlib.sha256(data).hexdigest() in lock[dist].hashes, fname
+
+
+def lock_entries(path: Path) -> set[str]:
+    return {f"{name}=={pin.version}" for name, pin in _read_lock(path).items()}
+
+
+def _read_lock(path: Path):
+    import build_extension
+
+    return build_extension.read_lock(path)
+
+
+def normalized_freeze() -> set[str]:
+    out = subprocess.run([sys.executable, "-m", "pip", "freeze", "--disable-pip-version-check"], capture_output=True,
+                         text=True, check=True).stdout
+    return {re.sub(r"[-_.]+", "-", x.split("==")[0]).lower() + "==" + x.split("==")[1]
+            for x in out.splitlines() if "==" in x}
+
+
+def this_venvs_lock() -> Path:
+    """The lock this interpreter's venv was built from: the one pinning the bpy it holds (5.0.1: dev, 4.2: bpy42)."""
+    bpy_version = importlib.metadata.version("bpy")
+    hits = [p for p in sorted(ROOT.glob("requirements-*.lock.txt")) if f"bpy=={bpy_version}" in lock_entries(p)]
+    assert len(hits) == 1, (bpy_version, hits)
+    return hits[0]
+
+
+def test_this_venv_holds_exactly_its_lock():
+    """`pip freeze` of the venv the tests run in equals its lock: the tests ran on what the lock names, no more."""
+    lock = {x for x in lock_entries(this_venvs_lock()) if x.split("==")[0] not in ("pip", "setuptools", "wheel")}
+    held = normalized_freeze()
+    assert (sorted(lock - held), sorted(held - lock)) == ([], [])
+
+
+def test_this_venvs_stamp_follows_its_lock():
+    """setup_env.sh rebuilds a venv when its lock changes: the stamp it left is the lock's sha256."""
+    stamp = (Path(sys.prefix) / ".tripo-stamp").read_text().split()
+    assert stamp[0] == hashlib.sha256(this_venvs_lock().read_bytes()).hexdigest()
+
+
+def test_bundled_versions_are_what_this_venv_ran(build_mod):
+    """Both test venvs (.venv, .venv42) hold the bundled distributions at the versions the zip bundles."""
+    for pin in build_mod.bundled_pins():
+        assert importlib.metadata.version(pin.dist) == pin.version, pin.dist
+
+
+def test_every_lock_pins_every_package_with_hashes_and_follows_its_input():
+    for lock in sorted(ROOT.glob("requirements-*.lock.txt")):
+        pins = _read_lock(lock)
+        assert len(pins) > 10, lock
+        assert all(pin.hashes for pin in pins.values()), [n for n, p in pins.items() if not p.hashes]
+        source = ROOT / lock.name.replace(".lock.txt", ".in")
+        wanted = re.findall(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", source.read_text())
+        assert wanted, source
+        for name, version in wanted:  # an edited input without `bash scripts/lock.sh` fails here
+            assert pins[re.sub(r"[-_.]+", "-", name).lower()].version == version, (lock.name, name)
+    assert {p.name for p in ROOT.glob("requirements-*.lock.txt")} == {
+        "requirements-dev.lock.txt", "requirements-bpy42.lock.txt", "requirements-sdk3.lock.txt"}
+    dev = _read_lock(ROOT / "requirements-dev.lock.txt")
+    assert dev["hypothesis"].version == "6.170.27" and dev["uv"].version
+
+
+def test_the_other_locks_share_the_dev_locks_versions():
+    """.venv42 and .venv-sdk3 test the same requests/boto3/... as .venv (scripts/lock.sh constrains them)."""
+    dev = _read_lock(ROOT / "requirements-dev.lock.txt")
+    for name in ("requirements-bpy42", "requirements-sdk3"):
+        own = {re.sub(r"[-_.]+", "-", n).lower() for n in
+               re.findall(r"(?m)^([A-Za-z0-9][A-Za-z0-9._-]*)", (ROOT / f"{name}.in").read_text())}
+        for dist, pin in _read_lock(ROOT / f"{name}.lock.txt").items():
+            if dist in dev and dist not in own:
+                assert pin.version == dev[dist].version, (name, dist)
 
 
 def test_blenders_validator_of_this_version_accepts_the_zip(built_zip):
@@ -85,18 +177,6 @@ def test_source_manifest_rules(build_mod):
     for reason in m["permissions"].values():
         assert len(reason) <= 64 and reason[-1].isalnum()
     assert "wheels" not in m  # written by the build only
-
-
-def test_wheel_pins_match_the_dev_environment(build_mod):
-    """The bundled versions are the ones the tests ran against (requirements-dev.txt / requirements-bpy42.txt)."""
-    for dist, version, fname, _ in build_mod.WHEELS:
-        assert importlib.metadata.version(dist) == version, dist
-        assert fname.split("-")[1] == version
-    pinned = dict(line.split("==") for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
-                  if "==" in line and not line.startswith("#"))
-    for dist, version, _, _ in build_mod.WHEELS:
-        if dist in pinned:
-            assert pinned[dist] == version, dist
 
 
 def test_api_and_jobs_never_import_bpy(build_mod):
@@ -129,6 +209,7 @@ def _mutated(built_zip: Path, tmp_path: Path, add: dict[str, bytes] | None = Non
         ({".env": b"TRIPO_API_KEY=x\n"}, "dot-file"),
         ({"tests/test_x.py": b"\n"}, "development file"),
         ({"wheels/urllib3-1.26.20-py2.py3-none-any.whl": b"PK"}, "do not match the manifest"),
+        ({"wheels/urllib3-1.26.20-py2.py3-none-any.whl": b"PK"}, "not a wheel of the lock's bundled versions"),
     ],
 )
 def test_own_checks_catch_bad_content(built_zip, build_mod, tmp_path, add, expect):
@@ -137,8 +218,29 @@ def test_own_checks_catch_bad_content(built_zip, build_mod, tmp_path, add, expec
 
 
 def test_own_checks_catch_a_missing_wheel(built_zip, build_mod, tmp_path):
-    errors = build_mod.check_zip(_mutated(built_zip, tmp_path, drop=f"wheels/{build_mod.WHEELS[0][2]}"))
+    idna = next(n for n in zip_wheels(built_zip) if n.startswith("idna-"))
+    errors = build_mod.check_zip(_mutated(built_zip, tmp_path, drop=f"wheels/{idna}"))
     assert any("do not match the manifest" in e for e in errors), errors
+    assert any("holds 0 wheels of idna==" in e for e in errors), errors
+
+
+def test_own_checks_catch_a_wheel_the_lock_does_not_allow(built_zip, build_mod, tmp_path):
+    """Same name and version as the lock's, other bytes (a rebuilt or tampered wheel): refused."""
+    idna = next(n for n in zip_wheels(built_zip) if n.startswith("idna-"))
+    out = tmp_path / built_zip.name
+    with zipfile.ZipFile(built_zip) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            dst.writestr(item, data + b"\0" if item.filename == f"wheels/{idna}" else data)
+    errors = build_mod.check_zip(out)
+    assert any(f"wheels/{idna}: sha256 is not one requirements-dev.lock.txt allows" in e for e in errors), errors
+
+
+def test_build_fails_when_the_lock_misses_a_bundled_package(build_mod, tmp_path):
+    lock = tmp_path / "requirements-dev.lock.txt"
+    lock.write_text(re.sub(r"(?ms)^idna==.*?(?=^[a-z])", "", (ROOT / "requirements-dev.lock.txt").read_text()))
+    with pytest.raises(build_mod.BuildError, match="pins no idna with hashes"):
+        build_mod.bundled_pins(lock)
 
 
 @pytest.mark.parametrize(

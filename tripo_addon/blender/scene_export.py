@@ -38,6 +38,14 @@ def export_selection_glb(context, directory: str | os.PathLike, name: str = "") 
     view_objects = context.view_layer.objects
     previous = [o for o in view_objects if o.select_get()]
     active = view_objects.active
+    from .importers import glb  # Blender's glTF exporter needs numpy; Debian's Blender has none
+
+    if not glb.gltf_importer_works():
+        try:
+            glb.export_glb(context, meshes, path)
+        except ValueError as exc:
+            raise ImportFailed(f"Blender could not export the selection to GLB: {exc}.") from None
+        return path
     try:
         for o in previous:
             o.select_set(False)

@@ -159,6 +159,18 @@ def _run_importer(kind: str, path: Path, options: ImportOptions) -> None:
 
 def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
     fp = str(path)
+    if kind in ("gltf", "fbx"):
+        from .importers import glb  # Blender's glTF and FBX importers need numpy; Debian's Blender has none
+
+        if not glb.gltf_importer_works():
+            if kind == "gltf" and path.suffix.lower() == ".glb":
+                try:
+                    glb.import_glb(bpy.context, path, merge_vertices=options.merge_vertices)
+                except glb.glb_read.GlbError as exc:
+                    raise ImportFailed(f"{path.name}: {exc}") from None
+                return
+            raise ImportFailed(f"Blender's {kind.upper()} importer needs numpy, which this Blender lacks, so "
+                               f"{path.name} stays saved on disk: {glb.NUMPY_FIX}, then Import again.")
     if kind == "gltf":
         result = bpy.ops.import_scene.gltf(filepath=fp, merge_vertices=options.merge_vertices,
                                            disable_bone_shape=True)  # no stray bone-shape icosphere

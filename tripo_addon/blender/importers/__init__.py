@@ -8,10 +8,10 @@ a pipeline (image -> views -> model) are loaded too, so the sidebar shows what t
 from __future__ import annotations
 
 import time
+from array import array
 from pathlib import Path
 
 import bpy
-import numpy as np
 
 from .. import scene_io
 from . import depth, splat, views
@@ -101,7 +101,7 @@ def image_file(img, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     out = directory / f"{scene_io.slug(img.name)}-{time.time_ns()}.png"
     w, h = img.size[:]
-    pixels = np.empty(w * h * 4, dtype=np.float32)
+    pixels = array("f", bytes(16 * w * h))  # 4 float32 per pixel (no numpy: Debian's Blender has none)
     img.pixels.foreach_get(pixels)
     tmp = bpy.data.images.new("tripo-upload", w, h, alpha=True, float_buffer=False)
     try:

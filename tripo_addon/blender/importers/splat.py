@@ -11,39 +11,76 @@ for those). Positions are read Y-up (as Tripo's models) and turned Z-up.
 
 from __future__ import annotations
 
+import math
+from array import array
+from dataclasses import dataclass
 from pathlib import Path
 
 import bpy
-import numpy as np
+from mathutils import Matrix
 
 from .. import scene_io
 
 RECORD = 32
-DTYPE = np.dtype([("pos", "<f4", 3), ("scale", "<f4", 3), ("rgba", "u1", 4), ("rot", "u1", 4)])
 NODE_GROUP = "Tripo Splat Points"
 MAX_POINTS = 20_000_000
 LIMITS = ("Blender shows the splat as coloured points (Material Preview or Solid > Attribute); the Gaussian shapes, "
           "rotations and soft blending are not shown: open the .splat file in a splat viewer for those.")
+# Y-up (Tripo's models) -> Z-up: (x, y, z) -> (x, -z, y), a +90 degree turn about X
+Y_UP_TO_Z_UP = Matrix.Rotation(math.pi / 2, 4, 'X')
+_CLEAR_SIGN = bytes(b & 0x7F for b in range(256))  # bytes.translate table: the top bit of a byte cleared
 
 
-def parse(data: bytes) -> np.ndarray:
-    """The records of a .splat file (structured array with pos, scale, rgba, rot). Raises ImportFailed."""
+def srgb_to_linear(c: float) -> float:
+    return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+
+_LINEAR = [srgb_to_linear(b / 255.0) for b in range(256)]  # a colour byte -> linear float
+_UNIT = [b / 255.0 for b in range(256)]  # an alpha byte -> float
+
+
+@dataclass(frozen=True)
+class Records:
+    """The records of a .splat file, split into flat arrays (record i's values at [3i:3i+3] / [4i:4i+4])."""
+
+    n: int
+    pos: array  # float32 x, y, z (Y-up, as in the file)
+    scale: array  # float32 |sx|, |sy|, |sz|
+    rgba: bytes  # uint8 r, g, b, a (sRGB colour, linear alpha)
+    rot: bytes  # uint8 quaternion, q * 128 + 128
+
+
+def parse(data: bytes) -> Records:
+    """The records of a .splat file, in pure Python (no numpy: Debian's Blender has none). Raises ImportFailed.
+
+    Every step is a C-level slice of ``array``/``bytes``: 1 M records take well under a second."""
     if not data:
         raise scene_io.ImportFailed("The splat file is empty: nothing to show. Run Image to Splat again.")
     if len(data) % RECORD:
         raise scene_io.ImportFailed(f"This is not a .splat file Blender can read: its size ({len(data)} bytes) is not "
                                     f"a multiple of {RECORD}-byte records. It stays saved on disk.")
-    rec = np.frombuffer(data, dtype=DTYPE)
-    if len(rec) > MAX_POINTS:
-        raise scene_io.ImportFailed(f"The splat has {len(rec):,} points, more than Blender can show comfortably "
+    n = len(data) // RECORD
+    if n > MAX_POINTS:
+        raise scene_io.ImportFailed(f"The splat has {n:,} points, more than Blender can show comfortably "
                                     f"({MAX_POINTS:,}); it stays saved on disk.")
-    if not np.isfinite(rec["pos"]).all():
+    raw = bytearray(data)
+    for off in (15, 19, 23):  # |scale|: clear the sign bit (top bit of the last byte of each little-endian float32)
+        raw[off::RECORD] = raw[off::RECORD].translate(_CLEAR_SIGN)
+    words = array("f")
+    words.frombytes(bytes(raw))  # 8 float32 words per record: pos (0-2), scale (3-5), then the 8 bytes of rgba/rot
+    if array("f", b"\0\0\x80\x3f")[0] != 1.0:  # pragma: no cover - a big-endian machine
+        words.byteswap()
+    pos, scale = array("f", bytes(12 * n)), array("f", bytes(12 * n))
+    for k in range(3):
+        pos[k::3] = words[k::8]
+        scale[k::3] = words[3 + k::8]
+    if not math.isfinite(sum(pos)):  # one NaN or infinity makes the (float64) sum NaN or infinite
         raise scene_io.ImportFailed("The splat file holds invalid positions (NaN or infinite); it stays saved on disk.")
-    return rec
-
-
-def srgb_to_linear(c: np.ndarray) -> np.ndarray:
-    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    rgba, rot = bytearray(4 * n), bytearray(4 * n)
+    for k in range(4):
+        rgba[k::4] = raw[24 + k::RECORD]
+        rot[k::4] = raw[28 + k::RECORD]
+    return Records(n=n, pos=pos, scale=scale, rgba=bytes(rgba), rot=bytes(rot))
 
 
 def import_splat(context, files: list[str], *, title: str, provenance: dict,
@@ -61,29 +98,31 @@ def import_splat(context, files: list[str], *, title: str, provenance: dict,
     return result
 
 
-def build(context, rec: np.ndarray, *, title: str, options: scene_io.ImportOptions):
+def build(context, rec: Records, *, title: str, options: scene_io.ImportOptions):
     """A mesh of one vertex per splat with colour/opacity/radius/scale attributes and the points modifier."""
-    n = len(rec)
+    n = rec.n
     name = f"{' '.join(str(title).split())[:48]} splat"
-    pos = rec["pos"].astype(np.float32)
-    co = np.empty((n, 3), dtype=np.float32)
-    co[:, 0], co[:, 1], co[:, 2] = pos[:, 0], -pos[:, 2], pos[:, 1]  # Y-up -> Z-up
     mesh = bpy.data.meshes.new(name)
     mesh.vertices.add(n)
-    mesh.vertices.foreach_set("co", co.ravel())
-    rgba = rec["rgba"].astype(np.float32) / 255.0
-    rgba[:, :3] = srgb_to_linear(rgba[:, :3])
+    mesh.vertices.foreach_set("co", rec.pos)
+    mesh.transform(Y_UP_TO_Z_UP)
     col = mesh.color_attributes.new("Col", 'FLOAT_COLOR', 'POINT')
-    col.data.foreach_set("color", rgba.ravel())
+    colour = array("f", map(_LINEAR.__getitem__, rec.rgba))
+    alpha = array("f", map(_UNIT.__getitem__, rec.rgba[3::4]))
+    colour[3::4] = alpha
+    col.data.foreach_set("color", colour)
     mesh.color_attributes.active_color = col
     try:
         mesh.color_attributes.render_color_index = mesh.color_attributes.active_color_index
     except AttributeError:  # pragma: no cover
         pass
-    scale = np.abs(rec["scale"].astype(np.float32))
-    _attr(mesh, "opacity", 'FLOAT', "value", rgba[:, 3])
-    _attr(mesh, "radius", 'FLOAT', "value", np.clip(scale.mean(axis=1), 1e-5, None))
-    _attr(mesh, "scale", 'FLOAT_VECTOR', "vector", scale[:, [0, 2, 1]])
+    s = rec.scale
+    radius = array("f", (max(1e-5, (a + b + c) / 3.0) for a, b, c in zip(s[0::3], s[1::3], s[2::3], strict=True)))
+    scale = array("f", bytes(12 * n))
+    scale[0::3], scale[1::3], scale[2::3] = s[0::3], s[2::3], s[1::3]  # Y-up -> Z-up: (x, z, y)
+    _attr(mesh, "opacity", 'FLOAT', "value", alpha)
+    _attr(mesh, "radius", 'FLOAT', "value", radius)
+    _attr(mesh, "scale", 'FLOAT_VECTOR', "vector", scale)
     mesh.update()
     obj = bpy.data.objects.new(name, mesh)
     if options.collection_per_task:
@@ -109,9 +148,9 @@ def build(context, rec: np.ndarray, *, title: str, options: scene_io.ImportOptio
     return obj
 
 
-def _attr(mesh, name: str, kind: str, field: str, values: np.ndarray) -> None:
+def _attr(mesh, name: str, kind: str, field: str, values: array) -> None:
     attr = mesh.attributes.new(name, kind, 'POINT')
-    attr.data.foreach_set(field, np.ascontiguousarray(values, dtype=np.float32).ravel())
+    attr.data.foreach_set(field, values)
 
 
 def _material():
