@@ -5,6 +5,7 @@ envelope); the client, the uploads and the downloads all use it, so none of them
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import time
@@ -41,6 +42,10 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def fingerprint(self, salt: bytes) -> str:
+        """A short salted hash that tells two keys apart without revealing either (journaled with each job)."""
+        return hashlib.blake2b(self._value.encode("utf-8"), key=salt[:64], digest_size=8).hexdigest()
 
     def __repr__(self) -> str:
         return "'tsk_***'"
