@@ -585,6 +585,10 @@ class Engine:
         ids: list[str] = []
         for path in paths:
             ids += _task_ids_in(path)
+        if self.role == "secondary":  # the primary's registry: its owned ids and tombstones are known here too
+            primary = OwnerBook(self.state_dir).owners.to_json()
+            ids += [t for tids in primary.get("owners", {}).values() for t in tids]
+            ids += [row[0] for row in primary.get("tombstones", [])]
         if ids:
             self._book.owners.add_foreign(ids)
             self._book.mark()

@@ -17,11 +17,8 @@ from ..api.errors import (
     TripoAuthError,
     TripoCancelled,
     TripoError,
-    TripoNetworkError,
     TripoNotFound,
-    TripoRateLimited,
-    TripoServerError,
-    TripoTimeout,
+    TripoValidationError,
     redact,
 )
 from . import events as ev
@@ -108,8 +105,8 @@ class Following:
                     continue
                 raise _StepFailed(
                     self.runner.prefixed(run, f"{_user_message(exc)} (while following task {step.task_id})"))
-            except TripoError as exc:
-                if not self._transient(exc):
+            except TripoError as exc:  # any other answer to a poll is the round's problem: asked again, bounded
+                if isinstance(exc, TripoValidationError):
                     raise _StepFailed(
                         self.runner.prefixed(run, f"{_user_message(exc)} (while following task {step.task_id})")
                     )
@@ -186,11 +183,6 @@ class Following:
             else:
                 return
         self.store.post_update(job)
-
-    @staticmethod
-    def _transient(exc: TripoError) -> bool:
-        """Worth polling on: the task exists; the network or Tripo's servers are having a bad moment."""
-        return isinstance(exc, TripoNetworkError | TripoServerError | TripoRateLimited | TripoTimeout)
 
     def apply_task(self, run: _Run, idx: int, step: Step, task: Any) -> bool:
         """Copy a task's state into the step. Returns True if anything user-visible changed."""

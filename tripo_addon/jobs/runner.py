@@ -238,10 +238,12 @@ class Runner:
         store = self.store
         job = run.job
         with store.lock:
-            if job.state == S.CANCELLED or run.cancelled:
-                return
-            notice: Any = str(job.meta.get("recovered") or "") if state == S.SUCCEEDED else job.notice
             step = job.steps[run.step_index] if job.steps else None
+            lost = (state == S.NEEDS_ATTENTION and step is not None and not step.task_id
+                    and step.state == S.NEEDS_ATTENTION)
+            if (job.state == S.CANCELLED or run.cancelled) and not lost:
+                return  # (cancelled while a create's answer was lost: a task may exist, so it asks for attention)
+            notice: Any = str(job.meta.get("recovered") or "") if state == S.SUCCEEDED else job.notice
             if step is not None and state == S.FAILED and step.state != S.SUCCEEDED and step.state != S.FAILED:
                 step.state = S.FAILED
                 step.error = step.error or error

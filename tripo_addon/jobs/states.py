@@ -44,7 +44,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.DOWNLOADING: frozenset({S.PENDING, S.DOWNLOADING, S.SUCCEEDED}) | _ENDS,
     S.SUCCEEDED: frozenset({S.SUCCEEDED}),
     S.FAILED: frozenset({S.PENDING, S.QUEUED, S.FAILED, S.CANCELLED}),
-    S.CANCELLED: frozenset({S.PENDING, S.QUEUED, S.CANCELLED}),
+    # (cancelled while a create's answer was lost: a task may exist, so the job asks for attention)
+    S.CANCELLED: frozenset({S.PENDING, S.QUEUED, S.CANCELLED, S.NEEDS_ATTENTION}),
     S.NEEDS_ATTENTION: frozenset({S.PENDING, S.QUEUED, S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED}),
 }
 
