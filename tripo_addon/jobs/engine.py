@@ -248,8 +248,9 @@ class Engine:
                notice: str = "") -> str:
         """Follow an existing Tripo task (no POST) and download its result. Returns the job id.
 
-        One owner per task id: an id another job here follows goes to that job (its id is returned, with a notice);
-        with ``job_id`` it is refused with the reason. With ``job_id``: give that stopped job's unsent/unknown step
+        One owner per task id: an id another job here follows now goes to that job (its id is returned, with a
+        notice); the id of a job that stopped moves to the new job (to import a result again); with ``job_id`` an id
+        another listed job holds is refused with the reason. With ``job_id``: give that stopped job's unsent/unknown step
         this task id (the way out of ``needs_attention``), or replace an id that Tripo did not know or that failed (a
         mistyped Attach is corrected this way); ``notice`` is what the job then says.
         """
@@ -294,11 +295,11 @@ class Engine:
             return job.id
         with store.lock:
             owner = owners.owner(task_id)
-            if owner is not None and owner in store.jobs:
-                held = store.jobs[owner]
+            held = store.jobs.get(owner) if owner is not None else None
+            if held is not None and (held.state in S.ACTIVE or owner in self.runner.runs):
                 store.notice(held, self._owned_text(task_id, held))
-                return owner
-            if owner is not None:
+                return owner  # followed now: the same job, never a second follower
+            if owner is not None:  # its job stopped (or was archived): a new job follows it (e.g. import again)
                 owners.retire(task_id)
             step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
             job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED,
