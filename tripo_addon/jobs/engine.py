@@ -30,22 +30,20 @@ from typing import Any
 from ..api import polling as api_polling
 from ..api import tasks as api_tasks
 from . import events as ev
+from .actions import Actions
 from .downloading import Downloading
 from .engine_common import (
-    FAILED_STATUSES,
     LOCK_NAME,
     SECONDARY_PREFIX,
-    SUCCESS,
     S,
     _engine_error,
     _lost_submit_message,
     _validation_error,
-    check_task_id,
 )
 from .events import Event, EventQueue
 from .following import Following
 from .hub import NOT_FOUND_GRACE
-from .job import Job, Step, new_id
+from .job import Job, new_id
 from .journal import KEEP_FINISHED, DirLock, Journal
 from .lifecycle import Lifecycle
 from .ownership import OwnerBook, installation_salt
@@ -128,6 +126,8 @@ class Engine:
         self.submission.on_refused = self._book.nothing_created
         self.submission.on_landed = self._book.landed
         self.lifecycle.on_landed = self._book.landed
+        self.actions = Actions(store, runner, self._book, self.lifecycle, self.steps, client_factory,
+                               lambda: self.api, self.cancel, self._check_open)
 
         jobs, load_notices = journal.load()
         notices[:0] = load_notices
@@ -246,75 +246,9 @@ class Engine:
 
     def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True,
                notice: str = "") -> str:
-        """Follow an existing Tripo task (no POST) and download its result. Returns the job id.
-
-        One owner per task id: an id another job here follows now goes to that job (its id is returned, with a
-        notice); the id of a job that stopped moves to the new job (to import a result again); with ``job_id`` an id
-        another listed job holds is refused with the reason. With ``job_id``: give that stopped job's unsent/unknown step
-        this task id (the way out of ``needs_attention``), or replace an id that Tripo did not know or that failed (a
-        mistyped Attach is corrected this way); ``notice`` is what the job then says.
-        """
-        self._check_open()
-        task_id = check_task_id(task_id)
-        store, owners = self.store, self._book.owners
-        if job_id is not None:
-            self.runner.await_exit(job_id)
-            with store.lock:
-                job = store.get(job_id)
-                if job_id in self.runner.runs and job.state in S.STOPPED:
-                    raise _validation_error(
-                        "The job is still stopping (a request is in flight); try again in a moment.")
-                if job_id in self.runner.runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
-                    raise _validation_error(
-                        "Only a stopped job (needs attention, failed or cancelled) can be attached."
-                    )
-                idx = job.current_step
-                step = job.steps[idx] if idx < len(job.steps) else None
-                if step is None or (step.task_id and not _replaceable(step)):
-                    raise _validation_error("This job has no step waiting for a task id.")
-                owner = owners.owner(task_id)
-                if owner is not None and owner != job.id and owner in store.jobs:
-                    raise _validation_error(self._owned_text(task_id, store.jobs[owner]))
-                if owner is not None and owner != job.id:
-                    owners.retire(task_id)  # its job was archived: the id may be followed here again
-                if step.task_id and step.task_id != task_id:
-                    owners.retire(step.task_id)  # the mistyped (or failed) id stays known, owned by nobody
-                owners.claim(task_id, job.id)
-                self._book.mark()
-                step.task_id = task_id
-                step.status = step.error = ""
-                step.progress = 0
-                step.output = {}
-                if notice:
-                    job.meta["recovered"] = notice
-                store.move(job, S.QUEUED, step=step, step_state=S.QUEUED, error="",
-                           notice=notice or f"Attached task {task_id} to step {idx + 1}.", reopen=True, save=False,
-                           emit=None)
-            self.runner.start(job)  # the launcher journals it before the worker starts (not the main thread)
-            store.post_update(job)
-            return job.id
-        with store.lock:
-            owner = owners.owner(task_id)
-            held = store.jobs.get(owner) if owner is not None else None
-            if held is not None and (held.state in S.ACTIVE or owner in self.runner.runs):
-                store.notice(held, self._owned_text(task_id, held))
-                return owner  # followed now: the same job, never a second follower
-            if owner is not None:  # its job stopped (or was archived): a new job follows it (e.g. import again)
-                owners.retire(task_id)
-            step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
-            job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED,
-                      api=self.api)  # the task is looked up on the API the address speaks now
-            store.jobs[job.id] = job
-            owners.claim(task_id, job.id)
-            self._book.mark()
-        self.runner.start(job)
-        store.post_update(job)
-        return job.id
-
-    @staticmethod
-    def _owned_text(task_id: str, job: Job) -> str:
-        return (f"Task {task_id} is already followed by the job \u201c{job.title}\u201d here; it was not attached "
-                "a second time (one job per task).")
+        """Follow an existing Tripo task (no POST) and download its result. Returns the job id. One owner per task
+        id; with ``job_id``, give that stopped job's step this id (see :meth:`~.actions.Actions.attach`)."""
+        return self.actions.attach(task_id, title, job_id=job_id, download=download, notice=notice)
 
     def cancel(self, job_id: str) -> None:
         """Stop a job locally and at once. Tripo's v2 API has no cancel: a task already sent may still finish. A create
@@ -389,82 +323,14 @@ class Engine:
         return started
 
     def follow_identity(self) -> list[str]:
-        """The preferences changed: jobs that wait because they were made with another key or address start again
-        when the client now matches (main thread: builds one client, sends nothing). Returns the started ids."""
-        if self.store.stopping:
-            return []
-        try:
-            client = self._client_factory()
-        except Exception:  # noqa: BLE001 - no key yet: nothing can follow
-            return []
-        try:
-            api, address, key_id = self.steps.identity(client)
-        finally:
-            close = getattr(client, "close", None)
-            if close is not None:
-                close()
-        store, started = self.store, []
-        with store.lock:
-            for job in list(store.jobs.values()):
-                if (job.state != S.NEEDS_ATTENTION or not job.meta.get("identity_paused")
-                        or job.id in self.runner.runs):
-                    continue
-                if (job.api, job.address, job.key_id) != (api, address or job.address, key_id or job.key_id):
-                    continue
-                job.meta.pop("identity_paused", None)
-                store.move(job, S.QUEUED if job.current_step < len(job.steps) else S.PENDING, error="",
-                           reopen=True, save=False, emit=None)
-                started.append(job.id)
-        for job_id in started:
-            job = store.jobs[job_id]
-            self.runner.start(job)
-            store.post_update(job)
-        return started
+        """The preferences changed: jobs made with the key and address now chosen again follow their tasks again
+        (see :meth:`~.actions.Actions.follow_identity`). Returns the started ids."""
+        return self.actions.follow_identity()
 
     def retry(self, job_id: str) -> None:
-        """Restart a stopped job from its first unfinished step.
-
-        Steps that succeeded are kept; a step whose task exists is polled again (no new POST) unless Tripo reported it
-        failed, in which case it is sent again (a new, paid task; the failed id stays known as this job's). Files are
-        uploaded again (a refused or old upload token is never re-sent). A step stuck in ``needs_attention`` is sent
-        again: call this only after checking the Tripo task history (or use ``attach(task_id, job_id=...)``).
-        """
-        self._check_open()
-        store, runner = self.store, self.runner
-        runner.await_exit(job_id)
-        if any(j.id == job_id for j in self.lifecycle.adopt_late_ids()):  # created as Blender closed: follow it
-            with store.lock:
-                job = store.get(job_id)
-            if job.state in S.ACTIVE:
-                runner.start(job)
-                store.post_update(job)
-                return
-        with store.lock:
-            job = store.get(job_id)
-            if job_id in runner.runs and job.state in S.STOPPED:
-                raise _validation_error("The job is still stopping (a request is in flight); try again in a moment.")
-            if job_id in runner.runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
-                raise _validation_error("Only a failed, cancelled or stopped job can be retried.")
-            for step in job.steps:
-                if step.state == S.SUCCEEDED:
-                    continue
-                if step.task_id and step.status in FAILED_STATUSES:
-                    self._book.owners.retire(step.task_id)
-                    self._book.mark()
-                    step.task_id = None
-                if step.task_id:
-                    step.state = S.DOWNLOADING if step.status == SUCCESS else S.QUEUED
-                else:
-                    step.state = S.PENDING
-                    step.status = ""
-                    step.progress = 0
-                    step.output = {}
-                    step.uploads = {}  # a token Tripo refused (or one near its expiry) is never sent again
-                step.error = ""
-            job.meta.pop("identity_paused", None)
-            store.move(job, S.PENDING, error="", notice="", reopen=True, save=False, emit=None)
-        runner.start(job)  # journaled by the launcher before the worker runs (never on the main thread)
-        store.post_update(job)
+        """Restart a stopped job from its first unfinished step (see :meth:`~.actions.Actions.retry`): a task that
+        exists is polled again, never sent twice; files are uploaded again."""
+        self.actions.retry(job_id)
 
     def mark_imported(self, job_id: str, imported: bool = True) -> None:
         """Record the import (main thread): journaled by the writer thread, so the caller never waits for a write.
@@ -484,18 +350,9 @@ class Engine:
         self.store.save_soon()
 
     def forget(self, job_id: str) -> None:
-        """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk; its task
-        ids stay known as tombstones (recovery never hands them to another job)."""
-        self.cancel(job_id)
-        store = self.store
-        with store.lock:
-            store.jobs.pop(job_id, None)
-            store.reported.discard(job_id)
-        self._book.owners.release(job_id, tombstone=True)
-        self._book.mark()
-        store.save_soon()
+        """Remove a job from the list and the journal (cancelling it first); its task ids stay known as tombstones."""
+        self.actions.forget(job_id)
 
-    # ------------------------------------------------------------------------------------------ reading
     def jobs(self) -> list[dict]:
         """Snapshots of all jobs, oldest first."""
         with self.store.lock:
@@ -601,11 +458,6 @@ class Engine:
     def __repr__(self) -> str:  # pragma: no cover
         return (f"<Engine {len(self.store.jobs)} jobs, {len(self.runner.runs)} running, "
                 f"state_dir={self.state_dir}>")
-
-
-def _replaceable(step: Step) -> bool:
-    """A step's task id may be replaced by Attach: Tripo never knew it (a mistyped id) or the task failed."""
-    return step.status != SUCCESS and (not step.status or step.status in FAILED_STATUSES)
 
 
 def _task_ids_in(path: Path, limit: int = 64 * 1024 * 1024) -> list[str]:
