@@ -189,3 +189,22 @@ def test_hub_remembers_a_success_over_a_later_contradictory_entry(factory):
     assert hub._remember("t1", ok) is ok
     assert hub._remember("t1", _T("failed")) is ok
     hub.close()
+
+
+# ------------------------------------------------------------------------------------------------- one validator
+def test_an_uploaded_file_token_is_sent_as_a_token_not_uploaded_as_a_path(engine, factory, emulator, api_key,
+                                                                         tmp_path):
+    """`file_<uuid>` passed validation as a token, then the worker took it for a local path and failed to upload it."""
+    from test_jobs_engine import make_png
+
+    client = factory()
+    try:
+        ref = client.upload(str(make_png(tmp_path / "in.png")), mesh=False)
+    finally:
+        client.close()
+    job = pipelines.image_to_model(ref.value)  # v3: file_<uuid>; v2: a UUID
+    job.steps[0].download = False
+    snap = engine.wait(engine.submit(job), timeout=WAIT)
+    assert snap["state"] == JobState.SUCCEEDED, snap["error"]
+    uploads = [r for r in emulator.requests(key=api_key) if r.get("route") == "upload"]
+    assert len(uploads) == 1  # only ours above: the token was not "uploaded" again
