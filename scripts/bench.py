@@ -1040,7 +1040,7 @@ def scenario_retention(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         saves = []
         for _ in range(5):
             t = time.perf_counter()
-            eng._save(important=True)
+            (eng.store.save if hasattr(eng, "store") else eng._save)(important=True)
             saves.append(time.perf_counter() - t)
         out["save_s"] = summary(saves)
         runtime = bl.runtime

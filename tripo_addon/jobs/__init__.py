@@ -14,7 +14,8 @@ Events (``engine.events``, a ``queue.Queue``; at most one pending ``update`` per
 (``event.message``; job_id ``""`` for engine-wide notices such as a quarantined journal; a job entering
 ``needs_attention`` posts an ``update`` and a ``notice``).
 
-Job snapshot keys: id, title, kind, state, created, updated, imported, error, notice, meta, steps, progress,
+Job snapshot keys: id, title, kind, state, created, updated, imported, error, notice, meta, api, address, key_id
+(a salted fingerprint, never the key), steps, progress,
 current_step, final, can_import, files, result_files, task_ids, credits, estimated_credits.
 Step snapshot keys: index, task_type, label, params (Refs as ``{"$ref": {"step", "what"}}``), upload, download,
 outputs, state, task_id, status, progress, eta, queue_position, credits, estimate, error, files, output,

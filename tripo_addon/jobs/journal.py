@@ -47,6 +47,12 @@ class Journal:
         self._dirty: list[dict] | Callable[[], Iterable[Job | dict]] | None = None
         self._closed = False
         self.writes = 0  # number of files written (tests, diagnostics)
+        # group commit: an important save asked while another is being written is covered by the next write that
+        # starts after it was asked (records are built when a write starts), so N workers saving at once cost about
+        # two writes, not N fsyncs in a row
+        self._tickets = threading.Lock()
+        self._asked = 0     # important saves asked
+        self._covered = 0   # every save asked up to this number is on disk
 
     # -- reading -----------------------------------------------------------------------------------------------
     def load(self) -> tuple[list[Job], list[str]]:
@@ -119,18 +125,29 @@ class Journal:
 
         Returns True if the file was written. Raises JournalError only for important saves.
         """
+        ticket = 0
+        if important and callable(jobs):
+            with self._tickets:
+                self._asked += 1
+                ticket = self._asked
         with self.lock:
             if self._closed:
                 if important:
                     raise JournalError("the job log is closed (the engine was shut down)")
                 return False
+            if ticket and self._covered >= ticket:
+                return True  # a write that started after this save was asked has put it on disk
             if not important and time.monotonic() - self._last_write < self.min_interval:
                 # coalesced: keep the source (a callable is only evaluated when the write happens)
                 self._dirty = jobs if callable(jobs) else _records(jobs)
                 return False
+            with self._tickets:
+                covers = self._asked  # every save asked so far changed its jobs before asking: these records hold it
             records = _records(jobs() if callable(jobs) else jobs)
             try:
                 self._write(records)
+                if callable(jobs):
+                    self._covered = max(self._covered, covers)
             except OSError as exc:
                 self._dirty = records
                 if important:
