@@ -93,34 +93,35 @@ def sent_record(body: Mapping[str, Any], sent_at: float, offset: float | None) -
     return {"body": dict(body), "at": float(sent_at), "offset": offset}
 
 
-def _params_body(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The plain fields of a step's params as v3 names them (references, files and paths left out): the fallback for
-    steps journaled before the sent body was recorded."""
+def _params_body(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The identifying plain fields of a step's params as v3 names them, and whether that is all of them (no file,
+    reference or path was left out): the fallback for steps journaled before the sent body was recorded."""
     rename = {"model_version": "model"}
     out: dict[str, Any] = {}
+    complete = True
     for k, v in params.items():
-        if k in ("file", "files", "texture_prompt", "original_model_task_id", "draft_model_task_id",
-                 "original_task_id", "image", "images", "style_image"):
+        name = rename.get(k, k)
+        if name not in IDENTITY and name not in MODEL:
             continue
-        if isinstance(v, str | int | float | bool) and not isinstance(v, dict):
-            out[rename.get(k, k)] = v
-    return out
+        if isinstance(v, str) and k not in ("file", "files", "image", "images", "style_image", "texture_prompt"):
+            out[name] = v
+        else:
+            complete = False
+    return out, complete
 
 
 def _sent_of(step: Mapping[str, Any]) -> tuple[dict[str, Any] | None, float | None, float | None, bool]:
-    """(body, local send time, offset then, recorded exactly) of a step snapshot."""
+    """(body, local send time, offset then, exact) of a step snapshot. Exact: the body recorded at the send, or
+    one rebuilt from params that had nothing but plain identifying fields."""
     sent = step.get("sent")
-    if not isinstance(sent, Mapping):
-        meta = step.get("meta")
-        sent = meta.get("sent") if isinstance(meta, Mapping) else None
     if isinstance(sent, Mapping) and isinstance(sent.get("body"), Mapping):
         at = sent.get("at")
         off = sent.get("offset")
         return (dict(sent["body"]), float(at) if _num(at) else None, float(off) if _num(off) else None, True)
     params = step.get("params")
-    body = _params_body(params) if isinstance(params, Mapping) else None
+    body, complete = _params_body(params) if isinstance(params, Mapping) else ({}, False)
     at = step.get("submitted_at")
-    return body, float(at) if _num(at) else None, None, False
+    return body or None, float(at) if _num(at) else None, None, complete
 
 
 def _num(v: Any) -> bool:
@@ -134,8 +135,8 @@ def compare(sent: Mapping[str, Any] | None, echo: Mapping[str, Any] | None, *, e
     if not isinstance(echo, Mapping) or not echo:
         return "unsure", "Tripo did not show the task's input"
     unsure = "" if exact else "only part of what was sent is recorded"
-    if not exact and not any(k in sent for k in IDENTITY):
-        return "unsure", "what was sent is not recorded"
+    if not any(k in sent for k in IDENTITY):
+        return "unsure", "nothing recorded says what the request made (no prompt, no input)"
     for key, value in sent.items():
         if key in MODEL:
             have = echo.get("model", echo.get("model_version"))
