@@ -230,6 +230,8 @@ def _lost_of(snap: Mapping[str, Any], idx: int, step: Mapping[str, Any], offset:
         off = 0.0  # no answer from Tripo yet at all: the local clock is all there is (the window stays small)
     sent = step.get("sent") if isinstance(step.get("sent"), Mapping) else {}
     lost_at = sent.get("lost_at") if isinstance(sent, Mapping) else None
+    if not _num(lost_at) and kind == "lost" and _num(snap.get("updated")) and snap["updated"] >= at:
+        lost_at = snap["updated"]  # not recorded: the job changed last when it stopped (later changes only widen)
     until = float(lost_at) + off if _num(lost_at) else None
     if not exact and body is not None:
         body = dict(body, __partial__=True)
@@ -403,3 +405,31 @@ def attach_notice(finding: Finding) -> str:
     return (f"Found in your Tripo history and attached by itself: task {finding.found.task_id}, made right after "
             f"step {finding.lost.step + 1} was sent, with the same input (its answer was lost; nothing was sent "
             "again).")
+
+
+def settle(findings: Iterable[Finding], snapshot_of: Callable[[str], Mapping[str, Any] | None],
+           attach: Callable[[Finding], None], known: Callable[[str], bool] | None = None,
+           errors: tuple[type[BaseException], ...] = (Exception,)) -> tuple[list[Finding], list[Finding]]:
+    """Main thread: attach every finding still free (:func:`still_free`, checked now) with ``attach``; the others
+    keep their candidates, the refused one first with the reason. Findings of jobs removed meanwhile are dropped.
+    Returns (attached, left)."""
+    attached: list[Finding] = []
+    left: list[Finding] = []
+    for f in findings:
+        snap = snapshot_of(f.lost.job_id)
+        if snap is None:
+            continue
+        if f.found is not None:
+            why = still_free(f, snap, known)
+            if why is None:
+                try:
+                    attach(f)
+                except errors as exc:  # e.g. the job was retried or the task claimed meanwhile
+                    why = str(getattr(exc, "user_message", "") or exc) or type(exc).__name__
+                else:
+                    attached.append(f)
+                    continue
+            f.candidates.insert(0, Candidate(f.found.task_id, f.found.created, why))
+            f.found = None
+        left.append(f)
+    return attached, left

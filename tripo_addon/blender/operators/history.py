@@ -14,6 +14,7 @@ import time
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ...api.errors import TripoError
 from ...jobs import recover
 from .. import catalog, drain, runtime, settings, tasklist, wakeup
 from .base import OnlineOperator, wait_for
@@ -120,27 +121,16 @@ def apply(context, ok: bool, value) -> None:
     st.attention.clear()
     eng = runtime.engine()
     owners = getattr(eng, "owners", None)
-    attached, notes = [], []
-    for f in value["findings"]:
-        if f.found is not None:
-            why = recover.still_free(f, _snapshot(eng, f.lost.job_id), owners.known if owners is not None else None)
-            if why is None:
-                try:
-                    runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context,
-                                   notice=recover.attach_notice(f))
-                except Exception as exc:  # noqa: BLE001 - e.g. the job was retried or the task claimed meanwhile
-                    if not catalog.is_tripo_error(exc):
-                        raise
-                    why = catalog.user_message(exc)
-                else:
-                    attached.append(f.lost.title or f.lost.job_id)
-                    tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
-                    continue
-            if _snapshot(eng, f.lost.job_id) is None:
-                continue
-            f.candidates.insert(0, recover.Candidate(f.found.task_id, f.found.created, why))
-        if _snapshot(eng, f.lost.job_id) is None:
-            continue
+
+    def attach(f) -> None:
+        runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context, notice=recover.attach_notice(f))
+        tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
+
+    done, left = recover.settle(value["findings"], lambda job_id: _snapshot(eng, job_id), attach,
+                                owners.known if owners is not None else None, errors=(TripoError,))
+    attached = [f.lost.title or f.lost.job_id for f in done]
+    notes = []
+    for f in left:
         item = st.attention.add()
         item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
                                                               f.lost.task_type)
