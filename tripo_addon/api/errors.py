@@ -333,8 +333,9 @@ def error_for_code(
         user = ERROR_TEXT[code]
         if code in _DETAILED and msg and msg.rstrip(".").lower() not in user.lower():
             user = f"{user} (Tripo said: {msg.rstrip('.')}.)"
-        if code in (2000, 1007) and retry_after:
-            user = f"{user} Tripo suggests waiting {int(round(retry_after))} s."
+        wait = wait_text(retry_after) if code in (2000, 1007) else ""
+        if wait:
+            user = f"{user} {wait}"
     elif code is not None:
         user = f"Tripo refused the request with error {code}: {msg or 'no details'}; check the settings and try again."
     elif status is not None and status >= 500:
@@ -356,3 +357,16 @@ def error_for_code(
         user_message=user,
         retry_after=retry_after,
     )
+
+
+def wait_text(retry_after: object) -> str:
+    """"Tripo suggests waiting N s." for a sane ``Retry-After`` (finite, positive, at most a day); "" otherwise."""
+    if isinstance(retry_after, bool) or not isinstance(retry_after, int | float):
+        return ""
+    try:
+        seconds = float(retry_after)
+    except (OverflowError, ValueError):
+        return ""
+    if not 0 < seconds <= 86400:  # (NaN fails this too)
+        return ""
+    return f"Tripo suggests waiting {max(1, int(round(seconds)))} s."

@@ -8,6 +8,7 @@ an ``unknown`` task (backing off like a task without an ETA) and gives up, treat
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections import deque
@@ -139,24 +140,45 @@ def round_gap(waiting: int, poll_min: float = DEFAULT_POLL_MIN) -> float:
     return max(ROUND_GAP_MIN, poll_min / max(1, int(waiting)))
 
 
+#: Longest wait a ``Retry-After`` may ask for (seconds); longer (or infinite) values are cut to it.
+RETRY_AFTER_MAX = 3600.0
+
+
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if value is None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or an HTTP date), within 0..RETRY_AFTER_MAX; None when
+    absent or unreadable (``Infinity``, ``NaN``, absurd values and garbage included)."""
+    if not isinstance(value, str):
         return None
-    value = value.strip()
+    value = value.strip()[:64]
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when is None:
+            return None
+        try:
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return bounded_seconds(seconds)
+
+
+def bounded_seconds(value: object, cap: float = RETRY_AFTER_MAX) -> float | None:
+    """A finite number of seconds within 0..cap, or None (bools, NaN, infinities, non-numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        f = float(value)
+    except (OverflowError, ValueError):
         return None
-    if when is None:
+    if not math.isfinite(f):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return max(0.0, min(f, float(cap)))
 
 
 def retry_delay(
@@ -174,9 +196,10 @@ def retry_delay(
     ``Retry-After`` (capped at ``retry_after_cap``) it is a floor and that jitter comes on top: many clients told the
     same Retry-After (200 jobs refused at once) must not all come back in the same instant.
     """
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    ceiling = min(cap, base * (2 ** min(max(0, attempt - 1), 30)))
+    retry_after = bounded_seconds(retry_after)
     if retry_after is not None:
-        floor = max(0.0, min(float(retry_after), retry_after_cap))
+        floor = max(0.0, min(retry_after, retry_after_cap))
         return floor + max(0.0, max(ceiling, 0.5 * floor) * rand())  # up to half of Retry-After on top
     return max(0.0, ceiling * rand())
 
@@ -201,6 +224,7 @@ def busy_delay(
     """
     step = min(cap, base * (2 ** min(max(0, attempt - 1), 20)))
     delay = step * (0.5 + rand())
+    retry_after = bounded_seconds(retry_after)
     if retry_after is not None and retry_after > 0:
-        delay = max(delay, min(float(retry_after), cap) + 0.5 * step * rand())
+        delay = max(delay, min(retry_after, cap) + 0.5 * step * rand())
     return max(0.0, delay)

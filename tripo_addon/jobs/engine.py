@@ -29,7 +29,6 @@ from ..api.errors import (
 )
 from . import events as ev
 from .engine_common import (
-    _TASK_ID,
     FAILED_STATUSES,
     LOCK_NAME,
     SECONDARY_PREFIX,
@@ -42,13 +41,14 @@ from .engine_common import (
     _StepFailed,
     _user_message,
     _validation_error,
+    check_task_id,
 )
 from .engine_lifecycle import LifecycleMixin
 from .engine_state import StateMixin
 from .engine_steps import StepsMixin
 from .engine_validation import ValidationMixin
 from .events import Event, EventQueue
-from .hub import PollHub
+from .hub import NOT_FOUND_GRACE, PollHub
 from .job import Job, Step, new_id
 from .journal import KEEP_FINISHED, DirLock, Journal, JournalError
 from .schedule import Slots, Stopped
@@ -88,6 +88,7 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         self.poll_min = float(poll_min)
         self.poll_max = max(float(poll_max), self.poll_min)
         self.max_parallel = max(1, int(max_parallel))
+        self.not_found_grace = NOT_FOUND_GRACE  # a task we created that Tripo does not know yet is asked again
         # waiting for a free slot on a busy account (429/2000): from 2 s doubling to 60 s by default, faster in tests
         self.busy_base = min(api_polling.BUSY_BASE, self.poll_min)
         self.busy_cap = max(self.busy_base, min(api_polling.BUSY_CAP, 2 * self.poll_max))
@@ -180,12 +181,7 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         the task was found in the account's history). Returns the job id.
         """
         self._check_open()
-        task_id = (task_id or "").strip()
-        if not _TASK_ID.match(task_id):
-            raise _validation_error(
-                f"{task_id!r} does not look like a Tripo task id (36 characters such as "
-                "1ec04ced-4b87-44f6-a296-beee80777941); copy it from the task list or your task history on the Tripo "
-                "website.")
+        task_id = check_task_id(task_id)
         if job_id is not None:
             self._await_worker_exit(job_id)
             with self._lock:

@@ -41,7 +41,7 @@ SUBMIT_GRACE = 10.0  # seconds shutdown() waits for a POST /task in flight (its 
 UPLOAD_MAX_AGE = 12 * 3600.0  # uploaded tokens live about 24 h; re-upload older ones before submitting
 PLACEHOLDER_ID = "00000000-0000-4000-8000-000000000000"
 _UUIDISH = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
-_TASK_ID = re.compile(r"^[A-Za-z0-9_-]{6,128}$")
+_FILE_TOKEN = re.compile(r"^file_[A-Za-z0-9_-]{1,128}$")
 LOCK_NAME = "jobs.lock"
 SECONDARY_PREFIX = "jobs.secondary-"
 NO_SERVER_CANCEL = (
@@ -130,12 +130,32 @@ def map_file_slots(task_type: str, params: dict, fn: Callable[[Any, str], Any]) 
     return out
 
 
+def is_file_token(value: Any) -> bool:
+    """An uploaded file's token (a UUID or ``file_<...>``) rather than a local path (one that exists is a path).
+    Validation, uploads and the request all ask this one question."""
+    return (isinstance(value, str) and bool(_UUIDISH.match(value) or _FILE_TOKEN.match(value))
+            and not os.path.exists(value))
+
+
+def check_task_id(value: Any) -> str:
+    """A task id as the API layer accepts it (one validator for attach, polling and requests), else a clear
+    TripoValidationError naming what to do."""
+    try:
+        return api_tasks.check_task_id(value)
+    except TripoValidationError:
+        shown = repr(value.strip()[:80]) if isinstance(value, str) else repr(value)[:80]
+        raise _validation_error(
+            f"{shown} does not look like a Tripo task id (36 characters such as "
+            "1ec04ced-4b87-44f6-a296-beee80777941); copy it from the task list or your task history on the Tripo "
+            "website.") from None
+
+
 def local_files(step: Step) -> list[str]:
     """Local paths in the step's file slots (what the worker uploads)."""
     found: list[str] = []
 
     def visit(value: Any, slot: str) -> Any:
-        if isinstance(value, str) and not _is_url(value) and (os.path.exists(value) or not _UUIDISH.match(value)):
+        if isinstance(value, str) and not _is_url(value) and not is_file_token(value):
             found.append(value)
         return value
 

@@ -20,7 +20,7 @@ from .engine_common import (
     _Run,
 )
 from .events import Event
-from .hub import PollHub
+from .hub import AUTH_PAUSED, ROUND_RETRY_BASE, PollHub
 from .job import Job, Step
 from .journal import JournalError
 from .schedule import Slots
@@ -115,8 +115,31 @@ class StateMixin:
         with self._lock:
             hub = self._hubs.get(api)
             if hub is None:
-                hub = self._hubs[api] = PollHub(self._client_factory, name=f"tripo-poll-{api}")
+                hub = self._hubs[api] = PollHub(
+                    self._client_factory, name=f"tripo-poll-{api}", not_found_grace=self.not_found_grace,
+                    retry_base=min(ROUND_RETRY_BASE, self.poll_min), retry_cap=max(self.poll_max, 1.0),
+                    on_pause=lambda message, api=api: self._polling_paused(api, message))
             return hub
+
+    def _polling_paused(self, api: str, message: str) -> None:
+        """The hub of ``api`` paused (``message``) or went on (""): every job it follows says so, none fails."""
+        changed: list[Job] = []
+        with self._lock:
+            for run in list(self._runs.values()):
+                job = run.job
+                if job.api != api or job.state not in (S.QUEUED, S.RUNNING):
+                    continue
+                if message and job.notice != message:
+                    job.notice = message
+                elif not message and job.notice == AUTH_PAUSED:
+                    job.notice = ""
+                else:
+                    continue
+                changed.append(job)
+        for job in changed:
+            self._post_update(job)
+        if message:
+            self._notice(None, message)
 
     def _pools(self, job: Job, step: Step) -> list[Slots]:
         """The account concurrency pools this step counts against (the job's dialect decides), in a fixed order."""

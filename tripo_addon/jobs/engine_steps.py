@@ -15,9 +15,11 @@ from ..api import tasks as api_tasks
 from ..api.errors import (
     ERROR_TEXT,
     STATUS_TEXT,
+    TripoAuthError,
     TripoCancelled,
     TripoError,
     TripoNetworkError,
+    TripoNotFound,
     TripoOutcomeUnknown,
     TripoRateLimited,
     TripoServerError,
@@ -49,8 +51,10 @@ from .engine_common import (
     main_output_key,
     map_file_slots,
 )
+from .hub import AUTH_PAUSED
 from .job import Ref, Step
 from .journal import JournalError
+from .schedule import Stopped
 
 log = logging.getLogger("tripo_addon.jobs.engine")
 
@@ -306,13 +310,23 @@ class StepsMixin:
                     due = hub.due_time(delay, exact=aim < math.inf)
                     run.wake_at = min(due, aim)  # a ride-along answer may come before the due time: the poller
                     try:                         # must be ticking fast by then
-                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim)
+                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim, created=step.submitted_at)
                     finally:
                         run.wake_at = None
             except TripoCancelled:
                 if run.stop.is_set():
                     raise _Interrupted() from None
                 raise
+            except TripoAuthError:  # the key, not the task: every job waits until it works again (v2: per worker)
+                transient += 1
+                self._auth_wait(run, step, paused=True)
+                self._sleep(run, min(self.poll_max * 4, self.poll_min * 2 ** min(transient, 10)))
+                continue
+            except TripoNotFound as exc:
+                if step.submitted_at and time.time() - step.submitted_at < self.not_found_grace:
+                    self._sleep(run, max(self.poll_min, 0.5))  # our own create, not listed yet: ask again
+                    continue
+                raise _StepFailed(self._prefixed(run, f"{_user_message(exc)} (while following task {step.task_id})"))
             except TripoError as exc:
                 if not self._transient(exc):
                     raise _StepFailed(
@@ -326,6 +340,16 @@ class StepsMixin:
                 if hub is None:
                     self._sleep(run, delay)
                 continue
+            except (_Interrupted, Stopped):
+                raise
+            except Exception as exc:  # noqa: BLE001 - an unreadable answer is the round's problem, not the task's
+                log.warning("polling task %s failed unexpectedly (retried): %s: %s", step.task_id,
+                            type(exc).__name__, exc)
+                transient += 1
+                self._sleep(run, min(self.poll_max, self.poll_min * 2 ** min(transient, 10)))
+                continue
+            if transient or job.notice == AUTH_PAUSED:
+                self._auth_wait(run, step, paused=False)
             transient = 0
             if str(_attr(task, "status", "") or "") in (SUCCESS, *FAILED_STATUSES):
                 self._release_slots(run)  # Tripo freed the slot: the next waiting job may go before this one's save
@@ -368,6 +392,20 @@ class StepsMixin:
             elif created is not None and step.eta is None:
                 delay, aim = hub.aim(step.task_type, created, delay)
 
+    def _auth_wait(self, run: _Run, step: Step, *, paused: bool) -> None:
+        """Say (or stop saying) that polling waits for a key Tripo accepts; never a failure of the job."""
+        job = run.job
+        with self._lock:
+            if paused:
+                if job.notice == AUTH_PAUSED:
+                    return
+                job.notice = AUTH_PAUSED
+            elif job.notice == AUTH_PAUSED:
+                job.notice = ""
+            else:
+                return
+        self._post_update(job)
+
     @staticmethod
     def _transient(exc: TripoError) -> bool:
         """Worth polling on: the task exists; the network or Tripo's servers are having a bad moment."""
@@ -377,7 +415,11 @@ class StepsMixin:
         """Copy a task's state into the step. Returns True if anything user-visible changed."""
         job = run.job
         status = str(_attr(task, "status", "") or "")
-        progress = int(_attr(task, "progress", 0) or 0)
+        if step.status == SUCCESS and status != SUCCESS:  # a success once seen stays one (paid for, never resent)
+            log.warning("Tripo task %s: a %r answer after its success was ignored", step.task_id, status)
+            return False
+        progress = _attr(task, "progress", 0)
+        progress = int(progress) if isinstance(progress, int | float) and math.isfinite(progress) else 0
         eta = _attr(task, "eta", None)
         queue = _attr(task, "queuing_num", None)
         credits = _attr(task, "credits", None)
@@ -393,9 +435,9 @@ class StepsMixin:
             status_changed = status != step.status
             step.status = status
             step.progress = 100 if status == SUCCESS else max(0, min(100, progress))
-            step.eta = int(eta) if isinstance(eta, int | float) and eta >= 0 else None
-            step.queue_position = int(queue) if isinstance(queue, int | float) and queue >= 0 else None
-            if credits is not None:
+            step.eta = int(eta) if isinstance(eta, int | float) and 0 <= eta <= 7 * 86400 else None
+            step.queue_position = int(queue) if isinstance(queue, int | float) and 0 <= queue <= 1e9 else None
+            if isinstance(credits, int | float) and math.isfinite(credits) and 0 <= credits <= 1e9:
                 step.credits = float(credits)
             step.output = dict(_attr(task, "output", {}) or {})
             if step.error.startswith("Connection problem"):

@@ -17,7 +17,6 @@ from ..api.errors import (
 from ..api.localfiles import check_local_file
 from ..api.submit import placeholder_input
 from .engine_common import (
-    _UUIDISH,
     IMAGE_EXTS,
     MESH_EXTS,
     PLACEHOLDER_ID,
@@ -27,6 +26,7 @@ from .engine_common import (
     _Run,
     _user_message,
     _validation_error,
+    is_file_token,
     map_file_slots,
 )
 from .job import Job, Ref, Step, encode_value, iter_refs
@@ -130,7 +130,7 @@ class ValidationMixin:
             if not isinstance(value, str) or not value:
                 raise _validation_error(f"{where}: {slot} must be a file path, a URL or a file object.")
             if not os.path.exists(value):
-                if _UUIDISH.match(value) or value.startswith("file_"):
+                if is_file_token(value):
                     return value  # an uploaded file token
                 what = "GLB, FBX, OBJ or STL file" if step.task_type == "import_model" else "PNG, JPEG or WEBP file"
                 raise _validation_error(f"{where}: the file {value} does not exist (file not found); choose an "
@@ -198,6 +198,6 @@ class ValidationMixin:
                 return api_inputs.coerce({k: v for k, v in rec.items() if not k.startswith("_")})  # older journals
             if placeholder and os.path.exists(value):
                 return placeholder_input(value, task_type, api)
-            if (_UUIDISH.match(value) or value.startswith("file_")) and not os.path.exists(value):
+            if is_file_token(value):
                 return api_inputs.token(value, "glb" if task_type == "import_model" else "jpg")
         return value

@@ -11,12 +11,20 @@ Refilling a freed slot fast: the API gives no ETA on v3, so the hub learns how l
 time and marks itself ``soon``: from then on it rides along in every round another task triggers (one request
 either way). Rounds are never closer together than :func:`~tripo_addon.api.polling.round_gap`: no more requests than
 polling each waiting task every 2 s would make.
+
+Errors belong to whom they hit: a failed round (HTTP error, unreadable or absurd answer, any unexpected exception) is
+never handed to the waiters; the round is tried again with bounded, jittered back-off. A refused key pauses every
+waiter (``auth_paused``, one line) until a round works again. Only a task's own answer ends its waiter: its status, or
+"not found" once the task is older than :data:`NOT_FOUND_GRACE` (Tripo may not list a task it created a moment ago).
+Several waiters may ask about one id: each gets the answer. A success once seen is never replaced by a later
+contradictory entry.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..api import polling as api_polling
-from ..api.errors import TripoCancelled, TripoError
+from ..api import tasks as api_tasks
+from ..api.errors import TripoAuthError, TripoCancelled, TripoError, TripoNotFound, TripoValidationError
 
 log = logging.getLogger(__name__)
 
@@ -35,34 +44,58 @@ FINAL = frozenset({"success", "failed", "banned", "expired", "cancelled"})
 GRID = 0.5
 #: The hub's client is rebuilt after this long (and after any failed round), so new settings reach it.
 CLIENT_MAX_AGE = 60.0
+#: A task we created less than this long ago (seconds) that Tripo does not know yet is asked about again, not failed.
+NOT_FOUND_GRACE = 60.0
+#: Back-off after failed rounds: from ROUND_RETRY_BASE doubling to ROUND_RETRY_CAP (jittered).
+ROUND_RETRY_BASE = 1.0
+ROUND_RETRY_CAP = 30.0
+#: The line every paused job shows while Tripo refuses the key.
+AUTH_PAUSED = "Tripo did not accept the key: polling paused (it goes on by itself once the key works)."
+#: Successes remembered (task id -> task) so a later contradictory entry never turns one into a failure.
+SEEN_MAX = 4096
 
 
-@dataclass
+@dataclass(eq=False)
 class _Want:
     due: float
     soon: float = math.inf       # from then on, asked in any round (its finish is imminent)
+    created: float | None = None  # wall time the task was created by us (the not-found grace), None: unknown
     done: threading.Event = field(default_factory=threading.Event)
     task: Any = None
     error: BaseException | None = None
 
 
 class PollHub:
-    """Polls many tasks with few requests. ``client_factory`` builds the hub's own client (one thread uses it)."""
+    """Polls many tasks with few requests. ``client_factory`` builds the hub's own client (one thread uses it).
+    ``on_pause(message)`` is called (from the hub thread) when polling pauses for a refused key ("" when it goes
+    on again)."""
 
     def __init__(self, client_factory: Callable[[], Any], *, grid: float = GRID, name: str = "tripo-poll-hub",
-                 poll_min: float = api_polling.DEFAULT_POLL_MIN) -> None:
+                 poll_min: float = api_polling.DEFAULT_POLL_MIN,
+                 on_pause: Callable[[str], None] | None = None,
+                 retry_base: float = ROUND_RETRY_BASE, retry_cap: float = ROUND_RETRY_CAP,
+                 not_found_grace: float = NOT_FOUND_GRACE) -> None:
         self._client_factory = client_factory
         self.grid = float(grid)
         self.poll_min = float(poll_min)
+        self.on_pause = on_pause
+        self.retry_base = float(retry_base)
+        self.retry_cap = max(self.retry_base, float(retry_cap))
+        self.not_found_grace = float(not_found_grace)
         self.durations = api_polling.Durations()  # how long tasks take, per type (learned by the workers)
         self._last_round = -math.inf
+        self._hold_until = -math.inf  # after failed rounds: no round before this (monotonic)
+        self._failures = 0
         self._cond = threading.Condition()
-        self._want: dict[str, _Want] = {}
+        self._want: dict[str, list[_Want]] = {}
+        self._seen: dict[str, Any] = {}  # successes seen, by task id
         self._thread: threading.Thread | None = None
         self._name = name
         self._closed = False
         self.busy = False          # a request is in flight (the engine reports activity)
         self.rounds = 0            # batch requests made (diagnostics, benchmark)
+        self.failed_rounds = 0     # rounds that failed as a whole (retried, never a job's failure)
+        self.auth_paused = ""      # AUTH_PAUSED while Tripo refuses the key, else ""
 
     def due_time(self, delay: float, *, exact: bool = False) -> float:
         """The monotonic time a poll asked for ``delay`` s from now happens: rounded up to the shared grid (unless
@@ -85,38 +118,60 @@ class PollHub:
         start = created + win[0]
         return min(delay, max(start - now, self.gap())), start
 
-    def get(self, task_id: str, *, due: float, stop: threading.Event, soon: float = math.inf) -> Any:
+    def get(self, task_id: str, *, due: float, stop: threading.Event, soon: float = math.inf,
+            created: float | None = None) -> Any:
         """Block until the hub polled ``task_id`` at or after ``due`` (monotonic), or in any round from ``soon`` on;
-        return its task or raise the error. Raises TripoCancelled when ``stop`` is set first."""
-        want = _Want(due, min(soon, due))
+        return its task or raise the task's own error (not found after the grace, an invalid id). ``created``: the
+        wall time we created the task (a "not found" sooner than the grace after it is asked again). Raises
+        TripoCancelled when ``stop`` is set first. Round failures are never raised: the hub retries them."""
+        try:
+            task_id = api_tasks.check_task_id(task_id)
+        except TripoValidationError as exc:
+            raise TripoNotFound(str(exc), status=404, user_message=exc.user_message) from None
+        seen = self._seen.get(task_id)
+        if seen is not None:
+            return seen
+        want = _Want(due, min(soon, due), created)
         with self._cond:
             if self._closed:
                 raise TripoCancelled("The poller is closed.")
-            self._want[task_id] = want
+            self._want.setdefault(task_id, []).append(want)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
             self._cond.notify_all()
         while not want.done.wait(0.2):
             if stop.is_set():
-                with self._cond:
-                    if self._want.get(task_id) is want:
-                        del self._want[task_id]
+                self._unwant(task_id, want)
                 raise TripoCancelled("Stopped while waiting for the next poll.")
         if want.error is not None:
             raise want.error
         return want.task
 
+    def _unwant(self, task_id: str, want: _Want) -> None:
+        with self._cond:
+            wants = self._want.get(task_id)
+            if wants and want in wants:
+                wants.remove(want)
+                if not wants:
+                    del self._want[task_id]
+
+    def waiting(self) -> int:
+        """Waiters now (all ids)."""
+        with self._cond:
+            return sum(len(w) for w in self._want.values())
+
     def next_due(self) -> float:
         with self._cond:
-            return min((w.due for w in self._want.values()), default=math.inf)
+            return min((w.due for ws in self._want.values() for w in ws), default=math.inf)
 
     def close(self) -> None:
         with self._cond:
             self._closed = True
-            for w in self._want.values():
-                w.error = TripoCancelled("The poller is closed.")
-                w.done.set()
+            for ws in self._want.values():
+                for w in ws:
+                    w.error = TripoCancelled("The poller is closed.")
+                    w.done.set()
             self._want.clear()
             self._cond.notify_all()
 
@@ -128,9 +183,9 @@ class PollHub:
             with self._cond:
                 while not self._closed:
                     now = time.monotonic()
-                    soonest = min((w.due for w in self._want.values()), default=math.inf)
+                    soonest = min((w.due for ws in self._want.values() for w in ws), default=math.inf)
                     if soonest < math.inf:
-                        soonest = max(soonest, self._last_round + self.gap())
+                        soonest = max(soonest, self._last_round + self.gap(), self._hold_until)
                     if soonest <= now:
                         break
                     self._cond.wait(None if soonest == math.inf else soonest - now)
@@ -138,9 +193,11 @@ class PollHub:
                     return
                 now = time.monotonic()
                 self._last_round = now
-                batch = {tid: w for tid, w in self._want.items() if min(w.due, w.soon) <= now + 1e-3}
-                for tid in batch:
-                    del self._want[tid]
+                batch: dict[str, list[_Want]] = {}
+                for tid, ws in list(self._want.items()):
+                    if any(min(w.due, w.soon) <= now + 1e-3 for w in ws):
+                        batch[tid] = ws
+                        del self._want[tid]
                 self.busy = True
             try:
                 if client is None or time.monotonic() - made > CLIENT_MAX_AGE:
@@ -148,20 +205,61 @@ class PollHub:
                     self._drop(client)
                     client, made = self._client_factory(), time.monotonic()
                 self._round(client, batch)
-            except BaseException as exc:  # noqa: BLE001 - every waiter hears about it, the hub goes on
+            except BaseException as exc:  # noqa: BLE001 - the round failed, not the tasks: back in line, retried
                 self._drop(client)
-                client = None  # after a failure the next round starts with a fresh client (and settings)
-                for w in batch.values():
-                    if not w.done.is_set():
-                        w.error = exc if isinstance(exc, TripoError) else TripoError(
-                            f"Polling failed: {type(exc).__name__}: {exc}",
-                            user_message="Checking on the task failed unexpectedly; retrying.")
-                        w.done.set()
-                if not isinstance(exc, TripoError):
-                    log.exception("poll hub round failed")
+                client = None  # the next round starts with a fresh client (and settings)
+                self._round_failed(exc, batch)
+            else:
+                self._round_worked()
             finally:
                 with self._cond:
                     self.busy = False
+
+    def _requeue(self, batch: dict[str, list[_Want]]) -> None:
+        """Waiters not answered go back in line (their due times unchanged: they are asked in the next round)."""
+        with self._cond:
+            for tid, ws in batch.items():
+                left = [w for w in ws if not w.done.is_set()]
+                if not left:
+                    continue
+                if self._closed:
+                    for w in left:
+                        w.error = TripoCancelled("The poller is closed.")
+                        w.done.set()
+                    continue
+                line = self._want.setdefault(tid, [])
+                line[:0] = [w for w in left if not any(w is x for x in line)]
+            self._cond.notify_all()
+
+    def _round_failed(self, exc: BaseException, batch: dict[str, list[_Want]]) -> None:
+        self.failed_rounds += 1
+        self._failures += 1
+        auth = isinstance(exc, TripoAuthError) or getattr(exc, "status", None) == 401
+        if not isinstance(exc, TripoError):
+            log.exception("poll hub round failed (retried)", exc_info=exc)
+        else:
+            log.info("poll hub round failed (retried): %s", exc)
+        step = min(self.retry_cap, self.retry_base * 2 ** min(self._failures - 1, 20))
+        delay = step * (0.5 + 0.5 * random.random())  # jittered: two Blenders do not hammer in step
+        with self._cond:
+            self._hold_until = time.monotonic() + delay
+        self._requeue(batch)
+        if auth and not self.auth_paused:
+            self.auth_paused = AUTH_PAUSED
+            self._tell(AUTH_PAUSED)
+
+    def _round_worked(self) -> None:
+        self._failures = 0
+        if self.auth_paused:
+            self.auth_paused = ""
+            self._tell("")
+
+    def _tell(self, message: str) -> None:
+        if self.on_pause is not None:
+            try:
+                self.on_pause(message)
+            except Exception:  # noqa: BLE001 - a listener never stops the hub
+                log.exception("poll hub listener failed")
 
     @staticmethod
     def _drop(client: Any) -> None:
@@ -171,23 +269,60 @@ class PollHub:
         except Exception:  # noqa: BLE001 - closing is best effort
             pass
 
-    def _round(self, client: Any, batch: dict[str, _Want]) -> None:
+    def _deliver(self, ws: list[_Want], task: Any = None, error: BaseException | None = None) -> None:
+        for w in ws:
+            if not w.done.is_set():
+                w.task, w.error = task, error
+                w.done.set()
+
+    def _remember(self, task_id: str, task: Any) -> Any:
+        """A success is kept; a later contradictory answer for the same id gets the success back."""
+        status = str(getattr(task, "status", ""))
+        seen = self._seen.get(task_id)
+        if seen is not None and status != "success":
+            log.warning("Tripo task %s: a %r entry after its success was ignored", task_id, status)
+            return seen
+        if status == "success" and seen is None:
+            if len(self._seen) >= SEEN_MAX:
+                self._seen.pop(next(iter(self._seen)))
+            self._seen[task_id] = task
+        return task
+
+    def _round(self, client: Any, batch: dict[str, list[_Want]]) -> None:
         self.rounds += 1
         asked = time.monotonic()
         found = client.get_tasks(list(batch))
-        for tid, w in batch.items():
+        if not isinstance(found, dict):
+            raise TripoError("the task list is not a mapping", user_message="Tripo sent an unreadable task list.")
+        missing: dict[str, list[_Want]] = {}
+        for tid, ws in batch.items():
             task = found.get(tid)
-            if task is not None and w.due > asked + 1e-3 and str(getattr(task, "status", "")) not in FINAL:
-                with self._cond:  # rode along and still going: back in line for its own due time, worker asleep
-                    if not self._closed and tid not in self._want:
-                        self._want[tid] = w
-                        continue
-            if task is None:  # not in the list: ask on its own (a 404 reaches the worker as such)
-                try:
-                    task = client.get_task(tid)
-                except TripoError as exc:
-                    w.error = exc
-                    w.done.set()
-                    continue
-            w.task = task
-            w.done.set()
+            if task is None:
+                missing[tid] = ws
+                continue
+            task = self._remember(tid, task)
+            final = str(getattr(task, "status", "")) in FINAL
+            now_due = [w for w in ws if final or w.due <= asked + 1e-3]
+            later = [w for w in ws if w not in now_due]
+            self._deliver(now_due, task)
+            if later:  # rode along and still going: back in line for their own due time, workers asleep
+                self._requeue({tid: later})
+        for tid, ws in missing.items():  # not in the list: ask on its own (a 404 reaches the worker as such)
+            try:
+                task = client.get_task(tid)
+            except TripoNotFound as exc:
+                young = [w for w in ws if w.created is not None and time.time() - w.created < self.not_found_grace]
+                old = [w for w in ws if w not in young]
+                self._deliver(old, error=exc)
+                if young:
+                    for w in young:
+                        w.due = asked + max(self.poll_min, 0.5)
+                    self._requeue({tid: young})
+                continue
+            except TripoError as exc:
+                if getattr(exc, "status", None) == 401 or isinstance(exc, TripoAuthError):
+                    raise
+                log.info("Tripo task %s: asking on its own failed (%s); asked again next round", tid, exc)
+                self._requeue({tid: ws})
+                continue
+            self._deliver(ws, self._remember(tid, task))

@@ -23,6 +23,7 @@ from ..errors import (
     TripoRateLimited,
     error_for_code,
     redact,
+    wait_text,
 )
 from ..inputs import Input
 from ..models import Task, TaskStatus
@@ -135,8 +136,9 @@ class WireV3(Dialect):
         if status == 429:
             code = code if code in (2000, 1007) else 2000 if code is None else code
             user = ERROR_TEXT[2000] if code == 2000 else ERROR_TEXT[1007]
-            if retry_after:
-                user = f"{user} Tripo suggests waiting {int(round(retry_after))} s."
+            wait = wait_text(retry_after)
+            if wait:
+                user = f"{user} {wait}"
             return TripoRateLimited(msg or "too many requests", code=code, status=status, suggestion=sug,
                                     trace_id=rid, user_message=user, retry_after=retry_after)
         if status == 404 and code in (None, 2001):
@@ -190,6 +192,7 @@ class WireV3(Dialect):
             raise ValueError("the task list is not an object")
         raw = data.get("tasks")
         items = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else []
+        items = items[:1000]  # a list request asks for at most 100 ids: anything far beyond is not read
         tasks: dict[str, Task] = {}
         for item in items:
             try:
@@ -197,7 +200,8 @@ class WireV3(Dialect):
             except ValueError:
                 continue
             tasks[t.task_id] = t
-        missed = [m for m in data.get("missed") or [] if isinstance(m, str)]
+        raw_missed = data.get("missed")
+        missed = [m for m in raw_missed[:1000] if isinstance(m, str)] if isinstance(raw_missed, list) else []
         return tasks, missed
 
     def usage_from(self, data: Any) -> list[UsageRow]:
