@@ -480,6 +480,7 @@ def test_forget_removes_job_from_journal(engine, tmp_path):
     engine.wait(job_id, WAIT)
     engine.forget(job_id)
     assert engine.jobs() == []
+    assert engine.flush()  # written by the writer thread, not the caller (the main thread)
     jobs, _ = Journal(tmp_path / "state").load()
     assert jobs == []
 

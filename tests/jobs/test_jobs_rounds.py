@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from conftest import TEST_API
 
 from tripo_addon.api import polling as api_polling
 from tripo_addon.api import tasks as api_tasks
@@ -120,7 +119,6 @@ def test_an_id_the_api_refuses_is_refused_by_attach_before_it_reaches_a_round(en
 
 
 # ------------------------------------------------------------------------------------------------- several waiters
-@pytest.mark.skipif(TEST_API != "v3", reason="the batch poll hub is v3's tasks/list")
 def test_two_waiters_of_one_task_id_are_both_answered(factory, emulator, api_key):
     """One waiter per id: the second waiter of a running task replaced the first, which then waited for ever."""
     client = factory()

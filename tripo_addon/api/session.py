@@ -181,6 +181,10 @@ class ApiSession:
         self.server_offset: float | None = None
 
     # ------------------------------------------------------------------------------------------ basics
+    def key_fingerprint(self, salt: bytes) -> str:
+        """A salted fingerprint of this client's key (see :meth:`Secret.fingerprint`); never the key."""
+        return self.__key.fingerprint(salt)
+
     def __repr__(self) -> str:
         return f"TripoClient(base_url={self.base_url!r}, api={self.api!r}, api_key='tsk_***')"
 

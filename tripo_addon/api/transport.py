@@ -5,6 +5,7 @@ envelope); the client, the uploads and the downloads all use it, so none of them
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import threading
 import time
@@ -41,6 +42,10 @@ class Secret:
 
     def reveal(self) -> str:
         return self._value
+
+    def fingerprint(self, salt: bytes) -> str:
+        """A short salted hash that tells two keys apart without revealing either (journaled with each job)."""
+        return hashlib.blake2b(self._value.encode("utf-8"), key=salt[:64], digest_size=8).hexdigest()
 
     def __repr__(self) -> str:
         return "'tsk_***'"
@@ -92,8 +97,10 @@ def transport_reason(exc: BaseException) -> str:
 
 def request_not_sent(exc: BaseException) -> bool:
     """True when a transport error happened before any byte of the request reached the server (safe to resend)."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
         return True
+    if isinstance(exc, requests.exceptions.SSLError):  # the handshake failed (nothing sent) or a later record did
+        return _in_handshake(exc)
     if isinstance(exc, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema
                   | requests.exceptions.InvalidSchema | requests.exceptions.InvalidHeader):
         return True
@@ -109,6 +116,30 @@ def request_not_sent(exc: BaseException) -> bool:
     return False
 
 
+
+
+#: Functions on the stack of a TLS error raised while the connection was being set up (before any request byte).
+_HANDSHAKE_FRAMES = frozenset({"do_handshake", "wrap_socket", "ssl_wrap_socket", "_ssl_wrap_socket_impl",
+                               "_ssl_wrap_socket_and_match_hostname", "_match_hostname", "match_hostname"})
+
+
+def _in_handshake(exc: BaseException) -> bool:
+    """True only when the TLS error provably came from the handshake (its traceback passes through it); a TLS error
+    after the request was written (a bad record, a cut connection) means the outcome is unknown."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo and len(seen) < 32:
+        e = todo.pop()
+        if not isinstance(e, BaseException) or id(e) in seen:
+            continue
+        seen.add(id(e))
+        tb = e.__traceback__
+        while tb is not None:
+            if tb.tb_frame.f_code.co_name in _HANDSHAKE_FRAMES:
+                return True
+            tb = tb.tb_next
+        todo += [*e.args, getattr(e, "reason", None), e.__cause__, e.__context__]
+    return False
 
 
 class BodyTooLarge(Exception):

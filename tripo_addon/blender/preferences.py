@@ -33,6 +33,8 @@ _REGION_URLS = {'GLOBAL': settings.DEFAULT_BASE_URL, 'CHINA': settings.CHINA_BAS
 
 
 def _get_region(self):
+    if self.api_custom:
+        return 2
     url = settings.base_url(self)
     for value, target in enumerate(_REGION_URLS.values()):
         if url == target:
@@ -41,11 +43,12 @@ def _get_region(self):
 
 
 def _set_region(self, value):
+    """Global / China set their address. Custom keeps the address as it is (still the region's, so nothing is sent
+    anywhere new) until the user types another one in API URL: never a silent switch to a local address."""
     ident = ('GLOBAL', 'CHINA', 'CUSTOM')[value]
+    self.api_custom = ident == 'CUSTOM'
     if ident in _REGION_URLS:
         self.api_base_url = _REGION_URLS[ident]
-    elif settings.base_url(self) in _REGION_URLS.values():
-        self.api_base_url = "http://127.0.0.1:8765"   # a local emulator: scripts/tripo_emulator.py
 
 
 class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
@@ -72,6 +75,12 @@ class TRIPO_AddonPreferences(bpy.types.AddonPreferences):
         ),
         get=_get_region,
         set=_set_region,
+    )
+    api_custom: BoolProperty(
+        name="Custom API Address",
+        description="Custom was chosen: the API URL below is the user's (it may still be a region's address)",
+        default=False,
+        options={'HIDDEN'},
     )
     api_base_url: StringProperty(
         name="API URL",

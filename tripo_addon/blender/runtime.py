@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 #: Extra keyword arguments for the Engine (tests shorten the poll interval here).
 engine_options: dict[str, Any] = {}
 
+#: How long quitting waits for the answer to a create in flight (seconds).
+QUIT_SUBMIT_GRACE = 1.0
+
 _engine = None
 _resumed = False
 _live: set[str] = set()  # jobs followed in this session: their results import by themselves
@@ -49,11 +52,18 @@ def parallel_changed(context=None) -> None:
 
 
 def settings_changed() -> None:
-    """Preferences update callback: the next client uses the new settings."""
+    """Preferences update callback: the next client uses the new settings; jobs that waited because they were made
+    with the key or address now chosen again follow their tasks again."""
     try:
         refresh_config()
     except Exception:  # during registration or with the add-on half disabled
         log.debug("settings snapshot skipped", exc_info=True)
+        return
+    if _engine is not None and _resumed and offline_reason() is None:
+        try:
+            _live.update(_engine.follow_identity())
+        except Exception:  # noqa: BLE001 - a preferences callback never raises
+            log.debug("follow_identity skipped", exc_info=True)
 
 
 # ==================================================================================================== engine
@@ -253,7 +263,10 @@ def shutdown() -> None:
     eng, _engine = _engine, None
     if eng is not None:
         try:
-            eng.shutdown(timeout=2.0)  # workers are daemons and the journal is durable: quitting never waits long
+            # workers are daemons and the journal is durable: quitting never waits long, not even for a create in
+            # flight (its step is journaled "submitting" and the owner registry keeps it in flight: the next start
+            # looks for its task in the account history instead of sending it again)
+            eng.shutdown(timeout=1.0, submit_grace=QUIT_SUBMIT_GRACE)
         except Exception:
             log.exception("engine shutdown failed")
     background.stop(1.0)

@@ -1,9 +1,16 @@
 """The job engine: worker threads, event queue, concurrency groups, journal, resume, cancel, wait.
 
 Threading model: one daemon thread per active job. Workers do network and file I/O only (through the bpy-free
-``TripoClient``), mutate their job under the engine lock, journal it, and post :class:`Event`s with plain snapshots to
-``Engine.events``. The main thread drains that queue (``Engine.drain()`` or ``events.get_nowait()``) and never blocks on
-the network, except in :meth:`Engine.wait`, used by scripting with ``wait=True``.
+``TripoClient``), change their job under the store's lock, journal it, and post :class:`Event`s with plain snapshots
+to ``Engine.events``. The main thread drains that queue (``Engine.drain()`` or ``events.get_nowait()``) and never
+blocks on the network or the disk (Cancel, Retry, Attach and Remove hand the journal to a writer thread), except in
+:meth:`Engine.wait`, used by scripting with ``wait=True``.
+
+Shape: the engine composes parts with declared interfaces (docs/design.md): the :class:`~.store.Store` (jobs, lock,
+journal writer, events, and :meth:`~.store.Store.move`, the one function that changes a job's state, held to the table
+in :mod:`.states`), the :class:`~.runner.Runner` (workers, pools), :class:`~.submission.Submission`,
+:class:`~.following.Following` (polling), :class:`~.downloading.Downloading`, :class:`~.lifecycle.Lifecycle` and the
+owner registry (:class:`~.ownership.OwnerBook`: one owner per task id).
 
 Money safety: a step is journaled as ``submitting`` (fsync) before ``POST /task`` and its task id right after. A step
 found ``submitting`` without a task id after a restart is never re-sent: its job goes to ``needs_attention``.
@@ -11,11 +18,10 @@ found ``submitting`` without a task id after a restart is never re-sent: its job
 
 from __future__ import annotations
 
+import json
 import logging
-import math
 import os
 import queue
-import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -23,45 +29,45 @@ from typing import Any
 
 from ..api import polling as api_polling
 from ..api import tasks as api_tasks
-from ..api.errors import (
-    TripoCancelled,
-    TripoError,
-)
 from . import events as ev
+from .downloading import Downloading
 from .engine_common import (
     FAILED_STATUSES,
     LOCK_NAME,
     SECONDARY_PREFIX,
     SUCCESS,
     S,
-    _Interrupted,
+    _engine_error,
     _lost_submit_message,
-    _NeedsAttention,
-    _Run,
-    _StepFailed,
-    _user_message,
     _validation_error,
     check_task_id,
 )
-from .engine_lifecycle import LifecycleMixin
-from .engine_state import StateMixin
-from .engine_steps import StepsMixin
-from .engine_validation import ValidationMixin
 from .events import Event, EventQueue
-from .hub import NOT_FOUND_GRACE, PollHub
+from .following import Following
+from .hub import NOT_FOUND_GRACE
 from .job import Job, Step, new_id
-from .journal import KEEP_FINISHED, DirLock, Journal, JournalError
-from .schedule import Slots, Stopped
+from .journal import KEEP_FINISHED, DirLock, Journal
+from .lifecycle import Lifecycle
+from .ownership import OwnerBook, installation_salt
+from .runner import Pace, Runner
+from .schedule import Slots
+from .steps import Steps, api_mismatch_message
+from .store import Store
+from .submission import Submission
+from .validation import Validation
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Engine", "api_mismatch_message", "iter_snapshots"]
 
-class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
+
+class Engine:
     """Runs jobs in background threads and reports to the main thread through ``events``.
 
     ``client_factory`` builds a fresh ``TripoClient`` (one per worker). ``state_dir`` holds the journal
-    (``jobs.json``); ``download_dir/<task_id>/`` receives results. ``max_parallel`` caps each concurrency group
-    (Tripo's own limits are lower for some groups: P1 5, refine 5, multiview images 1).
+    (``jobs.json``) and the owner registry (``owners.json``); ``download_dir/<task_id>/`` receives results.
+    ``max_parallel`` caps each concurrency group (Tripo's own limits are lower for some groups: P1 5, refine 5,
+    multiview images 1).
     """
 
     def __init__(
@@ -80,59 +86,109 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
     ) -> None:
         self._client_factory = client_factory
         self._api = api
-        # retention: finished jobs kept in the live journal (None: all, the old behaviour); exported meshes to delete
-        self.keep_finished = keep_finished
-        self.exports_dir = Path(exports_dir) if exports_dir is not None else Path(state_dir).parent / "exports"
         self.state_dir = Path(state_dir)
-        self.download_dir = Path(download_dir)
-        self.poll_min = float(poll_min)
-        self.poll_max = max(float(poll_max), self.poll_min)
-        self.max_parallel = max(1, int(max_parallel))
-        self.not_found_grace = NOT_FOUND_GRACE  # a task we created that Tripo does not know yet is asked again
-        # waiting for a free slot on a busy account (429/2000): from 2 s doubling to 60 s by default, faster in tests
-        self.busy_base = min(api_polling.BUSY_BASE, self.poll_min)
-        self.busy_cap = max(self.busy_base, min(api_polling.BUSY_CAP, 2 * self.poll_max))
-        self.events: EventQueue = EventQueue()
-        self._lock = threading.RLock()
-        self._cond = threading.Condition(self._lock)
-        self._jobs: dict[str, Job] = {}
-        self._runs: dict[str, _Run] = {}
-        self._reported: set[str] = set()
-        self._stopping = False
-        self._journal_warned = False
-        self._slots: dict[str, Slots] = {}  # per-account concurrency pools, by the dialect's pool names
-        self._hubs: dict[str, PollHub] = {}  # batch pollers (v3 tasks/list) by API version, made on first use
-        self._save_wanted = threading.Event()  # set by _save_soon(); served by the journal thread
-        self._saver: threading.Thread | None = None
-        self._launch: list[_Run] = []  # registered workers the launcher thread has not started yet
-        self._launcher: threading.Thread | None = None
+        poll_min = float(poll_min)
+        poll_max = max(float(poll_max), poll_min)
+        busy_base = min(api_polling.BUSY_BASE, poll_min)
+        self.pace = Pace(poll_min=poll_min, poll_max=poll_max, busy_base=busy_base,
+                         busy_cap=max(busy_base, min(api_polling.BUSY_CAP, 2 * poll_max)),
+                         max_parallel=max(1, int(max_parallel)), not_found_grace=NOT_FOUND_GRACE)
         notices: list[str] = []
         # One engine per state dir runs the shared job list (two Blender instances must never both resume a job and
         # send its next step twice). Another concurrent engine keeps its own list, adopted by the next primary.
-        self._dir_lock = DirLock(self.state_dir / LOCK_NAME)
-        self.role = "primary" if self._dir_lock.acquire() else "secondary"
+        dir_lock = DirLock(self.state_dir / LOCK_NAME)
+        self.role = "primary" if dir_lock.acquire() else "secondary"
         if self.role == "primary":
-            self._journal = Journal(self.state_dir, min_interval=journal_interval)
+            journal = Journal(self.state_dir, min_interval=journal_interval)
+            self._book = OwnerBook(self.state_dir)
         else:
             name = f"{SECONDARY_PREFIX}{os.getpid()}-{new_id()[:6]}"
-            self._dir_lock = DirLock(self.state_dir / f"{name}.lock")
-            self._dir_lock.acquire()
-            self._journal = Journal(self.state_dir, min_interval=journal_interval, name=f"{name}.json")
+            dir_lock = DirLock(self.state_dir / f"{name}.lock")
+            dir_lock.acquire()
+            journal = Journal(self.state_dir, min_interval=journal_interval, name=f"{name}.json")
+            self._book = OwnerBook(self.state_dir, name=f"owners-{name}.json")
             notices.append(
                 "Another Blender instance is running the Tripo job list; jobs started here are kept in a separate "
                 "list and join the shared one when that instance closes."
             )
-        jobs, load_notices = self._journal.load()
+        # the parts (each takes what it uses; none reaches into another's attributes)
+        self.store = store = Store(journal)
+        store.after_save = lambda important: self._book.save(fsync=important)
+        self.runner = runner = Runner(store, self.pace, client_factory)
+        self.check = Validation()
+        self.submission = Submission(store, runner, self.pace, self.check)
+        self.following = Following(store, runner, self.pace, client_factory)
+        self.downloading = Downloading(store, runner, self.following, Path(download_dir))
+        self.steps = Steps(store, self.submission, self.following, self.downloading, installation_salt(self.state_dir))
+        runner.flow = self.steps
+        exports = Path(exports_dir) if exports_dir is not None else self.state_dir.parent / "exports"
+        self.lifecycle = Lifecycle(store, runner, self.following, self.state_dir, exports, keep_finished, dir_lock)
+        runner.on_success = self.lifecycle.delete_exports
+        self.submission.on_sent = self._book.sent
+        self.submission.on_refused = self._book.nothing_created
+        self.submission.on_landed = self._book.landed
+        self.lifecycle.on_landed = self._book.landed
+
+        jobs, load_notices = journal.load()
         notices[:0] = load_notices
         for job in jobs:
-            self._jobs[job.id] = job
-        self._adopt_late_ids()
-        notices += self._adopt_secondaries()
-        self._adopt_late_ids()  # (those of adopted secondaries too)
+            store.jobs[job.id] = job
+        self._book.adopt(store.jobs.values())
+        self.lifecycle.adopt_late_ids()
+        notices += self.lifecycle.adopt_secondaries()
+        self.lifecycle.adopt_late_ids()  # (those of adopted secondaries too)
+        self._book.adopt(store.jobs.values())
+        self._note_foreign()
         if self.role == "primary":
-            self._retain()
+            self.lifecycle.retain()
         for msg in notices:
-            self._post(Event("", ev.NOTICE, {}, msg))
+            store.post(Event("", ev.NOTICE, {}, msg))
+
+    # ------------------------------------------------------------------------------------------ settings
+    @property
+    def events(self) -> EventQueue:
+        return self.store.events
+
+    @property
+    def owners(self):
+        """The owner registry (:class:`~tripo_addon.jobs.owners.Owners`): who follows which task id."""
+        return self._book.owners
+
+    @property
+    def download_dir(self) -> Path:
+        return self.downloading.download_dir
+
+    @download_dir.setter
+    def download_dir(self, value: str | os.PathLike) -> None:
+        self.downloading.download_dir = Path(value)
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.lifecycle.exports_dir
+
+    @property
+    def keep_finished(self) -> int | None:
+        return self.lifecycle.keep_finished
+
+    @property
+    def poll_min(self) -> float:
+        return self.pace.poll_min
+
+    @property
+    def poll_max(self) -> float:
+        return self.pace.poll_max
+
+    @property
+    def max_parallel(self) -> int:
+        return self.pace.max_parallel
+
+    @property
+    def not_found_grace(self) -> float:
+        return self.pace.not_found_grace
+
+    @not_found_grace.setter
+    def not_found_grace(self, value: float) -> None:
+        self.pace.not_found_grace = max(0.0, float(value))
 
     @property
     def api(self) -> str:
@@ -148,92 +204,132 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         api = self._api() if callable(self._api) else self._api
         return api if api in api_tasks.API_VERSIONS else api_tasks.DEFAULT_API
 
+    @property
+    def slots(self) -> dict[str, Slots]:
+        """Concurrency groups (for diagnostics and tests)."""
+        return self.runner.slots
+
+    def set_max_parallel(self, n: int) -> None:
+        """Change "Parallel Tasks" live: every group's limit follows at once (jobs waiting for a slot start when the
+        limit grows; running ones are never stopped when it shrinks)."""
+        self.runner.set_max_parallel(n)
+
+    # ------------------------------------------------------------------------------------------ the user's actions
+    def validate(self, job: Job) -> None:
+        """Check every step before anything is sent; raise TripoValidationError with a clear message."""
+        self.check.validate(job)
+
     def submit(self, job: Job) -> str:
         """Validate every step (nothing is sent if anything is wrong), then journal and start the job. Returns its id.
 
         Only the validation runs in the caller (the main thread, on a button press). Journaling and starting the
-        worker happen on the engine's launcher thread, batched: 200 jobs submitted at once cost one journal write,
-        not 200 writes of a growing file (seconds of frozen UI). A worker starts only once its job is journaled; if
-        the journal cannot be written the job fails with that reason before anything is sent.
+        worker happen on the engine's launcher thread, batched: 200 jobs submitted at once cost one journal write.
+        A worker starts only once its job is journaled; if the journal cannot be written the job fails with that
+        reason before anything is sent.
         """
         self._check_open()
         if not isinstance(job, Job):
             raise _validation_error("submit() takes a Job (see tripo_addon.jobs.pipelines).")
         job.api = self.api
         self.validate(job)
-        with self._lock:
-            if job.id in self._jobs:
+        store = self.store
+        with store.lock:
+            if job.id in store.jobs:
                 raise _validation_error(f"Job {job.id} was already submitted.")
-            job.state = S.PENDING
+            job.state = S.PENDING  # (a new job: not a transition)
             job.error = job.notice = ""
             job.updated = time.time()
-            self._jobs[job.id] = job
-        self._start(job)
-        self._post_update(job)
+            store.jobs[job.id] = job
+        self.runner.start(job)
+        store.post_update(job)
         return job.id
 
     def attach(self, task_id: str, title: str = "", *, job_id: str | None = None, download: bool = True,
                notice: str = "") -> str:
-        """Follow an existing Tripo task (no POST) and download its result.
+        """Follow an existing Tripo task (no POST) and download its result. Returns the job id.
 
-        With ``job_id``: give that stopped job's unsent/unknown step this task id and continue the job from there
-        (the way out of ``needs_attention``); ``notice`` is what the job then says (kept once it succeeds, e.g. that
-        the task was found in the account's history). Returns the job id.
+        One owner per task id: an id another job here follows now goes to that job (its id is returned, with a
+        notice); the id of a job that stopped moves to the new job (to import a result again); with ``job_id`` an id
+        another listed job holds is refused with the reason. With ``job_id``: give that stopped job's unsent/unknown step
+        this task id (the way out of ``needs_attention``), or replace an id that Tripo did not know or that failed (a
+        mistyped Attach is corrected this way); ``notice`` is what the job then says.
         """
         self._check_open()
         task_id = check_task_id(task_id)
+        store, owners = self.store, self._book.owners
         if job_id is not None:
-            self._await_worker_exit(job_id)
-            with self._lock:
-                job = self._get_job(job_id)
-                if job_id in self._runs and job.state in S.STOPPED:
+            self.runner.await_exit(job_id)
+            with store.lock:
+                job = store.get(job_id)
+                if job_id in self.runner.runs and job.state in S.STOPPED:
                     raise _validation_error(
                         "The job is still stopping (a request is in flight); try again in a moment.")
-                if job_id in self._runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
+                if job_id in self.runner.runs or job.state not in (S.NEEDS_ATTENTION, S.FAILED, S.CANCELLED):
                     raise _validation_error(
                         "Only a stopped job (needs attention, failed or cancelled) can be attached."
                     )
                 idx = job.current_step
-                if idx >= len(job.steps) or job.steps[idx].task_id:
+                step = job.steps[idx] if idx < len(job.steps) else None
+                if step is None or (step.task_id and not _replaceable(step)):
                     raise _validation_error("This job has no step waiting for a task id.")
-                step = job.steps[idx]
+                owner = owners.owner(task_id)
+                if owner is not None and owner != job.id and owner in store.jobs:
+                    raise _validation_error(self._owned_text(task_id, store.jobs[owner]))
+                if owner is not None and owner != job.id:
+                    owners.retire(task_id)  # its job was archived: the id may be followed here again
+                if step.task_id and step.task_id != task_id:
+                    owners.retire(step.task_id)  # the mistyped (or failed) id stays known, owned by nobody
+                owners.claim(task_id, job.id)
+                self._book.mark()
                 step.task_id = task_id
-                step.state = S.QUEUED
-                step.status = ""
-                step.error = ""
-                job.state = S.QUEUED
-                job.error = ""
-                job.notice = notice or f"Attached task {task_id} to step {idx + 1}."
+                step.status = step.error = ""
+                step.progress = 0
+                step.output = {}
                 if notice:
                     job.meta["recovered"] = notice
-                job.updated = time.time()
-            self._save(important=True)
-            self._start(job)
-            self._post_update(job)
+                store.move(job, S.QUEUED, step=step, step_state=S.QUEUED, error="",
+                           notice=notice or f"Attached task {task_id} to step {idx + 1}.", reopen=True, save=False,
+                           emit=None)
+            self.runner.start(job)  # the launcher journals it before the worker starts (not the main thread)
+            store.post_update(job)
             return job.id
-        step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
-        job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED,
-                  api=self.api)  # the task is looked up on the API the address speaks now
-        with self._lock:
-            self._jobs[job.id] = job
-        self._save(important=True)
-        self._start(job)
-        self._post_update(job)
+        with store.lock:
+            owner = owners.owner(task_id)
+            held = store.jobs.get(owner) if owner is not None else None
+            if held is not None and (held.state in S.ACTIVE or owner in self.runner.runs):
+                store.notice(held, self._owned_text(task_id, held))
+                return owner  # followed now: the same job, never a second follower
+            if owner is not None:  # its job stopped (or was archived): a new job follows it (e.g. import again)
+                owners.retire(task_id)
+            step = Step(task_type="", params={}, download=download, task_id=task_id, state=S.QUEUED)
+            job = Job(title=title or f"Task {task_id[:8]}", steps=[step], kind="attach", state=S.QUEUED,
+                      api=self.api)  # the task is looked up on the API the address speaks now
+            store.jobs[job.id] = job
+            owners.claim(task_id, job.id)
+            self._book.mark()
+        self.runner.start(job)
+        store.post_update(job)
         return job.id
 
+    @staticmethod
+    def _owned_text(task_id: str, job: Job) -> str:
+        return (f"Task {task_id} is already followed by the job \u201c{job.title}\u201d here; it was not attached "
+                "a second time (one job per task).")
+
     def cancel(self, job_id: str) -> None:
-        """Stop a job locally and at once. Tripo's v2 API has no cancel: a task already sent may still finish."""
-        with self._lock:
-            job = self._jobs.get(job_id)
+        """Stop a job locally and at once. Tripo's v2 API has no cancel: a task already sent may still finish. A create
+        in flight still records its task id when the answer lands. The journal is written by the writer thread."""
+        store = self.store
+        with store.lock:
+            job = store.jobs.get(job_id)
             if job is None or job.state in S.FINAL:
                 return
-            run = self._runs.get(job_id)
+            run = self.runner.runs.get(job_id)
             if run is not None:
                 run.cancelled = True
                 run.stop.set()
-            self._set_cancelled(job)
-        self._safe_save()
-        self._emit_final(job, ev.CANCELLED)
+        self.runner.mark_cancelled(job, save=False, emit=ev.CANCELLED)
+        store.save_soon()
 
     def resume(self) -> list[str]:
         """Continue unfinished jobs from the journal (never re-sending a task). Idempotent.
@@ -242,13 +338,14 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         Returns the ids of the jobs whose worker was started by this call.
         """
         self._check_open()
-        self._adopt_late_ids()
+        store, runner = self.store, self.runner
+        self.lifecycle.adopt_late_ids()
         started: list[str] = []
         attention: list[Job] = []
         report: list[Job] = []
-        with self._lock:
-            for job in sorted(self._jobs.values(), key=lambda j: j.created):
-                run = self._runs.get(job.id)
+        with store.lock:
+            for job in sorted(store.jobs.values(), key=lambda j: j.created):
+                run = runner.runs.get(job.id)
                 if run is not None:
                     if run.stop.is_set() and not run.cancelled and job.state in S.ACTIVE:
                         run.restart = True  # paused, still returning from a request: it starts again when done
@@ -260,65 +357,100 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
                     if job.api != self.api and not job.task_ids:
                         job.api = self.api  # nothing was created yet: the job is not tied to either API
                     if job.api != self.api:  # its tasks live on the other API: follow them there, never resend
-                        job.state = S.NEEDS_ATTENTION
-                        job.error = api_mismatch_message(job.api, self.api)
-                        job.updated = time.time()
+                        store.move(job, S.NEEDS_ATTENTION, error=api_mismatch_message(job.api, self.api), save=False,
+                                   emit=None)
                         attention.append(job)
                         continue
                     if step is not None and step.state == S.SUBMITTING and not step.task_id:
-                        job.state = S.NEEDS_ATTENTION
-                        job.error = _lost_submit_message(idx, step)
-                        step.state = S.NEEDS_ATTENTION
-                        step.error = job.error
-                        job.updated = time.time()
+                        msg = _lost_submit_message(idx, step)
+                        step.error = msg
+                        store.move(job, S.NEEDS_ATTENTION, step=step, step_state=S.NEEDS_ATTENTION, error=msg,
+                                   save=False, emit=None)
                         attention.append(job)
                         continue
                     started.append(job.id)
-                elif job.state == S.SUCCEEDED and not job.imported and job.id not in self._reported:
-                    self._reported.add(job.id)
+                elif job.state == S.SUCCEEDED and not job.imported and job.id not in store.reported:
+                    store.reported.add(job.id)
                     report.append(job)
-        # Jobs whose task already runs on Tripo first: their slots are taken (in _start) before any new job may use
+        # Jobs whose task already runs on Tripo first: their slots are taken (in start) before any new job may use
         # one, so nothing is sent past the account's limit after a restart.
-        started.sort(key=lambda jid: not self._live_task_step(self._jobs[jid]))
+        started.sort(key=lambda jid: not runner.live_task_step(store.jobs[jid]))
         if attention or started:
-            self._save(important=False)
+            store.save(important=False)
         for job in attention:
-            self._emit_attention(job)
+            store.move(job, save=False, emit="attention")
         for job_id in started:
-            with self._lock:
-                job = self._jobs[job_id]
-            self._start(job)
-            self._post_update(job)
+            with store.lock:
+                job = store.jobs[job_id]
+            runner.start(job)
+            store.post_update(job)
         for job in report:
-            self._post(Event(job.id, ev.FINISHED, self._snap(job)))
+            store.post(Event(job.id, ev.FINISHED, store.snap(job)))
+        return started
+
+    def follow_identity(self) -> list[str]:
+        """The preferences changed: jobs that wait because they were made with another key or address start again
+        when the client now matches (main thread: builds one client, sends nothing). Returns the started ids."""
+        if self.store.stopping:
+            return []
+        try:
+            client = self._client_factory()
+        except Exception:  # noqa: BLE001 - no key yet: nothing can follow
+            return []
+        try:
+            api, address, key_id = self.steps.identity(client)
+        finally:
+            close = getattr(client, "close", None)
+            if close is not None:
+                close()
+        store, started = self.store, []
+        with store.lock:
+            for job in list(store.jobs.values()):
+                if (job.state != S.NEEDS_ATTENTION or not job.meta.get("identity_paused")
+                        or job.id in self.runner.runs):
+                    continue
+                if (job.api, job.address, job.key_id) != (api, address or job.address, key_id or job.key_id):
+                    continue
+                job.meta.pop("identity_paused", None)
+                store.move(job, S.QUEUED if job.current_step < len(job.steps) else S.PENDING, error="",
+                           reopen=True, save=False, emit=None)
+                started.append(job.id)
+        for job_id in started:
+            job = store.jobs[job_id]
+            self.runner.start(job)
+            store.post_update(job)
         return started
 
     def retry(self, job_id: str) -> None:
         """Restart a stopped job from its first unfinished step.
 
         Steps that succeeded are kept; a step whose task exists is polled again (no new POST) unless Tripo reported it
-        failed, in which case it is sent again (a new, paid task). A step stuck in ``needs_attention`` is sent again:
-        call this only after checking the Tripo task history (or use ``attach(task_id, job_id=...)``).
+        failed, in which case it is sent again (a new, paid task; the failed id stays known as this job's). Files are
+        uploaded again (a refused or old upload token is never re-sent). A step stuck in ``needs_attention`` is sent
+        again: call this only after checking the Tripo task history (or use ``attach(task_id, job_id=...)``).
         """
         self._check_open()
-        self._await_worker_exit(job_id)
-        if any(j.id == job_id for j in self._adopt_late_ids()):  # created as Blender closed: follow it, never pay twice
-            with self._lock:
-                job = self._get_job(job_id)
+        store, runner = self.store, self.runner
+        runner.await_exit(job_id)
+        if any(j.id == job_id for j in self.lifecycle.adopt_late_ids()):  # created as Blender closed: follow it
+            with store.lock:
+                job = store.get(job_id)
             if job.state in S.ACTIVE:
-                self._start(job)
-                self._post_update(job)
+                runner.start(job)
+                store.post_update(job)
                 return
-        with self._lock:
-            job = self._get_job(job_id)
-            if job_id in self._runs and job.state in S.STOPPED:
+        with store.lock:
+            job = store.get(job_id)
+            if job_id in runner.runs and job.state in S.STOPPED:
                 raise _validation_error("The job is still stopping (a request is in flight); try again in a moment.")
-            if job_id in self._runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
+            if job_id in runner.runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
                 raise _validation_error("Only a failed, cancelled or stopped job can be retried.")
             for step in job.steps:
                 if step.state == S.SUCCEEDED:
                     continue
                 if step.task_id and step.status in FAILED_STATUSES:
+                    self._book.owners.retire(step.task_id)
+                    self._book.mark()
                     step.task_id = None
                 if step.task_id:
                     step.state = S.DOWNLOADING if step.status == SUCCESS else S.QUEUED
@@ -327,67 +459,66 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
                     step.status = ""
                     step.progress = 0
                     step.output = {}
+                    step.uploads = {}  # a token Tripo refused (or one near its expiry) is never sent again
                 step.error = ""
-            job.state = S.PENDING
-            job.error = job.notice = ""
-            job.updated = time.time()
-        self._save(important=True)
-        self._start(job)
-        self._post_update(job)
+            job.meta.pop("identity_paused", None)
+            store.move(job, S.PENDING, error="", notice="", reopen=True, save=False, emit=None)
+        runner.start(job)  # journaled by the launcher before the worker runs (never on the main thread)
+        store.post_update(job)
 
     def mark_imported(self, job_id: str, imported: bool = True) -> None:
-        """Record the import (main thread): journaled by the journal thread, so the caller never waits for a write.
+        """Record the import (main thread): journaled by the writer thread, so the caller never waits for a write.
         ``imported=False``: the result left the scene (undone), so it is offered for import again."""
-        with self._lock:
-            job = self._get_job(job_id)
+        store = self.store
+        with store.lock:
+            job = store.get(job_id)
             job.imported = bool(imported)
             job.updated = time.time()
-        self._save_soon()
-        self._post_update(job)
+        store.save_soon()
+        store.post_update(job)
 
     def set_meta(self, job_id: str, key: str, value: Any) -> None:
         """Add a plain value to a job's ``meta`` (journaled with the next save)."""
-        with self._lock:
-            self._get_job(job_id).meta[key] = value
-        self._save_soon()
+        with self.store.lock:
+            self.store.get(job_id).meta[key] = value
+        self.store.save_soon()
 
     def forget(self, job_id: str) -> None:
-        """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk."""
+        """Remove a job from the list and the journal (cancelling it first if it runs). Files stay on disk; its task
+        ids stay known as tombstones (recovery never hands them to another job)."""
         self.cancel(job_id)
-        with self._lock:
-            self._jobs.pop(job_id, None)
-            self._reported.discard(job_id)
-        self._safe_save()
+        store = self.store
+        with store.lock:
+            store.jobs.pop(job_id, None)
+            store.reported.discard(job_id)
+        self._book.owners.release(job_id, tombstone=True)
+        self._book.mark()
+        store.save_soon()
 
+    # ------------------------------------------------------------------------------------------ reading
     def jobs(self) -> list[dict]:
         """Snapshots of all jobs, oldest first."""
-        with self._lock:
-            return [j.snapshot() for j in sorted(self._jobs.values(), key=lambda j: j.created)]
+        with self.store.lock:
+            return [j.snapshot() for j in sorted(self.store.jobs.values(), key=lambda j: j.created)]
 
     def get(self, job_id: str) -> dict:
-        with self._lock:
-            return self._get_job(job_id).snapshot()
+        with self.store.lock:
+            return self.store.get(job_id).snapshot()
 
     def is_running(self, job_id: str) -> bool:
-        return job_id in self._runs  # no lock: called per event on the main thread, a dict lookup is atomic
+        return job_id in self.runner.runs  # no lock: called per event on the main thread, a dict lookup is atomic
 
     def active(self) -> bool:
         """True while any worker runs (cheap: the poller asks on every tick)."""
-        return bool(self._runs)
+        return bool(self.runner.runs)
 
     def next_activity(self) -> float | None:
         """When a worker will next do something that may post an event: None when one is working now (a request, a
         download, starting), else the earliest end of their sleeps (monotonic; inf when all wait for slots or none
         runs). Lock-free: the poller asks on every tick to choose its pace."""
-        soonest = math.inf
-        if any(h.busy for h in list(self._hubs.values())):
+        if self.following.busy():
             return None
-        for run in list(self._runs.values()):
-            wake = run.wake_at
-            if wake is None:
-                return None
-            soonest = min(soonest, wake)
-        return soonest
+        return self.runner.next_wake()
 
     def wait(self, job_id: str, timeout: float | None = None) -> dict:
         """Block until the job stops (succeeded, failed, cancelled, needs_attention) or ``timeout`` passes.
@@ -396,14 +527,15 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
         worker (e.g. loaded from the journal and not resumed).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        with self._cond:
-            job = self._get_job(job_id)
+        store = self.store
+        with store.cond:
+            job = store.get(job_id)
             # Until the worker has ended (so retry/attach may follow at once); a cancelled job returns at once.
-            while job_id in self._runs and job.state != S.CANCELLED:
+            while job_id in self.runner.runs and job.state != S.CANCELLED:
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     break
-                self._cond.wait(0.5 if remaining is None else min(0.5, remaining))
+                store.cond.wait(0.5 if remaining is None else min(0.5, remaining))
             return job.snapshot()
 
     def drain(self, max_events: int | None = None) -> list[Event]:
@@ -414,170 +546,86 @@ class Engine(ValidationMixin, StepsMixin, LifecycleMixin, StateMixin):
                 event = self.events.get_nowait()
             except queue.Empty:
                 break
-            if event.job_id and event.job_id not in self._jobs:
+            if event.job_id and event.job_id not in self.store.jobs:
                 continue  # a forgotten (removed) job: its late events are moot, the others' are kept
             out.append(event)
         return out
 
-    def set_max_parallel(self, n: int) -> None:
-        """Change "Parallel Tasks" live: every group's limit follows at once (jobs waiting for a slot start when the
-        limit grows; running ones are never stopped when it shrinks)."""
-        self.max_parallel = max(1, int(n))
-        for slots in list(self._slots.values()):
-            with slots._lock:
-                slots.limit = max(1, min(slots.pool_limit, self.max_parallel))
-                slots._grant()
+    # ------------------------------------------------------------------------------------------ life
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait (up to ``timeout`` s) until what Cancel, Remove, Retry or Attach handed to the writer thread is on
+        disk (scripts, tests; never needed on the main thread). True when done."""
+        return self.store.flush(timeout)
 
-    @property
-    def slots(self) -> dict[str, Slots]:
-        """Concurrency groups (for diagnostics and tests)."""
-        return self._slots
+    def pause(self) -> list[str]:
+        """Stop every worker without cancelling its job (e.g. online access was turned off); :meth:`resume`
+        continues each job where it stopped, never sending a task twice. Returns the paused job ids."""
+        store = self.store
+        with store.lock:
+            runs = [r for r in self.runner.runs.values() if not r.cancelled]
+            for run in runs:
+                run.restart = False
+                run.stop.set()
+            store.cond.notify_all()
+        return [r.job.id for r in runs]
 
-    def _start(self, job: Job) -> None:
-        """Register the job's worker (it counts as running from now on) and hand it to the launcher thread.
+    def shutdown(self, timeout: float = 2.0, submit_grace: float | None = None) -> None:
+        """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable. See
+        :meth:`~tripo_addon.jobs.lifecycle.Lifecycle.shutdown` (``submit_grace``: how long a create in flight may
+        still answer; its id is kept in the late-id file and the owner registry knows it is in flight)."""
+        if submit_grace is None:
+            self.lifecycle.shutdown(timeout)
+        else:
+            self.lifecycle.shutdown(timeout, submit_grace)
 
-        ``Thread.start()`` waits until the new thread runs, which takes milliseconds when workers hold the GIL: the
-        launcher pays that, not the main thread."""
-        launcher = None
-        with self._lock:
-            if job.id in self._runs or self._stopping:
-                return
-            run = _Run(job)
-            self._claim_live_slots(run)
-            run.thread = threading.Thread(target=self._worker, args=(run,), name=f"tripo-job-{job.id}", daemon=True)
-            self._runs[job.id] = run
-            self._launch.append(run)
-            if self._launcher is None:
-                launcher = self._launcher = threading.Thread(target=self._launch_loop, name="tripo-launcher",
-                                                             daemon=True)
-            self._cond.notify_all()
-        if launcher is not None:
-            launcher.start()
+    def _note_foreign(self) -> None:
+        """Task ids another running instance's list follows are known (never a lost create's)."""
+        paths = [p for p in self.state_dir.glob(f"{SECONDARY_PREFIX}*.json") if p != self.store.journal.path]
+        if self.role == "secondary":
+            paths.append(self.state_dir / "jobs.json")
+        ids: list[str] = []
+        for path in paths:
+            ids += _task_ids_in(path)
+        if self.role == "secondary":  # the primary's registry: its owned ids and tombstones are known here too
+            primary = OwnerBook(self.state_dir).owners.to_json()
+            ids += [t for tids in primary.get("owners", {}).values() for t in tids]
+            ids += [row[0] for row in primary.get("tombstones", [])]
+        if ids:
+            self._book.owners.add_foreign(ids)
+            self._book.mark()
 
-    def _launch_loop(self) -> None:
-        while True:
-            with self._cond:
-                while not self._launch and not self._stopping:
-                    self._cond.wait()
-                batch, self._launch = self._launch, []
-                if self._stopping:  # never started: nothing was sent; the journal keeps them resumable
-                    for run in batch:
-                        self._release_slots(run)
-                        if self._runs.get(run.job.id) is run:
-                            del self._runs[run.job.id]
-                    self._cond.notify_all()
-                    return
-            try:
-                self._save(important=True, must=True)  # one write for the whole batch
-            except JournalError as exc:
-                for run in batch:
-                    self._release_slots(run)
-                    self._finish(run, S.FAILED, error=_user_message(exc))
-                    with self._cond:
-                        if self._runs.get(run.job.id) is run:
-                            del self._runs[run.job.id]
-                        self._cond.notify_all()
-                continue
-            for run in batch:
-                run.thread.start()
-
-    @staticmethod
-    def _live_task_step(job: Job) -> Step | None:
-        """The job's current step when its task exists on Tripo and is not final (it occupies a slot there)."""
-        idx = job.current_step
-        step = job.steps[idx] if idx < len(job.steps) else None
-        if step is None or not step.task_id or not step.task_type or job.state not in S.ACTIVE:
-            return None
-        if step.status == SUCCESS or step.status in FAILED_STATUSES:
-            return None
-        return step
-
-    def _claim_live_slots(self, run: _Run) -> None:
-        """Under the lock, before the worker starts: a resumed (or retried) job whose task still runs on Tripo counts
-        against the account's limit at once, not only after its first poll answered."""
-        step = self._live_task_step(run.job)
-        if step is None:
-            return
-        for g in self._pools(run.job, step):
-            g.force()
-            run.slots.append(g)
-
-    def _worker(self, run: _Run) -> None:
-        job = run.job
-        client = None
-        try:
-            client = self._client_factory()
-            api = getattr(client, "api", job.api)
-            if api != job.api:  # the API address changed while the job waited to run
-                if job.task_ids:  # its tasks live on the other API: never sent again here
-                    raise _NeedsAttention(api_mismatch_message(job.api, api))
-                job.api = api  # nothing created yet: it runs on the current API (its steps are checked again)
-            for idx, step in enumerate(job.steps):
-                if step.state == S.SUCCEEDED:
-                    continue
-                run.step_index = idx
-                self._run_step(run, client, idx, step)
-            self._finish(run, S.SUCCEEDED)
-        except (_Interrupted, Stopped):
-            self._interrupted(run)
-        except TripoCancelled as exc:
-            if run.stop.is_set():
-                self._interrupted(run)
-            else:
-                self._finish(run, S.FAILED, error=self._prefixed(run, _user_message(exc)))
-        except _NeedsAttention as exc:
-            self._finish(run, S.NEEDS_ATTENTION, error=str(exc))
-        except _StepFailed as exc:
-            self._finish(run, S.FAILED, error=str(exc))
-        except BaseException as exc:  # noqa: BLE001 - a worker must never die silently
-            if not isinstance(exc, TripoError | JournalError):
-                log.exception("Tripo job %s crashed", job.id)
-            self._finish(run, S.FAILED, error=self._prefixed(run, _user_message(exc)))
-        finally:
-            self._release_slots(run)
-            if client is not None and hasattr(client, "close"):
-                try:
-                    client.close()
-                except Exception:  # noqa: BLE001
-                    log.debug("client.close failed", exc_info=True)
-            with self._cond:
-                if self._runs.get(job.id) is run:
-                    del self._runs[job.id]
-                self._cond.notify_all()
-                again = run.restart and not self._stopping and job.state in S.ACTIVE
-            if again:
-                self._start(job)
-                self._post_update(job)
-
-    def _prefixed(self, run: _Run, msg: str) -> str:
-        job = run.job
-        if len(job.steps) <= 1:
-            return msg
-        step = job.steps[run.step_index]
-        return f"Step {run.step_index + 1} of {len(job.steps)} ({step.task_type}): {msg}"
-
-    def _check_stop(self, run: _Run) -> None:
-        if run.stop.is_set() or run.cancelled or self._stopping:
-            raise _Interrupted()
-
-    def _sleep(self, run: _Run, seconds: float) -> None:
-        run.wake_at = time.monotonic() + max(0.0, seconds)
-        try:
-            if run.stop.wait(max(0.0, seconds)):
-                raise _Interrupted()
-        finally:
-            run.wake_at = None
+    def _check_open(self) -> None:
+        if self.store.stopping:
+            raise _engine_error("The Tripo job engine was shut down.")
 
     def __repr__(self) -> str:  # pragma: no cover
-        return f"<Engine {len(self._jobs)} jobs, {len(self._runs)} running, state_dir={self.state_dir}>"
+        return (f"<Engine {len(self.store.jobs)} jobs, {len(self.runner.runs)} running, "
+                f"state_dir={self.state_dir}>")
+
+
+def _replaceable(step: Step) -> bool:
+    """A step's task id may be replaced by Attach: Tripo never knew it (a mistyped id) or the task failed."""
+    return step.status != SUCCESS and (not step.status or step.status in FAILED_STATUSES)
+
+
+def _task_ids_in(path: Path, limit: int = 64 * 1024 * 1024) -> list[str]:
+    """The task ids in another instance's journal (read only; an unreadable file gives none)."""
+    try:
+        if path.stat().st_size > limit:
+            return []
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    jobs = data.get("jobs") if isinstance(data, dict) else None
+    out: list[str] = []
+    for rec in jobs if isinstance(jobs, list) else []:
+        for step in rec.get("steps") or [] if isinstance(rec, dict) else []:
+            tid = step.get("task_id") if isinstance(step, dict) else None
+            if isinstance(tid, str) and tid:
+                out.append(tid)
+    return out
 
 
 def iter_snapshots(engine: Engine) -> Iterable[dict]:  # pragma: no cover - convenience
     return iter(engine.jobs())
 
-
-def api_mismatch_message(job_api: str, current: str) -> str:
-    """Why a job whose tasks live on another API version is not followed here (and what to do)."""
-    return (f"This job was started on Tripo's API {job_api}, and the API address now speaks {current}. Its task ids "
-            "are kept (nothing is sent again): set the API address back to follow it, or retry it here as a new "
-            "job. Downloaded results can still be imported.")

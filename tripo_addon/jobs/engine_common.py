@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlparse
 
 from ..api import outputs as api_outputs
@@ -25,9 +25,6 @@ from . import results as result_files
 from .job import Job, JobState, Step
 from .journal import JournalError
 from .schedule import Slots
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +223,8 @@ class _BackoffWatch:
     was created then, so the step is journaled ``pending`` (durably) for the wait and ``submitting`` again before
     the next attempt. A kill during the back-off thus resumes the job instead of leaving it "needs attention"."""
 
-    def __init__(self, engine: Engine, run: _Run, step: Step) -> None:
-        self._engine, self._run, self._step = engine, run, step
+    def __init__(self, part: Any, run: _Run, step: Step) -> None:
+        self._part, self._run, self._step = part, run, step  # part: the Submission (its create_backoff)
 
     def is_set(self) -> bool:
         return self._run.stop.is_set()
@@ -236,14 +233,14 @@ class _BackoffWatch:
         self._run.stop.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        self._engine._create_backoff(self._run, self._step, waiting=True)
+        self._part.create_backoff(self._run, self._step, waiting=True)
         self._run.wake_at = time.monotonic() + (timeout or 0.0)
         try:
             stopped = self._run.stop.wait(timeout)
         finally:
             self._run.wake_at = None
         if not stopped:
-            self._engine._create_backoff(self._run, self._step, waiting=False)
+            self._part.create_backoff(self._run, self._step, waiting=False)
         return stopped
 
 

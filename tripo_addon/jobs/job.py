@@ -11,27 +11,9 @@ from typing import Any
 
 from ..api.inputs import Input
 from ..api.v2.wire import LEGACY_KEYS, semantic_output
+from .states import JobState
 
-
-class JobState:
-    """Job (and step) states. A step uses the same names for its own progress."""
-
-    PENDING = "pending"
-    UPLOADING = "uploading"
-    SUBMITTING = "submitting"
-    QUEUED = "queued"
-    RUNNING = "running"
-    DOWNLOADING = "downloading"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-    NEEDS_ATTENTION = "needs_attention"
-
-    ALL = (PENDING, UPLOADING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING, SUCCEEDED, FAILED, CANCELLED, NEEDS_ATTENTION)
-    FINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-    #: states in which the engine does nothing more until the user acts (wait() returns on these)
-    STOPPED = frozenset({SUCCEEDED, FAILED, CANCELLED, NEEDS_ATTENTION})
-    ACTIVE = frozenset({PENDING, UPLOADING, SUBMITTING, QUEUED, RUNNING, DOWNLOADING})
+__all__ = ["Job", "JobState", "Ref", "Step", "new_id"]
 
 
 @dataclass(frozen=True)
@@ -111,7 +93,7 @@ def cap_stored(value: Any, limit: int = MAX_STORED_TEXT) -> Any:
 
 
 class _CappedTexts:
-    """Mixin: ``error`` and ``notice`` are capped whenever they are set (also from a loaded journal)."""
+    """Base: ``error`` and ``notice`` are capped whenever they are set (also from a loaded journal)."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _CAPPED_FIELDS and isinstance(value, str) and len(value) > MAX_STORED_TEXT:
@@ -204,6 +186,8 @@ class Job(_CappedTexts):
     notice: str = ""  # informational message (e.g. "cancelled locally; Tripo has no cancel")
     meta: dict = field(default_factory=dict)  # free JSON-able data for the caller (e.g. the source object name)
     api: str = "v3"  # the Tripo API version its tasks were sent with (its task ids live there)
+    address: str = ""  # the API address its tasks were sent to ("" until its first task; older journals)
+    key_id: str = ""  # a salted fingerprint of the key they were sent with (never the key), "" when not known
 
     def __post_init__(self) -> None:
         if not self.updated:
@@ -273,6 +257,8 @@ class Job(_CappedTexts):
             "notice": self.notice,
             "meta": copy.deepcopy(self.meta),
             "api": self.api,
+            "address": self.address,
+            "key_id": self.key_id,
             "steps": [s.to_dict() for s in self.steps],
         }
 
@@ -295,6 +281,8 @@ class Job(_CappedTexts):
             notice=str(d.get("notice", "")),
             meta=dict(d.get("meta") or {}),
             api=str(d.get("api") or "v2"),  # journals from before v3 hold v2 jobs
+            address=str(d.get("address") or "")[:500],
+            key_id=str(d.get("key_id") or "")[:64],
             steps=[Step.from_dict(s) for s in d["steps"]],
         )
 

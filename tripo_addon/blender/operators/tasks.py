@@ -189,6 +189,32 @@ class TRIPO_OT_remove_job(_JobOperator, bpy.types.Operator):
     bl_label = "Remove"
     bl_options = {'REGISTER'}
 
+    @staticmethod
+    def needs_confirm(snap: dict | None) -> bool:
+        """A running job, or a paid result not imported yet: Remove asks first."""
+        if not snap:
+            return False
+        running = snap.get("state") not in ("succeeded", "failed", "cancelled")
+        unimported = snap.get("state") == "succeeded" and not snap.get("imported") and bool(snap.get("result_files"))
+        return running or unimported
+
+    def invoke(self, context, event):
+        job_id = _job_id(self, context)
+        eng = runtime.engine(create=False)
+        try:
+            snap = eng.get(job_id) if eng is not None and job_id else None
+        except KeyError:
+            snap = None
+        if self.needs_confirm(snap):
+            what = "still running on Tripo" if snap.get("state") not in ("succeeded", "failed", "cancelled") \
+                else "finished but not imported yet"
+            return context.window_manager.invoke_confirm(
+                self, event, title="Remove this job?",
+                message=f"\u201c{snap.get('title', '')}\u201d is {what}. Its task is no longer followed here "
+                        "(files already downloaded stay on disk).",
+                confirm_text="Remove", icon='WARNING')
+        return self.execute(context)
+
     def execute(self, context):
         job_id = _job_id(self, context)
         eng = runtime.engine(create=False)

@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from .engine_common import (
@@ -16,14 +17,28 @@ from .engine_common import (
     _Run,
     local_files,
 )
+from .following import Following
 from .job import Job
 from .journal import DirLock, Journal, JournalError, archive_jobs, split_retained
+from .runner import Runner
+from .store import Store
 
 log = logging.getLogger("tripo_addon.jobs.engine")
 
 
-class LifecycleMixin:
-    """Part of :class:`~tripo_addon.jobs.engine.Engine` (see there for the attributes it uses)."""
+class Lifecycle:
+    """The engine's start and end: other lists adopted, late ids merged, old jobs archived, shutdown."""
+
+    def __init__(self, store: Store, runner: Runner, following: Following, state_dir: Path, exports_dir: Path,
+                 keep_finished: int | None, dir_lock: DirLock) -> None:
+        self.store = store
+        self.runner = runner
+        self.following = following
+        self.state_dir = state_dir
+        self.exports_dir = exports_dir
+        self.keep_finished = keep_finished
+        self.dir_lock = dir_lock
+        self.on_landed: Callable[[Job, int, str], None] = lambda job, idx, task_id: None
 
     def shutdown(self, timeout: float = 2.0, submit_grace: float = SUBMIT_GRACE) -> None:
         """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable.
@@ -31,15 +46,15 @@ class LifecycleMixin:
         A worker whose ``POST /task`` is in flight gets up to ``submit_grace`` more seconds: the task it creates is
         paid for, and its id must be journaled. An answer later still is kept in the journal's late-id file, which
         the next engine reads (a quitting process may not live that long: then the job asks for attention)."""
-        with self._lock:
-            self._stopping = True
-            runs = list(self._runs.values())
+        with self.store.lock:
+            self.store.stopping = True
+            runs = list(self.runner.runs.values())
             for run in runs:
                 run.stop.set()
-            self._cond.notify_all()
+            self.store.cond.notify_all()
         deadline = time.monotonic() + max(0.0, timeout)
-        if self._launcher is not None:
-            self._launcher.join(max(0.0, deadline - time.monotonic()))
+        if self.runner.launcher is not None:
+            self.runner.launcher.join(max(0.0, deadline - time.monotonic()))
         for run in runs:
             if run.thread is not None and run.thread.ident is not None:  # started (not dropped by the launcher)
                 run.thread.join(max(0.0, deadline - time.monotonic()))
@@ -51,18 +66,14 @@ class LifecycleMixin:
                 frame = frames.get(r.thread.ident) if r.thread.ident else None
                 where = "".join(traceback.format_stack(frame, limit=6)) if frame is not None else "?"
                 log.warning("Tripo job %s still busy after shutdown(%.1f s):\n%s", r.job.id, timeout, where)
-        for hub in list(self._hubs.values()):
-            hub.close()
-        saver = self._saver
-        if saver is not None:
-            self._save_wanted.set()
-            saver.join(max(0.0, deadline - time.monotonic()))
+        self.following.close()
+        self.store.close_writer(deadline - time.monotonic())
         try:
-            self._save(important=False)
+            self.store.save(important=False)
         except Exception:  # pragma: no cover
             log.exception("final journal save failed")
-        self._journal.close()
-        self._dir_lock.release()
+        self.store.journal.close()
+        self.dir_lock.release()
 
     @staticmethod
     def _in_create(run: _Run) -> bool:
@@ -79,98 +90,74 @@ class LifecycleMixin:
                 log.info("Tripo job %s: waiting for the answer to its task creation before closing", run.job.id)
                 thread.join(max(0.0, deadline - time.monotonic()))
 
-    def _adopt_late_ids(self) -> list[Job]:
+    def adopt_late_ids(self) -> list[Job]:
         """Give steps the task ids that arrived after an earlier engine closed its journal (see
         :meth:`Journal.note_task_id`). Such a step was journaled ``submitting`` without an id: it is followed again
         instead of asking for attention (and a retry polls it instead of paying for a second task)."""
-        records = self._journal.late_ids()
+        records = self.store.journal.late_ids()
         if not records:
             return []
         changed: list[Job] = []
-        with self._lock:
+        with self.store.lock:
             for rec in records:
-                job = self._jobs.get(str(rec.get("job")))
+                job = self.store.jobs.get(str(rec.get("job")))
                 idx = rec["step"]
                 if job is None or not 0 <= idx < len(job.steps) or job.steps[idx].task_id:
                     continue
                 step = job.steps[idx]
                 step.task_id = rec["task_id"]
                 step.state, step.status, step.error = S.QUEUED, "queued", ""
-                if job.state in S.ACTIVE or job.state == S.NEEDS_ATTENTION:
-                    job.state = S.QUEUED
-                    job.error = ""
-                job.notice = (f"Task {step.task_id} was created while Blender was closing; its id was kept and the "
-                              "job follows it (it was not sent again).")
-                job.updated = time.time()
+                follow = job.state in S.ACTIVE or job.state == S.NEEDS_ATTENTION
+                self.store.move(job, S.QUEUED if follow else None, error="" if follow else job.error,
+                                notice=(f"Task {step.task_id} was created while Blender was closing; its id was kept "
+                                        "and the job follows it (it was not sent again)."),
+                                reopen=True, save=False, emit=None)
+                self.on_landed(job, idx, step.task_id)
                 changed.append(job)
         if changed:
             try:
-                self._save(important=True, must=True)
+                self.store.save(important=True, must=True)
             except JournalError as exc:
                 log.warning("journal: late task ids not merged yet: %s", exc)
                 return changed
 
         def done(rec: dict) -> bool:
-            job = self._jobs.get(str(rec.get("job")))
+            job = self.store.jobs.get(str(rec.get("job")))
             idx = rec["step"]
             return job is None or not 0 <= idx < len(job.steps) or bool(job.steps[idx].task_id)
 
-        self._journal.drop_late_ids(done)
+        self.store.journal.drop_late_ids(done)
         for job in changed:
-            self._post_update(job)
+            self.store.post_update(job)
         return changed
 
     def _take_late_ids(self, other: Journal) -> None:
         """Copy another (adopted) journal's late task ids into this one's, so they are merged like our own."""
         for rec in other.late_ids():
             try:
-                self._journal.note_task_id(str(rec.get("job")), rec["step"], rec["task_id"])
+                self.store.journal.note_task_id(str(rec.get("job")), rec["step"], rec["task_id"])
             except OSError as exc:
                 log.error("Tripo task %s (job %s) could not be carried over (%s): attach it by this id",
                           rec["task_id"], rec.get("job"), exc)
-
-    def _keep_task_id(self, job: Job, idx: int, task_id: str, exc: Exception) -> None:
-        """The journal refused the id of a task just created (closed by shutdown, or failing): keep it in the late-id
-        file, and tell the user the id (a notice, and the log) so it can be attached whatever happens."""
-        try:
-            self._journal.note_task_id(job.id, idx, task_id)
-        except OSError as late_exc:
-            log.error("Tripo task %s (job %s, step %d) was created but could not be recorded (%s; %s): attach it "
-                      "by this id", task_id, job.id, idx + 1, exc, late_exc)
-        else:
-            log.warning("Tripo task %s (job %s) was created as the job log closed; kept for the next start", task_id,
-                        job.id)
-        if not self._journal.closed:
-            self._notice(job, f"Task {task_id} was created but the job log could not be written ({exc}).")
 
     def pause(self) -> list[str]:
         """Stop every worker without cancelling its job (e.g. online access was turned off). Nothing is lost: a task
         already sent keeps its id, a POST in flight completes and is recorded, and :meth:`resume` continues each job
         where it stopped, never sending a task twice. Returns the paused job ids. Does not wait for the workers."""
-        with self._lock:
-            runs = [r for r in self._runs.values() if not r.cancelled]
+        with self.store.lock:
+            runs = [r for r in self.runner.runs.values() if not r.cancelled]
             for run in runs:
                 run.restart = False
                 run.stop.set()
-            self._cond.notify_all()
+            self.store.cond.notify_all()
         return [r.job.id for r in runs]
 
-    def _await_worker_exit(self, job_id: str, timeout: float = 0.5) -> None:
-        """Give a stopped job's worker a moment to end (it may be returning from a request)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while job_id in self._runs and time.monotonic() < deadline:
-                job = self._jobs.get(job_id)
-                if job is None or job.state not in S.STOPPED:
-                    return
-                self._cond.wait(0.1)
-
-    def _adopt_secondaries(self) -> list[str]:
+    def adopt_secondaries(self) -> list[str]:
         """Take over the job lists of secondary engines that have ended (their lock is free)."""
         notices: list[str] = []
         adopted: list[tuple[Path, DirLock]] = []
         for path in sorted(self.state_dir.glob(f"{SECONDARY_PREFIX}*.json")):
-            if path == self._journal.path:
+            if path == self.store.journal.path:
                 continue
             lock = DirLock(path.with_suffix(".lock"))
             if not lock.acquire():
@@ -179,12 +166,12 @@ class LifecycleMixin:
             jobs, msgs = secondary.load()
             notices += msgs
             for job in jobs:
-                self._jobs.setdefault(job.id, job)
+                self.store.jobs.setdefault(job.id, job)
             self._take_late_ids(secondary)
             adopted.append((path, lock))
         if adopted:
             try:
-                self._save(important=True, must=True)
+                self.store.save(important=True, must=True)
             except JournalError as exc:
                 notices.append(f"Jobs from another Blender instance could not be merged: {exc}")
                 for _path, lock in adopted:
@@ -192,18 +179,19 @@ class LifecycleMixin:
                 return notices
             for path, lock in adopted:
                 lock.release()
-                for p in (path, path.with_suffix(".lock"), path.with_name(path.name + ".late-ids")):
+                for p in (path, path.with_suffix(".lock"), path.with_name(path.name + ".late-ids"),
+                          path.with_name(f"owners-{path.stem}.json")):
                     try:
                         p.unlink()
                     except OSError:
                         pass
         return notices
 
-    def _retain(self) -> None:
+    def retain(self) -> None:
         """At start: move finished jobs beyond the newest ``keep_finished`` out of the live journal into the rotating
         archive (jobs-archive.jsonl), and delete their exported meshes. Saves and loads then stay small however long
         the history grows; a job not imported yet or needing attention is never archived."""
-        live, old = split_retained(self._jobs.values(), self.keep_finished)
+        live, old = split_retained(self.store.jobs.values(), self.keep_finished)
         if not old:
             return
         try:
@@ -212,12 +200,12 @@ class LifecycleMixin:
             log.warning("could not archive %d old jobs: %s", len(old), exc)
             return
         for job in old:
-            self._jobs.pop(job.id, None)
-            self._delete_exports(job)
-        self._save(important=True)
+            self.store.jobs.pop(job.id, None)
+            self.delete_exports(job)
+        self.store.save(important=True)
         log.info("archived %d finished jobs; %d stay in the job list", len(old), len(live))
 
-    def _delete_exports(self, job: Job) -> None:
+    def delete_exports(self, job: Job) -> None:
         """Delete the job's meshes that the add-on exported for upload (only files inside ``exports_dir``): the task
         that used them exists, so they are no longer needed."""
         try:

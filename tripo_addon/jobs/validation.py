@@ -34,8 +34,9 @@ from .job import Job, Ref, Step, encode_value, iter_refs
 log = logging.getLogger("tripo_addon.jobs.engine")
 
 
-class ValidationMixin:
-    """Part of :class:`~tripo_addon.jobs.engine.Engine` (see there for the attributes it uses)."""
+class Validation:
+    """The checks (stateless): ``validate(job)`` before submit; the submission part uses the file and source helpers
+    to build the real request."""
 
     def validate(self, job: Job) -> None:
         """Check every step before anything is sent; raise TripoValidationError with a clear message."""
