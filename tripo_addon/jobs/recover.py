@@ -338,13 +338,37 @@ def _row_type(rows: Iterable[Any], task_id: str) -> str:
     return next((r.type for r in rows if r.task_id == task_id), "")
 
 
+def identity_of(engine: Any, client: Any) -> tuple[str, str] | None:
+    """(address, key fingerprint) of ``client`` as ``engine`` stamps its jobs (None: this engine does not)."""
+    ident = getattr(engine, "identity", None)
+    if not callable(ident):
+        ident = getattr(getattr(engine, "steps", None), "identity", None)
+    if not callable(ident):
+        return None
+    _api, address, key_id = ident(client)
+    return str(address or ""), str(key_id or "")
+
+
+def same_identity(snap: Mapping[str, Any], identity: tuple[str, str] | None) -> bool:
+    """Whether a job was made with the address and key (fingerprint) ``identity`` reads the history with (a job that
+    does not say is taken as made with them: journals from before)."""
+    if identity is None:
+        return True
+    address, key_id = identity
+    return ((not snap.get("address") or not address or snap.get("address") == address)
+            and (not snap.get("key_id") or not key_id or snap.get("key_id") == key_id))
+
+
 def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[str], bool] | None = None,
          in_flight: Iterable[tuple[str, int, float]] = (), removed: Callable[[str], bool] | None = None,
-         ) -> list[Finding]:
+         identity: tuple[str, str] | None = None) -> list[Finding]:
     """Look every lost step up in the history (``client``: a v3 ``TripoClient``; reads ``account/usage`` and the
     tasks' details through ``tasks/list``). Read-only: nothing is created, nothing attached. ``known``:
-    :meth:`Owners.known` (without it: the task ids of ``snapshots``)."""
-    in_flight = list(in_flight)
+    :meth:`Owners.known` (without it: the task ids of ``snapshots``). ``identity``: (address, key fingerprint) of
+    ``client``: jobs made with another address or key are not looked for (their tasks are not in this history)."""
+    others = {str(s.get("id")) for s in snapshots if not same_identity(s, identity)}
+    in_flight = [x for x in in_flight if x[0] not in others]
+    snapshots = [s for s in snapshots if str(s.get("id")) not in others]
     probe = lost_steps(snapshots, offset=0.0, in_flight=in_flight, removed=removed)
     if not any(x.kind == "lost" for x in probe):
         return []

@@ -80,7 +80,8 @@ def request(context=None, offset: int | None = None) -> bool:
     def fetch(client) -> dict:
         rows = client.usage(PAGE + 1, off)
         findings = recover.find(client, snaps, known=owners.known if owners is not None else None,
-                                in_flight=in_flight, removed=owners.released if owners is not None else None)
+                                in_flight=in_flight, removed=owners.released if owners is not None else None,
+                                identity=recover.identity_of(eng, client))
         return {"offset": off, "rows": [_row_dict(r) for r in rows[:PAGE]], "more": len(rows) > PAGE,
                 "findings": findings}
 
