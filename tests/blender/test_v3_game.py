@@ -180,7 +180,7 @@ def test_lost_create_is_found_in_the_history_and_attached_by_itself(ext, v3):
 
 def test_two_lost_creates_list_candidates_and_attach_nothing(ext, v3):
     v3.emulator.inject(route="create", kind="status", status=503, after=True, count=2, match={"key": v3.api_key})
-    for prompt in ("a stone lantern", "a wooden bench"):
+    for prompt in ("a stone lantern", "a stone lantern"):  # the same input twice: which task is whose is unsure
         with pytest.raises(RuntimeError):
             bpy.ops.tripo.text_to_model(prompt=prompt, wait=True)
     assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
@@ -311,7 +311,7 @@ def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
     from recorder import draw
 
     v3.emulator.inject(route="create", kind="status", status=503, after=True, count=2, match={"key": v3.api_key})
-    for prompt in ("a stone lantern", "a wooden bench"):
+    for prompt in ("a stone lantern", "a stone lantern"):  # the same input twice: which task is whose is unsure
         with pytest.raises(RuntimeError):
             bpy.ops.tripo.text_to_model(prompt=prompt, wait=True)
     assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}

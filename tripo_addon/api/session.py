@@ -10,6 +10,7 @@ The task calls built on :meth:`ApiSession.request` are in :mod:`tripo_addon.api.
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import os
 import re
@@ -175,6 +176,9 @@ class ApiSession:
         self._session = requests.Session()
         self._session.headers.update({"User-Agent": self.user_agent, "Accept": "application/json"})
         self._closed = False
+        #: Tripo's clock minus ours in seconds, from the ``Date`` header of the latest answer (None until one came).
+        #: Recovery places a lost create in Tripo's time with it (jobs/recover.py), never trusting the local clock.
+        self.server_offset: float | None = None
 
     # ------------------------------------------------------------------------------------------ basics
     def key_fingerprint(self, salt: bytes) -> str:
@@ -269,6 +273,9 @@ class ApiSession:
                 )
                 status = resp.status_code
                 headers = resp.headers
+                offset = server_offset(headers.get("Date"), sent_at, time.time())
+                if offset is not None:
+                    self.server_offset = offset
                 try:  # a create's answer is read whole even when cancelled: it may hold the id of a paid task
                     body = read_body(resp, limit=self.max_answer, cancel=None if create else cancel,
                                      deadline=time.monotonic() + self.answer_deadline)
@@ -348,6 +355,28 @@ class ApiSession:
                     )
                 raise wire.error_from(status, None, trace_id=trace, retry_after=retry_after)
             raise wire.error_from(status, doc, trace_id=trace, retry_after=retry_after)
+
+
+#: Largest clock difference believed from a ``Date`` header (seconds); anything beyond is a broken header.
+MAX_SERVER_OFFSET = 7 * 86400.0
+
+
+def server_offset(date: str | None, sent: float, received: float) -> float | None:
+    """Server clock minus local clock from an HTTP ``Date`` header (1 s resolution: the header's second plus 0.5,
+    against the middle of the exchange), or None when the header is missing, unreadable or absurd."""
+    if not isinstance(date, str) or len(date) > 64:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    try:
+        offset = when.timestamp() + 0.5 - (sent + received) / 2.0
+    except (OverflowError, OSError, ValueError):
+        return None
+    return offset if abs(offset) <= MAX_SERVER_OFFSET else None
 
 
 def create_summary(what: str, body: Any) -> str:

@@ -1,8 +1,20 @@
-"""Find the task of a "needs attention" job in the account's history (v3 ``account/usage``). No bpy, no sending.
+"""Find the task of a create whose answer was lost (or that was in flight when Blender died). No bpy, no sending.
 
-A create whose answer was lost leaves a step with ``submitted_at`` and no task id. If exactly one task of that type,
-not followed by any job here, appeared in the account around that time, it is that step's task: the job attaches it
-by itself. Otherwise the candidates are listed for the user to pick. Nothing is ever sent again.
+A task in the account's history (v3 ``account/usage``) is a lost create's task only when **all** of these hold:
+
+1. it has the step's task type;
+2. Tripo created it after the request was sent and before the answer was lost, in *Tripo's* clock: the local send
+   time plus the clock offset read from Tripo's ``Date`` header (:attr:`ApiSession.server_offset`), never the local
+   clock alone. Slack: :data:`BEFORE` seconds before the send, :data:`LATE` after the loss (both headers and
+   ``created_at`` have a one-second resolution); when the loss time is unknown (a crash) :data:`AFTER` after the send;
+3. nobody here knows it (:meth:`Owners.known`: no live job, no removed or retried job, no other Blender's journal);
+4. the input Tripo echoes (``input`` of the v3 task: type, prompt, model, input ids and file tokens) equals what was
+   sent, field by field (:func:`compare`);
+5. it is the only such task for that step, and no other step here (lost or still being sent) could have made it.
+
+Anything less certain is listed as a :class:`Candidate` with the reason, for the user to pick; never attached. A
+task that contradicts what was sent (another prompt, another input) is not even listed. The main thread checks the
+registry again just before attaching (:func:`still_free`): it may have changed while the history was read.
 """
 
 from __future__ import annotations
@@ -11,70 +23,226 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-#: A task created this long before the request was recorded still counts (clock skew between Tripo and here).
-BEFORE = 120.0
-#: ... and this long after it (the request may have waited in a queue or behind retries).
-AFTER = 900.0
-#: Most history pages read for one recovery round (newest first).
+from ..api.errors import TripoValidationError
+from ..api.params import check_task_id
+
+#: Seconds (Tripo's clock) a task's ``created_at`` may precede the send: the ``Date`` header and ``created_at`` are
+#: whole seconds, so the send time is known to about a second.
+BEFORE = 2.0
+#: Seconds (Tripo's clock) after the loss was seen during which a task still counts (same resolution reason).
+LATE = 2.0
+#: When the moment of the loss is unknown (Blender died with the create in flight): the window closes this long
+#: after the send (the client gives up on an answer well before: timeouts 60 s, back-offs bounded).
+AFTER = 180.0
+#: Most history pages read for one recovery round (newest first), and their size.
 MAX_PAGES = 5
 PAGE = 100
+#: Most tasks looked at in detail (their echoed input) in one round.
+MAX_DETAILS = 200
+
+#: Fields that say *what* was made: a difference means another request, not ours.
+IDENTITY = ("prompt", "negative_prompt", "text", "input", "inputs", "file", "files", "image", "images",
+            "texture_prompt", "style_image", "prompts", "original_model_task_id", "draft_model_task_id",
+            "original_task_id")
+#: Fields naming the model: equal, or one a dated form of the other ("v3.1" and "v3.1-20260211").
+MODEL = ("model", "model_version")
 
 
 @dataclass(frozen=True)
 class Lost:
-    """A stopped job's step that may have created a task."""
+    """A step that may have created a task: a lost answer (``lost``) or a create still in flight (``sending``)."""
 
     job_id: str
     step: int
     task_type: str
-    submitted_at: float
+    sent_at: float  # Tripo's clock
+    body: Mapping[str, Any] | None = None  # what was sent (the wire body), None when not recorded
+    until: float | None = None  # Tripo's clock: when the answer was given up on (None: unknown)
     title: str = ""
+    #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone (both only compete)
+    kind: str = "lost"
+
+    def window(self) -> tuple[float, float]:
+        hi = self.until + LATE if self.until is not None else self.sent_at + AFTER
+        return self.sent_at - BEFORE, min(hi, self.sent_at + AFTER)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A task that may be a lost step's, and why it was not attached by itself."""
+
+    task_id: str
+    created: float | None
+    reason: str
 
 
 @dataclass
 class Finding:
-    """What the history says about one lost step: ``candidates`` (newest first); one means it is found."""
+    """What the history says about one lost step: ``found`` (attach it) or ``candidates`` (the user decides)."""
 
     lost: Lost
-    candidates: list[Any] = field(default_factory=list)
-
-    @property
-    def found(self) -> Any | None:
-        return self.candidates[0] if len(self.candidates) == 1 else None
+    found: Any | None = None  # the Task (api.models.Task) to attach
+    candidates: list[Candidate] = field(default_factory=list)
+    rejected: list[Candidate] = field(default_factory=list)  # tasks that cannot be this step's (kept for tests/logs)
 
 
-def lost_steps(snapshots: Iterable[Mapping[str, Any]]) -> list[Lost]:
-    """The steps of ``needs_attention`` jobs that were being sent (``submitted_at`` set) and have no task id."""
+# ---------------------------------------------------------------------------------------------------- what was sent
+def sent_record(body: Mapping[str, Any], sent_at: float, offset: float | None) -> dict[str, Any]:
+    """What a step journals before its create is sent: the wire body (no key is ever in it), the local send time and
+    Tripo's clock offset then. The engine stores it as ``step.meta["sent"]`` (see :func:`_sent_of`)."""
+    return {"body": dict(body), "at": float(sent_at), "offset": offset}
+
+
+def _params_body(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """The identifying plain fields of a step's params as v3 names them, and whether that is all of them (no file,
+    reference or path was left out): the fallback for steps journaled before the sent body was recorded."""
+    rename = {"model_version": "model"}
+    out: dict[str, Any] = {}
+    complete = True
+    for k, v in params.items():
+        name = rename.get(k, k)
+        if name not in IDENTITY and name not in MODEL:
+            continue
+        if isinstance(v, str) and k not in ("file", "files", "image", "images", "style_image", "texture_prompt"):
+            out[name] = v
+        else:
+            complete = False
+    return out, complete
+
+
+def _sent_of(step: Mapping[str, Any]) -> tuple[dict[str, Any] | None, float | None, float | None, bool]:
+    """(body, local send time, offset then, exact) of a step snapshot. Exact: the body recorded at the send, or
+    one rebuilt from params that had nothing but plain identifying fields."""
+    sent = step.get("sent")
+    if isinstance(sent, Mapping) and isinstance(sent.get("body"), Mapping):
+        at = sent.get("at")
+        off = sent.get("offset")
+        return (dict(sent["body"]), float(at) if _num(at) else None, float(off) if _num(off) else None, True)
+    params = step.get("params")
+    body, complete = _params_body(params) if isinstance(params, Mapping) else ({}, False)
+    at = step.get("submitted_at")
+    return body or None, float(at) if _num(at) else None, None, complete
+
+
+def _num(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e11
+
+
+def compare(sent: Mapping[str, Any] | None, echo: Mapping[str, Any] | None, *, exact: bool = True) -> tuple[str, str]:
+    """``("same" | "unsure" | "other", reason)`` for a task's echoed input against the body that was sent."""
+    if sent is None:
+        return "unsure", "what was sent is not recorded"
+    if not isinstance(echo, Mapping) or not echo:
+        return "unsure", "Tripo did not show the task's input"
+    unsure = "" if exact else "only part of what was sent is recorded"
+    if not any(k in sent for k in IDENTITY):
+        return "unsure", "nothing recorded says what the request made (no prompt, no input)"
+    for key, value in sent.items():
+        if key in MODEL:
+            have = echo.get("model", echo.get("model_version"))
+            if have is None:
+                unsure = unsure or f"Tripo did not show its `{key}`"
+            elif not _same_model(value, have):
+                return "other", f"made with model {have!r}, not {value!r}"
+            continue
+        if key not in echo:
+            if key in IDENTITY:
+                unsure = unsure or f"Tripo did not show its `{key}`"
+            continue
+        if _norm(echo[key]) != _norm(value):
+            if key in IDENTITY:
+                return "other", f"its `{key}` is {_short(echo[key])}, not {_short(value)}"
+            unsure = unsure or f"its `{key}` is {_short(echo[key])}, sent {_short(value)}"
+    return ("unsure", unsure) if unsure else ("same", "")
+
+
+def _same_model(a: Any, b: Any) -> bool:
+    if not isinstance(a, str) or not isinstance(b, str):
+        return a == b
+    return a == b or b.startswith(a + "-") or a.startswith(b + "-")
+
+
+def _norm(v: Any) -> Any:
+    if isinstance(v, bool) or v is None or isinstance(v, str):
+        return v
+    if isinstance(v, int | float):
+        return float(v)
+    if isinstance(v, Mapping):
+        return {str(k): _norm(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_norm(x) for x in v]
+    return v
+
+
+def _short(v: Any) -> str:
+    s = repr(v)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+# ---------------------------------------------------------------------------------------------------- lost steps
+def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None = None,
+               in_flight: Iterable[tuple[str, int, float]] = (), removed: Callable[[str], bool] | None = None,
+               ) -> list[Lost]:
+    """Every step that was sent and has no task id: lost answers (the step ``needs_attention``) may be attached;
+    steps still ``submitting`` compete for the same tasks. ``in_flight``: :meth:`Owners.creates_in_flight` (creates
+    of jobs that died with Blender or were removed). ``offset``: Tripo's clock minus ours now, used for steps that did
+    not record their own."""
     out: list[Lost] = []
-    for snap in snapshots:
-        if snap.get("state") != "needs_attention":
-            continue
+    seen: set[tuple[str, int]] = set()
+    snaps = {str(s.get("id")): s for s in snapshots if isinstance(s, Mapping)}
+    for job_id, snap in snaps.items():
         steps = snap.get("steps") or []
-        idx = snap.get("current_step", 0)
-        if not isinstance(idx, int) or not 0 <= idx < len(steps):
+        for idx, step in enumerate(steps):
+            if not isinstance(step, Mapping) or step.get("task_id") or not step.get("task_type"):
+                continue
+            state = step.get("state")
+            if state not in ("needs_attention", "submitting"):
+                continue
+            lost = _lost_of(snap, idx, step, offset, "lost" if state == "needs_attention" else "sending")
+            if lost is not None:
+                out.append(lost)
+                seen.add((job_id, idx))
+    for job_id, idx, at in in_flight:
+        if (job_id, idx) in seen:
             continue
-        step = steps[idx]
-        at = step.get("submitted_at")
-        if step.get("task_id") or not isinstance(at, int | float) or not step.get("task_type"):
+        snap = snaps.get(job_id)
+        gone = snap is None or bool(removed and removed(job_id))
+        step = (snap.get("steps") or [])[idx] if snap and 0 <= idx < len(snap.get("steps") or []) else None
+        if step is not None and step.get("task_id"):
             continue
-        out.append(Lost(str(snap.get("id")), idx, str(step["task_type"]), float(at), str(snap.get("title") or "")))
+        if step is not None:
+            lost = _lost_of(snap, idx, step, offset, "lost" if step.get("state") != "submitting" else "sending")
+            if lost is not None:
+                out.append(lost)
+                continue
+        if gone and _num(at):
+            out.append(Lost(job_id, idx, "", float(at) + (offset or 0.0), None, kind="removed"))
     return out
 
 
-def known_task_ids(snapshots: Iterable[Mapping[str, Any]]) -> set[str]:
-    """Every task id some job here already follows (those are never another job's lost task)."""
-    return {t for snap in snapshots for t in snap.get("task_ids") or [] if isinstance(t, str)}
+def _lost_of(snap: Mapping[str, Any], idx: int, step: Mapping[str, Any], offset: float | None,
+             kind: str) -> Lost | None:
+    body, at, off, exact = _sent_of(step)
+    if at is None:
+        return None
+    off = off if off is not None else offset
+    if off is None:
+        off = 0.0  # no answer from Tripo yet at all: the local clock is all there is (the window stays small)
+    sent = step.get("sent") if isinstance(step.get("sent"), Mapping) else {}
+    lost_at = sent.get("lost_at") if isinstance(sent, Mapping) else None
+    if not _num(lost_at) and kind == "lost" and _num(snap.get("updated")) and snap["updated"] >= at:
+        lost_at = snap["updated"]  # not recorded: the job changed last when it stopped (later changes only widen)
+    until = float(lost_at) + off if _num(lost_at) else None
+    if not exact and body is not None:
+        body = dict(body, __partial__=True)
+    return Lost(str(snap.get("id")), idx, str(step["task_type"]), at + off, body, until,
+                str(snap.get("title") or ""), kind)
 
 
-def candidates(rows: Iterable[Any], lost: Lost, known: set[str]) -> list[Any]:
-    """History rows (``UsageRow``) that may be ``lost``'s task: same type, made in its time window, not known."""
-    lo, hi = lost.submitted_at - BEFORE, lost.submitted_at + AFTER
-    return [r for r in rows if r.type == lost.task_type and r.task_id not in known
-            and r.created is not None and lo <= r.created <= hi]
-
-
+# ---------------------------------------------------------------------------------------------------- matching
 def read_history(usage: Callable[[int, int], list[Any]], since: float) -> list[Any]:
-    """History rows newer than ``since`` (pages of :data:`PAGE`, newest first, at most :data:`MAX_PAGES`)."""
+    """History rows newer than ``since`` (Tripo's clock; pages of :data:`PAGE`, newest first, at most
+    :data:`MAX_PAGES`)."""
     rows: list[Any] = []
     for page in range(MAX_PAGES):
         batch = usage(PAGE, page * PAGE)
@@ -84,31 +252,208 @@ def read_history(usage: Callable[[int, int], list[Any]], since: float) -> list[A
     return rows
 
 
-def find(usage: Callable[[int, int], list[Any]], snapshots: list[Mapping[str, Any]]) -> list[Finding]:
-    """Look every lost step up in the history (``usage(limit, offset)``: ``client.usage``). Read-only."""
-    lost = lost_steps(snapshots)
-    if not lost:
-        return []
-    rows = read_history(usage, min(x.submitted_at for x in lost) - BEFORE)
-    known = known_task_ids(snapshots)
-    return [Finding(x, candidates(rows, x, known)) for x in lost]
+def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], bool],
+          rows: Iterable[Any] = ()) -> list[Finding]:
+    """Decide, for every attachable lost step, which task is its own (see the module's rules). ``tasks``: task id ->
+    ``api.models.Task`` (with its echoed input); ``rows``: the history rows (a row whose task Tripo no longer shows is
+    a candidate at most)."""
+    findings = {(x.job_id, x.step): Finding(x) for x in lost if x.kind == "lost"}
+    # every (lost step, task) pair that is certain, to find the tasks claimed by two steps
+    sure: dict[str, list[tuple[str, int]]] = {}
+    unsure_by: dict[str, list[Lost]] = {}
+    shown = dict(tasks)
+    for r in rows:
+        if r.task_id not in shown:
+            shown[r.task_id] = None
+    for task_id, task in shown.items():
+        if known(task_id):
+            continue
+        created = task.created if task is not None else _row_created(rows, task_id)
+        ttype = task.type if task is not None else _row_type(rows, task_id)
+        for x in lost:
+            if x.task_type and ttype != x.task_type:
+                continue
+            lo, hi = x.window()
+            if created is None or not lo <= created <= x.sent_at + AFTER:
+                continue
+            f = findings.get((x.job_id, x.step))
+            if task is None:
+                if f is not None:
+                    f.candidates.append(Candidate(task_id, created, "Tripo does not show this task (it may not exist "
+                                                                    "any more)"))
+                continue
+            if x.kind == "removed":
+                verdict, why = "unsure", "the job it may belong to was removed"
+            else:
+                body = dict(x.body) if x.body is not None else None
+                exact = body is None or not body.pop("__partial__", False)
+                verdict, why = compare(body, task.input, exact=exact)
+            if verdict == "other":
+                if f is not None:
+                    f.rejected.append(Candidate(task_id, created, why))
+                continue
+            if created > hi:
+                verdict, why = "unsure", f"created {created - x.sent_at:.0f} s after the request, after its answer " \
+                                         "was lost"
+            if verdict == "same" and x.kind == "lost":
+                sure.setdefault(task_id, []).append((x.job_id, x.step))
+            else:
+                unsure_by.setdefault(task_id, []).append(x)
+                if f is not None:
+                    f.candidates.append(Candidate(task_id, created, why or "it may be the create of a job that is "
+                                                                           "still being sent"))
+    mine: dict[tuple[str, int], list[str]] = {}
+    for task_id, claimants in sure.items():
+        rivals = [x for x in unsure_by.get(task_id, []) if (x.job_id, x.step) not in claimants]
+        created = shown[task_id].created
+        for key in claimants:
+            if len(claimants) > 1:
+                findings[key].candidates.append(Candidate(task_id, created, "another lost request here sent the "
+                                                                            "same input"))
+            elif rivals:
+                r = rivals[0]
+                who = "a removed job" if r.kind == "removed" else f"job {r.title or r.job_id}"
+                findings[key].candidates.append(Candidate(task_id, created, f"{who} may have made it (its request "
+                                                                            "was being sent then too)"))
+            else:
+                mine.setdefault(key, []).append(task_id)
+    for key, ids in mine.items():
+        f = findings[key]
+        if len(ids) == 1:
+            f.found = shown[ids[0]]
+        else:
+            f.candidates += [Candidate(t, shown[t].created, f"{len(ids)} tasks match this request") for t in ids]
+    for f in findings.values():
+        if f.found is not None:
+            f.candidates = [c for c in f.candidates if c.task_id != f.found.task_id]
+        f.candidates.sort(key=lambda c: -(c.created or 0.0))
+    return list(findings.values())
 
 
-def attach_found(engine: Any, finding: Finding) -> str | None:
-    """Attach the one task found to its job (no request is sent to create anything). Returns the task id."""
-    row = finding.found
-    if row is None:
+def _row_created(rows: Iterable[Any], task_id: str) -> float | None:
+    return next((r.created for r in rows if r.task_id == task_id), None)
+
+
+def _row_type(rows: Iterable[Any], task_id: str) -> str:
+    return next((r.type for r in rows if r.task_id == task_id), "")
+
+
+def identity_of(engine: Any, client: Any) -> tuple[str, str] | None:
+    """(address, key fingerprint) of ``client`` as ``engine`` stamps its jobs (None: this engine does not)."""
+    ident = getattr(engine, "identity", None)
+    if not callable(ident):
+        ident = getattr(getattr(engine, "steps", None), "identity", None)
+    if not callable(ident):
         return None
-    engine.attach(row.task_id, job_id=finding.lost.job_id,
-                  notice=f"Found in your Tripo history and attached by itself: task {row.task_id} (the answer to "
-                         f"step {finding.lost.step + 1} was lost; nothing was sent again).")
-    return row.task_id
+    _api, address, key_id = ident(client)
+    return str(address or ""), str(key_id or "")
 
 
-def unique(findings: list[Finding]) -> list[Finding]:
-    """The findings that may be attached by themselves: one candidate, claimed by no other lost step."""
-    count: dict[str, int] = {}
+def same_identity(snap: Mapping[str, Any], identity: tuple[str, str] | None) -> bool:
+    """Whether a job was made with the address and key (fingerprint) ``identity`` reads the history with (a job that
+    does not say is taken as made with them: journals from before)."""
+    if identity is None:
+        return True
+    address, key_id = identity
+    return ((not snap.get("address") or not address or snap.get("address") == address)
+            and (not snap.get("key_id") or not key_id or snap.get("key_id") == key_id))
+
+
+def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[str], bool] | None = None,
+         in_flight: Iterable[tuple[str, int, float]] = (), removed: Callable[[str], bool] | None = None,
+         identity: tuple[str, str] | None = None) -> list[Finding]:
+    """Look every lost step up in the history (``client``: a v3 ``TripoClient``; reads ``account/usage`` and the
+    tasks' details through ``tasks/list``). Read-only: nothing is created, nothing attached. ``known``:
+    :meth:`Owners.known` (without it: the task ids of ``snapshots``). ``identity``: (address, key fingerprint) of
+    ``client``: jobs made with another address or key are not looked for (their tasks are not in this history)."""
+    others = {str(s.get("id")) for s in snapshots if not same_identity(s, identity)}
+    in_flight = [x for x in in_flight if x[0] not in others]
+    snapshots = [s for s in snapshots if str(s.get("id")) not in others]
+    probe = lost_steps(snapshots, offset=0.0, in_flight=in_flight, removed=removed)
+    if not any(x.kind == "lost" for x in probe):
+        return []
+    ids = known_task_ids(snapshots)
+    known_fn = known if known is not None else ids.__contains__
+    rows = client.usage(PAGE, 0)  # the first page also gives Tripo's clock (Date) before windows are placed
+    offset = getattr(client, "server_offset", None)
+    lost = lost_steps(snapshots, offset=offset, in_flight=in_flight, removed=removed)
+    since = min(x.sent_at for x in lost) - BEFORE
+    if len(rows) >= PAGE and not any(r.created is not None and r.created < since for r in rows):
+        rows += read_history(lambda n, off: client.usage(n, off + PAGE), since)
+    types = {x.task_type for x in lost}
+    hi = max(x.sent_at for x in lost) + AFTER
+    rows = [r for r in rows if (r.type in types or "" in types) and r.created is not None and since <= r.created <= hi
+            and not known_fn(r.task_id) and r.task_id not in ids]
+    detail = [t for t in dict.fromkeys(r.task_id for r in rows) if _valid_id(t)][:MAX_DETAILS]
+    tasks = client.get_tasks(detail) if detail else {}
+    return match(lost, tasks, lambda t: known_fn(t) or t in ids, rows)
+
+
+def _valid_id(task_id: str) -> bool:
+    try:
+        return check_task_id(task_id) == task_id
+    except TripoValidationError:
+        return False
+
+
+def known_task_ids(snapshots: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Every task id some job here follows (those are never another job's lost task)."""
+    return {t for snap in snapshots for t in snap.get("task_ids") or [] if isinstance(t, str)}
+
+
+def still_free(finding: Finding, snapshot: Mapping[str, Any] | None, known: Callable[[str], bool] | None = None
+               ) -> str | None:
+    """Main thread, just before attaching: None when ``finding.found`` may still be attached, else why not (the job
+    is gone or moved on, or the task became known meanwhile)."""
+    task = finding.found
+    if task is None:
+        return "nothing was found for sure"
+    if snapshot is None:
+        return "the job was removed meanwhile"
+    steps = snapshot.get("steps") or []
+    idx = finding.lost.step
+    if not 0 <= idx < len(steps) or steps[idx].get("task_id"):
+        return "the job's step has a task now"
+    if steps[idx].get("state") != "needs_attention" or snapshot.get("state") not in ("needs_attention", "failed",
+                                                                                      "cancelled"):
+        return "the job was changed meanwhile (retried or resumed)"
+    if known is not None and known(task.task_id):
+        return f"task {task.task_id} is followed by a job here now"
+    if task.task_id in known_task_ids([snapshot]):
+        return f"task {task.task_id} is already this job's"
+    return None
+
+
+def attach_notice(finding: Finding) -> str:
+    """What the job says once its lost task is attached."""
+    return (f"Found in your Tripo history and attached by itself: task {finding.found.task_id}, made right after "
+            f"step {finding.lost.step + 1} was sent, with the same input (its answer was lost; nothing was sent "
+            "again).")
+
+
+def settle(findings: Iterable[Finding], snapshot_of: Callable[[str], Mapping[str, Any] | None],
+           attach: Callable[[Finding], None], known: Callable[[str], bool] | None = None,
+           errors: tuple[type[BaseException], ...] = (Exception,)) -> tuple[list[Finding], list[Finding]]:
+    """Main thread: attach every finding still free (:func:`still_free`, checked now) with ``attach``; the others
+    keep their candidates, the refused one first with the reason. Findings of jobs removed meanwhile are dropped.
+    Returns (attached, left)."""
+    attached: list[Finding] = []
+    left: list[Finding] = []
     for f in findings:
-        for c in f.candidates:
-            count[c.task_id] = count.get(c.task_id, 0) + 1
-    return [f for f in findings if f.found is not None and count[f.found.task_id] == 1]
+        snap = snapshot_of(f.lost.job_id)
+        if snap is None:
+            continue
+        if f.found is not None:
+            why = still_free(f, snap, known)
+            if why is None:
+                try:
+                    attach(f)
+                except errors as exc:  # e.g. the job was retried or the task claimed meanwhile
+                    why = str(getattr(exc, "user_message", "") or exc) or type(exc).__name__
+                else:
+                    attached.append(f)
+                    continue
+            f.candidates.insert(0, Candidate(f.found.task_id, f.found.created, why))
+            f.found = None
+        left.append(f)
+    return attached, left

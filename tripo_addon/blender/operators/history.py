@@ -1,9 +1,10 @@
 """The account's history (v3 ``account/usage``): recent tasks made with this key anywhere (web, another machine, a
 script), paged, read in the background; Import any finished one; and "needs attention" jobs resolved from it.
 
-A job whose create answer was lost is looked up in the same listing (jobs/recover.py): exactly one task of its type
-in its time window, followed by no other job, is attached to it by itself (and the job says so); otherwise its
-candidates are listed to pick from. Nothing is ever sent again.
+A job whose create answer was lost is looked up in the same listing (jobs/recover.py): a task is attached to it by
+itself only when it is certainly its own (made right after the send in Tripo's clock, known to no job here, removed
+job or other Blender, with the same echoed input), checked again here on the main thread just before attaching.
+Anything less certain is listed with the reason, to pick from. Nothing is ever sent again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from ...api.errors import TripoError
 from ...jobs import recover
 from .. import catalog, drain, runtime, settings, tasklist, wakeup
 from .base import OnlineOperator, wait_for
@@ -37,6 +39,7 @@ class TRIPO_PG_attention(bpy.types.PropertyGroup):
     step: IntProperty()
     task_type: StringProperty()
     candidates: StringProperty(description="Task ids, comma separated, newest first")
+    reasons: StringProperty(description="Why each candidate was not attached by itself, ' | ' separated")
 
 
 class TRIPO_PG_history(bpy.types.PropertyGroup):
@@ -71,12 +74,16 @@ def request(context=None, offset: int | None = None) -> bool:
     runtime.refresh_config(context)
     eng = runtime.engine()
     snaps = eng.jobs()  # plain dicts, taken here: the worker never touches the engine's jobs or bpy
+    owners = getattr(eng, "owners", None)  # thread-safe registry: read by the worker, checked again in apply()
+    in_flight = owners.creates_in_flight() if owners is not None else []
 
     def fetch(client) -> dict:
         rows = client.usage(PAGE + 1, off)
-        findings = recover.find(client.usage, snaps)
+        findings = recover.find(client, snaps, known=owners.known if owners is not None else None,
+                                in_flight=in_flight, removed=owners.released if owners is not None else None,
+                                identity=recover.identity_of(eng, client))
         return {"offset": off, "rows": [_row_dict(r) for r in rows[:PAGE]], "more": len(rows) > PAGE,
-                "findings": findings, "unique": [f.lost.job_id for f in recover.unique(findings)]}
+                "findings": findings}
 
     started = runtime.background.start(KIND, fetch)
     if st is not None:
@@ -84,8 +91,17 @@ def request(context=None, offset: int | None = None) -> bool:
     return started
 
 
+def _snapshot(eng, job_id: str) -> dict | None:
+    try:
+        return eng.get(job_id)
+    except Exception as exc:  # noqa: BLE001 - removed meanwhile
+        if not catalog.is_tripo_error(exc) and not isinstance(exc, KeyError):
+            raise
+        return None
+
+
 def apply(context, ok: bool, value) -> None:
-    """Main thread: show the page, attach the lost tasks found for sure, list the other candidates."""
+    """Main thread: show the page, attach the lost tasks found for sure (checked again now), list the others."""
     st = state(context)
     if st is None:
         return
@@ -104,28 +120,31 @@ def apply(context, ok: bool, value) -> None:
         row.created = r["created"] if r["created"] is not None else -1.0
         row.credits = r["credits"] if r["credits"] is not None else -1.0
     st.attention.clear()
-    attached = []
-    for f in value["findings"]:
-        if f.lost.job_id in value["unique"]:
-            try:
-                runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context,
-                               notice=f"Found in your Tripo history and attached by itself: task {f.found.task_id} "
-                                      f"(the answer to step {f.lost.step + 1} was lost; nothing was sent again).")
-            except Exception as exc:  # noqa: BLE001 - e.g. the job was retried meanwhile
-                if not catalog.is_tripo_error(exc):
-                    raise
-                st.text = catalog.user_message(exc)
-                continue
-            attached.append(f.lost.title or f.lost.job_id)
-            tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
-            continue
+    eng = runtime.engine()
+    owners = getattr(eng, "owners", None)
+
+    def attach(f) -> None:
+        runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context, notice=recover.attach_notice(f))
+        tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
+
+    done, left = recover.settle(value["findings"], lambda job_id: _snapshot(eng, job_id), attach,
+                                owners.known if owners is not None else None, errors=(TripoError,))
+    attached = [f.lost.title or f.lost.job_id for f in done]
+    notes = []
+    for f in left:
         item = st.attention.add()
         item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
                                                               f.lost.task_type)
         item.candidates = ",".join(c.task_id for c in f.candidates)
+        item.reasons = " | ".join(c.reason for c in f.candidates)
+        if f.candidates:
+            notes.append(f"{f.lost.title or f.lost.job_id}: {len(f.candidates)} possible task(s), not attached "
+                         f"by itself ({f.candidates[0].reason})")
     if attached:
         st.text = f"Found in your history and attached: {', '.join(attached)}"
         wakeup.ensure_running(context)
+    elif notes:
+        st.text = "; ".join(notes)
 
 
 #: Seconds between a lost create and the history read that looks for its task (Tripo lists it at once; a short
@@ -137,7 +156,8 @@ _looked: set[str] = set()
 def look_for_lost(snap: dict) -> bool:
     """A job now needs attention because a create's answer was lost: read the history once, soon, in the background
     (v3 only; never twice for the same job in a session). Returns True when a look was scheduled."""
-    if not recover.lost_steps([snap]) or snap.get("id") in _looked or snap.get("api") != "v3":
+    lost = [x for x in recover.lost_steps([snap]) if x.kind == "lost"]
+    if not lost or snap.get("id") in _looked or snap.get("api") != "v3":
         return False
     _looked.add(snap["id"])
     if not bpy.app.timers.is_registered(_look):
