@@ -335,8 +335,30 @@ def test_artist_dialogs_hold_no_developer_fields(keyed, ext, user_mesh):
                          negative_prompt="", image="", model_version="AUTO", model_options="")
     bpy.types.TRIPO_OT_run_pipeline.from_panel(op, bpy.context)
     assert op.prompt == "a lantern" and json.loads(op.model_options) == {"face_limit": 8000}
-    rec = draw_operator(bpy.types.TRIPO_OT_run_pipeline)  # nothing typed yet: the cost shows at once
-    assert "model_options" not in rec.props() and "Estimated cost" in rec.text()
+    rec = _draw_pipeline_dialog()  # nothing typed yet: the cost shows at once
+    assert "model_options" not in rec.props() and "Estimated cost" in rec.text(), rec.text()
+    assert "prompt" in rec.props()
+
+
+def _draw_pipeline_dialog(**values) -> Recorder:
+    """tripo.run_pipeline's dialog drawn on a stand-in holding the operator's defaults."""
+    cls = bpy.types.TRIPO_OT_run_pipeline
+    methods = {k: v for k, v in vars(cls).items() if callable(v) and not k.startswith("__")}
+    fake = type("FakePipeline", (), {**methods, "_estimate": False})()
+    rna = bpy.ops.tripo.run_pipeline.get_rna_type()
+    for prop in rna.properties:
+        if prop.identifier == "rna_type":
+            continue
+        value = prop.default if prop.type != 'ENUM' else (prop.default or next(iter(
+            getattr(bpy.ops.tripo.run_pipeline.get_rna_type().properties[prop.identifier], "enum_items", [])), None))
+        setattr(fake, prop.identifier, value)
+    fake.pipeline, fake.model_version, fake.format, fake.animation = 'TEXT_TO_FINAL', "AUTO", "DEFAULT", "preset:walk"
+    for k, v in values.items():
+        setattr(fake, k, v)
+    fake.layout = Recorder()
+    fake.bl_rna = rna
+    cls.draw(fake, bpy.context)
+    return fake.layout
 
 
 def test_operator_dialogs(keyed, ext, user_mesh):
