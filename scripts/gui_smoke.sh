@@ -168,4 +168,6 @@ print("[gui-smoke] requests", r.get("requests_version"), "from", r.get("requests
 sys.exit(0 if "/extensions/.local/lib/" in (r.get("requests_from") or "") else 1)
 EOF
 [ -s "$OUT" ] || die "no screenshot"
+# 4. Every panel, menu and dialog drawn in each state, screenshots for the README (scripts/gui_panels.sh).
+. scripts/gui_panels.sh
 say "OK: no python3-requests, the bundled wheels served; model polled by the modal poller and imported; screenshot $OUT"

@@ -66,7 +66,7 @@ def test_generate_panel_every_mode(keyed, mode):
     if mode == "TEXT_IMAGE":  # the options shown reach image_to_model (none is silently dropped)
         assert values["pipeline"] == 'TEXT_TO_IMAGE_TO_MODEL'
         assert json.loads(values["model_options"]) == {"face_limit": 5000, "texture": False}
-    assert "Estimated cost" in rec.text()
+    assert any(c[0] == "operator" and c[2].get("text", "").endswith(" credits") for c in rec.calls)  # on the button
 
 
 def test_generate_panel_says_why_unavailable(addon):
@@ -375,3 +375,49 @@ def test_operator_dialogs(keyed, ext, user_mesh):
     assert "Estimated cost" in rec.text()
     rec = draw_operator(bpy.types.TRIPO_OT_multiview_to_model)
     assert rec.props()[:4] == ["front_image", "left_image", "back_image", "right_image"]
+
+
+def test_feedback_reports_finished_and_failed_jobs_without_the_tab(keyed, ext):
+    """A job that finishes or fails is reported (status bar and Info log, through tripo.report) and shown by the
+    status-bar item, whatever the sidebar shows."""
+    import importlib
+
+    fb = importlib.import_module("bl_ext.dev.tripo_addon.blender.feedback")
+    wm_state = bpy.context.window_manager.tripo
+    fb.look()  # the baseline: what is there already is never reported
+    ok = _task(wm_state, job_id="jf1", name="a brass lantern", state="running", final=False, running=True,
+               progress=40, eta=-1)
+    bad = _task(wm_state, job_id="jf2", name="a statue", state="running", final=False, running=True, eta=-1)
+    assert fb.look() == []
+    text, _level = fb.status_text()
+    assert text.startswith("Tripo: 2 jobs running")
+    bad.state, bad.final, bad.running = "failed", True, False
+    bad.error = "Tripo rejected the input under its content policy; change the prompt or the image and try again."
+    text, _level = fb.status_text()
+    assert text.startswith("Tripo: a brass lantern 40%")
+    ok.state, ok.final, ok.running, ok.imported = "succeeded", True, False, True
+    out = fb.look()
+    assert [lvl for lvl, _m in out] == ["INFO", "ERROR"]
+    assert "a statue\u201d failed: Tripo rejected" in out[1][1] and "a brass lantern\u201d finished" in out[0][1]
+    assert fb.reported[-2:] == out
+    assert "failed" in fb.status_text()[0]  # the failure stays on screen (a success does not hide it)
+    assert fb.look() == []  # once each
+    rec = Recorder()
+    fb.draw_status(SimpleNamespace(layout=rec), bpy.context)
+    assert "a statue" in rec.text() and any(c == ("set", "alert", True) for c in rec.calls)
+
+
+def test_eta_is_learnt_from_finished_tasks(ext):
+    from bl_ext.dev.tripo_addon.blender import ui_text  # noqa: PLC0415
+
+    snaps = [{"steps": [{"task_type": "text_to_model", "state": "succeeded", "submitted_at": 100.0,
+                         "finished_at": 140.0}]},
+             {"steps": [{"task_type": "text_to_model", "state": "succeeded", "submitted_at": 200.0,
+                         "finished_at": 250.0}]}]
+    learnt = ui_text.durations(snaps)
+    assert learnt == {"text_to_model": [40.0, 50.0]}
+    running = {"task_type": "text_to_model", "submitted_at": 1000.0, "progress": 20, "eta": None}
+    assert ui_text.eta_seconds(running, learnt, now=1005.0) == 40  # median 45 s minus 5 s run
+    assert ui_text.eta_text(40) == "about 40 s left" and ui_text.eta_text(130) == "about 2 min left"
+    assert ui_text.eta_seconds({"task_type": "x", "eta": 12}, {}) == 12  # Tripo's own estimate (v2) wins
+    assert ui_text.eta_seconds({"task_type": "mesh_uv", "submitted_at": 1.0, "progress": 0}, learnt, now=2.0) is None

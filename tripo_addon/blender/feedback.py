@@ -131,11 +131,18 @@ class TRIPO_OT_report(bpy.types.Operator):
         return {'FINISHED'}
 
 
-def report(level: str, message: str) -> None:
-    """A report from outside an operator (a timer): in the status bar and the Info log."""
+def report(level: str, message: str, reporter=None) -> None:
+    """A report in the status bar and the Info log: through ``reporter`` (the running poller's ``self.report``: a
+    modal operator's reports reach both), else the tiny ``tripo.report`` operator (a timer cannot report)."""
     reported.append((level, message))
     if len(reported) > 200:
         del reported[:100]
+    if reporter is not None:
+        try:
+            reporter({level}, message[:500])
+            return
+        except Exception:  # noqa: BLE001 - fall back to the operator
+            log.debug("poller report failed", exc_info=True)
     try:
         bpy.ops.tripo.report(level=level, message=message[:500])
     except RuntimeError:  # an ERROR report called from Python raises once it is stored; nothing else to do
@@ -156,8 +163,9 @@ def _outcome(item) -> tuple[str, str] | None:
     return None
 
 
-def look(context=None) -> list[tuple[str, str]]:
-    """Report jobs that finished, failed or need attention since the last look. Returns what was reported."""
+def look(context=None, reporter=None) -> list[tuple[str, str]]:
+    """Report jobs that finished, failed or need attention since the last look (the poller calls this after every
+    drain with its ``self.report``; the timer when no poller runs). Returns what was reported."""
     state = getattr((context or bpy.context).window_manager, "tripo", None)
     if state is None:
         return []
@@ -178,27 +186,47 @@ def look(context=None) -> list[tuple[str, str]]:
         if outcome is None:
             continue
         level, message = outcome
-        report(level, message)
+        report(level, message, reporter)
+        if level == "INFO" and _last["level"] == "ERROR" and time.monotonic() < _last["until"]:
+            continue  # a failure on screen stays there until it expires (a success does not hide it)
         _last.update(text=_short(message, 90), level="ERROR" if level != "INFO" else "INFO",
                      until=time.monotonic() + (SHOW_DONE if level == "INFO" else SHOW_FAILED))
         out.append(outcome)
+    _refresh_status(context)
+    return out
+
+
+def _refresh_status(context=None) -> None:
+    """Redraw the status bar when its text changed (progress, the ETA, an outcome shown or expired)."""
     text = status_text(context)[0]
     if text != _status.get("shown"):
         _status["shown"] = text
         _tag_status_bar(context)
-    return out
 
 
 def _tag_status_bar(context=None) -> None:
-    """Redraw the status bar (setting a WindowManager property redraws the window's regions)."""
-    state = getattr((context or bpy.context).window_manager, "tripo", None)
-    if state is not None and hasattr(state, "status_tick"):
-        state.status_tick = (state.status_tick + 1) % 1000
+    """Redraw the status bar of every window (clearing the workspace's status text does that; skipped while another
+    modal operator, e.g. a transform, may be showing its own status text there)."""
+    wm = (context or bpy.context).window_manager
+    for win in getattr(wm, "windows", ()):
+        try:
+            if any(op.bl_idname != "TRIPO_OT_poller" for op in win.modal_operators):
+                continue
+            workspace = win.workspace
+            with bpy.context.temp_override(window=win, workspace=workspace):
+                workspace.status_text_set_internal(None)
+        except Exception:  # noqa: BLE001 - a redraw is never worth an error
+            log.debug("status bar redraw skipped", exc_info=True)
 
 
 def _tick():
     try:
-        look()
+        from .wakeup import poller_running
+
+        if poller_running():
+            _refresh_status()  # (the running poller looks after each drain, and reports through itself)
+        else:
+            look()
     except Exception:  # noqa: BLE001 - a broken look must not stop the timer
         log.debug("feedback look failed", exc_info=True)
     return INTERVAL

@@ -37,21 +37,22 @@ class _Sidebar:
     bl_category = "Tripo"
 
 
-def line_chars(context, *, icon: bool = True) -> int:
+def line_chars(context, *, icon: bool = True, inset: int = 0) -> int:
     """Characters per label line in the region being drawn (the sidebar at any width, a dialog, a menu)."""
     region = getattr(context, "region", None)
     width = getattr(region, "width", 0) if region is not None and getattr(region, "type", "") == 'UI' else 0
     scale = getattr(getattr(getattr(context, "preferences", None), "view", None), "ui_scale", 1.0) or 1.0
-    return chars_for(width, scale, icon=icon)
+    return chars_for(width, scale, icon=icon, inset=inset)
 
 
 def _wrap(layout, text: str, *, icon='NONE', width: int | None = None, alert: bool = False, context=None,
-          max_lines: int = 8) -> None:
-    """A label wrapped at word boundaries to the region's width (never cut mid-word)."""
+          max_lines: int = 8, inset: int = 0) -> None:
+    """A label wrapped at word boundaries to the region's width (never cut mid-word); ``inset``: pixels taken by
+    boxes and buttons around it."""
     col = layout.column(align=True)
     col.alert = alert
     if width is None:
-        width = line_chars(context or bpy.context, icon=icon != 'NONE')
+        width = line_chars(context or bpy.context, icon=icon != 'NONE', inset=inset)
     for i, line in enumerate(wrap(text, width, max_lines) or [""]):
         col.label(text=line, icon=icon if i == 0 else 'BLANK1' if icon != 'NONE' else 'NONE')
 
@@ -68,7 +69,7 @@ def draw_unavailable(layout, context) -> bool:
     if not reason:
         return True
     box = layout.box()
-    _wrap(box, reason, icon='ERROR', alert=True, context=context)
+    _wrap(box, reason, icon='ERROR', alert=True, context=context, inset=20)
     if settings.offline_reason() and bpy.app.online_access_override:
         return False  # started with --offline-mode: only a restart helps
     if settings.offline_reason():
@@ -94,7 +95,7 @@ class TRIPO_UL_tasks(bpy.types.UIList):
         right = row.row(align=True)
         right.alignment = 'RIGHT'
         if item.state in ("failed", "needs_attention"):
-            right.label(text="failed" if item.state == "failed" else "needs attention", icon='ERROR')
+            right.label(text="failed" if item.state == "failed" else "needs attention")
         elif not item.final:
             text = f"{item.progress}%"
             left = job_eta(item)
@@ -175,19 +176,20 @@ def draw_task(box, item, context=None) -> None:
         else:  # pragma: no cover - Blender < 4.0
             box.prop(item, "progress", slider=True, text=text)
     if item.credits:
-        box.label(text=f"Credits: {credits_text(item.credits)}", icon='INFO')
+        box.label(text=f"Credits: {credits_text(item.credits)}", icon='BLANK1')
     if item.steps > 1 or item.credits:
-        from .cost_ui import draw_step_credits
+        from .cost_ui import step_lines
 
-        draw_step_credits(box, item.job_id)  # per step: estimated before, used after
+        for text in step_lines(item.job_id):  # per step: estimated before, used after
+            _wrap(box, text, icon='BLANK1', context=context, inset=20, max_lines=3)
     if item.error:
         row = box.row()
-        _wrap(row, item.error, icon='ERROR', alert=True, context=context)
+        _wrap(row, item.error, icon='ERROR', alert=True, context=context, inset=56)
         copy_button(row, item.error)
     if item.notice:
-        _wrap(box, item.notice, icon='INFO', context=context)
+        _wrap(box, item.notice, icon='INFO', context=context, inset=20)
     if item.saved_path:
-        _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK', context=context)
+        _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK', context=context, inset=20)
     icon = previews.icon_id(item.preview_path)
     if icon:
         box.template_icon(icon_value=icon, scale=6.0)

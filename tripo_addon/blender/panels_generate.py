@@ -110,7 +110,8 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
         layout = self.layout
         settings = context.scene.tripo
         draw_unavailable(layout, context)  # the one place that says why nothing can be sent, with its fix
-        grid = layout.grid_flow(row_major=True, columns=4, even_columns=True, even_rows=True, align=True)
+        grid = layout.grid_flow(row_major=True, columns=mode_columns(context), even_columns=True, even_rows=True,
+                                align=True)
         grid.prop(settings, "mode", expand=True)
         if settings.mode not in MODEL_MODES:
             return  # four views, image edit, depth, splat: panels_v3's headerless subpanels
@@ -145,10 +146,16 @@ class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
         sub = row.row(align=True)
         sub.operator_context = 'INVOKE_DEFAULT'
         sub.operator("tripo.run_pipeline", text="", icon='NODETREE')  # Pipelines…: starts from these inputs
-        if credits is not None:
-            layout.label(text=f"Estimated cost: {_credits(credits)} credits", icon='INFO')
         if ask:
             _wrap(layout, "Above your confirmation threshold: Generate asks first", icon='ERROR', context=context)
+
+
+def mode_columns(context) -> int:
+    """Mode buttons per row: as many as fit their names at the sidebar's width (2 at the default width)."""
+    region = getattr(context, "region", None)
+    width = getattr(region, "width", 0) if region is not None else 0
+    scale = getattr(getattr(context.preferences, "view", None), "ui_scale", 1.0) or 1.0
+    return max(1, min(4, int(width / (118 * scale)))) if width else 2
 
 
 def _credits(value: float) -> str:
@@ -175,18 +182,21 @@ class TRIPO_PT_generate_options(_Sidebar, bpy.types.Panel):
         settings = context.scene.tripo
         layout.use_property_split = True
         layout.use_property_decorate = False
-        col = layout.column(heading="Texture")
-        col.prop(settings, "texture", text="Texture")
-        sub = col.column()
+        col = layout.column(heading="Texture", align=True)
+        col.prop(settings, "texture", text="Textured")
+        sub = col.column(align=True)
         sub.enabled = settings.texture
-        sub.prop(settings, "pbr")
-        sub.prop(settings, "texture_quality", text="Quality")
-        col = layout.column(heading="Geometry")
-        col.prop(settings, "geometry_quality", text="Quality")
+        sub.prop(settings, "pbr", text="PBR Materials")
+        sub = layout.column()
+        sub.enabled = settings.texture
+        sub.prop(settings, "texture_quality", text="Texture Detail")
+        col = layout.column()
+        col.prop(settings, "geometry_quality", text="Mesh Detail")
         col.prop(settings, "face_limit")
-        col.prop(settings, "quad")
-        col.prop(settings, "smart_low_poly", text="Low Poly")
-        col.prop(settings, "auto_size")
+        col = layout.column(heading="Mesh", align=True)
+        col.prop(settings, "quad", text="Quads")
+        col.prop(settings, "smart_low_poly", text="Smart Low Poly")
+        col.prop(settings, "auto_size", text="Real-World Size")
 
 
 CLASSES = (TRIPO_PT_generate, TRIPO_PT_generate_options)

@@ -215,6 +215,10 @@ def short_name(text: str, limit: int = SHORT_NAME) -> str:
         if low.startswith(article) and len(words) > len(article):
             words = words[len(article):]
             break
+    for joint in (" with ", " holding ", " wearing ", " made of ", " in ", " on ", " for ", ", "):
+        head = words.split(joint, 1)[0]  # "brass lantern with a glass window" -> "brass lantern"
+        if head != words and len(head.split()) >= 2:
+            words = head
     out = ""
     for word in words.split(" "):
         candidate = f"{out} {word}".strip()

@@ -13,17 +13,18 @@ import time
 from collections.abc import Iterable
 
 #: average width of one character of Blender's UI font at ui_scale 1.0 (pixels; a little generous)
-CHAR_PX = 6.6
+CHAR_PX = 7.2
 #: what a label row loses to margins, the icon and the panel's indent (pixels at ui_scale 1.0)
 ROW_MARGIN_PX = 46
 
 
-def chars_for(region_width: float | None, ui_scale: float = 1.0, *, icon: bool = True) -> int:
-    """How many characters fit on one label line of a region ``region_width`` pixels wide (None: a dialog)."""
+def chars_for(region_width: float | None, ui_scale: float = 1.0, *, icon: bool = True, inset: int = 0) -> int:
+    """How many characters fit on one label line of a region ``region_width`` pixels wide (None: a dialog);
+    ``inset``: pixels the layout takes besides (a box's border, a button beside the text), at ui_scale 1.0."""
     if not region_width or region_width <= 0:
         return 60
     scale = ui_scale if ui_scale and ui_scale > 0 else 1.0
-    usable = region_width - (ROW_MARGIN_PX if icon else ROW_MARGIN_PX - 20) * scale
+    usable = region_width - ((ROW_MARGIN_PX if icon else ROW_MARGIN_PX - 20) + inset) * scale
     return max(12, int(usable / (CHAR_PX * scale)))
 
 
@@ -127,15 +128,16 @@ def eta_seconds(step: dict, learnt: dict[str, list[float]], now: float | None = 
     if not isinstance(start, int | float):
         return None
     elapsed = max(0.0, (now if now is not None else time.time()) - float(start))
+    progress = step.get("progress") or 0
+    by_progress = None
+    if isinstance(progress, int | float) and 5 <= progress < 100 and elapsed > 3:
+        by_progress = elapsed * (100 - progress) / progress
     known = learnt.get(str(step.get("task_type") or ""))
     if known:
         left = statistics.median(known[-20:]) - elapsed
-        progress = step.get("progress") or 0
-        return int(max(left, 2.0 if progress < 100 else 0.0))
-    progress = step.get("progress") or 0
-    if isinstance(progress, int | float) and 5 <= progress < 100 and elapsed > 3:
-        return int(elapsed * (100 - progress) / progress)
-    return None
+        if left >= 3 or by_progress is None:  # (slower than usual: its own progress says more)
+            return int(max(left, 2.0))
+    return int(by_progress) if by_progress is not None else None
 
 
 def eta_text(seconds: int | None) -> str:
