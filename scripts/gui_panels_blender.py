@@ -167,7 +167,11 @@ def shoot(name: str, region=None, *, pad: int = 0, bottom: int = 0) -> None:
         args += ["-crop", f"{region.width + 2 * pad}x{region.height}+{max(0, region.x - pad)}+{top}", "+repage"]
     elif bottom:
         args += ["-crop", f"{win.width}x{bottom}+0+{win.height - bottom}", "+repage"]
-    proc = subprocess.run([*args, path], capture_output=True, text=True)
+    try:
+        proc = subprocess.run([*args, path], capture_output=True, text=True, timeout=15)
+    except subprocess.TimeoutExpired:
+        log(f"screenshot {path} timed out")
+        return
     if proc.returncode == 0:
         result["shots"].append(path)
     log(f"screenshot {path} rc={proc.returncode} {proc.stderr.strip()[:120]}")
@@ -214,8 +218,8 @@ def scroll_sidebar():
     for _ in range(4):
         xdo("click", "--repeat", "5", "--delay", "20", "5")
         yield 0.12
-    xdo("click", "--repeat", "30", "--delay", "10", "4")
-    yield 0.2
+    xdo("click", "--repeat", "60", "--delay", "8", "4")  # back to the top (screenshots show the top)
+    yield 0.4
 
 
 def settle(seconds: float = 0.5):
@@ -434,13 +438,12 @@ def dialogs(robot, cube):
             cls.draw = _counted(f"dialog:{name}", cls.draw)
             cls.draw._counted = True
         mouse_to_viewport()
+        log(f"dialog {cls.bl_idname}")  # (no screenshot while a popup is open: ImageMagick waits for its grab)
         with bpy.context.temp_override(window=win, area=area, region=main):
             res = fn('INVOKE_DEFAULT')
         yield 0.4
         redraw_all()
         yield 0.2
-        if cls.bl_idname in ("tripo.text_to_model", "tripo.run_pipeline"):
-            shoot(f"dialog-{op}")
         xdo("key", "Escape")
         yield 0.25
         result["dialogs"][cls.bl_idname] = {"invoke": sorted(res), "custom_draw": custom,
@@ -452,11 +455,10 @@ def menus():
     names = ["VIEW3D_MT_add", "VIEW3D_MT_object"] + sorted(n for n in dir(bpy.types) if n.startswith("TRIPO_MT_"))
     for name in names:
         mouse_to_viewport()
+        log(f"menu {name}")
         with bpy.context.temp_override(window=win, area=area, region=main):
             bpy.ops.wm.call_menu(name=name)
         yield 0.4
-        if name in ("TRIPO_MT_add", "TRIPO_MT_main"):
-            shoot(f"menu-{name[9:]}")
         xdo("key", "Escape")
         yield 0.25
         result["menus"][name] = drawn.get(name, 0) if name.startswith("TRIPO_") else "opened"

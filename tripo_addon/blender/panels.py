@@ -132,11 +132,11 @@ class TRIPO_PT_tasks(_Sidebar, bpy.types.Panel):
     bl_idname = "TRIPO_PT_tasks"
     bl_order = 2
 
-    def draw_header(self, context):
+    def draw_header_preset(self, context):
         state = getattr(context.window_manager, "tripo", None)
         running = sum(1 for t in state.tasks if not t.final and t.state != "needs_attention") if state else 0
         if running:
-            self.layout.label(text=f"({running} running)")
+            self.layout.label(text=f"{running} running", icon='SORTTIME')
 
     def draw(self, context):
         layout = self.layout
