@@ -222,6 +222,24 @@ def scroll_sidebar():
     yield 0.4
 
 
+def scroll_to(where: str):
+    """Scroll the sidebar to its top or its bottom (View2D operators on the region), then let it redraw."""
+    win, area, ui, _main = view3d()
+    with bpy.context.temp_override(window=win, area=area, region=ui):
+        for _ in range(12):
+            if where == "top":
+                bpy.ops.view2d.scroll_up(deltax=0, deltay=400, page=False)
+            else:
+                bpy.ops.view2d.scroll_down(deltax=0, deltay=400, page=False)
+    ui.tag_redraw()
+    yield 0.5
+
+
+def shot(name: str, where: str = "top"):
+    yield from scroll_to(where)
+    shoot(name, view3d()[2])
+
+
 def settle(seconds: float = 0.5):
     redraw_all()
     yield seconds
@@ -285,7 +303,7 @@ def run():
     if not (yield from click_tab()):
         problem("could not open the Tripo tab")
     yield from state("empty")
-    shoot("sidebar-empty", view3d()[2])
+    yield from shot("sidebar-empty")
 
     modes = [i.identifier for i in s.bl_rna.properties["mode"].enum_items]
     for mode in modes:
@@ -299,17 +317,17 @@ def run():
     bpy.ops.mesh.primitive_cube_add(size=1.0, location=(-3.0, 0.0, 0.0))
     cube = bpy.context.active_object
     yield from state("own mesh selected")
-    shoot("sidebar-own-mesh", view3d()[2])
+    yield from shot("sidebar-own-mesh")
 
     key = prefs().api_key
     prefs().api_key = ""
     yield from state("no key")
-    shoot("sidebar-no-key", view3d()[2])
+    yield from shot("sidebar-no-key")
     prefs().api_key = key
 
     bpy.context.preferences.system.use_online_access = False
     yield from state("online access off")
-    shoot("sidebar-offline", view3d()[2])
+    yield from shot("sidebar-offline")
     bpy.context.preferences.system.use_online_access = True
 
     prefs().api_base_url = V2_URL
@@ -342,7 +360,7 @@ def run():
     log(f"status bar while running: {result['running_status']!r}")
     if "left" not in result["running_status"]:
         problem(f"no ETA in the status bar while a v3 job runs: {result['running_status']!r}")
-    shoot("sidebar-running", view3d()[2])
+    yield from shot("sidebar-running", "bottom")
     shoot("status-bar-running", bottom=60)
 
     # the Tripo tab closed: a finished job is reported in the status bar and the Info log
@@ -385,20 +403,20 @@ def run():
     state_wm = bpy.context.window_manager.tripo
     state_wm.active_task = len(state_wm.tasks) - 1
     yield from state("failed job in the list")
-    shoot("sidebar-tasks-failed", view3d()[2])
+    yield from shot("sidebar-tasks-failed", "bottom")
 
     if robot is not None and robot.name in bpy.data.objects:
         for o in bpy.context.view_layer.objects:
             o.select_set(o == robot)
         bpy.context.view_layer.objects.active = robot
     yield from state("Tripo result selected")
-    shoot("sidebar-selected", view3d()[2])
+    yield from shot("sidebar-selected")
 
     state_wm.tasks_view = 'ACCOUNT'
     yield from state("account history")
     yield 1.0
     yield from state("account history loaded")
-    shoot("sidebar-history", view3d()[2])
+    yield from shot("sidebar-history", "bottom")
     state_wm.tasks_view = 'FILE'
 
     # every operator dialog (invoke_props_dialog), opened and closed with Escape: nothing is sent
