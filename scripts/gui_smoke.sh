@@ -191,5 +191,7 @@ if grep -n -A12 'Traceback (most recent call last)' "$WORK/gui.log" >&2; then
   die "a traceback in Blender's log (above; log: ${OUT%.png}.log)"
 fi
 [ -s "$OUT" ] || die "no screenshot"
+# 4. Every panel, menu and dialog drawn in each state, screenshots for the README (scripts/gui_panels.sh).
+. scripts/gui_panels.sh
 say "OK: no python3-numpy or python3-requests, the bundled wheels served; model and splat polled by the modal" \
   "poller and imported (the GLB by the add-on's own reader); no traceback in the log; screenshot $OUT"

@@ -29,7 +29,7 @@ def test_submit_returns_at_once_and_drain_imports(ext, connected):
     assert objs and all(o["tripo_task_type"] == "text_to_model" for o in objs)
     row = _row()
     assert row.state == "succeeded" and row.progress == 100 and row.task_id and row.credits > 0
-    assert bpy.data.collections.get("a cactus") is not None
+    assert bpy.data.collections.get("Cactus") is not None
     # the rendered preview comes in the background (a single generation downloads only the model)
     drain_until(ext, lambda: _row().preview_path)
     assert _row().preview_path.endswith((".webp", ".png", ".jpg"))
@@ -200,12 +200,17 @@ def test_balance_follows_finished_jobs(ext, connected):
                 if r["route"] == "balance"]
 
     assert not state.balance_known and balance_gets() == []  # the panel was never drawn: nothing asked
-    draw(bpy.types.TRIPO_PT_balance)
-    assert not state.balance_known
+    draw(bpy.types.TRIPO_PT_account)
+    assert bpy.app.timers.is_registered(ext.panels._ask_balance)  # shown: asked for soon, never from draw()
+    bpy.app.timers.unregister(ext.panels._ask_balance)
+    ext.panels._ask_balance()  # (timers never fire in the bpy module)
+    ext.runtime.background.join(10.0)
+    ext.poller.drain()  # shown: the balance is asked for once, in the background
+    assert state.balance_known and len(balance_gets()) == 1
     start = connected.emulator.balance(connected.api_key)["balance"]
     assert bpy.ops.tripo.text_to_model(prompt="a vase", wait=True) == {'FINISHED'}
-    drain_until(ext, lambda: state.balance_known)
-    assert len(balance_gets()) == 1
+    drain_until(ext, lambda: len(balance_gets()) == 2 and not ext.runtime.background.active())
+    ext.poller.drain()
     vase = state.tasks[-1]
     assert vase.name == "a vase" and vase.credits > 0 and state.balance == start - vase.credits
 

@@ -10,7 +10,7 @@ import addon_utils
 import bpy
 from blender_helpers import MODULE, ROOT, disable, enable, get_prefs, tripo_threads
 
-PANELS = ("TRIPO_PT_generate", "TRIPO_PT_active", "TRIPO_PT_tasks", "TRIPO_PT_balance")
+PANELS = ("TRIPO_PT_generate", "TRIPO_PT_active", "TRIPO_PT_tasks", "TRIPO_PT_account")
 
 
 def _registered_names() -> set[str]:
@@ -27,7 +27,9 @@ def _our_handlers() -> list:
 
 
 def _menu_funcs() -> list:
-    funcs = getattr(bpy.types.VIEW3D_MT_object, "_dyn_ui_initialize", lambda: [])()
+    funcs = []
+    for menu in (bpy.types.VIEW3D_MT_object, bpy.types.VIEW3D_MT_add, bpy.types.STATUSBAR_HT_header):
+        funcs += getattr(menu, "_dyn_ui_initialize", lambda: [])()
     return [f for f in funcs if "tripo_addon" in getattr(f, "__module__", "")]
 
 
@@ -56,11 +58,12 @@ def test_register_unregister_cycles_leave_nothing(addon, ext):
         assert not bpy.app.timers.is_registered(ext.wakeup.start_soon)
         enable()
         assert _registered_names() == registered
-        # the persistent load_post handler, and undo_post/redo_post (results taken away by undo, issue 10.7)
-        assert len(_our_handlers()) == 3
+        # the persistent load_post handler, undo_post/redo_post (results taken away by undo, issue 10.7), save_pre
+        # (image paths relative to the .blend file, issue 18)
+        assert len(_our_handlers()) == 4
         assert [len([h for h in getattr(bpy.app.handlers, n) if "tripo_addon" in getattr(h, "__module__", "")])
-                for n in ("load_post", "undo_post", "redo_post")] == [1, 1, 1]
-        assert len(_menu_funcs()) == 1
+                for n in ("load_post", "undo_post", "redo_post", "save_pre")] == [1, 1, 1, 1]
+        assert len(_menu_funcs()) == 3  # Object > Tripo, Add > Tripo, the status-bar item
 
 
 def test_module_register_unregister_directly(addon):

@@ -62,7 +62,7 @@ def test_import_every_format(addon, ext, tmp_path, kind):
     objs = new_objects(before)
     assert objs and set(result.objects) == set(objs)
     coll = bpy.data.collections[result.collection_name]
-    assert coll.name == "a red chair" and coll.name in bpy.context.scene.collection.children
+    assert coll.name == "Red chair" and coll.name in bpy.context.scene.collection.children
     assert all(o.users_collection == (coll,) for o in objs)
     assert all(o["tripo_task_id"] == "t-123" and o["tripo_task_type"] == "text_to_model" for o in objs)
     assert all(o.select_get() for o in objs)

@@ -330,10 +330,14 @@ def test_panels_show_history_lost_tasks_and_credits_per_step(ext, v3):
     text = draw(bpy.types.TRIPO_PT_tasks).text()
     assert "1. Text to Model: estimated" in text and ", used " in text and "Used in all: " in text
     bpy.context.view_layer.objects.active = next(o for o in bpy.data.objects if o.name.endswith("_LOD0"))
-    rec = draw(bpy.types.TRIPO_PT_game)
-    assert "tripo.export_lods" in rec.ops() and "tripo.make_lods" in rec.ops()
-    menu = draw(bpy.types.TRIPO_MT_main).ops()  # F3 finds them through the Object > Tripo menu
-    assert {"tripo.make_lods", "tripo.export_lods", "tripo.refresh_history"} <= set(menu)
+    export = bpy.types.TRIPO_PT_active_export  # Selected > Export
+    assert export.poll(bpy.context)
+    rec = draw(export, types=export.types)
+    assert "tripo.export_lods" in rec.ops()
+    menu = draw(bpy.types.TRIPO_MT_export, types=bpy.types.TRIPO_MT_export.types,
+                extra=bpy.types.TRIPO_MT_export.extra).ops()  # F3 finds them through Object > Tripo > Export
+    assert {"tripo.make_lods", "tripo.export_lods"} <= set(menu)
+    assert "tripo.refresh_history" in draw(bpy.types.TRIPO_MT_main).ops()
 
 
 def test_engine_skeleton_without_a_version_uses_rig_v25(ext, v3):

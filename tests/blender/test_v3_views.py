@@ -230,7 +230,8 @@ def test_smart_uv_on_a_tripo_result(v3):
     assert meshes and all(o.data.uv_layers for o in meshes)
     img = bpy.data.images[meshes[0]["tripo_uv_render"]]
     assert img.size[:] == (512, 512) and img["tripo_task_type"] == "mesh_uv"
-    rec = draw(bpy.types.TRIPO_PT_smart_uv)
+    mesh = bpy.types.TRIPO_PT_active_mesh  # Selected > Mesh shows the UV layout render
+    rec = draw(mesh, types=mesh.types)
     assert "tripo.show_image" in rec.ops()
     assert bpy.ops.tripo.show_image() == {'FINISHED'}
 
@@ -308,17 +309,16 @@ def test_splat_file_that_is_not_one(ext, splat):
 # ------------------------------------------------------------------------------------------ panels, menus, v2
 def test_panels_draw_and_say_when_the_address_speaks_v2(connected):
     connected.prefs.api_base_url = connected.emulator.v2_base_url
-    for name in ("TRIPO_PT_views", "TRIPO_PT_depth_splat", "TRIPO_PT_smart_uv"):
+    for name in ("TRIPO_PT_views", "TRIPO_PT_depth_splat"):
         rec = draw(getattr(bpy.types, name))
         assert "v3" in rec.text() and not rec.ops(), name  # the emulator's v2 address: v3-only tasks
     assert "tripo.image_to_image" in draw(bpy.types.TRIPO_PT_image_to_image).ops()  # v2 has generate_image too
     connected.prefs.api_base_url = connected.emulator.v3_base_url
     assert "tripo.splat_from_image" in draw(bpy.types.TRIPO_PT_depth_splat).ops()
-    assert "tripo.image_to_multiview" in draw(bpy.types.TRIPO_MT_v3).ops()
+    assert "tripo.image_to_multiview" in draw(bpy.types.TRIPO_MT_add).ops()
 
 
-def test_v3_menu_under_object_tripo(addon):
-    assert "TRIPO_MT_v3" in [c[1][0] for c in draw(bpy.types.TRIPO_MT_main).calls if c[0] == "menu"]
-    ops = draw(bpy.types.TRIPO_MT_v3).ops()
-    assert {"tripo.image_to_multiview", "tripo.edit_multiview", "tripo.views_to_model", "tripo.image_to_image",
+def test_v3_generators_under_add_tripo(addon):
+    ops = draw(bpy.types.TRIPO_MT_add).ops()
+    assert {"tripo.image_to_multiview", "tripo.edit_multiview", "tripo.image_to_image",
             "tripo.depth_from_image", "tripo.splat_from_image"} <= set(ops)

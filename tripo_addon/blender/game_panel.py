@@ -1,5 +1,5 @@
-"""Sidebar panels for game-ready results (rig, clips, LODs, FBX) and the account's Tripo history. Their operators
-are also in the Object > Tripo menu (panels.TRIPO_MT_main), where F3 finds them."""
+"""The account's Tripo history: a headerless subpanel of Tasks, shown when its toggle says "Account History".
+(Game-ready steps, rig, clips and LODs, are in the Selected panel's Animate and Export families.)"""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import bpy
 
 from . import catalog, settings
 from .operators import history
-from .operators.lod import lod_collection, source_faces
-from .operators.postprocess import result_group, source_problem
-from .tasklist import format_credits
+from .ui_text import credits_text as format_credits
 
 STATUS_ICONS = {"success": 'CHECKMARK', "failed": 'ERROR', "running": 'PLAY', "queued": 'SORTTIME',
                 "cancelled": 'CANCEL', "banned": 'ERROR', "expired": 'ERROR'}
@@ -19,35 +17,6 @@ class _Sidebar:
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
     bl_category = "Tripo"
-
-
-class TRIPO_PT_game(_Sidebar, bpy.types.Panel):
-    bl_label = "Game-Ready"
-    bl_idname = "TRIPO_PT_game"
-    bl_options = {'DEFAULT_CLOSED'}
-
-    def draw(self, context):
-        layout = self.layout
-        obj = context.active_object
-        if obj is None:
-            layout.label(text="Select a Tripo result or a mesh", icon='INFO')
-            return
-        col = layout.column(align=True)
-        col.operator_context = 'INVOKE_DEFAULT'
-        for task_type, text, icon in (("animate_rig", "Rig for Engines\u2026", 'ARMATURE_DATA'),
-                                      ("animate_retarget", "Animation Clips\u2026", 'ACTION')):
-            row = col.row(align=True)
-            row.enabled = source_problem(task_type, context) is None
-            row.operator(f"tripo.{task_type}", text=text, icon=icon)
-        if obj.type == 'MESH':
-            faces = source_faces(result_group(context, obj))
-            col.operator("tripo.make_lods", text=f"LODs ({faces:,} faces)\u2026", icon='MOD_DECIM')
-        coll = lod_collection(obj)
-        if coll is not None:
-            layout.label(text=f"{coll.name}: {len(coll.objects)} levels", icon='OUTLINER_COLLECTION')
-            layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026", icon='EXPORT')
-        if obj.get("tripo_clips"):
-            layout.label(text="Clips: " + ", ".join(obj["tripo_clips"]), icon='NLA')
 
 
 class TRIPO_UL_history(bpy.types.UIList):
@@ -68,9 +37,15 @@ class TRIPO_UL_history(bpy.types.UIList):
 
 
 class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
-    bl_label = "History"
+    bl_label = "Account History"
     bl_idname = "TRIPO_PT_history"
-    bl_options = {'DEFAULT_CLOSED'}
+    bl_parent_id = "TRIPO_PT_tasks"
+    bl_options = {'HIDE_HEADER'}
+
+    @classmethod
+    def poll(cls, context):
+        state = getattr(context.window_manager, "tripo", None)
+        return state is not None and state.tasks_view == 'ACCOUNT'
 
     def draw(self, context):
         layout = self.layout
@@ -93,7 +68,8 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
         if not st.loaded and not st.loading and settings.unavailable_reason(context) is None:
             if not bpy.app.timers.is_registered(_first_read):
                 bpy.app.timers.register(_first_read, first_interval=0.0)  # never a request from draw() itself
-        layout.template_list("TRIPO_UL_history", "", st, "rows", st, "active", rows=4)
+        if st.rows:
+            layout.template_list("TRIPO_UL_history", "", st, "rows", st, "active", rows=4)
         if 0 <= st.active < len(st.rows):
             r = st.rows[st.active]
             box = layout.box()
@@ -117,7 +93,9 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
                 op = box.operator("tripo.history_import", text=f"Attach {tid[:13]}\u2026", icon='LINKED')
                 op.task_id, op.job_id = tid, item.job_id
         if st.text:
-            layout.label(text=st.text[:120], icon='INFO')
+            from .panels import _wrap
+
+            _wrap(layout, st.text, icon='INFO', context=context)
 
 
 def _first_read():
@@ -134,7 +112,7 @@ def _first_read():
     return None
 
 
-CLASSES = (TRIPO_PT_game, TRIPO_UL_history, TRIPO_PT_history)
+CLASSES = (TRIPO_UL_history, TRIPO_PT_history)
 
 
 def attach() -> None:

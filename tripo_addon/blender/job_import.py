@@ -27,8 +27,10 @@ def _provenance(snap: dict) -> dict:
             version = (step.get("params") or {}).get("model_version") or catalog.default_model_version(
                 step["task_type"]) or ""
     version = version or meta.get("model_version") or ""
+    prompt = next((p["prompt"] for p in ((st.get("params") or {}) for st in snap.get("steps") or [])
+                   if isinstance(p.get("prompt"), str) and p["prompt"].strip()), "")
     return {"tripo_task_id": last.get("task_id") or "", "tripo_task_type": task_type,
-            "tripo_model_version": version}
+            "tripo_model_version": version, "tripo_prompt": prompt[:1024]}  # (ui: the full prompt, issue 18)
 
 
 def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.ImportResult | None:

@@ -1,16 +1,20 @@
-"""The "Tripo" sidebar (View3D N-panel): Generate, Active Object, Tasks, Balance; plus the Object > Tripo menu."""
+"""The "Tripo" sidebar (View3D N-panel): four top-level panels, each with native subpanels.
+
+- Generate (:mod:`.panels_generate`, with the v3 modes in :mod:`.panels_v3`): every way to make something new;
+- Selected (:mod:`.panels_selected`): the next steps that apply to the active object, by family;
+- Tasks (here): this file's jobs and, as a toggle, the account's history (:mod:`.game_panel`);
+- Account (here): a one-line balance summary, fetched in the background when shown.
+
+Menus are in :mod:`.menus`, status-bar feedback in :mod:`.feedback`. Helpers shared by all panels live here.
+"""
 
 from __future__ import annotations
 
-import json
-import textwrap
-
 import bpy
+from bpy.props import StringProperty
 
 from . import base_package, catalog, previews, runtime, settings
-from .operators import TASK_OPERATORS, segment
-from .operators.postprocess import source_problem, tripo_source
-from .tasklist import format_credits
+from .ui_text import CREDITS, INPUT, KEY, POLICY, chars_for, credits_text, eta_text, failure_kind, wrap
 
 STATE_ICONS = {
     "pending": 'TIME',
@@ -24,93 +28,7 @@ STATE_ICONS = {
     "cancelled": 'CANCEL',
     "needs_attention": 'QUESTION',
 }
-GENERATE_OPERATOR = {'TEXT': "text_to_model", 'IMAGE': "image_to_model", 'MULTIVIEW': "multiview_to_model"}
-#: Scene settings that map onto generation parameters of the same name
-SHARED_OPTIONS = ("texture", "pbr", "texture_quality", "geometry_quality", "face_limit", "quad", "smart_low_poly",
-                  "auto_size")
-
-
-def _wrap(layout, text: str, *, icon='NONE', width: int = 44, alert: bool = False) -> None:
-    col = layout.column(align=True)
-    col.alert = alert
-    for i, line in enumerate(textwrap.wrap(text, width) or [""]):
-        col.label(text=line, icon=icon if i == 0 else 'BLANK1' if icon != 'NONE' else 'NONE')
-
-
-def draw_unavailable(layout, context) -> bool:
-    """Say why nothing can be sent (offline, no key). Returns True when everything is available."""
-    reason = settings.unavailable_reason(context)
-    if not reason:
-        return True
-    box = layout.box()
-    _wrap(box, reason, icon='ERROR', alert=True)
-    box.operator("preferences.addon_show", text="Open Tripo Preferences", icon='PREFERENCES').module = base_package
-    return False
-
-
-def shared_options(settings, task_type: str) -> dict:
-    """The panel's generation options that ``task_type`` takes and the user changed (others: Tripo's defaults)."""
-    props: dict = {}
-    for name in SHARED_OPTIONS:
-        p = catalog.param(task_type, name)
-        if p is None:
-            continue
-        value = getattr(settings, name)
-        if p.kind == "enum" and (value == catalog.AUTO or value not in p.choices):
-            continue
-        if name == "face_limit" and value <= 0:
-            continue
-        if p.kind == "bool" and bool(value) == bool(p.default):
-            continue
-        props[name] = value
-    return props
-
-
-def generate_call(settings) -> tuple[str, dict]:
-    """(operator id, properties) for the Generate button from the Scene settings; unset options are left out."""
-    mode = settings.mode
-    if mode == 'TEXT_IMAGE':  # text_to_image, then image_to_model with the panel's model options
-        props = {"pipeline": 'TEXT_TO_IMAGE_TO_MODEL', "prompt": settings.prompt}
-        if settings.negative_prompt:
-            props["negative_prompt"] = settings.negative_prompt
-        if settings.model_version != catalog.AUTO:
-            props["model_version"] = settings.model_version
-        options = shared_options(settings, "image_to_model")
-        if options:
-            props["model_options"] = json.dumps(options, sort_keys=True)
-        return "tripo.run_pipeline", props
-    task_type = GENERATE_OPERATOR[mode]
-    props: dict = {}
-    if mode == 'TEXT':
-        props["prompt"] = settings.prompt
-        if settings.negative_prompt and catalog.param(task_type, "negative_prompt"):
-            props["negative_prompt"] = settings.negative_prompt
-    elif mode == 'IMAGE':
-        props["file"] = settings.image
-    else:
-        for view in ("front", "left", "back", "right"):
-            if getattr(settings, view):
-                props[f"{view}_image"] = getattr(settings, view)
-    version = catalog.param(task_type, "model_version")
-    if settings.model_version != catalog.AUTO and version is not None and settings.model_version in version.choices:
-        props["model_version"] = settings.model_version  # (Turbo has no multiview: the panel says so)
-    props.update(shared_options(settings, task_type))
-    return f"tripo.{task_type}", props
-
-
-def version_warning(settings) -> str | None:
-    """A model version the chosen mode cannot use (it is then not sent, and Tripo's default applies)."""
-    task_type = GENERATE_OPERATOR.get(settings.mode, "image_to_model")
-    version = catalog.param(task_type, "model_version")
-    chosen = settings.model_version
-    if chosen == catalog.AUTO or version is None or chosen in version.choices:
-        return None
-    default = catalog.default_model_version(task_type) or "Tripo's default"
-    return f"{chosen} cannot do {catalog.label(task_type)}: {default} is used"
-
-
-def _api_params(props: dict) -> dict:
-    return {k: v for k, v in props.items() if not k.endswith("_image")}
+TOP_UP_URL = {"v3": "https://developers.tripo3d.ai", "cn": "https://developers.tripo3d.com"}
 
 
 class _Sidebar:
@@ -119,133 +37,53 @@ class _Sidebar:
     bl_category = "Tripo"
 
 
-class TRIPO_PT_generate(_Sidebar, bpy.types.Panel):
-    bl_label = "Generate"
-    bl_idname = "TRIPO_PT_generate"
-
-    def draw(self, context):
-        layout = self.layout
-        settings = context.scene.tripo
-        draw_unavailable(layout, context)
-        layout.row().prop(settings, "mode", expand=True)
-        col = layout.column()
-        if settings.mode in ('TEXT', 'TEXT_IMAGE'):
-            col.prop(settings, "prompt", text="", placeholder="Describe the model, e.g. a red wooden chair")
-            col.prop(settings, "negative_prompt", text="", placeholder="Avoid (optional)")
-        elif settings.mode == 'IMAGE':
-            col.prop(settings, "image")
-        else:
-            for view in ("front", "left", "back", "right"):
-                col.prop(settings, view)
-        col = layout.column()
-        col.use_property_split = True
-        col.use_property_decorate = False
-        col.prop(settings, "model_version")
-        warning = version_warning(settings)
-        if warning:
-            _wrap(col, warning, icon='ERROR', alert=True)
-        row = col.row(heading="Texture")
-        row.prop(settings, "texture", text="")
-        row.prop(settings, "pbr")
-        col.prop(settings, "texture_quality")
-        layout.prop(settings, "show_advanced", icon='TRIA_DOWN' if settings.show_advanced else 'TRIA_RIGHT',
-                    emboss=False)
-        if settings.show_advanced:
-            col = layout.column()
-            col.use_property_split = True
-            col.use_property_decorate = False
-            col.prop(settings, "geometry_quality")
-            col.prop(settings, "face_limit")
-            col.prop(settings, "quad")
-            col.prop(settings, "smart_low_poly")
-            col.prop(settings, "auto_size")
-        idname, props = generate_call(settings)
-        if idname == "tripo.run_pipeline":
-            model = {k: v for k, v in props.items() if k == "model_version"}
-            model.update(json.loads(props.get("model_options") or "{}"))
-            credits = _sum_credits((("text_to_image", {"prompt": settings.prompt}), ("image_to_model", model)))
-        else:
-            credits = catalog.estimate_credits(idname.split(".", 1)[1], _api_params(props))
-        if credits is not None:
-            layout.label(text=f"Estimated cost: {credits} credits", icon='INFO')
-        from .cost_ui import threshold
-
-        ask = credits is not None and 0 < threshold(context) < credits  # above it: the dialog asks to confirm
-        if ask:
-            layout.label(text="Above your confirmation threshold: Generate asks first", icon='ERROR')
-        row = layout.row()
-        row.scale_y = 1.4
-        row.operator_context = 'INVOKE_DEFAULT' if ask else 'EXEC_DEFAULT'
-        op = row.operator(idname, text="Generate", icon='PLAY')
-        for key, value in props.items():
-            setattr(op, key, value)
-        layout.operator_context = 'INVOKE_DEFAULT'
-        layout.operator("tripo.run_pipeline", text="Pipelines\u2026", icon='NODETREE')
+def line_chars(context, *, icon: bool = True, inset: int = 0) -> int:
+    """Characters per label line in the region being drawn (the sidebar at any width, a dialog, a menu)."""
+    region = getattr(context, "region", None)
+    width = getattr(region, "width", 0) if region is not None and getattr(region, "type", "") == 'UI' else 0
+    scale = getattr(getattr(getattr(context, "preferences", None), "view", None), "ui_scale", 1.0) or 1.0
+    return chars_for(width, scale, icon=icon, inset=inset)
 
 
-def _sum_credits(parts) -> int | None:
-    total = 0
-    for task_type, params in parts:
-        c = catalog.estimate_credits(task_type, params)
-        if c is None:
-            return None
-        total += c
-    return total
+def _wrap(layout, text: str, *, icon='NONE', width: int | None = None, alert: bool = False, context=None,
+          max_lines: int = 8, inset: int = 0) -> None:
+    """A label wrapped at word boundaries to the region's width (never cut mid-word); ``inset``: pixels taken by
+    boxes and buttons around it."""
+    col = layout.column(align=True)
+    col.alert = alert
+    if width is None:
+        width = line_chars(context or bpy.context, icon=icon != 'NONE', inset=inset)
+    for i, line in enumerate(wrap(text, width, max_lines) or [""]):
+        col.label(text=line, icon=icon if i == 0 else 'BLANK1' if icon != 'NONE' else 'NONE')
 
 
-class TRIPO_PT_active(_Sidebar, bpy.types.Panel):
-    bl_label = "Active Object"
-    bl_idname = "TRIPO_PT_active"
-
-    def draw(self, context):
-        layout = self.layout
-        obj = context.active_object
-        if obj is None:
-            layout.label(text="Select a Tripo result or a mesh", icon='INFO')
-            return
-        src = tripo_source(obj)
-        if src is not None:
-            box = layout.box()
-            box.label(text=obj.name, icon='OBJECT_DATA')
-            box.label(text=f"From: {catalog.label(src[1])}")
-            row = box.row(align=True)
-            row.label(text=f"Task: {src[0][:13]}\u2026")
-            row.operator("tripo.copy_task_id", text="", icon='COPYDOWN').task_id = src[0]
-            if obj.get("tripo_model_version"):
-                box.label(text=f"Model: {obj['tripo_model_version']}")
-            if obj.get("tripo_rig_type"):
-                box.label(text=f"Rig check: {obj['tripo_rig_type']}"
-                          f"{'' if obj.get('tripo_riggable', True) else ' (not riggable)'}")
-        elif obj.type == 'MESH':
-            layout.label(text="Your own mesh: Tripo imports it first", icon='MESH_DATA')
-            row = layout.row()
-            row.operator_context = 'EXEC_DEFAULT'
-            row.operator("tripo.import_model", text="Send Selected to Tripo", icon='EXPORT')
-        else:
-            layout.label(text=f"{obj.name} is neither a Tripo result nor a mesh", icon='INFO')
-            return
-        if not draw_unavailable(layout, context):
-            return
-        col = layout.column(align=True)
-        shown = 0
-        for cls in TASK_OPERATORS:
-            if cls.task_type in catalog.GENERATION or cls.task_type in catalog.IMAGE_RESULT:
-                continue
-            if cls.task_type == "import_model":
-                continue
-            if cls.task_type == "smart_segment":  # a step of its own (operators/segment.py): any selected mesh
-                if not catalog.retired_reason(cls.task_type) and segment.source_problem(context) is None:
-                    segment.draw_step(col, context)
-                    shown += 1
-                continue
-            if source_problem(cls.task_type, context) is not None:
-                continue
-            col.operator(cls.bl_idname, text=catalog.label(cls.task_type))
-            shown += 1
-        if not shown:
-            layout.label(text="No further Tripo step applies to this result", icon='INFO')
+def copy_button(layout, text: str) -> None:
+    """A small button that copies ``text`` (the full message, when a wrapped one was cut)."""
+    layout.operator("tripo.copy_text", text="", icon='COPYDOWN').text = text[:4000]
 
 
+def draw_unavailable(layout, context) -> bool:
+    """Say why nothing can be sent (offline, no key), with the button that fixes it. Returns True when everything is
+    available. Drawn once, at the top of the Generate panel; the other panels grey their buttons out instead."""
+    reason = settings.unavailable_reason(context)
+    if not reason:
+        return True
+    box = layout.box()
+    _wrap(box, reason, icon='ERROR', alert=True, context=context, inset=20)
+    if settings.offline_reason() and bpy.app.online_access_override:
+        return False  # started with --offline-mode: only a restart helps
+    if settings.offline_reason():
+        op = box.operator("screen.userpref_show", text="Open Preferences > System", icon='PREFERENCES')
+        op.section = 'SYSTEM'  # Network: "Allow Online Access"
+    elif "API key" in reason or "key" in reason.lower():
+        box.operator("preferences.addon_show", text="Set API Key", icon='KEYINGSET').module = base_package
+    else:
+        box.operator("preferences.addon_show", text="Open Tripo Preferences",
+                     icon='PREFERENCES').module = base_package
+    return False
+
+
+# ==================================================================================================== tasks
 class TRIPO_UL_tasks(bpy.types.UIList):
     """Tripo jobs of this session and earlier ones (from the job log)"""
 
@@ -253,25 +91,25 @@ class TRIPO_UL_tasks(bpy.types.UIList):
 
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index=0, flt_flag=0):
         row = layout.row(align=True)
-        kind = catalog.label(item.task_type) if item.task_type else item.kind
         row.label(text=item.name, icon=STATE_ICONS.get(item.state, 'QUESTION'))
         right = row.row(align=True)
         right.alignment = 'RIGHT'
         if item.state in ("failed", "needs_attention"):
-            right.label(text=(item.error or item.state)[:28], icon='ERROR')
+            right.label(text="failed" if item.state == "failed" else "needs attention")
         elif not item.final:
-            text = f"{kind} {item.progress}%"
-            if item.eta >= 0:
-                text += f" \u00b7 {_eta(item.eta)}"
+            text = f"{item.progress}%"
+            left = job_eta(item)
+            if left is not None:
+                text += f" \u00b7 {_eta(left)}"
             if item.notice.startswith("Waiting for the image slot") or (
                     item.notice.startswith("Waiting for a free slot") and item.task_type in catalog.IMAGE_RESULT):
                 text = "waiting for the image slot"  # v3: one image task at a time per account
             sub = right.row()
-            sub.ui_units_x = 6
+            sub.ui_units_x = 5
             sub.progress(factor=item.progress / 100.0, type='BAR', text=text)
         else:
             if item.credits:
-                right.label(text=f"{format_credits(item.credits)} cr")
+                right.label(text=f"{credits_text(item.credits)} cr")
             if item.can_import:
                 right.operator("tripo.import_result", text="", icon='IMPORT').job_id = item.job_id
 
@@ -280,36 +118,57 @@ def _eta(seconds: int) -> str:
     return f"{seconds // 60}m {seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
 
 
+def job_eta(item) -> int | None:
+    """Seconds left: Tripo's estimate (v2), else learnt from finished tasks of the same type (v3 has none)."""
+    if item.eta >= 0:
+        return int(item.eta)
+    from .feedback import learnt_eta
+
+    return learnt_eta(item.job_id)
+
+
 class TRIPO_PT_tasks(_Sidebar, bpy.types.Panel):
     bl_label = "Tasks"
     bl_idname = "TRIPO_PT_tasks"
+    bl_order = 2
+
+    def draw_header_preset(self, context):
+        state = getattr(context.window_manager, "tripo", None)
+        running = sum(1 for t in state.tasks if not t.final and t.state != "needs_attention") if state else 0
+        if running:
+            self.layout.label(text=f"{running} running", icon='SORTTIME')
 
     def draw(self, context):
         layout = self.layout
         state = context.window_manager.tripo
-        reason = settings.offline_reason()
-        if reason:
-            _wrap(layout, f"Not following tasks: {reason}", icon='ERROR', alert=True)
-        layout.template_list("TRIPO_UL_tasks", "", state, "tasks", state, "active_task", rows=3)
-        if 0 <= state.active_task < len(state.tasks):
-            draw_task(layout.box(), state.tasks[state.active_task])
+        layout.row().prop(state, "tasks_view", expand=True)
+        if state.tasks_view == 'ACCOUNT':
+            return  # TRIPO_PT_history (a headerless subpanel) draws the account's history
+        if not len(state.tasks):
+            layout.label(text="No Tripo jobs yet: they show here", icon='INFO')
+        else:
+            layout.template_list("TRIPO_UL_tasks", "", state, "tasks", state, "active_task",
+                                 rows=min(4, max(2, len(state.tasks))))
+            if 0 <= state.active_task < len(state.tasks):
+                draw_task(layout.box(), state.tasks[state.active_task], context)
         row = layout.row(align=True)
         row.prop(state, "attach_task_id", text="", icon='LINKED', placeholder="Task id to attach")
         row.operator("tripo.attach_task", text="Attach")
         if state.notice:
-            _wrap(layout, state.notice, icon='INFO')
+            _wrap(layout, state.notice, icon='INFO', context=context)
 
 
-
-def draw_task(box, item) -> None:
+def draw_task(box, item, context=None) -> None:
+    context = context or bpy.context
     box.label(text=item.name, icon=STATE_ICONS.get(item.state, 'QUESTION'))
     step = f" (step {item.step}/{item.steps})" if item.steps > 1 else ""
     kind = catalog.label(item.task_type) if item.task_type else item.kind
     box.label(text=f"{kind}{step}: {item.status or item.state}")
     if not item.final and item.state != "needs_attention":
         text = f"{item.progress}%"
-        if item.eta >= 0:
-            text += f", about {_eta(item.eta)} left"
+        left = job_eta(item)
+        if left is not None:
+            text += f", {eta_text(left)}"
         elif item.queue_position >= 0:
             text += f", queue position {item.queue_position}"
         if hasattr(box, "progress"):
@@ -317,17 +176,20 @@ def draw_task(box, item) -> None:
         else:  # pragma: no cover - Blender < 4.0
             box.prop(item, "progress", slider=True, text=text)
     if item.credits:
-        box.label(text=f"Credits: {format_credits(item.credits)}", icon='FUND')
+        box.label(text=f"Credits: {credits_text(item.credits)}", icon='BLANK1')
     if item.steps > 1 or item.credits:
-        from .cost_ui import draw_step_credits
+        from .cost_ui import step_lines
 
-        draw_step_credits(box, item.job_id)  # per step: estimated before, used after
+        for text in step_lines(item.job_id):  # per step: estimated before, used after
+            _wrap(box, text, icon='BLANK1', context=context, inset=20, max_lines=3)
     if item.error:
-        _wrap(box, item.error, icon='ERROR', alert=True)
+        row = box.row()
+        _wrap(row, item.error, icon='ERROR', alert=True, context=context, inset=56)
+        copy_button(row, item.error)
     if item.notice:
-        _wrap(box, item.notice, icon='INFO')
+        _wrap(box, item.notice, icon='INFO', context=context, inset=20)
     if item.saved_path:
-        _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK')
+        _wrap(box, f"Saved: {item.saved_path}", icon='FILE_TICK', context=context, inset=20)
     icon = previews.icon_id(item.preview_path)
     if icon:
         box.template_icon(icon_value=icon, scale=6.0)
@@ -338,7 +200,7 @@ def draw_task(box, item) -> None:
     elif not item.final and item.state != "needs_attention":
         row.operator("tripo.cancel_job", text="Cancel", icon='CANCEL').job_id = item.job_id
     if item.state in ("failed", "cancelled", "needs_attention"):
-        row.operator("tripo.retry_job", text="Retry", icon='FILE_REFRESH').job_id = item.job_id
+        draw_failure_action(row, item)
     if item.task_id:
         row.operator("tripo.copy_task_id", text="", icon='COPYDOWN').job_id = item.job_id
     if item.result_files or item.saved_path:
@@ -347,52 +209,124 @@ def draw_task(box, item) -> None:
     row.operator("tripo.remove_job", text="", icon='X').job_id = item.job_id
 
 
-class TRIPO_PT_balance(_Sidebar, bpy.types.Panel):
-    bl_label = "Balance"
-    bl_idname = "TRIPO_PT_balance"
-    bl_options = {'DEFAULT_CLOSED'}
+def draw_failure_action(row, item) -> None:
+    """The button that fits the failure: edit the prompt (content policy), top up (no credits), set the key (bad
+    key); Retry only where trying again can help."""
+    kind = failure_kind(item.error) if item.state == "failed" else "RETRY"
+    if kind == POLICY:
+        row.operator("tripo.edit_prompt", text="Edit Prompt", icon='GREASEPENCIL').job_id = item.job_id
+    elif kind == CREDITS:
+        op = row.operator("wm.url_open", text="Top Up", icon='URL')
+        op.url = TOP_UP_URL["cn" if "tripo3d.com" in settings.base_url(settings.prefs()) else "v3"]
+    elif kind == KEY:
+        row.operator("preferences.addon_show", text="Set API Key", icon='KEYINGSET').module = base_package
+    elif kind == INPUT:
+        row.label(text="Change the input, then send it again")
+    else:
+        row.operator("tripo.retry_job", text="Retry", icon='FILE_REFRESH').job_id = item.job_id
+
+
+# ==================================================================================================== account
+_balance_asked = [False]
+
+
+def _ask_balance():
+    """One-shot timer: the Account panel was shown and the balance is unknown; ask in the background (never a
+    request from draw() itself)."""
+    try:
+        if settings.unavailable_reason() is None:
+            from . import wakeup
+
+            runtime.request_balance("balance")
+            wakeup.ensure_running()
+    except Exception:  # noqa: BLE001 - the panel shows the reason (no key, offline)
+        pass
+    return None
+
+
+class TRIPO_PT_account(_Sidebar, bpy.types.Panel):
+    """Your Tripo balance, in one line"""
+
+    bl_label = "Account"
+    bl_idname = "TRIPO_PT_account"
+    bl_order = 3
+    bl_options = {'HIDE_HEADER'}
 
     def draw(self, context):
         layout = self.layout
         state = context.window_manager.tripo
         runtime.balance_watched()  # on screen: it follows finished jobs by itself
-        row = layout.row()
+        row = layout.row(align=True)
         if state.balance_known:
-            text = f"{format_credits(state.balance)} credits"
+            text = f"{credits_text(state.balance)} credits"
             if state.frozen:
-                text += f" ({format_credits(state.frozen)} reserved)"
-            row.label(text=text, icon='FUND')
+                text += f" \u00b7 {credits_text(state.frozen)} reserved"
+            row.label(text=text, icon='USER')
+        elif state.balance_text:
+            row.alert = True
+            row.label(text="Balance: " + state.balance_text, icon='ERROR')
+        elif settings.unavailable_reason(context):
+            row.label(text="Balance: not connected", icon='USER')
         else:
-            row.label(text="Balance not checked yet", icon='FUND')
-        row.operator("tripo.refresh_balance", text="", icon='FILE_REFRESH')
-        if state.balance_text:
-            _wrap(layout, state.balance_text, icon='ERROR', alert=True)
+            row.label(text="Balance: checking\u2026", icon='USER')
+            if not _balance_asked[0] and not state.checking and not bpy.app.timers.is_registered(_ask_balance):
+                _balance_asked[0] = True
+                bpy.app.timers.register(_ask_balance, first_interval=0.0)
+        sub = row.row(align=True)
+        sub.operator("tripo.refresh_balance", text="", icon='FILE_REFRESH')
+        sub.operator("preferences.addon_show", text="", icon='PREFERENCES').module = base_package
 
 
-class TRIPO_MT_main(bpy.types.Menu):
-    """All Tripo operators (Object > Tripo; F3 search finds them through this menu)"""
+# ==================================================================================================== small operators
+class TRIPO_OT_copy_text(bpy.types.Operator):
+    """Copy the whole message to the clipboard"""
 
-    bl_label = "Tripo"
-    bl_idname = "TRIPO_MT_main"
+    bl_idname = "tripo.copy_text"
+    bl_label = "Copy Message"
+    bl_options = {'INTERNAL'}
 
-    def draw(self, context):
-        layout = self.layout
-        layout.operator_context = 'INVOKE_DEFAULT'
-        for cls in TASK_OPERATORS:
-            layout.operator(cls.bl_idname, text=catalog.label(cls.task_type))
-        layout.separator()
-        layout.operator("tripo.run_pipeline", text="Run Pipeline\u2026")
-        layout.menu("TRIPO_MT_v3")  # panels_v3: four views, image to image, depth, splat
-        layout.operator("tripo.attach_task", text="Attach Task by ID")
-        layout.operator("tripo.make_lods", text="Make LODs\u2026")
-        layout.operator("tripo.export_lods", text="Export LODs as FBX\u2026")
-        layout.operator("tripo.refresh_history", text="Refresh Account History")
-        layout.operator("tripo.refresh_balance")
+    text: StringProperty(name="Text", options={'SKIP_SAVE', 'HIDDEN'})
 
+    @classmethod
+    def description(cls, _context, properties):
+        return properties.text or cls.__doc__
 
-def menu_func(self, _context):
-    self.layout.menu(TRIPO_MT_main.bl_idname)
+    def execute(self, context):
+        context.window_manager.clipboard = self.text
+        self.report({'INFO'}, "Copied the message")
+        return {'FINISHED'}
 
 
-CLASSES = (TRIPO_UL_tasks, TRIPO_PT_generate, TRIPO_PT_active, TRIPO_PT_tasks, TRIPO_PT_balance, TRIPO_MT_main)
-MENUS = (("VIEW3D_MT_object", menu_func),)
+class TRIPO_OT_edit_prompt(bpy.types.Operator):
+    """Put this job's prompt back in the Generate panel to change it (Tripo refused it under its content policy)"""
+
+    bl_idname = "tripo.edit_prompt"
+    bl_label = "Edit Prompt"
+    bl_options = {'INTERNAL', 'UNDO'}
+
+    job_id: StringProperty(name="Job", options={'SKIP_SAVE', 'HIDDEN'})
+
+    def execute(self, context):
+        eng = runtime.engine(create=False)
+        try:
+            snap = eng.get(self.job_id) if eng is not None else None
+        except KeyError:
+            snap = None
+        prompt, kind = "", ""
+        for step in (snap or {}).get("steps") or []:
+            params = step.get("params") or {}
+            if isinstance(params.get("prompt"), str) and params["prompt"].strip():
+                prompt, kind = params["prompt"], step.get("task_type") or ""
+                break
+        s = context.scene.tripo
+        if prompt:
+            s.prompt = prompt
+            s.mode = 'TEXT_IMAGE' if kind == "text_to_image" else 'TEXT'
+            self.report({'INFO'}, "The prompt is in the Generate panel: change it, then Generate again")
+        else:
+            s.mode = 'IMAGE' if s.mode == 'TEXT' else s.mode
+            self.report({'INFO'}, "Choose another image in the Generate panel, then Generate again")
+        return {'FINISHED'}
+
+
+CLASSES = (TRIPO_UL_tasks, TRIPO_PT_tasks, TRIPO_PT_account, TRIPO_OT_copy_text, TRIPO_OT_edit_prompt)

@@ -1,18 +1,67 @@
-"""Sidebar panels for what API v3 adds: Four Views, Image to Image, Depth & Splat, Smart UV (tab "Tripo")."""
+"""The Generate panel's v3 modes, as headerless subpanels of TRIPO_PT_generate (each shown while its mode is chosen):
+Four Views, Image Edit (image to image), Depth and Splat. Image lists are cached, never rebuilt on every redraw."""
 
 from __future__ import annotations
+
+import time
 
 import bpy
 
 from . import catalog, previews
 from .importers import views as view_io
 from .operators.images import reference_cap
-from .panels import _Sidebar, _wrap, draw_unavailable
+from .panels import _Sidebar, _wrap
 
 TASK_ID = "tripo_task_id"
 
 VIEWS = view_io.VIEWS
 IMAGE_TYPES = ("generate_image", "text_to_image")
+
+
+_cache: dict[str, tuple] = {}
+CACHE_SECONDS = 1.0  # image lists are read at most this often (a redraw never walks bpy.data.images)
+
+
+def _cached(key: str, build):
+    """``build()`` at most once per :data:`CACHE_SECONDS`, or when the number of images changed."""
+    stamp = len(bpy.data.images)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] == stamp and time.monotonic() - hit[1] < CACHE_SECONDS:
+        return hit[2]
+    value = build()
+    _cache[key] = (stamp, time.monotonic(), value)
+    return value
+
+
+def cached_view_images(task_id: str) -> dict:
+    """{view: image} of a views task, looked up by name from a cached list."""
+    names = _cached(f"views:{task_id}", lambda: {v: img.name for v, img in view_io.view_images(task_id).items()})
+    out = {}
+    for view, name in names.items():
+        img = bpy.data.images.get(name)
+        if img is not None:
+            out[view] = img
+    return out
+
+
+def result_images() -> list:
+    """The newest image results (generated images and views), looked up by name from a cached list."""
+    names = _cached("results", lambda: [img.name for img in bpy.data.images
+                                        if img.get("tripo_task_type") in IMAGE_TYPES or img.get("tripo_view")][-6:])
+    return [img for img in (bpy.data.images.get(n) for n in names) if img is not None]
+
+
+class _Mode(_Sidebar):
+    """A headerless subpanel of Generate, shown while the Generate mode is one of ``modes``."""
+
+    bl_parent_id = "TRIPO_PT_generate"
+    bl_options = {'HIDE_HEADER'}
+    modes: tuple = ()
+
+    @classmethod
+    def poll(cls, context):
+        s = getattr(context.scene, "tripo", None)
+        return s is not None and s.mode in cls.modes
 
 
 def _v3_only(layout, task_type: str) -> bool:
@@ -38,17 +87,16 @@ def thumbnail(layout, img, scale: float = 4.0) -> None:
         layout.label(text=img.name, icon='IMAGE_DATA')
 
 
-class TRIPO_PT_views(_Sidebar, bpy.types.Panel):
+class TRIPO_PT_views(_Mode, bpy.types.Panel):
     bl_label = "Four Views"
     bl_idname = "TRIPO_PT_views"
-    bl_options = {'DEFAULT_CLOSED'}
+    modes = ('FOUR_VIEWS',)
 
     def draw(self, context):
         layout = self.layout
         s = context.scene.tripo_v3
         if not _v3_only(layout, "generate_multiview_image"):
             return
-        draw_unavailable(layout, context)
         draw_picture(layout, s)
         row = layout.row(align=True)
         row.operator_context = 'EXEC_DEFAULT'
@@ -60,15 +108,15 @@ class TRIPO_PT_views(_Sidebar, bpy.types.Panel):
         path = view_io.image_path(s.source) if s.source is not None else s.source_path
         if path:
             op.image = path
-        images = view_io.view_images(s.views_task)
+        images = cached_view_images(s.views_task)
         if not images:
             layout.label(text="No views yet: they appear here", icon='INFO')
             return
-        sets = view_io.view_sets()
+        sets = _cached("sets", view_io.view_sets)
         if len(sets) > 1:
             row = layout.row(align=True)
             for tid, label in sets[-4:]:
-                row.operator("tripo.set_views", text=label[:12], depress=tid == s.views_task).task_id = tid
+                row.operator("tripo.set_views", text=label, depress=tid == s.views_task).task_id = tid
         grid = layout.grid_flow(row_major=True, columns=2, even_columns=True)
         for view in VIEWS:
             col = grid.column(align=True)
@@ -89,21 +137,21 @@ class TRIPO_PT_views(_Sidebar, bpy.types.Panel):
         col.operator("tripo.views_to_model", text="Make Model from Views", icon='MESH_MONKEY').from_sidebar = True
 
 
-class TRIPO_PT_image_to_image(_Sidebar, bpy.types.Panel):
-    bl_label = "Image to Image"
+class TRIPO_PT_image_to_image(_Mode, bpy.types.Panel):
+    bl_label = "Image Edit"
     bl_idname = "TRIPO_PT_image_to_image"
-    bl_options = {'DEFAULT_CLOSED'}
+    modes = ('IMAGE_TO_IMAGE',)
 
     def draw(self, context):
         layout = self.layout
         s = context.scene.tripo_v3
         if not _v3_only(layout, "generate_image"):
             return
-        draw_unavailable(layout, context)
         layout.prop(s, "i2i_prompt", text="", placeholder="e.g. image[1] in the pose of image[2]")
         col = layout.column()
         col.use_property_split = True
-        col.prop(s, "i2i_model")
+        col.use_property_decorate = False
+        col.prop(s, "i2i_model", text="Model")
         col.prop(s, "i2i_template")
         cap = reference_cap("" if s.i2i_model == catalog.AUTO else s.i2i_model)
         box = layout.box()
@@ -116,94 +164,58 @@ class TRIPO_PT_image_to_image(_Sidebar, bpy.types.Panel):
                 row.prop(ref, "path", text="")
             row.operator("tripo.reference_remove", text="", icon='X').index = i
         if len(s.references) > cap:
-            _wrap(box, f"Too many references for this model (up to {cap})", icon='ERROR', alert=True)
+            _wrap(box, f"Too many references for this model (up to {cap})", icon='ERROR', alert=True,
+                  context=context)
         box.operator("tripo.reference_add", text="Add Reference", icon='ADD')
         row = layout.row()
         row.scale_y = 1.3
         row.operator_context = 'EXEC_DEFAULT'
         row.operator("tripo.image_to_image", text="Generate Image", icon='PLAY').from_sidebar = True
-        results = [img for img in bpy.data.images if img.get("tripo_task_type") in IMAGE_TYPES
-                   or img.get("tripo_view")][-6:]
+        results = result_images()
         if results:
             layout.label(text="Results (use as input):")
             for img in reversed(results):
                 row = layout.row(align=True)
-                row.label(text=img.name[:32], icon='IMAGE_DATA')
+                row.label(text=img.name, icon='IMAGE_DATA')
                 for target, icon in (('GENERATE', 'MESH_MONKEY'), ('SOURCE', 'VIEW_CAMERA'),
                                      ('REFERENCE', 'IMAGE_REFERENCE')):
                     op = row.operator("tripo.use_image_as_input", text="", icon=icon)
                     op.image, op.target = img.name, target
 
 
-class TRIPO_PT_depth_splat(_Sidebar, bpy.types.Panel):
+class TRIPO_PT_depth_splat(_Mode, bpy.types.Panel):
     bl_label = "Depth & Splat"
     bl_idname = "TRIPO_PT_depth_splat"
-    bl_options = {'DEFAULT_CLOSED'}
+    modes = ('DEPTH', 'SPLAT')
 
     def draw(self, context):
         layout = self.layout
         s = context.scene.tripo_v3
-        if not _v3_only(layout, "image_to_depth"):
+        mode = getattr(context.scene.tripo, "mode", 'DEPTH')
+        if not _v3_only(layout, "image_to_depth" if mode != 'SPLAT' else "image_to_splat"):
             return
-        draw_unavailable(layout, context)
         draw_picture(layout, s)
-        col = layout.column()
-        col.use_property_split = True
-        col.prop(s, "depth_kind")
-        col.prop(s, "depth_resolution")
-        col.prop(s, "depth_plane")
-        sub = col.column()
-        sub.enabled = s.depth_plane
-        sub.prop(s, "depth_strength")
         row = layout.row(align=True)
+        row.scale_y = 1.4
         row.operator_context = 'EXEC_DEFAULT'
-        row.operator("tripo.depth_from_image", text="Depth", icon='MOD_DISPLACE').from_sidebar = True
-        row.operator("tripo.splat_from_image", text="Splat", icon='POINTCLOUD_DATA')
+        if mode == 'SPLAT':
+            row.operator("tripo.splat_from_image", text="Make Splat", icon='POINTCLOUD_DATA')
+            row.operator("tripo.depth_from_image", text="", icon='MOD_DISPLACE').from_sidebar = True
+        else:
+            row.operator("tripo.depth_from_image", text="Make Depth", icon='MOD_DISPLACE').from_sidebar = True
+            row.operator("tripo.splat_from_image", text="", icon='POINTCLOUD_DATA')
+            col = layout.column()
+            col.use_property_split = True
+            col.use_property_decorate = False
+            col.prop(s, "depth_kind")
+            col.prop(s, "depth_resolution")
+            col.prop(s, "depth_plane")
+            sub = col.column()
+            sub.enabled = s.depth_plane
+            sub.prop(s, "depth_strength")
         obj = context.active_object
         if obj is not None and obj.get("tripo_note"):
-            _wrap(layout, obj["tripo_note"], icon='INFO')
+            _wrap(layout, obj["tripo_note"], icon='INFO', context=context)
 
 
-class TRIPO_PT_smart_uv(_Sidebar, bpy.types.Panel):
-    bl_label = "Smart UV"
-    bl_idname = "TRIPO_PT_smart_uv"
-    bl_options = {'DEFAULT_CLOSED'}
-
-    def draw(self, context):
-        layout = self.layout
-        if not _v3_only(layout, "mesh_uv"):
-            return
-        obj = context.active_object
-        row = layout.row()
-        row.operator_context = 'INVOKE_DEFAULT'
-        label = "Smart UV (sends your mesh first)" if obj is not None and not obj.get(TASK_ID) else "Smart UV"
-        row.operator("tripo.mesh_uv", text=label, icon='UV')
-        name = obj.get("tripo_uv_render") if obj is not None else None
-        img = bpy.data.images.get(name) if name else None
-        if img is None:
-            layout.label(text="The UV layout render shows here", icon='INFO')
-            return
-        thumbnail(layout, img, 6.0)
-        layout.operator("tripo.show_image", text="Show in Image Editor", icon='IMAGE').image = img.name
-        if obj.type == 'MESH' and obj.data.uv_layers:
-            layout.label(text=f"UV map: {obj.data.uv_layers.active.name}", icon='GROUP_UVS')
-
-
-CLASSES = (TRIPO_PT_views, TRIPO_PT_image_to_image, TRIPO_PT_depth_splat, TRIPO_PT_smart_uv)
-
-
-class TRIPO_MT_v3(bpy.types.Menu):
-    """What API v3 adds (Object > Tripo > Tripo v3; F3 search finds these operators through it)"""
-
-    bl_label = "Tripo v3: Views, Images, Depth, Splat"
-    bl_idname = "TRIPO_MT_v3"
-
-    def draw(self, context):
-        layout = self.layout
-        layout.operator_context = 'INVOKE_DEFAULT'
-        for idname in ("tripo.image_to_multiview", "tripo.edit_multiview", "tripo.views_to_model",
-                       "tripo.image_to_image", "tripo.depth_from_image", "tripo.splat_from_image", "tripo.show_image"):
-            layout.operator(idname)
-
-
-CLASSES = (*CLASSES, TRIPO_MT_v3)  # TRIPO_MT_main shows TRIPO_MT_v3 as a submenu
+CLASSES = (TRIPO_PT_views, TRIPO_PT_image_to_image, TRIPO_PT_depth_splat)

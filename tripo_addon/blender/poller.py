@@ -111,6 +111,12 @@ class TRIPO_OT_poller(bpy.types.Operator):
             handled = drain(context)
         except Exception:
             log.exception("Tripo poller: drain failed")
+        try:  # jobs that ended: reported in the status bar and the Info log (ui: issue 18)
+            from . import feedback
+
+            feedback.look(context, reporter=self.report)
+        except Exception:
+            log.debug("Tripo poller: feedback failed", exc_info=True)
         if not runtime.busy():
             _stop_timer(self, context)
             return {'FINISHED'}

@@ -17,6 +17,7 @@ from bpy.props import (
 )
 
 from . import catalog
+from .ui_text import friendly_items
 
 
 def _path_options() -> set[str]:
@@ -77,10 +78,23 @@ class TRIPO_PG_window(bpy.types.PropertyGroup):
     connection_ok: BoolProperty(name="Connection OK")
     connection_text: StringProperty(name="Connection")
     notice: StringProperty(name="Notice", description="Last message from the job engine")
+    status_tick: IntProperty(name="Status", description="Bumped to redraw the status bar", options={'SKIP_SAVE'})
+    tasks_view: EnumProperty(
+        name="Show", description="What the Tasks panel lists",
+        items=(('FILE', "This File", "The jobs of this session and file", 'FILE_BLEND', 0),
+               ('ACCOUNT', "Account History", "Every task of your Tripo account (API v3)", 'TIME', 1)),
+        default='FILE')
+
+
+_friendly: dict[tuple, list] = {}  # Blender needs the strings of dynamic enum items to stay alive
 
 
 def _model_version_items(_self, _context):
-    return catalog.enum_items("text_to_model", "model_version")
+    items = catalog.enum_items("text_to_model", "model_version")
+    key = (id(items), len(items))
+    if key not in _friendly:
+        _friendly[key] = friendly_items(items)  # "v3.1" in the list, the dated id in its tooltip
+    return _friendly[key]
 
 
 def _texture_quality_items(_self, _context):
@@ -100,7 +114,14 @@ class TRIPO_PG_scene(bpy.types.PropertyGroup):
             ('TEXT', "Text", "Text to model", 'FONT_DATA', 0),
             ('IMAGE', "Image", "Image to model", 'IMAGE_DATA', 1),
             ('MULTIVIEW', "Views", "Up to four views (front, left, back, right) to model", 'VIEW_CAMERA', 2),
-            ('TEXT_IMAGE', "Via Image", "Text to image, then that image to model", 'IMAGE_RGB', 3),
+            ('TEXT_IMAGE', "Text \u2192 Image", "Text to image, then that image to model", 'IMAGE_RGB', 3),
+            ('FOUR_VIEWS', "Four Views", "One picture to four views (front, left, back, right), edited by prompt, "
+             "then a model from them (API v3)", 'VIEW_PERSPECTIVE', 4),
+            ('IMAGE_TO_IMAGE', "Image Edit", "A new image from a prompt and reference images, or a template "
+             "(API v3)", 'IMAGE_REFERENCE', 5),
+            ('DEPTH', "Depth", "A depth image from a picture, and a displaced plane (API v3)", 'MOD_DISPLACE', 6),
+            ('SPLAT', "Splat", "A Gaussian splat (coloured point cloud) from a picture (API v3)", 'POINTCLOUD_DATA',
+             7),
         ),
         default='TEXT',
     )

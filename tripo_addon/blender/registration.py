@@ -1,11 +1,25 @@
-"""Register and unregister everything, in order: classes forward, pointer properties after them, menus, handlers;
+"""Register and unregister everything, in order: classes forward (parent panels before their subpanels, in the
+sidebar's order: Generate, Selected, Tasks, Account), pointer properties after them, menus, the status bar, handlers;
 the reverse on unregister (the engine's workers stop first, so no thread outlives the add-on)."""
 
 import logging
 
 import bpy
 
-from . import game_panel, operators, panels, panels_v3, poller, preferences, properties
+from . import (
+    feedback,
+    game_panel,
+    menus,
+    operators,
+    panels,
+    panels_generate,
+    panels_selected,
+    panels_v3,
+    poller,
+    preferences,
+    properties,
+    scene_io,
+)
 
 log = logging.getLogger(__name__)
 
@@ -14,9 +28,13 @@ CLASSES = (
     *preferences.CLASSES,
     *operators.CLASSES,
     *poller.CLASSES,
+    *feedback.CLASSES,
+    *panels_generate.CLASSES,
+    *panels_v3.CLASSES,
+    *panels_selected.CLASSES,
     *panels.CLASSES,
     *game_panel.CLASSES,
-    *panels_v3.CLASSES,
+    *menus.CLASSES,
 )
 
 _registered: list[type] = []
@@ -29,8 +47,10 @@ def register():
             _registered.append(cls)
         properties.attach()
         game_panel.attach()
-        for menu, func in panels.MENUS:
+        for menu, func in menus.MENUS:
             getattr(bpy.types, menu).append(func)
+        feedback.install()
+        scene_io.install()
     except Exception:
         unregister()  # leave nothing half-registered behind
         raise
@@ -42,7 +62,9 @@ def register():
 
 def unregister():
     poller.uninstall()
-    for menu, func in panels.MENUS:
+    scene_io.uninstall()
+    feedback.uninstall()
+    for menu, func in menus.MENUS:
         menu_type = getattr(bpy.types, menu, None)
         if menu_type is not None:
             menu_type.remove(func)

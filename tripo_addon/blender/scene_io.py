@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
+from bpy.app.handlers import persistent
 from mathutils import Matrix, Vector
 
 IMPORTERS = {
@@ -213,10 +214,40 @@ def _fit(text: str, limit: int) -> str:
     return text.rstrip() + "\u2026"
 
 
+SHORT_NAME = 28  # characters of a name made from a prompt ("Small wooden robot toy")
+_ARTICLES = ("a ", "an ", "the ")
+
+
+def short_name(text: str, limit: int = SHORT_NAME) -> str:
+    """A short object name from a prompt: no leading article, whole words up to ``limit`` characters, a capital
+    first letter: "a small wooden robot toy with big red eyes" -> "Small wooden robot toy"."""
+    words = " ".join(str(text).replace("\u2026", "").split()).strip(" .,;:!")
+    low = words.lower()
+    for article in _ARTICLES:
+        if low.startswith(article) and len(words) > len(article):
+            words = words[len(article):]
+            break
+    for joint in (" with ", " holding ", " wearing ", " made of ", " in ", " on ", " for ", ", "):
+        head = words.split(joint, 1)[0]  # "brass lantern with a glass window" -> "brass lantern"
+        if head != words and len(head.split()) >= 2:
+            words = head
+    out = ""
+    for word in words.split(" "):
+        candidate = f"{out} {word}".strip()
+        if len(candidate) > limit and out:
+            break
+        out = candidate
+    out = out[:limit].rstrip(" ,;:-") or "Tripo"
+    return out[0].upper() + out[1:]
+
+
 def result_name(title: str, task_type: str = "") -> str:
-    """What a result is called in the scene: the subject of its job (the prompt, the image or the source object's
-    name, without earlier steps) and, for a step on something else, that step: "a wooden chest · Rig Model"."""
+    """What a result is called in the scene: the subject of its job (a short name from the prompt, the image or the
+    source object's name, without earlier steps) and, for a step on something else, that step:
+    "Wooden chest · Rig Model"."""
     subject = _SUBJECT_SPLIT.split(" ".join(str(title).split()))[0].strip() or "Tripo"
+    if " " in subject and "." not in subject.split(" ")[-1]:  # a prompt (not a file or object name)
+        subject = short_name(subject)
     from . import catalog  # (bpy-level module; imported here so that scene_io stays importable on its own)
 
     if not task_type or task_type in catalog.GENERATION or task_type in catalog.IMAGE_RESULT:
@@ -259,10 +290,12 @@ ROW_GAP = 0.25  # space between results side by side, as a fraction of the large
 
 
 def _occupied(context, exclude) -> list[tuple[Vector, Vector]]:
-    """World bounds of every visible object of the view layer but ``exclude``."""
+    """World bounds of the visible Tripo results of the view layer but ``exclude``: a new result lands at the 3D
+    cursor, or beside the results already there (the artist's own objects, e.g. the default cube, are not moved
+    around: the cursor is where they asked for it)."""
     boxes = []
     for obj in context.view_layer.objects:
-        if obj in exclude or not obj.visible_get():
+        if obj in exclude or not obj.visible_get() or not obj.get("tripo_task_id"):
             continue
         bounds = world_bounds([obj])
         if bounds is not None:
@@ -271,8 +304,8 @@ def _occupied(context, exclude) -> list[tuple[Vector, Vector]]:
 
 
 def free_spot(context, target: Vector, size: Vector, exclude=()) -> Vector:
-    """A bottom centre for a box of ``size`` at ``target`` or, if something visible is in the way, further along +X:
-    results sit in a row starting at the 3D cursor, never inside each other or the default cube."""
+    """A bottom centre for a box of ``size`` at ``target`` or, if an earlier result is in the way, further along +X:
+    results sit in a row starting at the 3D cursor, never inside each other."""
     boxes = _occupied(context, set(exclude))
     half_x, half_y = size.x / 2, size.y / 2
     gap = max(size.x, size.y, 0.1) * ROW_GAP
@@ -398,6 +431,7 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
 
     roots = [o for o in new if o.parent not in new_set]
     name_objects(_main_object(roots, new), new, name)
+    use_euler(new)
     _place(context, roots, new, options)
     for name in options.hide:
         src = bpy.data.objects.get(name)
@@ -419,6 +453,28 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     if undo:
         push_undo(f"Import Tripo result: {title}")
     return result
+
+
+def use_euler(objects) -> None:
+    """Euler rotation (XYZ), as objects made in Blender have: importers leave quaternions (glTF). Blender converts
+    the rotation itself, so nothing turns."""
+    for obj in objects:
+        if obj.rotation_mode != 'XYZ':
+            obj.rotation_mode = 'XYZ'
+
+
+def place_result(context, objects, options: ImportOptions | None = None) -> None:
+    """Place objects made by an importer of its own (depth plane, splat) like every other result: at the 3D cursor,
+    or beside the results already there; Euler rotation."""
+    options = options or ImportOptions()
+    objects = [o for o in objects if o is not None]
+    if not objects:
+        return
+    use_euler(objects)
+    new_set = set(objects)
+    roots = [o for o in objects if o.parent not in new_set]
+    if options.location is None and options.place_at_cursor:
+        _place(context, roots, objects, ImportOptions(place_at_cursor=True, turn=0.0))
 
 
 def _remove_empty_collections(before) -> None:
@@ -468,6 +524,47 @@ def load_image(path: str | os.PathLike, name: str = "", provenance: dict | None 
         img.name = " ".join(str(name).split())[:60]
     tag([img], provenance or {})
     return img
+
+
+def relative_paths(blend_path: str | None = None) -> int:
+    """Make the file paths of Tripo's images (views, depth, renders) relative to the .blend file, when Blender's
+    preference says so (Preferences > File Paths > Relative Paths) and the file has been saved. Returns how many
+    changed. Blender then moves them with the file; an unsaved file's paths are made relative by its first save."""
+    blend = blend_path if blend_path is not None else bpy.data.filepath
+    if not blend or not bpy.context.preferences.filepaths.use_relative_paths:
+        return 0
+    start = os.path.dirname(blend)
+    changed = 0
+    for img in bpy.data.images:
+        raw = img.filepath_raw
+        if not raw or raw.startswith("//") or img.packed_file is not None or not img.get("tripo_task_id"):
+            continue
+        try:
+            rel = bpy.path.relpath(raw, start=start)
+        except ValueError:  # another drive (Windows): stays absolute
+            continue
+        if rel.startswith("//") and rel != raw:
+            img.filepath_raw = rel
+            changed += 1
+    return changed
+
+
+@persistent
+def _on_save_pre(*_args):
+    try:
+        relative_paths()  # relative to the file as it is now: Blender's save remaps them if the folder changes
+    except Exception:  # noqa: BLE001 - saving must never fail because of this
+        pass
+
+
+def install() -> None:
+    if _on_save_pre not in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.append(_on_save_pre)
+
+
+def uninstall() -> None:
+    while _on_save_pre in bpy.app.handlers.save_pre:
+        bpy.app.handlers.save_pre.remove(_on_save_pre)
 
 
 def slug(text: str) -> str:

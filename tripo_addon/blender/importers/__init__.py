@@ -41,8 +41,10 @@ def import_result(context, snap: dict, files: list[str], *, title: str, provenan
     elif task_type == "image_to_depth":
         result = depth.import_depth(context, snap, files, title=title, provenance=provenance, options=options,
                                     plane=meta.get("depth_plane"), strength=meta.get("depth_strength"))
+        scene_io.place_result(context, result.objects, options)  # (ui: placed like every other result)
     elif task_type == "image_to_splat":
         result = splat.import_splat(context, files, title=title, provenance=provenance, options=options)
+        scene_io.place_result(context, result.objects, options)
     elif task_type == "mesh_uv":
         result = import_uv(context, files, title=title, provenance=provenance, options=options)
     elif task_type == "smart_segment":  # named parts, mask image, seg_task_id (importers/segment.py)

@@ -18,6 +18,7 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatPrope
 from ...jobs import cost
 from .. import catalog, cost_ui, drain, job_import, runtime, scene_io, settings, tasklist, wakeup
 from ..properties import PATH_SKIP, TRIPO_PG_file_slot
+from ..ui_text import ALIASES, task_label
 
 AUTO = catalog.AUTO
 SKIP = {'SKIP_SAVE'}
@@ -128,7 +129,7 @@ def property_for(p, task_type: str = "") -> dict[str, Any]:
                                          options=SKIP)}
     if kind == "task_id":
         return {name: StringProperty(name=label, description=f"{desc}. Empty: the active object's Tripo task",
-                                     options=SKIP)}
+                                     options={'SKIP_SAVE', 'HIDDEN'})}  # for scripts: never in a dialog
     if kind in ("str_list", "enum_list"):
         return {name: StringProperty(name=label, description=f"{desc}. Comma separated", options=SKIP)}
     if kind == "texture_prompt":
@@ -294,8 +295,8 @@ class TaskOperator(OnlineOperator):
         """What the operator acts on (post-processing operators say which object)."""
 
     def draw_inputs(self, context, layout):
-        main = [b for b in self.bindings if b.required or b.param in MAIN_PARAMS and b.kind != "task_id"]
-        more = [b for b in self.bindings if b not in main]
+        main = [b for b in self.bindings if (b.required or b.param in MAIN_PARAMS) and b.kind != "task_id"]
+        more = [b for b in self.bindings if b not in main and b.kind != "task_id"]  # (task ids: scripts only)
         for b in main:
             self.draw_binding(layout, b)
         if more:
@@ -474,7 +475,8 @@ def make_operator(task_type: str, mixin: type, *, idname: str | None = None) -> 
         (mixin, bpy.types.Operator),
         {
             "bl_idname": idname or f"tripo.{task_type}",
-            "bl_label": f"Tripo: {catalog.label(task_type)}",
+            "bl_label": task_label(task_type, catalog.label(task_type)),
+            "bl_options": set(mixin.bl_options) | ({'INTERNAL'} if task_type in ALIASES else set()),
             "bl_description": description,
             "__doc__": description,
             "__annotations__": annotations,

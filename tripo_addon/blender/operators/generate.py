@@ -135,7 +135,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
     """Run one of the Tripo pipelines (several tasks chained as one job) and import the final result"""
 
     bl_idname = "tripo.run_pipeline"
-    bl_label = "Tripo: Run Pipeline"
+    bl_label = "Run Pipeline"
     bl_options = {'REGISTER'}
 
     pipeline: EnumProperty(name="Pipeline", items=PIPELINES, default='TEXT_TO_FINAL', options={'SKIP_SAVE'})
@@ -155,8 +155,9 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
     model_options: StringProperty(
         name="Model Options",
         description="More parameters of the model generation step, as JSON, e.g. "
-                    "{\"texture_quality\": \"detailed\", \"face_limit\": 20000} (the Generate panel fills it in)",
-        options={'SKIP_SAVE'})
+                    "{\"texture_quality\": \"detailed\", \"face_limit\": 20000} (scripts; the dialog takes them "
+                    "from the Generate panel)",
+        options={'SKIP_SAVE', 'HIDDEN'})
     face_limit: IntProperty(name="Face Limit", description="Low-poly face limit", default=5000, min=48,
                             max=20000, options={'SKIP_SAVE'})
     quad: BoolProperty(name="Quad", description="Low-poly quad topology", default=True, options={'SKIP_SAVE'})
@@ -176,11 +177,38 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
                                 default=0.0, min=0.0, options={'SKIP_SAVE'})
 
     def invoke(self, context, _event):
+        self.from_panel(context)
         return context.window_manager.invoke_props_dialog(self, width=440)
+
+    def from_panel(self, context) -> None:
+        """Start from the Generate panel's inputs: its prompt, image, model version and options (what the caller
+        set explicitly wins)."""
+        s = getattr(context.scene, "tripo", None)
+        if s is None:
+            return
+        props = self.properties
+        if not props.is_property_set("prompt") and s.prompt.strip():
+            self.prompt = s.prompt
+        if not props.is_property_set("negative_prompt") and s.negative_prompt.strip():
+            self.negative_prompt = s.negative_prompt
+        if not props.is_property_set("image") and s.image.strip():
+            self.image = s.image
+        if not props.is_property_set("model_version") and s.model_version != AUTO:
+            try:
+                self.model_version = s.model_version
+            except TypeError:  # not a choice of this list
+                pass
+        if not props.is_property_set("model_options"):
+            from ..panels_generate import shared_options
+
+            options = shared_options(s, "image_to_model")
+            if options:
+                self.model_options = json.dumps(options, sort_keys=True)
 
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
+        layout.use_property_decorate = False
         layout.prop(self, "pipeline")
         p = self.pipeline
         if p in ("TEXT_TO_FINAL", "MESH_EDITING", "TEXT_TO_IMAGE_TO_MODEL", "LOW_POLY_ASSET"):
@@ -190,7 +218,8 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
             layout.prop(self, "image")
         if p != "IMPORT_AND_PROCESS":
             layout.prop(self, "model_version")
-            layout.prop(self, "model_options")
+            if self.model_options.strip():
+                layout.label(text="Model options: as in the Generate panel", icon='PREFERENCES')
         if p in PIPELINE_DEFAULT_FORMAT:
             layout.prop(self, "format")
         if p == "IMAGE_TO_ANIMATED":
@@ -208,7 +237,7 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
                 layout.prop(self, "export_fbx")
         if p != "IMPORT_AND_PROCESS":  # (that one would export the selection just to draw)
             try:
-                job = self.build_job(context)
+                job = self.build_job(context, estimate=True)  # the cost at once, before the prompt is typed
             except Exception as exc:  # noqa: BLE001 - shown while the user edits
                 if catalog.is_tripo_error(exc):
                     layout.label(text=catalog.user_message(exc)[:90], icon='INFO')
@@ -251,10 +280,21 @@ class TRIPO_OT_run_pipeline(OnlineOperator, bpy.types.Operator):
 
     def _need(self, value: str, what: str) -> str:
         if not value.strip():
+            if self._estimate:
+                return "estimate.png" if what == "image" else "estimate"  # the cost does not depend on it
             raise catalog.validation_error(f"The {what} is missing.")
         return value.strip()
 
-    def build_job(self, context):
+    _estimate = False
+
+    def build_job(self, context, estimate: bool = False):
+        type(self)._estimate = estimate
+        try:
+            return self._build_job(context)
+        finally:
+            type(self)._estimate = False
+
+    def _build_job(self, context):
         p = self.pipeline
         meta: dict = {}
         if p == 'TEXT_TO_FINAL':

@@ -30,7 +30,7 @@ class TRIPO_OT_image_to_image(V3Operator, bpy.types.Operator):
     result lands as a Blender image"""
 
     bl_idname = "tripo.image_to_image"
-    bl_label = "Tripo: Image to Image"
+    bl_label = "Image to Image"
     task_type = "generate_image"
 
     prompt: StringProperty(name="Prompt", options=SKIP,
@@ -164,7 +164,7 @@ class TRIPO_OT_depth_from_image(V3Operator, bpy.types.Operator):
     """Estimate a depth image from a picture; it lands as a Blender image and, optionally, a displaced plane"""
 
     bl_idname = "tripo.depth_from_image"
-    bl_label = "Tripo: Depth from Image"
+    bl_label = "Depth from Image"
     task_type = "image_to_depth"
 
     file: StringProperty(name="File", subtype='FILE_PATH', options=PATH_SKIP,
@@ -195,7 +195,7 @@ class TRIPO_OT_splat_from_image(V3Operator, bpy.types.Operator):
     """Make a Gaussian splat from a picture; it lands as a coloured point cloud"""
 
     bl_idname = "tripo.splat_from_image"
-    bl_label = "Tripo: Splat from Image"
+    bl_label = "Splat from Image"
     task_type = "image_to_splat"
 
     file: StringProperty(name="File", subtype='FILE_PATH', options=PATH_SKIP,

@@ -19,21 +19,41 @@ from bpy.props import (
 
 from .. import catalog
 from ..properties import PATH
+from ..ui_text import friendly_items
 
 VIEWS = ("front", "left", "back", "right")
 
 
+_items_cache: dict[tuple, list] = {}  # Blender needs the strings of dynamic enum items to stay alive
+
+
+def _cached(key: tuple, build) -> list:
+    items = _items_cache.get(key)
+    if items is None:
+        items = _items_cache[key] = build()
+    return items
+
+
 def _mv_model_items(_self, _context):
-    return catalog.enum_items("multiview_to_model", "model_version")
+    items = catalog.enum_items("multiview_to_model", "model_version")
+    return _cached(("mv", id(items), len(items)), lambda: friendly_items(items))
 
 
 def _i2i_model_items(_self, _context):
-    return catalog.enum_items("generate_image", "model_version")
+    items = catalog.enum_items("generate_image", "model_version")
+    return _cached(("i2i", id(items), len(items)), lambda: friendly_items(items))
+
+
+def template_items(items) -> list[tuple]:
+    """The Template dropdown: "None" (no template) first, then the catalogue's templates; items keep whatever extra
+    fields the catalogue gives (4-tuples with a stable number)."""
+    return [(item[0], "None" if item[0] == catalog.AUTO else item[1],
+             "No template: the prompt alone" if item[0] == catalog.AUTO else item[2], *item[3:]) for item in items]
 
 
 def _i2i_template_items(_self, _context):
     items = catalog.enum_items("generate_image", "template")
-    return [(k, "None" if k == catalog.AUTO else n, d) for k, n, d in items]
+    return _cached(("tpl", id(items), len(items)), lambda: template_items(items))
 
 
 class TRIPO_PG_v3_reference(bpy.types.PropertyGroup):

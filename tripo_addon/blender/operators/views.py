@@ -81,7 +81,7 @@ class TRIPO_OT_image_to_multiview(V3Operator, bpy.types.Operator):
     """Turn one picture into four views (front, left, back, right); they appear in the sidebar as thumbnails"""
 
     bl_idname = "tripo.image_to_multiview"
-    bl_label = "Tripo: Four Views from Image"
+    bl_label = "Four Views from Image"
     task_type = "generate_multiview_image"
 
     file: StringProperty(name="File", subtype='FILE_PATH', options=PATH_SKIP,
@@ -104,7 +104,7 @@ class TRIPO_OT_edit_multiview(V3Operator, bpy.types.Operator):
     """Change some of the four views, with a prompt per view (the others stay as they are)"""
 
     bl_idname = "tripo.edit_multiview"
-    bl_label = "Tripo: Edit Views"
+    bl_label = "Edit Four Views"
     task_type = "edit_multiview_image"
 
     task_id: StringProperty(name="Views Task", options=SKIP,
@@ -138,7 +138,8 @@ class TRIPO_OT_views_to_model(V3Operator, bpy.types.Operator):
     """Make a 3D model from the chosen views (all four: straight from the views task; fewer: the chosen images)"""
 
     bl_idname = "tripo.views_to_model"
-    bl_label = "Tripo: Model from Views"
+    bl_label = "Model from Four Views"
+    bl_options = {'REGISTER', 'INTERNAL'}  # F3: "Model from Views" (tripo.multiview_to_model)
     task_type = "multiview_to_model"
 
     task_id: StringProperty(name="Views Task", options=SKIP,
