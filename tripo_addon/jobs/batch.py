@@ -103,12 +103,12 @@ def _row(index: int, rec: dict, base: Path, where: str) -> Row:
             raise BatchError(f"{where}: options is not a JSON object ({exc}); write it as {{\"face_limit\": 5000}}.")
     if not isinstance(options, dict):
         raise BatchError(f"{where}: options must be a JSON object such as {{\"face_limit\": 5000}}.")
+    variants = rec.pop("variants", None)
     for k, v in rec.items():  # any other column is one parameter
         if v not in (None, ""):
             options.setdefault(k, _coerce(v) if isinstance(v, str) else v)
     row.options = options
-    variants = rec.get("variants")
-    variants = options.pop("variants", 1) if variants is None else variants
+    variants = options.pop("variants", 1) if variants in (None, "") else variants
     try:
         row.variants = int(variants or 1)
     except (TypeError, ValueError):
