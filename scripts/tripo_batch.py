@@ -132,7 +132,7 @@ def main(argv: list[str]) -> int:
         while not stop["now"]:
             runner.tick()
             for rec in runner.records():
-                snaps = [s for s in (runner._snapshot(j) for j in rec.jobs) if s] if rec.state == "sent" else []
+                snaps = runner.snapshots(rec) if rec.state == "sent" else []
                 line = batch.progress_line(rec, total, position[rec.key], snaps)
                 if last.get(rec.key) != line and (rec.state != "pending"):
                     say(line)

@@ -5,7 +5,7 @@ import logging
 
 import bpy
 
-from . import game_panel, operators, panels, panels_v3, poller, preferences, properties
+from . import assets_panels, game_panel, operators, panels, panels_v3, poller, preferences, properties
 
 log = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ CLASSES = (
     *panels.CLASSES,
     *game_panel.CLASSES,
     *panels_v3.CLASSES,
+    *assets_panels.CLASSES,  # assets (issue 19): batch subpanel, its operators and settings
 )
 
 _registered: list[type] = []
@@ -29,6 +30,7 @@ def register():
             _registered.append(cls)
         properties.attach()
         game_panel.attach()
+        assets_panels.attach()
         for menu, func in panels.MENUS:
             getattr(bpy.types, menu).append(func)
     except Exception:
@@ -47,6 +49,7 @@ def unregister():
         if menu_type is not None:
             menu_type.remove(func)
     properties.detach()
+    assets_panels.detach()
     try:
         game_panel.detach()
     except Exception:  # half-registered: nothing to detach

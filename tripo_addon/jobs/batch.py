@@ -431,6 +431,10 @@ class BatchRunner:
         except KeyError:
             return None
 
+    def snapshots(self, rec: RowRecord) -> list[dict]:
+        """The engine's snapshots of a row's jobs (those it knows)."""
+        return [s for s in (self._snapshot(j) for j in rec.jobs) if s is not None]
+
     def _send(self, recs: list[RowRecord]) -> list[RowRecord]:
         built: list[tuple[RowRecord, list[Job]]] = []
         for rec in recs:
