@@ -44,7 +44,7 @@ _G = {
     "6": "..##..#...#....####.#...##...#.###.", "7": "#####....#...#...#...#....#....#...",
     "8": ".###.#...##...#.###.#...##...#.###.", "9": ".###.#...##...#.####....#...#..##..",
     " ": "." * 35, ".": "." * 25 + "..##...##.", ",": "." * 20 + ".##...##.....#.",
-    ":": ".....##...##.......##...##.........", ";": ".....##...##.......##...##....#....",
+    ":": "......##...##........##...##.......", ";": "......##...##........##...##....#..",
     "-": "..........." + "....####" + "." * 16, "+": ".......#....#..#####..#....#.......",
     "!": "..#....#....#....#....#.........#..", "?": ".###.#...#....#...#...#.........#..",
     "'": "..#....#...#.......................", '"': ".#.#..#.#..#.#.....................",
@@ -210,11 +210,14 @@ def batch_sheet(summary_rows: list[dict], out_dir: str | os.PathLike, name: str 
     for r in summary_rows:
         failed = r.get("state") == "failed"
         previews = r.get("previews") or [""]
+        per = r.get("variant_credits") or []
         for v, prev in enumerate(previews, 1):
             label = r.get("title") or r.get("key") or ""
+            credits = r.get("credits")
             if len(previews) > 1:
                 label = f"{label} #{v}"
+                credits = per[v - 1] if len(per) == len(previews) else None
             cells.append({"preview": str(out_dir / prev) if prev else "", "label": label, "failed": failed,
                           "why": r.get("error") or "", "credits": "FAILED" if failed else
-                          f"{credits_text(r.get('credits'))} credits"})
+                          f"{credits_text(credits)} credits"})
     return contact_sheet(cells, out_dir / name, title=title, loader=loader)

@@ -334,6 +334,7 @@ class RowRecord:
     task_ids: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     previews: list[str] = field(default_factory=list)
+    variant_credits: list[float] = field(default_factory=list)  # per job (variant), in order
     attempts: int = 0
     updated: float = 0.0
 
@@ -476,7 +477,8 @@ class BatchRunner:
         if any(s not in JobState.STOPPED for s in states):
             return False
         rec.task_ids = [t for s in snaps for t in s.get("task_ids") or []]
-        rec.credits = float(sum(float(s.get("credits") or 0) for s in snaps))
+        rec.variant_credits = [float(s.get("credits") or 0) for s in snaps]
+        rec.credits = float(sum(rec.variant_credits))
         ests = [s.get("estimated_credits") for s in snaps]
         rec.estimate = None if any(e is None for e in ests) else float(sum(ests))
         rec.updated = time.time()
