@@ -8,6 +8,7 @@ from bpy.props import PointerProperty, StringProperty
 from ..jobs import batch as jb
 from ..jobs import cost
 from .operators import batch as ops_batch
+from .operators import variants as ops_variants
 
 MAX_ROWS_SHOWN = 12
 
@@ -95,7 +96,7 @@ def _wrap(text: str, width: int = 48) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-CLASSES = (TRIPO_PG_batch, *ops_batch.CLASSES, TRIPO_PT_batch)
+CLASSES = (TRIPO_PG_batch, *ops_batch.CLASSES, *ops_variants.CLASSES, TRIPO_PT_batch)
 
 
 def attach() -> None:
