@@ -77,3 +77,20 @@ def test_total_cost_checked_before_any_is_sent(connected, no_threshold):
     with pytest.raises(RuntimeError, match="4 variants cost about 80 credits"):
         bpy.ops.tripo.text_to_model(prompt="a green vase", variants=4, wait=True)
     assert posts(connected.emulator, connected.api_key) == []
+
+
+def test_variants_subpanel_button(connected, no_threshold):
+    from recorder import draw
+
+    panel = bpy.types.TRIPO_PT_variants
+    assert panel.bl_parent_id == "TRIPO_PT_generate"
+    settings = bpy.context.scene.tripo
+    settings.mode = 'TEXT'
+    settings.prompt = "a copper kettle"
+    bpy.context.window_manager.tripo_variants.count = 3
+    rec = draw(panel)
+    assert "3 variants: about 60 credits in all" in rec.labels()
+    values = rec.op_values("tripo.text_to_model")
+    assert values and values[0]["variants"] == 3 and values[0]["prompt"] == "a copper kettle"
+    assert bpy.ops.tripo.text_to_model(**values[0], wait=True) == {'FINISHED'}
+    assert len(_roots()) == 3 and len(posts(connected.emulator, connected.api_key)) == 3

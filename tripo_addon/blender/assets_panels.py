@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bpy
-from bpy.props import PointerProperty, StringProperty
+from bpy.props import IntProperty, PointerProperty, StringProperty
 
 from ..jobs import batch as jb
 from ..jobs import cost
@@ -20,6 +20,59 @@ class TRIPO_PG_batch(bpy.types.PropertyGroup):
     out_dir: StringProperty(name="Batch Folder", subtype='DIR_PATH',
                             description="Where the rows' folders, the contact sheet and the summary go (empty: "
                                         "<download folder>/batches/<file name>)")
+
+
+class TRIPO_PG_variants(bpy.types.PropertyGroup):
+    count: IntProperty(name="Variants", min=2, max=ops_variants.MAX_VARIANTS, default=4,
+                       description="How many versions of the Generate settings to make, each with its own seed")
+
+
+def generate_call(context) -> tuple[str, dict] | None:
+    """The Generate button's operator and properties (the Generate panel's own), or None for another mode."""
+    from . import panels
+
+    try:
+        idname, props = panels.generate_call(context.scene.tripo)
+    except Exception:  # noqa: BLE001 - the Generate panel changed: no variants button rather than a broken panel
+        return None
+    return (idname, props) if idname.split(".", 1)[-1] in ops_variants.TYPES else None
+
+
+class TRIPO_PT_variants(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Tripo"
+    bl_parent_id = "TRIPO_PT_generate"
+    bl_idname = "TRIPO_PT_variants"
+    bl_label = "Variants"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context):
+        from . import catalog, cost_ui
+
+        layout = self.layout
+        props = context.window_manager.tripo_variants
+        call = generate_call(context)
+        if call is None:
+            layout.label(text="Variants: text, image or views to model", icon='INFO')
+            return
+        idname, values = call
+        layout.prop(props, "count")
+        one = catalog.estimate_credits(idname.split(".", 1)[1], {k: v for k, v in values.items()
+                                                                 if not k.endswith("_image")})
+        total = None if one is None else float(one) * props.count
+        layout.label(text=f"{props.count} variants: about {cost.text(total)} credits in all", icon='INFO')
+        ask = total is not None and 0 < cost_ui.threshold(context) < total
+        row = layout.row()
+        row.scale_y = 1.2
+        row.operator_context = 'INVOKE_DEFAULT' if ask else 'EXEC_DEFAULT'
+        op = row.operator(idname, text=f"Generate \u00d7{props.count}", icon='PLAY')
+        for key, value in values.items():
+            setattr(op, key, value)
+        op.variants = props.count
+        obj = context.active_object
+        if obj is not None and ops_variants.TRIPO_OT_keep_variant._chosen(context) is not None:
+            layout.operator("tripo.keep_variant", icon='CHECKMARK')
 
 
 class TRIPO_PT_batch(bpy.types.Panel):
@@ -96,14 +149,17 @@ def _wrap(text: str, width: int = 48) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-CLASSES = (TRIPO_PG_batch, *ops_batch.CLASSES, *ops_variants.CLASSES, TRIPO_PT_batch)
+CLASSES = (TRIPO_PG_batch, TRIPO_PG_variants, *ops_batch.CLASSES, *ops_variants.CLASSES, TRIPO_PT_variants,
+           TRIPO_PT_batch)
 
 
 def attach() -> None:
     bpy.types.WindowManager.tripo_batch = PointerProperty(type=TRIPO_PG_batch)
+    bpy.types.WindowManager.tripo_variants = PointerProperty(type=TRIPO_PG_variants)
 
 
 def detach() -> None:
     ops_batch.stop()
-    if hasattr(bpy.types.WindowManager, "tripo_batch"):
-        del bpy.types.WindowManager.tripo_batch
+    for name in ("tripo_batch", "tripo_variants"):
+        if hasattr(bpy.types.WindowManager, name):
+            delattr(bpy.types.WindowManager, name)
