@@ -7,7 +7,9 @@ from bpy.props import IntProperty, PointerProperty, StringProperty
 
 from ..jobs import batch as jb
 from ..jobs import cost
+from . import assets_lineage
 from .operators import batch as ops_batch
+from .operators import redo as ops_redo
 from .operators import variants as ops_variants
 
 MAX_ROWS_SHOWN = 12
@@ -73,6 +75,40 @@ class TRIPO_PT_variants(bpy.types.Panel):
         obj = context.active_object
         if obj is not None and ops_variants.TRIPO_OT_keep_variant._chosen(context) is not None:
             layout.operator("tripo.keep_variant", icon='CHECKMARK')
+
+
+class TRIPO_PT_lineage(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Tripo"
+    bl_parent_id = "TRIPO_PT_active"
+    bl_idname = "TRIPO_PT_lineage"
+    bl_label = "Lineage"
+
+    @classmethod
+    def poll(cls, context):
+        return ops_redo.chosen(context) is not None
+
+    def draw(self, context):
+        layout = self.layout
+        obj = ops_redo.chosen(context)
+        chain = assets_lineage.lineage(obj)
+        col = layout.column(align=True)
+        total = 0.0
+        for i, step in enumerate(chain, 1):
+            credits = step.get("credits")
+            total += float(credits or 0)
+            tid = (step.get("task_id") or "")[:8]
+            here = assets_lineage.result_of(step.get("task_id") or "") is not None
+            col.label(text=f"{i}. {step.get('task_type') or 'earlier step'}  {tid}  "
+                           f"{cost.text(credits) if credits is not None else '?'} cr",
+                      icon='CHECKMARK' if here else 'DOT')
+        layout.label(text=f"Chain: {cost.text(total)} credits", icon='INFO')
+        if obj.get("tripo_redo_of"):
+            layout.label(text=f"Redo of task {str(obj['tripo_redo_of'])[:8]}", icon='FILE_REFRESH')
+        row = layout.row(align=True)
+        row.operator("tripo.redo", text="New Seed", icon='FILE_REFRESH')
+        row.operator("tripo.redo_with_changes", text="Changes\u2026", icon='PREFERENCES')
 
 
 class TRIPO_PT_batch(bpy.types.Panel):
@@ -149,8 +185,8 @@ def _wrap(text: str, width: int = 48) -> list[str]:
     return lines + ([cur] if cur else [])
 
 
-CLASSES = (TRIPO_PG_batch, TRIPO_PG_variants, *ops_batch.CLASSES, *ops_variants.CLASSES, TRIPO_PT_variants,
-           TRIPO_PT_batch)
+CLASSES = (TRIPO_PG_batch, TRIPO_PG_variants, *ops_batch.CLASSES, *ops_variants.CLASSES, *ops_redo.CLASSES,
+           TRIPO_PT_variants, TRIPO_PT_batch, TRIPO_PT_lineage)
 
 
 def attach() -> None:

@@ -1,0 +1,152 @@
+"""Redo: re-run the step that made the active result, with a new seed (``tripo.redo``) or with changes
+(``tripo.redo_with_changes``: the step's own dialog, prefilled). The new version lands beside the old one and its
+lineage says what it redoes (``tripo_redo_of``)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import bpy
+from bpy.props import BoolProperty, FloatProperty, StringProperty
+
+from ...jobs import pipelines
+from .. import assets_lineage, catalog, scene_io
+from .base import run_job
+
+SEEDS = ("model_seed", "texture_seed", "image_seed")
+GAP = 0.25  # between the old result and the new version, in units of the old one's width
+
+
+def chosen(context):
+    """The active result's root object that carries a lineage, or None."""
+    obj = context.active_object
+    while obj is not None and not obj.get("tripo_lineage") and obj.parent is not None:
+        obj = obj.parent
+    return obj if obj is not None and obj.get("tripo_lineage") else None
+
+
+def beside(context, obj) -> tuple[float, float, float]:
+    """Bottom centre of a spot right of ``obj`` (+X) for a result of the same size."""
+    context.view_layer.update()
+    b = scene_io.world_bounds([obj, *obj.children_recursive])
+    if b is None:
+        loc = obj.matrix_world.translation
+        return (loc.x + 2.0, loc.y, loc.z)
+    lo, hi = b
+    width = max(hi.x - lo.x, 0.1)
+    return (hi.x + width * GAP + width / 2, (lo.y + hi.y) / 2, lo.z)
+
+
+def redo_params(step: dict, *, new_seed: bool, changes: dict) -> dict:
+    """The step's parameters again: seeds new (when asked), ``changes`` on top. Raises ValueError when the step
+    read an input that cannot be sent again (a file uploaded from a path that is gone)."""
+    params = dict(step.get("params") or {})
+    for key, value in params.items():
+        if isinstance(value, str) and value.startswith("<") and value.endswith(">"):
+            raise ValueError(f"This step read {value.strip('<>')} ({key}); it cannot be sent again as it was. Use "
+                             "Redo with Changes and give the input again.")
+    task_type = step.get("task_type") or ""
+    if new_seed:
+        for name in SEEDS:
+            if catalog.param(task_type, name) is not None:
+                params[name] = random.randrange(1, 2**31 - 1)
+    params.update(changes)
+    return params
+
+
+class TRIPO_OT_redo(bpy.types.Operator):
+    """Run the step that made this result again with a new seed; the new version is placed beside it"""
+
+    bl_idname = "tripo.redo"
+    bl_label = "Redo with a New Seed"
+    bl_options = {'REGISTER'}
+
+    new_seed: BoolProperty(name="New Seed", default=True, options={'SKIP_SAVE'},
+                           description="Give the step new seeds (off: the same parameters again)")
+    changes: StringProperty(name="Changes", default="", options={'SKIP_SAVE'},
+                            description='Parameters to change, as JSON, e.g. {"texture_quality": "detailed"}')
+    wait: BoolProperty(name="Wait", default=False, options={'SKIP_SAVE'},
+                       description="Run to the end and import the result before returning (scripts)")
+    wait_timeout: FloatProperty(name="Wait Timeout", default=0.0, min=0.0, options={'SKIP_SAVE'})
+    confirm_cost: BoolProperty(name="Confirm Cost", default=False, options={'SKIP_SAVE'},
+                               description="Send even above your confirmation threshold")
+
+    @classmethod
+    def poll(cls, context):
+        if chosen(context) is None:
+            cls.poll_message_set("Select a Tripo result (one imported by this add-on)")
+            return False
+        return True
+
+    def execute(self, context):
+        obj = chosen(context)
+        chain = assets_lineage.lineage(obj)
+        step = chain[-1] if chain else {}
+        task_type = step.get("task_type") or ""
+        if task_type not in catalog.task_types():
+            self.report({'ERROR'}, f"This result's step ({task_type or 'unknown'}) cannot be run again here")
+            return {'CANCELLED'}
+        try:
+            changes = json.loads(self.changes) if self.changes.strip() else {}
+            if not isinstance(changes, dict):
+                raise ValueError("changes must be a JSON object such as {\"face_limit\": 5000}")
+            params = redo_params(step, new_seed=self.new_seed, changes=changes)
+        except ValueError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+        title = f"{obj.name} (redo)"
+        job = pipelines.single(task_type, params, title=title)
+        job.meta.update(redo_of=step.get("task_id") or "", location=beside(context, obj))
+        return run_job(self, context, job)
+
+
+class TRIPO_OT_redo_with_changes(bpy.types.Operator):
+    """Open the dialog of the step that made this result, filled in with its parameters"""
+
+    bl_idname = "tripo.redo_with_changes"
+    bl_label = "Redo with Changes\u2026"
+    bl_options = {'REGISTER'}
+
+    @classmethod
+    def poll(cls, context):
+        return TRIPO_OT_redo.poll(context)
+
+    def execute(self, context):
+        obj = chosen(context)
+        chain = assets_lineage.lineage(obj)
+        step = chain[-1] if chain else {}
+        task_type = step.get("task_type") or ""
+        op = getattr(bpy.ops.tripo, task_type, None) if task_type else None
+        if op is None:
+            self.report({'ERROR'}, f"No dialog for this result's step ({task_type or 'unknown'})")
+            return {'CANCELLED'}
+        parent = step.get("parent") or ""
+        if parent:  # a post-processing step works on the active object: its source
+            src = assets_lineage.result_of(parent)
+            if src is None:
+                self.report({'ERROR'}, f"The result this step was made from (task {parent}) is not in this file; "
+                                       "import it first (History panel), then run the step on it")
+                return {'CANCELLED'}
+            for o in context.view_layer.objects:
+                o.select_set(False)
+            src.select_set(True)
+            context.view_layer.objects.active = src
+        cls = getattr(bpy.types, f"TRIPO_OT_{task_type}", None)
+        props = {}
+        for b in getattr(cls, "bindings", ()):
+            value = (step.get("params") or {}).get(b.param)
+            if value is None or b.kind in ("task_id", "files", "texture_prompt", "file"):
+                continue
+            if b.kind == "enum" and value not in b.choices:
+                continue
+            if isinstance(value, bool | int | float | str):
+                props[b.prop] = value
+        try:
+            return op('INVOKE_DEFAULT', **props)
+        except (TypeError, RuntimeError) as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
+
+
+CLASSES = (TRIPO_OT_redo, TRIPO_OT_redo_with_changes)
