@@ -7,7 +7,7 @@ from bpy.props import IntProperty, PointerProperty, StringProperty
 
 from ..jobs import batch as jb
 from ..jobs import cost
-from . import assets_lineage
+from . import assets_library, assets_lineage
 from .operators import batch as ops_batch
 from .operators import redo as ops_redo
 from .operators import variants as ops_variants
@@ -111,6 +111,66 @@ class TRIPO_PT_lineage(bpy.types.Panel):
         row.operator("tripo.redo_with_changes", text="Changes\u2026", icon='PREFERENCES')
 
 
+class TRIPO_OT_library_register(bpy.types.Operator):
+    """Add the Tripo asset library to Preferences > File Paths > Asset Libraries (once); from then on every result
+    is also saved there as an asset"""
+
+    bl_idname = "tripo.library_register"
+    bl_label = "Register Tripo Asset Library"
+    bl_options = {'REGISTER'}
+
+    directory: StringProperty(name="Folder", subtype='DIR_PATH', options={'SKIP_SAVE'},
+                              description="Where the library lives (empty: <download folder>/Tripo Library)")
+
+    def execute(self, context):
+        try:
+            lib, added = assets_library.register_library(bpy.path.abspath(self.directory) or None)
+        except OSError as exc:
+            self.report({'ERROR'}, f"The library folder cannot be made: {exc}")
+            return {'CANCELLED'}
+        self.report({'INFO'}, ("Registered" if added else "Already registered") + f": {lib.name} at {lib.path}")
+        return {'FINISHED'}
+
+
+class TRIPO_OT_library_unregister(bpy.types.Operator):
+    """Remove the Tripo library from the preferences (its saved assets stay on disk); results are no longer saved"""
+
+    bl_idname = "tripo.library_unregister"
+    bl_label = "Unregister Tripo Asset Library"
+    bl_options = {'REGISTER'}
+
+    def execute(self, context):
+        if not assets_library.unregister_library():
+            self.report({'WARNING'}, "No Tripo asset library is registered")
+            return {'CANCELLED'}
+        self.report({'INFO'}, "The Tripo library is no longer registered (its files stay where they are)")
+        return {'FINISHED'}
+
+
+class TRIPO_PT_library(bpy.types.Panel):
+    bl_space_type = 'VIEW_3D'
+    bl_region_type = 'UI'
+    bl_category = "Tripo"
+    bl_parent_id = "TRIPO_PT_tasks"
+    bl_idname = "TRIPO_PT_library"
+    bl_label = "Asset Library"
+    bl_options = {'DEFAULT_CLOSED'}
+
+    def draw(self, context):
+        layout = self.layout
+        lib = assets_library.registered()
+        if lib is None:
+            layout.label(text="Keep every result as an asset", icon='ASSET_MANAGER')
+            layout.operator("tripo.library_register", icon='ADD')
+            return
+        layout.label(text=f"{lib.name}: {lib.path}", icon='ASSET_MANAGER')
+        layout.label(text="Every result is also saved here (Asset Browser > Tripo)")
+        obj = context.active_object
+        if obj is not None and obj.get("tripo_asset_file"):
+            layout.label(text=f"Active: {obj['tripo_asset_file']}", icon='CHECKMARK')
+        layout.operator("tripo.library_unregister", icon='REMOVE')
+
+
 class TRIPO_PT_batch(bpy.types.Panel):
     bl_space_type = 'VIEW_3D'
     bl_region_type = 'UI'
@@ -186,7 +246,8 @@ def _wrap(text: str, width: int = 48) -> list[str]:
 
 
 CLASSES = (TRIPO_PG_batch, TRIPO_PG_variants, *ops_batch.CLASSES, *ops_variants.CLASSES, *ops_redo.CLASSES,
-           TRIPO_PT_variants, TRIPO_PT_batch, TRIPO_PT_lineage)
+           TRIPO_OT_library_register, TRIPO_OT_library_unregister,
+           TRIPO_PT_variants, TRIPO_PT_batch, TRIPO_PT_lineage, TRIPO_PT_library)
 
 
 def attach() -> None:

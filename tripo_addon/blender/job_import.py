@@ -65,9 +65,9 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
         result = import_result(context, snap, files, title=snap.get("title") or job_id, provenance=prov,
                                options=options)
     if result.objects:
-        from . import assets_lineage  # assets (issue 19): the chain (parent task, step, parameters) on the result
+        from . import assets  # issue 19: the result's lineage, and its copy in the Tripo asset library
 
-        assets_lineage.after_import(snap, result)
+        assets.after_import(snap, result)
     if same_file:
         _apply_outputs(snap, meta)
     undone.discard(job_id)
