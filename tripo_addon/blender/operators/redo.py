@@ -11,7 +11,7 @@ import bpy
 from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from ...jobs import pipelines
-from .. import assets_lineage, catalog, scene_io
+from .. import assets_lineage, catalog, scene_io, settings
 from .base import run_job
 
 SEEDS = ("model_seed", "texture_seed", "image_seed")
@@ -34,8 +34,12 @@ def beside(context, obj) -> tuple[float, float, float]:
         loc = obj.matrix_world.translation
         return (loc.x + 2.0, loc.y, loc.z)
     lo, hi = b
-    width = max(hi.x - lo.x, 0.1)
-    return (hi.x + width * GAP + width / 2, (lo.y + hi.y) / 2, lo.z)
+    # the new version is scaled to the import size (or, without one, about as large as the old): any of its sides
+    # may be as long as the largest of either, so half of that keeps it clear of the old one
+    p = settings.prefs(context)
+    target = float(getattr(p, "target_size", 0.0) or 0.0)
+    size = max(max(hi - lo), target, 0.1)
+    return (hi.x + size * GAP + size / 2, (lo.y + hi.y) / 2, lo.z)
 
 
 def redo_params(step: dict, *, new_seed: bool, changes: dict) -> dict:
