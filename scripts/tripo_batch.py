@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="send the failed rows again")
     p.add_argument("--retry-unknown", action="store_true",
                    help="with --retry-failed: also rows whose create answer was lost (may pay twice)")
+    p.add_argument("--library", default="",
+                   help="also save every result as an asset in this folder, registered as the Tripo asset library "
+                        "when this Blender has none (a registered Tripo library is always used)")
     p.add_argument("--timeout", type=float, default=0.0, help="stop following after this many seconds (0: never)")
     return p
 
@@ -67,6 +70,7 @@ def main(argv: list[str]) -> int:
     batch = importlib.import_module(module + ".jobs.batch")
     cost = importlib.import_module(module + ".jobs.cost")
     sheet = importlib.import_module(module + ".blender.assets_sheet")
+    library = importlib.import_module(module + ".blender.assets_library")
     settings = importlib.import_module(module + ".blender.settings")
     jobs = importlib.import_module(module + ".jobs")
 
@@ -104,7 +108,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        runner = batch.BatchRunner(engine, rows, out, shard_spec=(i, n), source=str(Path(args.rows).resolve()))
+        if args.library:
+            library.register_library(Path(args.library).resolve())
+        runner = batch.BatchRunner(engine, rows, out, shard_spec=(i, n), source=str(Path(args.rows).resolve()),
+                                   on_done=library.save_batch_row)
         engine.resume()
         try:
             plan = runner.plan()

@@ -140,3 +140,33 @@ def test_twenty_rows_three_kills(tmp_path, slow_emulator):
     assert text.count("  done  ") >= 20 and "20 done, 0 failed" in text
     for life in lives:  # the key never reached the output
         assert key not in "".join(life.out) + "".join(life.err)
+
+
+@needs_bpy
+def test_headless_plan_shard_library(tmp_path, emulator, api_key):
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps(["a brass key", "a clay pot", "a tin cup"]), "utf-8")
+    out = tmp_path / "out"
+    env = {**os.environ, "TRIPO_API_KEY": api_key, "TRIPO_BASE_URL": emulator.base_url, "PYTHONPATH": "",
+           "TRIPO_BATCH_POLL_MIN": "0.1", "BLENDER_USER_RESOURCES": str(tmp_path / "user"), "TMPDIR": str(tmp_path)}
+
+    def run(*extra):
+        life = Life([str(rows), "--out", str(out), *extra], env)
+        return life.wait(240), "".join(life.out), life
+
+    rc, text, life = run("--plan")
+    assert rc == 0, life.log()
+    assert "Plan: 3 row(s) to send, 3 task(s), about 60 credits" in text
+    assert creates(emulator, api_key) == []  # --plan sends nothing
+
+    rc, text, life = run("--shard", "2/2", "--library", str(tmp_path / "lib"), "--yes")
+    assert rc == 0, life.log()
+    assert [c["body"]["prompt"] for c in creates(emulator, api_key)] == ["a clay pot"]  # every 2nd row from the 2nd
+    summary = json.loads((out / "summary-2-of-2.json").read_text("utf-8"))
+    assert (summary["rows"], summary["done"]) == (1, 1) and (out / "contact_sheet-2-of-2.png").is_file()
+    assert [p.name.split("_", 1)[1].rsplit("_", 1)[0] for p in (tmp_path / "lib" / "models").glob("*.blend")] \
+        == ["a_clay_pot"]
+    assert (tmp_path / "lib" / "blender_assets.cats.txt").is_file()
+
+    rc, text, life = run("--shard", "2/2", "--yes")  # again: everything is done, nothing is sent
+    assert rc == 0 and len(creates(emulator, api_key)) == 1, life.log()

@@ -72,3 +72,27 @@ def test_failed_row_retried_from_the_panel(connected, ops_batch, tmp_path):
     assert bpy.ops.tripo.batch_run(wait=True, wait_timeout=120) == {'FINISHED'}
     assert all(r.state == "done" for r in ops_batch.state.runner.records())
     assert len(posts(connected.emulator, connected.api_key)) == 3  # two rows + the one retried, nothing else
+
+
+def test_batch_rows_land_in_the_asset_library(connected, ops_batch, tmp_path):
+    lib = importlib.import_module(f"{MODULE}.blender.assets_library")
+    lib.unregister_library()
+    lib.register_library()
+    try:
+        rows = tmp_path / "lib.csv"
+        rows.write_text("prompt,variants\na brass key,1\na clay pot,2\n", "utf-8")
+        before = {a: len(getattr(bpy.data, a)) for a in ("objects", "meshes", "materials", "images", "scenes")}
+        assert bpy.ops.tripo.batch_run(filepath=str(rows), wait=True, wait_timeout=120) == {'FINISHED'}
+        assert {a: len(getattr(bpy.data, a)) for a in before} == before  # the scene is left as it was
+        files = sorted((connected.tmp / "downloads" / "Tripo Library" / "models").glob("*.blend"))
+        assert len(files) == 3, files  # one asset per variant
+        recs = {r.key: r for r in ops_batch.state.runner.records()}
+        pot_tasks = recs["0002-a-clay-pot"].variant_tasks
+        assert len(pot_tasks) == 2 and all(any(t[:8] in f.name for f in files) for t in pot_tasks)
+        with bpy.data.libraries.load(str(files[0]), link=True, assets_only=True) as (src, dst):
+            dst.objects = list(src.objects)
+        ad = dst.objects[0].asset_data
+        assert ad.catalog_id == lib.catalog_id("models") and ad["tripo_prompt"] in ("a brass key", "a clay pot")
+        assert ad["tripo_task_id"] and ad["tripo_credits"] > 0
+    finally:
+        lib.unregister_library()

@@ -284,3 +284,86 @@ def flush_previews(timeout: float = 0.0) -> None:
         from . import drain
 
         drain.drain(bpy.context, budget=None)
+
+
+MODEL_SUFFIXES = (".glb", ".fbx", ".obj")
+
+
+def save_files(files: list[str], meta: dict, kind: str = "models", *, preview: str = "") -> Path | None:
+    """Save a result that was never imported (a batch row's files) into the library: its model is imported into a
+    scratch scene, written as an asset like :func:`save_result`, then everything it made is removed again."""
+    folder = library_folder()
+    model = next((f for f in files if Path(f).suffix.lower() in MODEL_SUFFIXES and os.path.isfile(f)), None)
+    if folder is None or model is None:
+        return None
+    before = {attr: set(getattr(bpy.data, attr)) for attr in ("objects", "meshes", "materials", "images",
+                                                              "textures", "armatures", "actions", "collections",
+                                                              "node_groups", "cameras", "lights")}
+    scene = bpy.data.scenes.new("TripoLibraryScratch")
+    try:
+        with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+            suffix = Path(model).suffix.lower()
+            if suffix == ".glb":
+                bpy.ops.import_scene.gltf(filepath=model)
+            elif suffix == ".fbx":
+                bpy.ops.import_scene.fbx(filepath=model)
+            else:
+                bpy.ops.wm.obj_import(filepath=model)
+        objects = list(scene.objects)
+        if not objects:
+            return None
+        for o in objects:
+            o["tripo_task_id"] = meta.get("task_id") or ""
+        ids: list = objects[:1]
+        if len(objects) > 1:
+            coll = bpy.data.collections.new(_slug(meta.get("prompt") or meta.get("title") or "Tripo"))
+            for o in objects:
+                coll.objects.link(o)
+            ids = [coll]
+        name = _slug(meta.get("prompt") or meta.get("title") or "tripo")
+        path = folder / kind / f"{meta['date'][:10]}_{name}_{(meta.get('task_id') or 'x')[:8]}.blend"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_catalogs(folder)
+        _write(path, ids, {**meta}, kind, preview)
+        return path
+    finally:
+        bpy.data.scenes.remove(scene)
+        for attr, had in before.items():
+            coll = getattr(bpy.data, attr)
+            for idb in [x for x in coll if x not in had]:
+                coll.remove(idb)
+
+
+def row_meta(row_record, row) -> dict:
+    """Library metadata of a batch row (``jobs.batch.RowRecord`` and ``Row``)."""
+    return {"prompt": row.prompt, "task_id": (row_record.task_ids or [""])[-1], "task_type": "batch",
+            "model": row.model, "credits": float(row_record.credits or 0.0),
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "parent_task_id": "",
+            "title": row.title}
+
+
+def save_batch_row(runner, rec) -> list[Path]:
+    """Every variant of a done batch row into the library (when one is registered): one .blend per variant."""
+    if library_folder() is None:
+        return []
+    row = next(r for r in runner.rows if r.key == rec.key)
+    kind = "animated" if row.pipeline == "image_to_animated" else "models"
+    out = []
+    by_variant: dict[str, list[str]] = {}
+    for f in rec.files:
+        parts = Path(f).parts
+        v = parts[2] if len(parts) == 4 and parts[2].startswith("v") else ""
+        by_variant.setdefault(v, []).append(str(runner.out_dir / f))
+    for i, (v, files) in enumerate(sorted(by_variant.items())):
+        meta = row_meta(rec, row)
+        if len(by_variant) > 1 and i < len(rec.variant_tasks):
+            meta["task_id"] = rec.variant_tasks[i]
+        if len(by_variant) > 1 and i < len(rec.variant_credits):
+            meta["credits"] = rec.variant_credits[i]
+        if v:
+            meta["title"] = f"{row.title} #{v[1:]}"
+        prev = next((f for f in files if Path(f).suffix.lower() in (".webp", ".png", ".jpg")), "")
+        path = save_files(files, meta, kind, preview=prev)
+        if path is not None:
+            out.append(path)
+    return out

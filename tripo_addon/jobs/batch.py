@@ -335,8 +335,10 @@ class RowRecord:
     files: list[str] = field(default_factory=list)
     previews: list[str] = field(default_factory=list)
     variant_credits: list[float] = field(default_factory=list)  # per job (variant), in order
+    variant_tasks: list[str] = field(default_factory=list)  # the last task id of each job (variant)
     attempts: int = 0
     updated: float = 0.0
+    notice: str = ""
 
 
 class BatchJournal:
@@ -385,8 +387,10 @@ class BatchRunner:
     """Runs rows through ``engine`` (its public API only). Call :meth:`tick` repeatedly (a timer, or a loop)."""
 
     def __init__(self, engine: Any, rows: list[Row], out_dir: str | os.PathLike, *,
-                 shard_spec: str | tuple[int, int] | None = None, source: str = "", window: int | None = None) -> None:
+                 shard_spec: str | tuple[int, int] | None = None, source: str = "", window: int | None = None,
+                 on_done: Callable[[Any, RowRecord], Any] | None = None) -> None:
         self.engine = engine
+        self.on_done = on_done  # called (runner, record) when a row is done and its files are in its folder
         self.shard = parse_shard(shard_spec)
         self.rows = shard(rows, self.shard)
         self.out_dir = Path(out_dir)
@@ -478,6 +482,7 @@ class BatchRunner:
             return False
         rec.task_ids = [t for s in snaps for t in s.get("task_ids") or []]
         rec.variant_credits = [float(s.get("credits") or 0) for s in snaps]
+        rec.variant_tasks = [(s.get("task_ids") or [""])[-1] for s in snaps]
         rec.credits = float(sum(rec.variant_credits))
         ests = [s.get("estimated_credits") for s in snaps]
         rec.estimate = None if any(e is None for e in ests) else float(sum(ests))
@@ -485,6 +490,11 @@ class BatchRunner:
         if all(s == JobState.SUCCEEDED for s in states):
             self._collect(rec, snaps)
             rec.state, rec.error = DONE, ""
+            if self.on_done is not None:
+                try:
+                    self.on_done(self, rec)
+                except Exception as exc:  # noqa: BLE001 - an extra (the asset library) never fails a paid row
+                    rec.notice = f"done, but: {exc}"
         else:
             bad = next(s for s in snaps if s.get("state") != JobState.SUCCEEDED)
             why = bad.get("error") or bad.get("notice") or bad.get("state")

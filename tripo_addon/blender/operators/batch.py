@@ -16,7 +16,7 @@ from bpy.props import BoolProperty, FloatProperty, StringProperty
 
 from ...jobs import batch as jb
 from ...jobs import cost
-from .. import runtime, settings
+from .. import assets_library, runtime, settings
 from ..assets_sheet import batch_sheet
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,8 @@ def load(path: str, out: str = "", context=None) -> jb.Plan:
     out_dir = Path(bpy.path.abspath(out)) if out else default_out(path)
     runtime.refresh_config(context)
     eng = runtime.engine()
-    runner = jb.BatchRunner(eng, rows, out_dir, source=str(Path(path).resolve()))
+    runner = jb.BatchRunner(eng, rows, out_dir, source=str(Path(path).resolve()),
+                            on_done=assets_library.save_batch_row)  # each done row into the library (if any)
     plan = runner.plan()
     state.runner, state.plan, state.path, state.out, state.error = runner, plan, path, str(out_dir), ""
     state.sheet = ""
