@@ -73,3 +73,22 @@ def test_unregister_keeps_files_and_stops_saving(connected, lib):
     assert bpy.ops.tripo.text_to_model(prompt="a tin cup", wait=True) == {'FINISHED'}
     assert sorted(folder.rglob("*.blend")) == saved
     assert bpy.ops.tripo.library_unregister() == {'CANCELLED'}  # nothing to undo twice
+
+
+def test_earlier_step_brought_back_from_the_library(connected, lib):
+    from recorder import draw
+
+    assert bpy.ops.tripo.library_register() == {'FINISHED'}
+    assert bpy.ops.tripo.text_to_model(prompt="a wooden crate", wait=True) == {'FINISHED'}
+    crate = bpy.context.active_object
+    first = crate["tripo_task_id"]
+    assert bpy.ops.tripo.highpoly_to_lowpoly(face_limit=3000, wait=True) == {'FINISHED'}
+    low = bpy.context.active_object
+    bpy.data.objects.remove(crate, do_unlink=True)  # the first step's result is gone from this file
+    bpy.context.view_layer.objects.active = low
+    rec = draw(bpy.types.TRIPO_PT_lineage)
+    assert {"task_id": first} in rec.op_values("tripo.library_bring_back")
+    bpy.context.scene.cursor.location = (5.0, 0.0, 0.0)
+    assert bpy.ops.tripo.library_bring_back(task_id=first) == {'FINISHED'}
+    back = [o for o in bpy.context.scene.objects if o.get("tripo_task_id") == first]
+    assert back and back[0].location.x == pytest.approx(5.0) and back[0].asset_data is None

@@ -367,3 +367,39 @@ def save_batch_row(runner, rec) -> list[Path]:
         if path is not None:
             out.append(path)
     return out
+
+
+def find_asset_file(task_id: str) -> Path | None:
+    """The library .blend saved for ``task_id`` (newest first), or None."""
+    folder = library_folder()
+    if folder is None or not task_id or not folder.is_dir():
+        return None
+    found = sorted(folder.glob(f"*/*_{task_id[:8]}.blend"), key=lambda p: p.stat().st_mtime, reverse=True)
+    return found[0] if found else None
+
+
+def bring_back(task_id: str, context=None) -> list:
+    """Append the library's asset of ``task_id`` into the scene at the 3D cursor. Returns the objects added."""
+    context = context or bpy.context
+    path = find_asset_file(task_id)
+    if path is None:
+        return []
+    with bpy.data.libraries.load(str(path), link=False, assets_only=True) as (src, dst):
+        dst.objects = list(src.objects)
+        dst.collections = list(src.collections)
+    added = []
+    target = context.scene.collection
+    for coll in dst.collections:
+        if coll is not None:
+            target.children.link(coll)
+            added += list(coll.all_objects)
+            coll.asset_clear()
+    for obj in dst.objects:
+        if obj is not None and obj.name not in {o.name for o in added}:
+            target.objects.link(obj)
+            added.append(obj)
+            obj.asset_clear()
+    roots = [o for o in added if o.parent is None]
+    for o in roots:
+        o.location = context.scene.cursor.location
+    return added

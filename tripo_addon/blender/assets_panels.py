@@ -100,9 +100,12 @@ class TRIPO_PT_lineage(bpy.types.Panel):
             total += float(credits or 0)
             tid = (step.get("task_id") or "")[:8]
             here = assets_lineage.result_of(step.get("task_id") or "") is not None
-            col.label(text=f"{i}. {step.get('task_type') or 'earlier step'}  {tid}  "
+            row = col.row(align=True)
+            row.label(text=f"{i}. {step.get('task_type') or 'earlier step'}  {tid}  "
                            f"{cost.text(credits) if credits is not None else '?'} cr",
                       icon='CHECKMARK' if here else 'DOT')
+            if not here and assets_library.find_asset_file(step.get("task_id") or "") is not None:
+                row.operator("tripo.library_bring_back", text="", icon='IMPORT').task_id = step["task_id"]
         layout.label(text=f"Chain: {cost.text(total)} credits", icon='INFO')
         if obj.get("tripo_redo_of"):
             layout.label(text=f"Redo of task {str(obj['tripo_redo_of'])[:8]}", icon='FILE_REFRESH')
@@ -144,6 +147,27 @@ class TRIPO_OT_library_unregister(bpy.types.Operator):
             self.report({'WARNING'}, "No Tripo asset library is registered")
             return {'CANCELLED'}
         self.report({'INFO'}, "The Tripo library is no longer registered (its files stay where they are)")
+        return {'FINISHED'}
+
+
+class TRIPO_OT_library_bring_back(bpy.types.Operator):
+    """Bring this step's result back from the Tripo asset library (appended at the 3D cursor)"""
+
+    bl_idname = "tripo.library_bring_back"
+    bl_label = "Bring Back from the Library"
+    bl_options = {'REGISTER', 'UNDO'}
+
+    task_id: StringProperty(name="Task ID", options={'SKIP_SAVE'})
+
+    def execute(self, context):
+        added = assets_library.bring_back(self.task_id.strip(), context)
+        if not added:
+            self.report({'ERROR'}, f"The Tripo library holds no asset of task {self.task_id} (is it registered?)")
+            return {'CANCELLED'}
+        for o in context.view_layer.objects:
+            o.select_set(o in added)
+        context.view_layer.objects.active = added[0]
+        self.report({'INFO'}, f"Brought back {len(added)} object(s) of task {self.task_id[:8]}")
         return {'FINISHED'}
 
 
@@ -246,7 +270,7 @@ def _wrap(text: str, width: int = 48) -> list[str]:
 
 
 CLASSES = (TRIPO_PG_batch, TRIPO_PG_variants, *ops_batch.CLASSES, *ops_variants.CLASSES, *ops_redo.CLASSES,
-           TRIPO_OT_library_register, TRIPO_OT_library_unregister,
+           TRIPO_OT_library_register, TRIPO_OT_library_unregister, TRIPO_OT_library_bring_back,
            TRIPO_PT_variants, TRIPO_PT_batch, TRIPO_PT_lineage, TRIPO_PT_library)
 
 
