@@ -94,3 +94,21 @@ def test_variants_subpanel_button(connected, no_threshold):
     assert values and values[0]["variants"] == 3 and values[0]["prompt"] == "a copper kettle"
     assert bpy.ops.tripo.text_to_model(**values[0], wait=True) == {'FINISHED'}
     assert len(_roots()) == 3 and len(posts(connected.emulator, connected.api_key)) == 3
+
+
+def test_variants_without_wait_join_the_grid_as_they_arrive(connected, no_threshold, ext):
+    import importlib
+
+    from blender_helpers import MODULE, drain_until
+
+    variants = importlib.import_module(f"{MODULE}.blender.operators.variants")
+    bpy.context.scene.cursor.location = (-4.0, 0.0, 0.0)
+    assert bpy.ops.tripo.text_to_model(prompt="a tin robot", variants=3) == {'FINISHED'}  # queued, returns at once
+    drain_until(ext, lambda: len([o for o in bpy.data.objects if o.get("tripo_task_id") and o.parent is None]) == 3,
+                timeout=60)
+    assert variants._watch() is None  # (Blender's timer) everything arrived: each in its cell, nothing left to watch
+    roots = _roots()
+    assert [o["tripo_variant"] for o in roots] == [1, 2, 3]
+    centres = [_footprint_centre(o) for o in roots]
+    assert centres[0] == pytest.approx((-4.0, 0.0), abs=1e-3)
+    assert centres[1][0] > centres[0][0] and centres[2][1] < centres[0][1]  # 2 x 2 grid: right, then next row
