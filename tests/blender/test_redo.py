@@ -77,3 +77,22 @@ def test_redo_refuses_bad_changes(connected, chair):
     with pytest.raises(RuntimeError, match="JSON object"):
         bpy.ops.tripo.redo(changes='[1, 2]')
     assert len(posts(connected.emulator, connected.api_key)) == 1
+
+
+def test_redo_the_chain_from_its_first_step(connected, chair):
+    bpy.context.view_layer.objects.active = chair
+    assert bpy.ops.tripo.highpoly_to_lowpoly(face_limit=3000, wait=True) == {'FINISHED'}
+    low = _root(bpy.context.active_object)
+    n = len(posts(connected.emulator, connected.api_key))
+    rec = draw(bpy.types.TRIPO_PT_lineage)
+    assert {"from_step": 1} in rec.op_values("tripo.redo")
+    assert bpy.ops.tripo.redo(from_step=1, wait=True) == {'FINISHED'}
+    made = posts(connected.emulator, connected.api_key)[n:]
+    assert [c["body"]["type"] for c in made] == ["text_to_model", "highpoly_to_lowpoly"]
+    assert made[0]["body"]["prompt"] == "a red chair"
+    assert made[1]["body"]["original_model_task_id"] == made[0]["task_id"]  # on the new model, not the old one
+    assert made[1]["body"]["face_limit"] == 3000
+    new = _root(bpy.context.active_object)
+    chain = json.loads(new["tripo_lineage"])
+    assert [s["task_id"] for s in chain] == [made[0]["task_id"], made[1]["task_id"]]
+    assert _x_range(new)[0] > _x_range(low)[1]

@@ -106,6 +106,8 @@ class TRIPO_PT_lineage(bpy.types.Panel):
                       icon='CHECKMARK' if here else 'DOT')
             if not here and assets_library.find_asset_file(step.get("task_id") or "") is not None:
                 row.operator("tripo.library_bring_back", text="", icon='IMPORT').task_id = step["task_id"]
+            if step.get("task_type") and len(chain) > 1:
+                row.operator("tripo.redo", text="", icon='FILE_REFRESH').from_step = i
         layout.label(text=f"Chain: {cost.text(total)} credits", icon='INFO')
         if obj.get("tripo_redo_of"):
             layout.label(text=f"Redo of task {str(obj['tripo_redo_of'])[:8]}", icon='FILE_REFRESH')

@@ -8,9 +8,11 @@ import json
 import random
 
 import bpy
-from bpy.props import BoolProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, FloatProperty, IntProperty, StringProperty
 
+from ...api import tasks as api_tasks
 from ...jobs import pipelines
+from ...jobs.job import Job, Ref, Step
 from .. import assets_lineage, catalog, scene_io, settings
 from .base import run_job
 
@@ -70,6 +72,9 @@ class TRIPO_OT_redo(bpy.types.Operator):
                            description="Give the step new seeds (off: the same parameters again)")
     changes: StringProperty(name="Changes", default="", options={'SKIP_SAVE'},
                             description='Parameters to change, as JSON, e.g. {"texture_quality": "detailed"}')
+    from_step: IntProperty(name="From Step", default=0, min=0, options={'SKIP_SAVE'},
+                           description="Run the chain again from this step (1: the first) to the end, each later "
+                                       "step on the new result of the one before; 0: only the last step")
     wait: BoolProperty(name="Wait", default=False, options={'SKIP_SAVE'},
                        description="Run to the end and import the result before returning (scripts)")
     wait_timeout: FloatProperty(name="Wait Timeout", default=0.0, min=0.0, options={'SKIP_SAVE'})
@@ -86,22 +91,37 @@ class TRIPO_OT_redo(bpy.types.Operator):
     def execute(self, context):
         obj = chosen(context)
         chain = assets_lineage.lineage(obj)
-        step = chain[-1] if chain else {}
-        task_type = step.get("task_type") or ""
-        if task_type not in catalog.task_types():
-            self.report({'ERROR'}, f"This result's step ({task_type or 'unknown'}) cannot be run again here")
+        start = len(chain) if not self.from_step else self.from_step
+        if not chain or not 1 <= start <= len(chain):
+            self.report({'ERROR'}, f"This result's chain has {len(chain)} step(s): from_step must be 1 to "
+                                   f"{len(chain)} (or 0 for the last)")
+            return {'CANCELLED'}
+        steps = chain[start - 1:]
+        unknown = [s.get("task_type") or "unknown" for s in steps if s.get("task_type") not in catalog.task_types()]
+        if unknown:
+            self.report({'ERROR'}, f"Step {unknown[0]} of this chain cannot be run again here")
             return {'CANCELLED'}
         try:
             changes = json.loads(self.changes) if self.changes.strip() else {}
             if not isinstance(changes, dict):
                 raise ValueError("changes must be a JSON object such as {\"face_limit\": 5000}")
-            params = redo_params(step, new_seed=self.new_seed, changes=changes)
+            params = redo_params(steps[0], new_seed=self.new_seed, changes=changes)
+            later = [redo_params(s, new_seed=False, changes={}) for s in steps[1:]]
         except ValueError as exc:
             self.report({'ERROR'}, str(exc))
             return {'CANCELLED'}
         title = f"{obj.name} (redo)"
-        job = pipelines.single(task_type, params, title=title)
-        job.meta.update(redo_of=step.get("task_id") or "", location=beside(context, obj))
+        if not later:
+            job = pipelines.single(steps[0]["task_type"], params, title=title)
+        else:  # the chain again from that step: each later step takes the new result of the one before
+            job_steps = [Step(steps[0]["task_type"], params, download=False)]
+            for i, (s, p) in enumerate(zip(steps[1:], later, strict=True)):
+                spec = api_tasks.TASK_TYPES.get(s["task_type"])
+                if spec is not None and spec.source_field:
+                    p[spec.source_field] = Ref(i)
+                job_steps.append(Step(s["task_type"], p, download=i == len(later) - 1))
+            job = Job(title=title, kind="redo_chain", steps=job_steps)
+        job.meta.update(redo_of=chain[-1].get("task_id") or "", location=beside(context, obj))
         return run_job(self, context, job)
 
 
