@@ -1264,6 +1264,48 @@ def render_table(rows: list[dict]) -> str:
     return "\n".join(lines + ([""] + notes if notes else []))
 
 
+def scenario_batch(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
+    """A batch of text rows (jobs/batch.py on the add-on's engine, as the sidebar runs it) against its physical floor:
+    rows x task time on the server / the account's pool slots (assets, issue 19)."""
+    n, scale = int(cfg.get("batch_rows", 30)), float(cfg.get("batch_scale", 0.2))
+    batch = importlib.import_module(f"{MODULE}.jobs.batch")
+    key = emu.account("tsk_batch_" + uuid.uuid4().hex[:8])
+    bl.fresh(key, auto_import=False)
+    emu.time_scale(scale)
+    rows_file = bl.tmp / f"batch_{key}.txt"
+    rows_file.write_text("\n".join(f"a carved wooden figure {i}" for i in range(n)) + "\n", encoding="utf-8")
+    eng = bl.engine()
+    runner = batch.BatchRunner(eng, batch.parse_rows(rows_file), bl.tmp / "batch_out" / key)
+    w0 = time.monotonic()
+    ok = pump(lambda: (runner.tick(), bl.modal_tick())[1], runner.finished, bl.pace, cfg.get("max_scale_s", 240))
+    wall = time.monotonic() - w0
+    created = [e for e in emu.events() if e["ev"] == "created" and e.get("key") == key]
+    task_s = summary([e["deadline"] - e["t0"] for e in created])
+    slots = max((s.limit for s in eng.slots.values()), default=10)
+    floor = n * (task_s["median"] or 0.0) / max(1, slots)
+    s = runner.summary()
+    res = {"rows": n, "time_scale": scale, "completed": ok, "wall_s": wall, "task_s": task_s, "slots": slots,
+           "floor_s": floor, "over_floor": wall / floor if floor else None, "done": s["done"], "creates": len(created),
+           "rows_per_min": 60.0 * s["done"] / wall if wall else None}
+    say(f"batch: {s['done']}/{n} rows in {wall:.1f} s, floor {floor:.1f} s ({n} x {task_s['median'] or 0:.2f} s / "
+        f"{slots} slots), {res['over_floor'] or 0:.2f}x the floor, {len(created)} creates")
+    bl.runtime.shutdown()
+    return res
+
+
+def batch_rows(R: dict) -> list[dict]:
+    """The batch scenario's table row (rows in the same shape as build_table's)."""
+    b = R.get("batch")
+    if not b:
+        return []
+    return [{"figure": f"batch of {b['rows']} rows: wall time over the physical floor", "unit": "x",
+             "ours_median": b["over_floor"], "ours_p99": None, "target": "<=1.5",
+             "pass": bool(b["completed"] and b["done"] == b["rows"] == b["creates"] and (b["over_floor"] or 9) <= 1.5),
+             "naive_median": None, "naive_p99": None, "naive_over_ours": None, "naive_over_ours_p99": None,
+             "note": f"{b['rows_per_min'] or 0:.0f} rows/min; floor = rows x {b['task_s']['median'] or 0:.2f} s task / "
+                     f"{b['slots']} slots = {b['floor_s']:.1f} s; one create per row"}]
+
+
 # ============================================================================================ main
 CONFIGS = {
     "full": {"load_jobs": 50, "load_scale": 0.5, "big_scale": 0.1, "big_mb": 50, "big_seconds": 4.0, "max_s": 150,
@@ -1276,7 +1318,7 @@ CONFIGS = {
               "scale_jobs": 60, "scale_scale": 0.02, "max_scale_s": 120, "req_jobs": 50, "req_scale": 0.2},
 }
 SCENARIOS = {"latency": scenario_latency, "ticks": scenario_ticks, "cpu": scenario_cpu, "scale": scenario_scale,
-             "requests": scenario_requests, "retention": scenario_retention}
+             "requests": scenario_requests, "retention": scenario_retention, "batch": scenario_batch}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -1327,7 +1369,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(tmp, ignore_errors=True)
     results["elapsed_s"] = time.monotonic() - started
-    rows = build_table(results)
+    rows = build_table(results) + batch_rows(results)
     results["table"] = rows
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")

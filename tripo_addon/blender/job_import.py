@@ -67,6 +67,10 @@ def import_job(job_id: str, context=None, *, force: bool = False) -> scene_io.Im
 
         result = import_result(context, snap, files, title=snap.get("title") or job_id, provenance=prov,
                                options=options)
+    if result.objects:
+        from . import assets  # issue 19: the result's lineage, and its copy in the Tripo asset library
+
+        assets.after_import(snap, result)
     if same_file:
         _apply_outputs(snap, meta)
     undone.discard(job_id)

@@ -7,6 +7,7 @@ import logging
 import bpy
 
 from . import (
+    assets_panels,
     feedback,
     game_panel,
     menus,
@@ -35,6 +36,7 @@ CLASSES = (
     *panels.CLASSES,
     *game_panel.CLASSES,
     *menus.CLASSES,
+    *assets_panels.CLASSES,  # assets (issue 19): batch, variants, lineage, library subpanels
 )
 
 _registered: list[type] = []
@@ -47,6 +49,7 @@ def register():
             _registered.append(cls)
         properties.attach()
         game_panel.attach()
+        assets_panels.attach()
         for menu, func in menus.MENUS:
             getattr(bpy.types, menu).append(func)
         feedback.install()
@@ -69,6 +72,7 @@ def unregister():
         if menu_type is not None:
             menu_type.remove(func)
     properties.detach()
+    assets_panels.detach()
     try:
         game_panel.detach()
     except Exception:  # half-registered: nothing to detach

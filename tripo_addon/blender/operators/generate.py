@@ -12,6 +12,8 @@ from ...jobs import pipelines
 from .. import catalog, scene_export, settings
 from ..properties import PATH_SKIP
 from .base import AUTO, VIEWS, OnlineOperator, TaskOperator, _path, build_and_run, make_operator
+from .variants import TYPES as VARIANT_TYPES
+from .variants import with_variants
 
 
 def _short(text: str, n: int = 48) -> str:
@@ -76,10 +78,12 @@ class MultiviewOperator(GenerateOperator):
 GENERATE_TYPES = [t for t in catalog.GENERATION if t in catalog.task_types()]
 _extra = [t for t in catalog.IMAGE_RESULT if t in catalog.task_types() and t not in GENERATE_TYPES]
 
-OPERATORS = tuple(
-    make_operator(t, MultiviewOperator if t == "multiview_to_model" else GenerateOperator)
-    for t in GENERATE_TYPES + _extra
-)
+def _mixin(task_type: str) -> type:
+    mixin = MultiviewOperator if task_type == "multiview_to_model" else GenerateOperator
+    return with_variants(mixin) if task_type in VARIANT_TYPES else mixin  # Generate ×N (operators/variants.py)
+
+
+OPERATORS = tuple(make_operator(t, _mixin(t)) for t in GENERATE_TYPES + _extra)
 
 
 # ==================================================================================================== pipelines
