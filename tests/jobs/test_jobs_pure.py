@@ -282,6 +282,7 @@ def test_single_builders_cover_every_task_type():
         "texture_model", "import_model", "mesh_segmentation", "mesh_completion", "highpoly_to_lowpoly",
         "animate_prerigcheck", "animate_rig", "animate_retarget", "stylize_model", "convert_model",
         "generate_multiview_image", "edit_multiview_image", "image_to_splat", "image_to_depth", "mesh_uv",
+        "smart_segment",
     }  # fmt: skip
     assert expected == set(pipelines.SINGLE_BUILDERS) == set(api_tasks.TASK_TYPES)
     mv = pipelines.multiview_to_model(["f.png", None, "b.png", None])

@@ -174,6 +174,14 @@ def mesh_uv(original_model_task_id: str, **params: Any) -> Job:
     return job
 
 
+def smart_segment(file: str | os.PathLike | dict, **params: Any) -> Job:
+    """Smart Segment (v3): parts of a model (a GLB URL or file token; ``seg_type="image"`` for an image), guided by
+    an optional ``prompt``."""
+    name = _name(file) if not isinstance(file, dict) else "model"
+    return single("smart_segment", {"file": _path(file), **params}, title=f"{name} \u2192 Smart Segment",
+                  outputs=[out.MODEL, out.MASK])
+
+
 #: Builders by task type (every type of api.tasks.TASK_TYPES).
 SINGLE_BUILDERS = {
     "text_to_image": text_to_image,
@@ -197,6 +205,7 @@ SINGLE_BUILDERS = {
     "image_to_splat": image_to_splat,
     "image_to_depth": image_to_depth,
     "mesh_uv": mesh_uv,
+    "smart_segment": smart_segment,
 }
 
 

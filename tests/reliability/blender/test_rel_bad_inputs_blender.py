@@ -154,7 +154,7 @@ def c_quad_p1(ctx):
 
 
 def c_parts_with_texture(ctx):
-    return bpy.ops.tripo.text_to_model, dict(prompt="a robot", generate_parts=True, texture=True,
+    return bpy.ops.tripo.text_to_model, dict(prompt="a robot", model_version="v3.0-20250812", generate_parts=True, texture=True,
                                                           wait=True)
 
 
@@ -366,8 +366,8 @@ CASES = [
     Case("face_limit 900000 with v2.5", c_face_limit_h2, "submit", ("900,000 is out of range for v2.5",),
          ("use 1-500,000", "leave it unset"),
          v2=("submit", ("900,000 is out of range for v2.x",), ("use 1-500,000", "leave it unset"))),
-    Case("quad with P1", c_quad_p1, "submit", ("`quad` is not supported by the p-series model p1",),
-         ("leave it unset", "choose a v2.5/v3.x model version"),
+    Case("quad with P1", c_quad_p1, "submit", ("`quad` needs generation model v3.0", "P1-20260311 takes only"),
+         ("leave quad unset", "choose model v3.0 or v3.1"),
          v2=("submit", ("`quad` is not supported by P1 model versions",), ("leave it unset", "choose an H2/H3"))),
     Case("generate_parts with texture on", c_parts_with_texture, "submit",
          ("`generate_parts` needs texture, pbr and quad off",), ("turn off texture, pbr",)),
