@@ -125,6 +125,38 @@ def test_compress_is_refused_on_this_blender_with_the_reason(ext, v3):
     assert items[0][1] == "Off" and all("EXT_meshopt_compression" in i[2] for i in items)  # the tooltip says why
 
 
+def test_compress_follows_what_the_importer_manages_not_the_version(ext, v3):
+    """Detected, not assumed: an enabled add-on whose glTF import user-extension handles EXT_meshopt_compression
+    (as Blender's importer gathers them) makes compress available on this very Blender; without it, refused again."""
+    import sys
+
+    from io_scene_gltf2.io.com.gltf2_io_extensions import Extension
+
+    class MeshoptImport:  # the shape Blender's importer reads: ``extensions`` with required ones
+        def __init__(self):
+            self.extensions = [Extension(name="EXT_meshopt_compression", extension={}, required=True)]
+
+    caps, addon = _mod("gltf_caps"), sys.modules[MODULE]
+    assert MODULE in bpy.context.preferences.addons.keys()
+    assert not caps.meshopt_support(refresh=True)[0] or pytest.skip("this Blender's importer opens it already")
+    addon.glTF2ImportUserExtension = MeshoptImport
+    try:
+        assert caps.apply(refresh=True) == (True, "")
+        assert ext.catalog.compress_problem() is None
+        items = ext.catalog.enum_items_for(ext.catalog.param("text_to_model", "compress"))
+        assert [i[0] for i in items][1:] == ["geometry"] and "unavailable" not in str(items)
+        body = ext.tasks.build_request("text_to_model", {"prompt": "a vase", "model_version": "v3.1-20260211",
+                                                         "compress": "geometry"}, api="v3")
+        assert body["compress"] == "geometry"
+    finally:
+        del addon.glTF2ImportUserExtension
+        caps.apply(refresh=True)
+    assert ext.catalog.compress_problem() and "EXT_meshopt_compression" in ext.catalog.compress_problem()
+    with pytest.raises(RuntimeError, match="EXT_meshopt_compression"):
+        bpy.ops.tripo.text_to_model(prompt="a vase", model_version="v3.1-20260211", compress="geometry", wait=True)
+    assert creates(v3.emulator, v3.api_key) == []
+
+
 def test_the_emulators_compressed_glb_does_not_import_here(ext, v3, tmp_path):
     """What the refusal prevents: the paid result Blender's importer cannot open."""
     from tripo_addon.api.client import TripoClient
