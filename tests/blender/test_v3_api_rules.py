@@ -9,6 +9,7 @@ Every test looks at what a user gets: objects and their names, images, messages,
 from __future__ import annotations
 
 import importlib
+import zipfile
 
 import bpy
 import pytest
@@ -213,6 +214,10 @@ def test_obj_conversion_imports_from_its_zip(ext, v3):
     meshes = [o for o in new_objects(before) if o.type == 'MESH']
     assert meshes and all(len(o.data.vertices) > 0 for o in meshes)
     assert meshes[0]["tripo_task_type"] == "convert_model"
+    assert creates(v3.emulator, v3.api_key, "/models/convert")[-1]["body"]["format"] == "OBJ"
+    files = _last_files(ext)  # what Tripo sent was a ZIP (R10); the meshes above are the OBJ inside it
+    assert len(files) == 1 and zipfile.is_zipfile(files[0]), files
+    assert any(n.endswith(".obj") for n in zipfile.ZipFile(files[0]).namelist())
 
 
 def test_auto_size_is_not_scaled_twice(ext, v3):
@@ -227,12 +232,36 @@ def test_auto_size_is_not_scaled_twice(ext, v3):
         get_prefs().target_size = 0.0
 
 
+def _last_files(ext) -> list[str]:
+    """The files the newest job downloaded (its last step's)."""
+    job = ext.runtime.engine().jobs()[-1]
+    return [str(f) for f in (job["steps"][-1].get("files") or [])]
+
+
 def test_texture_of_a_quad_model_imports_its_fbx(ext, v3):
     _model("a helmet", model_version="v3.1-20260211", quad=True)
     before = set(bpy.data.objects)
     assert bpy.ops.tripo.texture_model(texture_prompt="rusty metal", wait=True) == {'FINISHED'}
     meshes = [o for o in new_objects(before) if o.type == 'MESH']
     assert meshes and meshes[0]["tripo_task_type"] == "texture_model"
+    assert any(f.endswith(".fbx") for f in _last_files(ext)), _last_files(ext)  # R7: Tripo's result is FBX
+
+
+def test_texture_of_an_fbx_import_imports_its_fbx(ext, v3, tmp_path):
+    bpy.ops.mesh.primitive_monkey_add()
+    fbx = tmp_path / "monkey.fbx"
+    bpy.ops.export_scene.fbx(filepath=str(fbx), use_selection=True)
+    bpy.ops.object.delete()
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.import_model(file=str(fbx), wait=True) == {'FINISHED'}
+    imported = [o for o in new_objects(before) if o.type == 'MESH']
+    assert imported and imported[0]["tripo_task_type"] == "import_model"
+    bpy.context.view_layer.objects.active = imported[0]
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.texture_model(texture_prompt="gold leaf", wait=True) == {'FINISHED'}
+    meshes = [o for o in new_objects(before) if o.type == 'MESH']
+    assert meshes and meshes[0]["tripo_task_type"] == "texture_model" and len(meshes[0].data.polygons) > 0
+    assert any(f.endswith(".fbx") for f in _last_files(ext)), _last_files(ext)  # R7: an FBX import's texture
 
 
 # ==================================================================================================== prices
