@@ -100,9 +100,19 @@ def test_smart_segment_an_image(ext, v3, tmp_path):
 
 def test_smart_segment_is_reachable_from_f3_and_the_sidebar(ext, v3, user_mesh):
     ops = ext.operators
-    assert any(c.bl_idname == "tripo.smart_segment" for c in ops.TASK_OPERATORS)  # the Tripo menu (F3) lists it
+    mine = [c for c in ops.CLASSES if getattr(c, "bl_idname", "") == "tripo.smart_segment"]
+    assert len(mine) == 1 and mine[0].bl_label == "Smart Segment"  # one operator, a proper name in F3
+    rna = bpy.ops.tripo.smart_segment.get_rna_type()
+    assert rna.name == "Smart Segment" and "parts" in rna.description and "hint" in rna.description
+    assert [c for c in ops.CLASSES if getattr(c, "bl_label", "") == "Smart Segment"] == mine
+    menus, selected = _mod("menus"), _mod("panels_selected")
+    in_menus = [m.bl_idname for m in menus.FAMILY_MENUS if "smart_segment" in m.types]
+    assert in_menus == ["TRIPO_MT_mesh"]  # Object > Tripo > Mesh: F3 finds it there, once
+    assert all(e is None or e[0] != "tripo.smart_segment" for e in menus.GENERATORS)
+    assert [k for k, _l, _i, types in selected.FAMILIES if "smart_segment" in types] == ["mesh"]
+    assert selected.applicable("smart_segment", bpy.context)  # the Selected panel's Mesh family offers it here
     seg = _mod("operators.segment")
-    assert seg.source_problem(bpy.context) is None  # the Active Object panel's draw hook shows it for this mesh
+    assert seg.source_problem(bpy.context) is None
     bpy.ops.object.select_all(action='DESELECT')
     bpy.context.view_layer.objects.active = None
     assert "Select a mesh" in seg.source_problem(bpy.context)
