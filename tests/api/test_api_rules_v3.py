@@ -116,12 +116,22 @@ def test_a_template_alone_is_sent_on_text_and_image_to_image(v3, emulator, api_k
         "variants"
     with pytest.raises(E.TripoValidationError, match="prompt"):
         build("text_to_image", {})
-    try:
-        v3.submit("text_to_image", {"template": "t_pose"})
-    except E.TripoBadRequest as exc:  # the server decides (C4); its refusal is shown in its words
-        assert exc.user_message
-    assert _creates(emulator, api_key)[-1]["body"] == {"template": "t_pose", "model": "seedream_v4"} or \
-        _creates(emulator, api_key)[-1]["body"]["template"] == "t_pose"
+    task = v3.run("text_to_image", {"template": "t_pose"}, timeout=WAIT)  # sent, and the emulator (as the SDKs)
+    assert task.status == "success"                                       # takes a template alone
+    body = _creates(emulator, api_key)[-1]["body"]
+    assert body["template"] == "t_pose" and "prompt" not in body
+
+
+@pytest.mark.parametrize("task_type,params", [("text_to_model", {"prompt": "a stool"}),
+                                              ("image_to_model", {"file": "https://h.example/a.png"}),
+                                              ("multiview_to_model", {"files": ["https://h.example/f.png", "https://h.example/l.png",
+                                                                                None, None]})])
+def test_the_model_is_always_sent_though_the_server_defaults_to_v31(task_type, params):
+    """C2: the SDKs leave `model` out (the server then takes v3.1); the add-on names the model it means."""
+    values = build(task_type, dict(params))
+    assert values["model_version"] == tasks.catalog("v3").task_type(task_type).param("model_version").default
+    body = WIRE.create_request(task_type, values)[1]
+    assert body["model"] == values["model_version"]
 
 
 def test_a_v1_rigs_clips_are_sent_by_their_biped_names(v3, emulator, api_key):
