@@ -320,3 +320,23 @@ def test_image_segment_upload(v3, emulator, api_key, tmp_path):
     values = tasks.build_request("smart_segment", {"seg_type": "image", "file": v3.upload(img)}, api="v3")
     assert WIRE.create_request("smart_segment", values)[1]["input"].startswith("file_")
     assert make_glb  # (the model mode is covered through the Blender step)
+
+
+# ---------------------------------------------------------------------------------------------- C7
+@pytest.mark.parametrize("status,code,phrase", [("banned", 2008, "content policy"), ("expired", 2018, "expired"),
+                                                ("cancelled", None, "cancelled")])
+def test_banned_expired_cancelled_reach_the_user_with_the_live_codes(v3, emulator, api_key, status, code, phrase):
+    """The emulator ends these tasks as the live API does (banned 2008, expired 2018, cancelled without a code); the
+    add-on's failure carries the code and says what happened, and nothing is charged."""
+    emulator.inject("create", "fail_task", task_status=status, match={"key": api_key})
+    tid = v3.submit("text_to_image", {"prompt": "a lamp"})
+    with pytest.raises(E.TripoTaskFailed) as info:
+        v3.wait(tid, timeout=WAIT)
+    err = info.value
+    assert err.task.status == status and err.task.error_code == code and err.task.task_id == tid
+    assert phrase in err.user_message.lower()
+    if status == "expired":  # not 2018's create-time text ("too complex"): it expired, and is sent again
+        assert "too complex" not in err.user_message and "send it again" in err.user_message, err.user_message
+    if code is not None:
+        assert err.code == code
+    assert emulator.balance(api_key)["frozen"] == 0 and emulator.task(tid).consumed == 0
