@@ -177,9 +177,9 @@ def test_the_readmes_game_ready_example(ext, v3):
     assert _decimations(v3.emulator, v3.api_key) == []
     assert bpy.ops.tripo.make_lods(face_limits=f"8000, {faces - 100}, 600", smart_uv=True, export_fbx=True,
                                    wait=True) == {'FINISHED'}
-    coll = bpy.data.collections["a_wooden_crate_LODs"]
-    assert sorted(o.name for o in coll.objects) == ["a_wooden_crate_LOD0", "a_wooden_crate_LOD1"]
-    assert (ext.settings.download_dir() / "a_wooden_crate_LODs.fbx").exists()
+    coll = bpy.data.collections["Wooden_crate_LODs"]  # (the name from the prompt: no article)
+    assert sorted(o.name for o in coll.objects) == ["Wooden_crate_LOD0", "Wooden_crate_LOD1"]
+    assert (ext.settings.download_dir() / "Wooden_crate_LODs.fbx").exists()
 
 
 # ==================================================================================================== exports

@@ -14,12 +14,12 @@ from .scene_io import (
     ImportOptions,
     ImportResult,
     _run_importer,
-    _unique_collection_name,
     import_files,
     kind_of,
     push_undo,
     tag,
 )
+from .scene_names import unique_collection_name
 
 
 def clip_name(preset: str) -> str:
@@ -146,7 +146,7 @@ def import_lods(context, levels: list[tuple[list[str], dict]], name: str, *,
     there as one FBX (Unity and Unreal make a LOD group of ``_LOD<i>`` meshes). Raises ImportFailed."""
     options = options or ImportOptions()
     base = re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_")[:40] or "Tripo"
-    coll = bpy.data.collections.new(_unique_collection_name(f"{base}_LODs"))
+    coll = bpy.data.collections.new(unique_collection_name(f"{base}_LODs"))
     context.scene.collection.children.link(coll)
     out = ImportResult(collection_name=coll.name)
     level_opts = ImportOptions(**{**options.__dict__, "collection_per_task": False, "hide": []})

@@ -7,7 +7,6 @@ Zips are extracted safely first. Formats Blender cannot import (3MF, Minecraft .
 
 from __future__ import annotations
 
-import math
 import os
 import re
 import shutil
@@ -18,7 +17,13 @@ from pathlib import Path
 
 import bpy
 from bpy.app.handlers import persistent
-from mathutils import Matrix, Vector
+
+from . import scene_layout, scene_names
+from .scene_layout import use_euler as use_euler  # (re-exported: callers say scene_io.use_euler)
+from .scene_layout import world_bounds as world_bounds
+from .scene_names import result_name as result_name
+from .scene_names import short_name as short_name
+from .scene_names import slug as slug
 
 IMPORTERS = {
     ".glb": "gltf",
@@ -191,186 +196,6 @@ def _call_importer(kind: str, path: Path, options: ImportOptions) -> None:
         raise ImportFailed(f"Blender could not import {path.name}.")
 
 
-def _unique_collection_name(title: str) -> str:
-    base = _fit(" ".join(str(title).split()), NAME_MAX) or "Tripo"
-    name, n = base, 1
-    while name in bpy.data.collections:
-        n += 1
-        name = f"{base} {n}"
-    return name
-
-
-SEP = " \u00b7 "  # "a wooden chest · Rig Model"
-_SUBJECT_SPLIT = re.compile(r" \u2192 | \u00b7 ")
-NAME_MAX = 56  # bytes: Blender names hold 63, and " 12" or ".001" may follow
-
-
-def _fit(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` UTF-8 bytes, with an ellipsis when something was cut."""
-    if len(text.encode()) <= limit:
-        return text
-    while text and len(text.encode()) > limit - 3:
-        text = text[:-1]
-    return text.rstrip() + "\u2026"
-
-
-SHORT_NAME = 28  # characters of a name made from a prompt ("Small wooden robot toy")
-_ARTICLES = ("a ", "an ", "the ")
-
-
-def short_name(text: str, limit: int = SHORT_NAME) -> str:
-    """A short object name from a prompt: no leading article, whole words up to ``limit`` characters, a capital
-    first letter: "a small wooden robot toy with big red eyes" -> "Small wooden robot toy"."""
-    words = " ".join(str(text).replace("\u2026", "").split()).strip(" .,;:!")
-    low = words.lower()
-    for article in _ARTICLES:
-        if low.startswith(article) and len(words) > len(article):
-            words = words[len(article):]
-            break
-    for joint in (" with ", " holding ", " wearing ", " made of ", " in ", " on ", " for ", ", "):
-        head = words.split(joint, 1)[0]  # "brass lantern with a glass window" -> "brass lantern"
-        if head != words and len(head.split()) >= 2:
-            words = head
-    out = ""
-    for word in words.split(" "):
-        candidate = f"{out} {word}".strip()
-        if len(candidate) > limit and out:
-            break
-        out = candidate
-    out = out[:limit].rstrip(" ,;:-") or "Tripo"
-    return out[0].upper() + out[1:]
-
-
-def result_name(title: str, task_type: str = "") -> str:
-    """What a result is called in the scene: the subject of its job (a short name from the prompt, the image or the
-    source object's name, without earlier steps) and, for a step on something else, that step:
-    "Wooden chest · Rig Model"."""
-    subject = _SUBJECT_SPLIT.split(" ".join(str(title).split()))[0].strip() or "Tripo"
-    if " " in subject and "." not in subject.split(" ")[-1]:  # a prompt (not a file or object name)
-        subject = short_name(subject)
-    from . import catalog  # (bpy-level module; imported here so that scene_io stays importable on its own)
-
-    if not task_type or task_type in catalog.GENERATION or task_type in catalog.IMAGE_RESULT:
-        return _fit(subject, NAME_MAX)
-    step = catalog.label(task_type)
-    return f"{_fit(subject, NAME_MAX - len((SEP + step).encode()))}{SEP}{step}"
-
-
-def _base_name(name: str) -> str:
-    return re.sub(r"\.\d{3,}$", "", name)
-
-
-def name_objects(main, objects, name: str) -> None:
-    """The main object gets the result's name; the others keep what they are after it ("... · Armature")."""
-    if main is not None:
-        main.name = name
-    for obj in objects:
-        if obj is not main:
-            part = _fit(_base_name(obj.name), 16)
-            obj.name = f"{_fit(name, NAME_MAX - len((SEP + part).encode()))}{SEP}{part}"
-
-
-def world_bounds(objects) -> tuple[Vector, Vector] | None:
-    """World-space (min, max) corners around the objects' bounding boxes, or None when there is none."""
-    lo = Vector((float("inf"),) * 3)
-    hi = Vector((float("-inf"),) * 3)
-    found = False
-    for obj in objects:
-        if obj.type not in {'MESH', 'CURVE', 'SURFACE', 'META', 'FONT'}:
-            continue
-        for corner in obj.bound_box:
-            w = obj.matrix_world @ Vector(corner)
-            lo = Vector(map(min, lo, w))
-            hi = Vector(map(max, hi, w))
-            found = True
-    return (lo, hi) if found else None
-
-
-ROW_GAP = 0.25  # space between results side by side, as a fraction of the larger footprint side
-
-
-def _occupied(context, exclude) -> list[tuple[Vector, Vector]]:
-    """World bounds of the visible Tripo results of the view layer but ``exclude``: a new result lands at the 3D
-    cursor, or beside the results already there (the artist's own objects, e.g. the default cube, are not moved
-    around: the cursor is where they asked for it)."""
-    boxes = []
-    for obj in context.view_layer.objects:
-        if obj in exclude or not obj.visible_get() or not obj.get("tripo_task_id"):
-            continue
-        bounds = world_bounds([obj])
-        if bounds is not None:
-            boxes.append(bounds)
-    return boxes
-
-
-def free_spot(context, target: Vector, size: Vector, exclude=()) -> Vector:
-    """A bottom centre for a box of ``size`` at ``target`` or, if an earlier result is in the way, further along +X:
-    results sit in a row starting at the 3D cursor, never inside each other."""
-    boxes = _occupied(context, set(exclude))
-    half_x, half_y = size.x / 2, size.y / 2
-    gap = max(size.x, size.y, 0.1) * ROW_GAP
-    spot = target.copy()
-    for _ in range(len(boxes) + 1):
-        lo = Vector((spot.x - half_x - gap, spot.y - half_y - gap, spot.z))
-        hi = Vector((spot.x + half_x + gap, spot.y + half_y + gap, spot.z + size.z))
-        blocking = [b for b in boxes if b[0].x < hi.x and b[1].x > lo.x and b[0].y < hi.y and b[1].y > lo.y
-                    and b[0].z < max(hi.z, lo.z + 1e-6) and b[1].z > lo.z]
-        if not blocking:
-            break
-        spot.x = max(b[1].x for b in blocking) + gap + half_x
-    return spot
-
-
-def _place(context, roots, objects, options: ImportOptions) -> None:
-    """Scale to the target size and move the result's bottom centre to its place: where its source was, else at
-    the 3D cursor (or next along a row from it when something is already there)."""
-    if not roots:
-        return
-    context.view_layer.update()
-    bounds = world_bounds(objects)
-    if bounds is None:
-        pivot = Vector((0.0, 0.0, 0.0))
-        size = 0.0
-    else:
-        lo, hi = bounds
-        pivot = Vector(((lo.x + hi.x) / 2, (lo.y + hi.y) / 2, lo.z))
-        size = max(hi - lo)
-    if options.turn % 360:
-        # about the vertical axis through the bottom centre: the footprint's centre stays where it was
-        spin = (Matrix.Translation(pivot) @ Matrix.Rotation(math.radians(options.turn), 4, 'Z')
-                @ Matrix.Translation(-pivot))
-        for root in roots:
-            root.matrix_world = spin @ root.matrix_world
-        context.view_layer.update()
-    factor = 1.0
-    if options.target_size > 0 and size > 1e-9:
-        factor = options.target_size / size
-    if options.location is not None:
-        target = Vector(options.location)
-    elif options.place_at_cursor:
-        target = context.scene.cursor.location.copy()
-        turned = world_bounds(objects)
-        extent = (turned[1] - turned[0]) * factor if turned is not None else Vector((0.0, 0.0, 0.0))
-        target = free_spot(context, target, extent, exclude=objects)
-    else:
-        target = pivot.copy()
-    if factor == 1.0 and (target - pivot).length < 1e-9:
-        return
-    for root in roots:
-        root.scale = root.scale * factor
-        root.location = target + (root.location - pivot) * factor
-    context.view_layer.update()
-
-
-def _main_object(roots, objects):
-    for obj in roots:
-        if obj.type == 'ARMATURE':
-            return obj
-    meshes = [o for o in objects if o.type == 'MESH']
-    if meshes:
-        return max(meshes, key=lambda o: len(o.data.vertices))
-    return roots[0] if roots else (objects[0] if objects else None)
-
 
 def tag(objects, provenance: dict) -> None:
     """Set the provenance custom properties on objects (empty values are skipped)."""
@@ -415,9 +240,9 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     new_set = set(new)
 
     scene = context.scene
-    name = result_name(title, provenance.get("tripo_task_type") or "")
+    name = scene_names.result_name(title, provenance.get("tripo_task_type") or "")
     if options.collection_per_task:
-        coll = bpy.data.collections.new(_unique_collection_name(name))
+        coll = bpy.data.collections.new(scene_names.unique_collection_name(name))
         scene.collection.children.link(coll)
         for obj in new:
             for c in list(obj.users_collection):
@@ -430,9 +255,9 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     tag(new, provenance)
 
     roots = [o for o in new if o.parent not in new_set]
-    name_objects(_main_object(roots, new), new, name)
-    use_euler(new)
-    _place(context, roots, new, options)
+    scene_names.name_objects(scene_layout.main_object(roots, new), new, name)
+    scene_layout.use_euler(new)
+    scene_layout.place(context, roots, new, options)
     for name in options.hide:
         src = bpy.data.objects.get(name)
         if src is not None and src not in new_set:
@@ -446,21 +271,13 @@ def import_files(context, files: list[str], *, title: str, provenance: dict | No
     for obj in new:
         if obj.name in context.view_layer.objects:
             obj.select_set(True)
-    main = _main_object(roots, new)
+    main = scene_layout.main_object(roots, new)
     if main is not None and main.name in context.view_layer.objects:
         context.view_layer.objects.active = main
     result.objects = new
     if undo:
         push_undo(f"Import Tripo result: {title}")
     return result
-
-
-def use_euler(objects) -> None:
-    """Euler rotation (XYZ), as objects made in Blender have: importers leave quaternions (glTF). Blender converts
-    the rotation itself, so nothing turns."""
-    for obj in objects:
-        if obj.rotation_mode != 'XYZ':
-            obj.rotation_mode = 'XYZ'
 
 
 def place_result(context, objects, options: ImportOptions | None = None) -> None:
@@ -470,11 +287,11 @@ def place_result(context, objects, options: ImportOptions | None = None) -> None
     objects = [o for o in objects if o is not None]
     if not objects:
         return
-    use_euler(objects)
+    scene_layout.use_euler(objects)
     new_set = set(objects)
     roots = [o for o in objects if o.parent not in new_set]
     if options.location is None and options.place_at_cursor:
-        _place(context, roots, objects, ImportOptions(place_at_cursor=True, turn=0.0))
+        scene_layout.place(context, roots, objects, ImportOptions(place_at_cursor=True, turn=0.0))
 
 
 def _remove_empty_collections(before) -> None:
@@ -566,7 +383,3 @@ def uninstall() -> None:
     while _on_save_pre in bpy.app.handlers.save_pre:
         bpy.app.handlers.save_pre.remove(_on_save_pre)
 
-
-def slug(text: str) -> str:
-    """A short file-name-safe form of a name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._")[:40] or "mesh"

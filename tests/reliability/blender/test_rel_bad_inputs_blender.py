@@ -154,8 +154,8 @@ def c_quad_p1(ctx):
 
 
 def c_parts_with_texture(ctx):
-    return bpy.ops.tripo.text_to_model, dict(prompt="a robot", model_version="v3.0-20250812", generate_parts=True, texture=True,
-                                                          wait=True)
+    return bpy.ops.tripo.text_to_model, dict(prompt="a robot", model_version="v3.0-20250812", generate_parts=True,
+                                                          texture=True, wait=True)
 
 
 def c_six_animations(ctx):

@@ -13,7 +13,7 @@ from pathlib import Path
 import bmesh
 import bpy
 
-from .. import scene_io
+from .. import scene_io, scene_names
 
 DEFAULT_STRENGTH = 0.3
 MAX_SEGMENTS = 256
@@ -76,7 +76,7 @@ def depth_plane(context, img, *, title: str, strength: float, picture: str | Non
     finally:
         bm.free()
     obj = bpy.data.objects.new(name, mesh)
-    coll = bpy.data.collections.new(scene_io._unique_collection_name(title)) if options.collection_per_task \
+    coll = bpy.data.collections.new(scene_names.unique_collection_name(title)) if options.collection_per_task \
         else context.scene.collection
     if coll is not context.scene.collection:
         context.scene.collection.children.link(coll)

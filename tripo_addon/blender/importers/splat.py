@@ -19,7 +19,7 @@ from pathlib import Path
 import bpy
 from mathutils import Matrix
 
-from .. import scene_io
+from .. import scene_io, scene_names
 
 RECORD = 32
 NODE_GROUP = "Tripo Splat Points"
@@ -126,7 +126,7 @@ def build(context, rec: Records, *, title: str, options: scene_io.ImportOptions)
     mesh.update()
     obj = bpy.data.objects.new(name, mesh)
     if options.collection_per_task:
-        coll = bpy.data.collections.new(scene_io._unique_collection_name(title))
+        coll = bpy.data.collections.new(scene_names.unique_collection_name(title))
         context.scene.collection.children.link(coll)
     else:
         coll = context.scene.collection
