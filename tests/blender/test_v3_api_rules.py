@@ -238,6 +238,12 @@ def test_auto_size_is_not_scaled_twice(ext, v3):
         sized = _model("a chair", model_version="v3.1-20260211", auto_size=True)
         assert sized.get("tripo_auto_size") is True
         assert max(sized.dimensions) != pytest.approx(3.0, rel=1e-3)  # Tripo's real-world size is kept
+        size = max(sized.dimensions)
+        before = set(bpy.data.objects)  # a result made from it carries the size too (R6: baked in): not scaled
+        assert bpy.ops.tripo.convert_model(format="OBJ", wait=True) == {'FINISHED'}
+        made = [o for o in new_objects(before) if o.type == 'MESH']
+        assert made and made[0].get("tripo_auto_size") is True
+        assert max(made[0].dimensions) == pytest.approx(size, rel=1e-3)
     finally:
         get_prefs().target_size = 0.0
 
