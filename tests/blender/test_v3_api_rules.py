@@ -121,6 +121,33 @@ def test_smart_segment_is_reachable_from_f3_and_the_sidebar(ext, v3, user_mesh):
     assert creates(v3.emulator, v3.api_key) == []
 
 
+# ==================================================================================================== tasks/list (C1)
+@pytest.mark.parametrize("shape", ["object", "array"])
+def test_the_sidebar_flow_follows_tasks_through_either_list_shape(ext, v3, shape):
+    """Submit as the sidebar does (no wait), and let the add-on's modal poller drive the job to an imported model,
+    with the emulator answering tasks/list in ``shape``: every status came through the list, none by a GET."""
+    import time
+    from types import SimpleNamespace
+
+    before_shape = v3.emulator.tasks_list_shape
+    v3.emulator.configure(tasks_list_shape=shape)
+    try:
+        cls, fake_op = bpy.types.TRIPO_OT_poller, SimpleNamespace(_timer=None)
+        before = set(bpy.data.objects)
+        assert bpy.ops.tripo.text_to_model(prompt="a lantern") == {'FINISHED'}  # returns at once
+        deadline, result = time.monotonic() + WAIT, None
+        while time.monotonic() < deadline and result != {'FINISHED'}:
+            result = cls.modal(fake_op, bpy.context, SimpleNamespace(type='TIMER'))
+            time.sleep(0.05)
+        assert result == {'FINISHED'}
+    finally:
+        v3.emulator.configure(tasks_list_shape=before_shape)
+    objs = [o for o in new_objects(before) if o.type == 'MESH']
+    assert objs and objs[0]["tripo_task_type"] == "text_to_model"
+    routes = [r["route"] for r in v3.emulator.requests(key=v3.api_key)]
+    assert routes.count("create") == 1 and "list" in routes and "poll" not in routes, routes
+
+
 # ==================================================================================================== compress (R14)
 def test_compress_is_refused_on_this_blender_with_the_reason(ext, v3):
     caps = _mod("gltf_caps")
