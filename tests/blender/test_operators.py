@@ -178,11 +178,13 @@ def test_generation_poll_needs_no_object(ext, connected):
 
 
 def test_descriptions_for_search(ext):
-    """F3 finds operators in menus: all 16 are in Object > Tripo, each with a label and a tooltip."""
+    """F3 finds operators in menus: all 16 have a label of their own (no "Tripo:" prefix repeated) and a tooltip."""
     names = {c.bl_idname for c in ext.operators.TASK_OPERATORS}
     assert {f"tripo.{t}" for t in SIXTEEN} <= names
-    for t in SIXTEEN:
-        assert rna(t).name.startswith("Tripo: ")
+    labels = [rna(t).name for t in SIXTEEN]
+    assert all(label and not label.startswith("Tripo") for label in labels), labels
+    assert len(set(labels)) == len(labels), labels
+    assert all(rna(t).description for t in SIXTEEN)
 
 
 def test_poll_with_a_malformed_key_or_address(ext, connected):

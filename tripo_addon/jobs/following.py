@@ -32,7 +32,7 @@ from .engine_common import (
     _StepFailed,
     _user_message,
 )
-from .hub import AUTH_PAUSED, ROUND_RETRY_BASE, PollHub
+from .hub import AUTH_PAUSED, ROUND_RETRY_BASE, ROUND_TROUBLE, PollHub
 from .job import Job, Step
 from .runner import Pace, Runner
 from .schedule import Stopped
@@ -267,7 +267,7 @@ class Following:
                     continue
                 if message and job.notice != message:
                     job.notice = message
-                elif not message and job.notice == AUTH_PAUSED:
+                elif not message and (job.notice == AUTH_PAUSED or job.notice.startswith(ROUND_TROUBLE)):
                     job.notice = ""
                 else:
                     continue

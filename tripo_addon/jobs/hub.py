@@ -51,6 +51,10 @@ ROUND_RETRY_BASE = 1.0
 ROUND_RETRY_CAP = 30.0
 #: The line every paused job shows while Tripo refuses the key.
 AUTH_PAUSED = "Tripo did not accept the key: polling paused (it goes on by itself once the key works)."
+#: the start of what the rows say while rounds fail for another reason (network, 5xx, an unreadable answer)
+ROUND_TROUBLE = "Connection problem, retrying"
+#: failed rounds in a row before the rows say so (one blip is not worth a word)
+TROUBLE_AFTER = 2
 #: Successes remembered (task id -> task) so a later contradictory entry never turns one into a failure.
 SEEN_MAX = 4096
 
@@ -244,9 +248,12 @@ class PollHub:
         with self._cond:
             self._hold_until = time.monotonic() + delay
         self._requeue(batch)
-        if auth and not self.auth_paused:
+        if auth and self.auth_paused != AUTH_PAUSED:
             self.auth_paused = AUTH_PAUSED
             self._tell(AUTH_PAUSED)
+        elif not auth and not self.auth_paused and self._failures >= TROUBLE_AFTER:
+            self.auth_paused = f"{ROUND_TROUBLE}: {_trouble_text(exc)}"
+            self._tell(self.auth_paused)
 
     def _round_worked(self) -> None:
         self._failures = 0
@@ -326,3 +333,12 @@ class PollHub:
                 self._requeue({tid: ws})
                 continue
             self._deliver(ws, self._remember(tid, task))
+
+
+def _trouble_text(exc: BaseException) -> str:
+    """One short line for a failed round (the API's own message for its errors, the exception's kind otherwise)."""
+    if isinstance(exc, TripoError):
+        text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        text = f"an unexpected answer ({type(exc).__name__})"
+    return text[:200].rstrip(".") + "."
