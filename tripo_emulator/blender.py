@@ -57,6 +57,12 @@ else:
     sys.exit("unsupported format " + fmt)
 if "FINISHED" not in res:
     sys.exit("export failed")
+# The file is written: leave without the bpy module's teardown, which crashes (SIGSEGV) in bpy 4.2 after an FBX
+# import + glTF export and would turn a finished conversion into a failure.
+import os
+sys.stdout.flush()
+sys.stderr.flush()
+os._exit(0)
 '''
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 from api_helpers import make_glb, make_image
 
 from tripo_addon.api import errors as E
@@ -96,12 +97,10 @@ def test_disputed_face_limits_are_sent_with_what_tripo_will_do(v3, emulator, api
     notes = tasks.notes("text_to_model", {"prompt": "x", **params}, api="v3")
     assert any(says in n for n in notes), notes
     notices: list[str] = []
-    try:
-        v3.submit("text_to_model", {"prompt": "x", **params}, notices=notices)
-        assert any(says in n for n in notices), notices
-    except E.TripoBadRequest as exc:  # a server that refuses rather than clamps: its words, and nothing charged
-        assert "face_limit" in exc.user_message
-    assert _creates(emulator, api_key)[-1]["body"]["face_limit"] == params["face_limit"]
+    tid = v3.submit("text_to_model", {"prompt": "x", **params}, notices=notices)  # sent as given: Tripo decides
+    assert any(says in n for n in notices), notices
+    last = _creates(emulator, api_key)[-1]
+    assert last["task_id"] == tid and last["body"]["face_limit"] == params["face_limit"]
 
 
 def test_face_limit_in_range_has_no_note():
@@ -115,12 +114,22 @@ def test_a_template_alone_is_sent_on_text_and_image_to_image(v3, emulator, api_k
         "variants"
     with pytest.raises(E.TripoValidationError, match="prompt"):
         build("text_to_image", {})
-    try:
-        v3.submit("text_to_image", {"template": "t_pose"})
-    except E.TripoBadRequest as exc:  # the server decides (C4); its refusal is shown in its words
-        assert exc.user_message
-    assert _creates(emulator, api_key)[-1]["body"] == {"template": "t_pose", "model": "seedream_v4"} or \
-        _creates(emulator, api_key)[-1]["body"]["template"] == "t_pose"
+    task = v3.run("text_to_image", {"template": "t_pose"}, timeout=WAIT)  # sent, and the emulator (as the SDKs)
+    assert task.status == "success"                                       # takes a template alone
+    body = _creates(emulator, api_key)[-1]["body"]
+    assert body["template"] == "t_pose" and "prompt" not in body
+
+
+@pytest.mark.parametrize("task_type,params", [("text_to_model", {"prompt": "a stool"}),
+                                              ("image_to_model", {"file": "https://h.example/a.png"}),
+                                              ("multiview_to_model", {"files": ["https://h.example/f.png", "https://h.example/l.png",
+                                                                                None, None]})])
+def test_the_model_is_always_sent_though_the_server_defaults_to_v31(task_type, params):
+    """C2: the SDKs leave `model` out (the server then takes v3.1); the add-on names the model it means."""
+    values = build(task_type, dict(params))
+    assert values["model_version"] == tasks.catalog("v3").task_type(task_type).param("model_version").default
+    body = WIRE.create_request(task_type, values)[1]
+    assert body["model"] == values["model_version"]
 
 
 def test_a_v1_rigs_clips_are_sent_by_their_biped_names(v3, emulator, api_key):
@@ -168,14 +177,11 @@ def test_a_v25_mixamo_rig_is_left_to_the_server(v3, emulator, api_key):
     rig = v3.run("animate_rig", {"original_model_task_id": model, "spec": "mixamo",
                                  "model_version": "v2.5-20260210"}, timeout=WAIT)
     v3.check_source("animate_retarget", rig.task_id)  # not refused locally
-    try:
-        task = v3.run("animate_retarget", {"original_model_task_id": rig.task_id, "animation": "preset:walk"},
-                      timeout=WAIT)
-    except E.TripoError as exc:  # the server's refusal, in words (and free)
-        assert exc.user_message and "mixamo" in str(exc).lower() or exc.user_message
-    else:
-        assert task.status == "success"
-    assert _creates(emulator, api_key)[-1]["path"] == "/v3/animations/retarget"
+    task = v3.run("animate_retarget", {"original_model_task_id": rig.task_id, "animation": "preset:walk"},
+                  timeout=WAIT)  # and the emulator, as Tripo's own rig-and-animate examples, animates it (C3)
+    assert task.status == "success" and task.output.get("model")
+    last = _creates(emulator, api_key)[-1]
+    assert last["path"] == "/v3/animations/retarget" and last["body"]["input"] == rig.task_id
 
 
 # ---------------------------------------------------------------------------------------------- R11, R14
@@ -271,9 +277,12 @@ def test_batch_polling_reads_both_list_shapes(v3, emulator, api_key, list_shape)
     gone = str(uuid.uuid4())
     emulator.clear_requests()
     found = v3.get_tasks([*ids, gone])
-    assert set(found) == set(ids)
-    lists = [r for r in emulator.requests(key=api_key) if r["route"] == "list"]
-    assert len(lists) == 1 and isinstance(lists[0].get("response_shape", list_shape), str)
+    assert set(found) == set(ids) and all(found[i].task_id == i for i in ids)
+    routes = [r["route"] for r in emulator.requests(key=api_key)]
+    assert routes == ["list"]  # one request, no per-task GET behind it
+    raw = requests.post(f"{emulator.v3_base_url}/v3/tasks/list", json={"task_ids": [*ids, gone]}, timeout=10,
+                        headers={"Authorization": f"Bearer {api_key}"}).json()["data"]
+    assert isinstance(raw["tasks"], list if list_shape == "array" else dict) and raw["missed"] == [gone]
 
 
 def test_jobs_follow_tasks_through_either_list_shape(emulator, api_key, tmp_path, list_shape):
@@ -289,7 +298,10 @@ def test_jobs_follow_tasks_through_either_list_shape(emulator, api_key, tmp_path
         job_ids = [eng.submit(pipelines.single("text_to_model", {"prompt": f"a vase {i}"})) for i in range(2)]
         snaps = [eng.wait(j, WAIT) for j in job_ids]
         assert [s["state"] for s in snaps] == ["succeeded", "succeeded"], snaps
-        assert any(r["route"] == "list" for r in emulator.requests(key=api_key))
+        routes = [r["route"] for r in emulator.requests(key=api_key)]
+        # the batch poller read every status from tasks/list in this shape: no task was asked about on its own
+        # (the hub's fallback for a task missing from the answer), so the shape's reading is what ended the jobs
+        assert "list" in routes and "poll" not in routes, routes
         for s in snaps:
             files = [f for st in s["steps"] for f in (st.get("files") or [])]
             assert files and all(open(f, "rb").read(4) == b"glTF" for f in files)
@@ -303,3 +315,23 @@ def test_image_segment_upload(v3, emulator, api_key, tmp_path):
     values = tasks.build_request("smart_segment", {"seg_type": "image", "file": v3.upload(img)}, api="v3")
     assert WIRE.create_request("smart_segment", values)[1]["input"].startswith("file_")
     assert make_glb  # (the model mode is covered through the Blender step)
+
+
+# ---------------------------------------------------------------------------------------------- C7
+@pytest.mark.parametrize("status,code,phrase", [("banned", 2008, "content policy"), ("expired", 2018, "expired"),
+                                                ("cancelled", None, "cancelled")])
+def test_banned_expired_cancelled_reach_the_user_with_the_live_codes(v3, emulator, api_key, status, code, phrase):
+    """The emulator ends these tasks as the live API does (banned 2008, expired 2018, cancelled without a code); the
+    add-on's failure carries the code and says what happened, and nothing is charged."""
+    emulator.inject("create", "fail_task", task_status=status, match={"key": api_key})
+    tid = v3.submit("text_to_image", {"prompt": "a lamp"})
+    with pytest.raises(E.TripoTaskFailed) as info:
+        v3.wait(tid, timeout=WAIT)
+    err = info.value
+    assert err.task.status == status and err.task.error_code == code and err.task.task_id == tid
+    assert phrase in err.user_message.lower()
+    if status == "expired":  # not 2018's create-time text ("too complex"): it expired, and is sent again
+        assert "too complex" not in err.user_message and "send it again" in err.user_message, err.user_message
+    if code is not None:
+        assert err.code == code
+    assert emulator.balance(api_key)["frozen"] == 0 and emulator.task(tid).consumed == 0

@@ -9,6 +9,7 @@ Every test looks at what a user gets: objects and their names, images, messages,
 from __future__ import annotations
 
 import importlib
+import zipfile
 
 import bpy
 import pytest
@@ -99,15 +100,52 @@ def test_smart_segment_an_image(ext, v3, tmp_path):
 
 def test_smart_segment_is_reachable_from_f3_and_the_sidebar(ext, v3, user_mesh):
     ops = ext.operators
-    assert any(c.bl_idname == "tripo.smart_segment" for c in ops.TASK_OPERATORS)  # the Tripo menu (F3) lists it
+    mine = [c for c in ops.CLASSES if getattr(c, "bl_idname", "") == "tripo.smart_segment"]
+    assert len(mine) == 1 and mine[0].bl_label == "Smart Segment"  # one operator, a proper name in F3
+    rna = bpy.ops.tripo.smart_segment.get_rna_type()
+    assert rna.name == "Smart Segment" and "parts" in rna.description and "hint" in rna.description
+    assert [c for c in ops.CLASSES if getattr(c, "bl_label", "") == "Smart Segment"] == mine
+    menus, selected = _mod("menus"), _mod("panels_selected")
+    in_menus = [m.bl_idname for m in menus.FAMILY_MENUS if "smart_segment" in m.types]
+    assert in_menus == ["TRIPO_MT_mesh"]  # Object > Tripo > Mesh: F3 finds it there, once
+    assert all(e is None or e[0] != "tripo.smart_segment" for e in menus.GENERATORS)
+    assert [k for k, _l, _i, types in selected.FAMILIES if "smart_segment" in types] == ["mesh"]
+    assert selected.applicable("smart_segment", bpy.context)  # the Selected panel's Mesh family offers it here
     seg = _mod("operators.segment")
-    assert seg.source_problem(bpy.context) is None  # the Active Object panel's draw hook shows it for this mesh
+    assert seg.source_problem(bpy.context) is None
     bpy.ops.object.select_all(action='DESELECT')
     bpy.context.view_layer.objects.active = None
     assert "Select a mesh" in seg.source_problem(bpy.context)
     with pytest.raises(RuntimeError, match="Select a mesh"):
         bpy.ops.tripo.smart_segment(wait=True)
     assert creates(v3.emulator, v3.api_key) == []
+
+
+# ==================================================================================================== tasks/list (C1)
+@pytest.mark.parametrize("shape", ["object", "array"])
+def test_the_sidebar_flow_follows_tasks_through_either_list_shape(ext, v3, shape):
+    """Submit as the sidebar does (no wait), and let the add-on's modal poller drive the job to an imported model,
+    with the emulator answering tasks/list in ``shape``: every status came through the list, none by a GET."""
+    import time
+    from types import SimpleNamespace
+
+    before_shape = v3.emulator.tasks_list_shape
+    v3.emulator.configure(tasks_list_shape=shape)
+    try:
+        cls, fake_op = bpy.types.TRIPO_OT_poller, SimpleNamespace(_timer=None)
+        before = set(bpy.data.objects)
+        assert bpy.ops.tripo.text_to_model(prompt="a lantern") == {'FINISHED'}  # returns at once
+        deadline, result = time.monotonic() + WAIT, None
+        while time.monotonic() < deadline and result != {'FINISHED'}:
+            result = cls.modal(fake_op, bpy.context, SimpleNamespace(type='TIMER'))
+            time.sleep(0.05)
+        assert result == {'FINISHED'}
+    finally:
+        v3.emulator.configure(tasks_list_shape=before_shape)
+    objs = [o for o in new_objects(before) if o.type == 'MESH']
+    assert objs and objs[0]["tripo_task_type"] == "text_to_model"
+    routes = [r["route"] for r in v3.emulator.requests(key=v3.api_key)]
+    assert routes.count("create") == 1 and "list" in routes and "poll" not in routes, routes
 
 
 # ==================================================================================================== compress (R14)
@@ -123,6 +161,38 @@ def test_compress_is_refused_on_this_blender_with_the_reason(ext, v3):
     assert creates(v3.emulator, v3.api_key) == []  # nothing sent, nothing paid
     items = ext.catalog.enum_items_for(ext.catalog.param("text_to_model", "compress"))
     assert items[0][1] == "Off" and all("EXT_meshopt_compression" in i[2] for i in items)  # the tooltip says why
+
+
+def test_compress_follows_what_the_importer_manages_not_the_version(ext, v3):
+    """Detected, not assumed: an enabled add-on whose glTF import user-extension handles EXT_meshopt_compression
+    (as Blender's importer gathers them) makes compress available on this very Blender; without it, refused again."""
+    import sys
+
+    from io_scene_gltf2.io.com.gltf2_io_extensions import Extension
+
+    class MeshoptImport:  # the shape Blender's importer reads: ``extensions`` with required ones
+        def __init__(self):
+            self.extensions = [Extension(name="EXT_meshopt_compression", extension={}, required=True)]
+
+    caps, addon = _mod("gltf_caps"), sys.modules[MODULE]
+    assert MODULE in bpy.context.preferences.addons.keys()
+    assert not caps.meshopt_support(refresh=True)[0] or pytest.skip("this Blender's importer opens it already")
+    addon.glTF2ImportUserExtension = MeshoptImport
+    try:
+        assert caps.apply(refresh=True) == (True, "")
+        assert ext.catalog.compress_problem() is None
+        items = ext.catalog.enum_items_for(ext.catalog.param("text_to_model", "compress"))
+        assert [i[0] for i in items][1:] == ["geometry"] and "unavailable" not in str(items)
+        body = ext.tasks.build_request("text_to_model", {"prompt": "a vase", "model_version": "v3.1-20260211",
+                                                         "compress": "geometry"}, api="v3")
+        assert body["compress"] == "geometry"
+    finally:
+        del addon.glTF2ImportUserExtension
+        caps.apply(refresh=True)
+    assert ext.catalog.compress_problem() and "EXT_meshopt_compression" in ext.catalog.compress_problem()
+    with pytest.raises(RuntimeError, match="EXT_meshopt_compression"):
+        bpy.ops.tripo.text_to_model(prompt="a vase", model_version="v3.1-20260211", compress="geometry", wait=True)
+    assert creates(v3.emulator, v3.api_key) == []
 
 
 def test_the_emulators_compressed_glb_does_not_import_here(ext, v3, tmp_path):
@@ -181,6 +251,10 @@ def test_obj_conversion_imports_from_its_zip(ext, v3):
     meshes = [o for o in new_objects(before) if o.type == 'MESH']
     assert meshes and all(len(o.data.vertices) > 0 for o in meshes)
     assert meshes[0]["tripo_task_type"] == "convert_model"
+    assert creates(v3.emulator, v3.api_key, "/models/convert")[-1]["body"]["format"] == "OBJ"
+    files = _last_files(ext)  # what Tripo sent was a ZIP (R10); the meshes above are the OBJ inside it
+    assert len(files) == 1 and zipfile.is_zipfile(files[0]), files
+    assert any(n.endswith(".obj") for n in zipfile.ZipFile(files[0]).namelist())
 
 
 def test_auto_size_is_not_scaled_twice(ext, v3):
@@ -191,8 +265,20 @@ def test_auto_size_is_not_scaled_twice(ext, v3):
         sized = _model("a chair", model_version="v3.1-20260211", auto_size=True)
         assert sized.get("tripo_auto_size") is True
         assert max(sized.dimensions) != pytest.approx(3.0, rel=1e-3)  # Tripo's real-world size is kept
+        size = max(sized.dimensions)
+        before = set(bpy.data.objects)  # a result made from it carries the size too (R6: baked in): not scaled
+        assert bpy.ops.tripo.convert_model(format="OBJ", wait=True) == {'FINISHED'}
+        made = [o for o in new_objects(before) if o.type == 'MESH']
+        assert made and made[0].get("tripo_auto_size") is True
+        assert max(made[0].dimensions) == pytest.approx(size, rel=1e-3)
     finally:
         get_prefs().target_size = 0.0
+
+
+def _last_files(ext) -> list[str]:
+    """The files the newest job downloaded (its last step's)."""
+    job = ext.runtime.engine().jobs()[-1]
+    return [str(f) for f in (job["steps"][-1].get("files") or [])]
 
 
 def test_texture_of_a_quad_model_imports_its_fbx(ext, v3):
@@ -201,6 +287,24 @@ def test_texture_of_a_quad_model_imports_its_fbx(ext, v3):
     assert bpy.ops.tripo.texture_model(texture_prompt="rusty metal", wait=True) == {'FINISHED'}
     meshes = [o for o in new_objects(before) if o.type == 'MESH']
     assert meshes and meshes[0]["tripo_task_type"] == "texture_model"
+    assert any(f.endswith(".fbx") for f in _last_files(ext)), _last_files(ext)  # R7: Tripo's result is FBX
+
+
+def test_texture_of_an_fbx_import_imports_its_fbx(ext, v3, tmp_path):
+    bpy.ops.mesh.primitive_monkey_add()
+    fbx = tmp_path / "monkey.fbx"
+    bpy.ops.export_scene.fbx(filepath=str(fbx), use_selection=True)
+    bpy.ops.object.delete()
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.import_model(file=str(fbx), wait=True) == {'FINISHED'}
+    imported = [o for o in new_objects(before) if o.type == 'MESH']
+    assert imported and imported[0]["tripo_task_type"] == "import_model"
+    bpy.context.view_layer.objects.active = imported[0]
+    before = set(bpy.data.objects)
+    assert bpy.ops.tripo.texture_model(texture_prompt="gold leaf", wait=True) == {'FINISHED'}
+    meshes = [o for o in new_objects(before) if o.type == 'MESH']
+    assert meshes and meshes[0]["tripo_task_type"] == "texture_model" and len(meshes[0].data.polygons) > 0
+    assert any(f.endswith(".fbx") for f in _last_files(ext)), _last_files(ext)  # R7: an FBX import's texture
 
 
 # ==================================================================================================== prices

@@ -12,13 +12,17 @@ def task_failed(task: Task, *, polls: int = 0) -> TripoTaskFailed:
     detail = ""
     if task.error_code is not None:
         base += f" (error {task.error_code})"
-        detail = ERROR_TEXT.get(task.error_code, "")
+        # A code's text is written for a refused request; an expired task's 2018 (tripo-api-v3.md §18 C7) is not
+        # 2018's "too complex" refusal, so its own message (or the generic sentence) says what happened.
+        detail = ERROR_TEXT.get(task.error_code, "") if task.status != TaskStatus.EXPIRED else ""
     if task.error_msg and not detail:
         detail = task.error_msg.rstrip(".") + "."
     if task.status == TaskStatus.UNKNOWN:
         detail = (f"it stayed unknown for {polls} checks in a row, so the add-on stopped waiting. Check the task on "
                   "the Tripo website; attach it again by id if it finishes.")
-    elif task.status in (TaskStatus.FAILED, TaskStatus.EXPIRED) and not detail:
+    elif task.status == TaskStatus.EXPIRED:
+        detail = f"{detail} Credits for it are refunded; send it again.".lstrip()
+    elif task.status == TaskStatus.FAILED and not detail:
         detail = "Credits for a failed task are refunded; try again, perhaps with different input."
     user = f"{base}: {detail}" if detail else f"{base}."
     return TripoTaskFailed(

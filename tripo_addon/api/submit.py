@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import tasks as _tasks
-from .errors import TripoValidationError
+from .errors import TripoNotFound, TripoValidationError
 from .inputs import Input, stored_object, token
 from .localfiles import MESH_FORMATS, check_local_file, find_local_files, replace_local_files
 from .models import Task, TaskStatus
@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import TripoClient
 
 MULTIVIEW_SOURCES = ("generate_multiview_image", "edit_multiview_image")
+#: Days Tripo keeps a task record (tripo-api-v3.md §18 R1, one source): an older task id no longer resolves.
+RETENTION_DAYS = 7
 
 
 def submit(client: TripoClient, task_type: str, params: Mapping[str, Any], *, source_type: str | None = None,
@@ -80,7 +82,10 @@ def check_source(client: TripoClient, task_type: str, source_task_id: str, *,
     field = source_field(task_type, api)
     if field is None:
         raise TripoValidationError(f"{task_type} does not start from an earlier task.", param=None)
-    src = client.get_task(_tasks.check_task_id(source_task_id, field), cancel=cancel)
+    try:
+        src = client.get_task(_tasks.check_task_id(source_task_id, field), cancel=cancel)
+    except TripoNotFound as exc:
+        raise source_gone(exc, source_task_id) from None
     kind = src.type or "task"
     version = src.chain_version
     made = f"{kind}, model version {version}" if version else kind
@@ -112,6 +117,19 @@ def check_source(client: TripoClient, task_type: str, source_task_id: str, *,
         if problem:
             raise TripoValidationError(f"{problem} (Source task {src.task_id}.)", param=field, code=2012)
     return src
+
+
+def source_gone(exc: TripoNotFound, source_task_id: str) -> TripoNotFound:
+    """The "not found" of a source task, in words that say why it happens to a result that worked before: Tripo
+    keeps task records :data:`RETENTION_DAYS` days (tripo-api-v3.md §18 R1). ``source_task_id`` is kept on the error
+    (a caller holding the result's file can import it again, free, and go on from that)."""
+    err = TripoNotFound(
+        exc.message, code=exc.code, status=exc.status, suggestion=exc.suggestion, trace_id=exc.trace_id,
+        user_message=f"Tripo no longer knows the source task {source_task_id}: it keeps task records about "
+                     f"{RETENTION_DAYS} days (and shows a task only to the API key that made it). Import your copy "
+                     "of the result (Import Model, free) and run the step on that.")
+    err.source_task_id = source_task_id
+    return err
 
 
 def source_field(task_type: str, api: str = _tasks.DEFAULT_API) -> str | None:
