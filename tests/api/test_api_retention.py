@@ -70,8 +70,6 @@ def test_a_forgotten_source_is_named_with_tripos_retention(emulator, api_key):
     assert _creates(emulator, api_key)[-1]["path"] == "/v3/generation/text-to-model"  # nothing else was created
 
 
-@pytest.mark.xfail(strict=True, reason="R1 re-route not in the job engine yet (jobs/: the engine's lane); "
-                                       "today the step fails with 'Tripo cannot find this task'")
 def test_a_step_on_an_expired_result_goes_through_a_free_import_of_the_kept_file(engine, emulator, api_key):
     first = engine.wait(engine.submit(pipelines.single("text_to_model", {"prompt": "a vase"})), WAIT)
     assert first["state"] == "succeeded"

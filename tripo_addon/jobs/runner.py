@@ -243,7 +243,8 @@ class Runner:
                     and step.state == S.NEEDS_ATTENTION)
             if (job.state == S.CANCELLED or run.cancelled) and not lost:
                 return  # (cancelled while a create's answer was lost: a task may exist, so it asks for attention)
-            notice: Any = str(job.meta.get("recovered") or "") if state == S.SUCCEEDED else job.notice
+            notice: Any = (str(job.meta.get("recovered") or job.meta.get("reimported") or "") if state == S.SUCCEEDED
+                           else job.notice)
             if step is not None and state == S.FAILED and step.state != S.SUCCEEDED and step.state != S.FAILED:
                 step.state = S.FAILED
                 step.error = step.error or error

@@ -6,10 +6,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..api.errors import TripoNotFound
 from .downloading import Downloading
 from .engine_common import S, _lost_submit_message, _NeedsAttention, _Run
 from .following import Following
 from .job import Job, Step
+from .reimport import insert_import
 from .store import Store
 from .submission import Submission
 
@@ -64,12 +66,34 @@ class Steps:
             job.key_id = job.key_id or key_id
             return ""
 
+    def _through_import(self, run: _Run, client: Any, idx: int, notice: str) -> None:
+        """Step ``idx`` is now the free import of a kept result (reimport.py): run it, then the step after it."""
+        job = run.job
+        while run.slots:  # the step's pool slots: the import takes its own
+            run.slots.pop().release()
+        self.store.notice(job, notice)
+        with self.store.lock:
+            job.notice = notice
+            job.meta["reimported"] = notice  # (kept as the finished job's notice)
+        self.store.save(important=True, must=True)  # the new step is on disk before its create
+        for i in (idx, idx + 1):
+            run.step_index = i
+            self.run_step(run, client, i, job.steps[i])
+
     def run_step(self, run: _Run, client: Any, idx: int, step: Step) -> None:
         job = run.job
         if not step.task_id:
             if step.state in (S.SUBMITTING, S.NEEDS_ATTENTION):
                 raise _NeedsAttention(_lost_submit_message(idx, step))
-            self.submission.submit_waiting(run, client, idx, step)
+            try:
+                self.submission.submit_waiting(run, client, idx, step)
+            except TripoNotFound as exc:
+                source = getattr(exc, "source_task_id", None)
+                notice = insert_import(self.store, job, idx, step, source) if source else None
+                if notice is None:
+                    raise
+                self._through_import(run, client, idx, notice)
+                return
         task = None
         if step.state != S.DOWNLOADING or not step.task_type:
             task = self.following.poll(run, client, idx, step)
