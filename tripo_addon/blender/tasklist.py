@@ -15,6 +15,24 @@ from . import runtime, scene_io
 
 UNDONE_TEXT = "Removed by undo: press Import to bring it back"
 ELSEWHERE_TEXT = "Finished for another file: press Import to add it to this one"
+#: Tripo keeps task records about this many days (tripo-api-v3.md §18 R1)
+RETENTION_DAYS = 7
+EXPIRED_KEPT = ("Tripo's copy has expired (it keeps tasks about 7 days); your downloaded copy is kept: Import uses "
+                "it, and a next step sends it again for free")
+EXPIRED_GONE = ("Tripo's copy has expired (it keeps tasks about 7 days) and no downloaded copy is left: "
+                "generate it again")
+
+
+def expired_notice(snap: dict, now: float | None = None) -> str:
+    """What a succeeded job's row says once Tripo has forgotten its tasks ("" while Tripo still keeps them)."""
+    if snap.get("state") != "succeeded":
+        return ""
+    ends = [s.get("finished_at") for s in snap.get("steps") or [] if isinstance(s.get("finished_at"), int | float)]
+    done = max(ends) if ends else snap.get("updated")
+    if not isinstance(done, int | float) or (now or time.time()) - done < RETENTION_DAYS * 86400:
+        return ""
+    files = snap.get("result_files") or snap.get("files") or []
+    return EXPIRED_KEPT if any(Path(f).is_file() for f in files if isinstance(f, str)) else EXPIRED_GONE
 undone: set[str] = set()  # jobs whose import an undo took away (their rows say so; see job_import.check_undone)
 
 
@@ -110,6 +128,8 @@ def mirror(snap: dict, context=None, *, running: bool | None = None):
             item.notice = UNDONE_TEXT
         elif not runtime.import_here((snap.get("meta") or {}).get("scene")):
             item.notice = ELSEWHERE_TEXT
+    if not item.notice:
+        item.notice = expired_notice(snap)
     item.can_import = bool(snap.get("can_import"))
     item.imported = bool(snap.get("imported"))
     item.final = bool(snap.get("final"))
