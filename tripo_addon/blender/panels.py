@@ -227,7 +227,8 @@ def draw_failure_action(row, item) -> None:
 
 
 # ==================================================================================================== account
-_balance_asked = [False]
+#: the settings (config_version) the balance was last asked for on its own: once per key / address, not per redraw
+_balance_asked: list[int | None] = [None]
 
 
 def _ask_balance():
@@ -269,8 +270,10 @@ class TRIPO_PT_account(_Sidebar, bpy.types.Panel):
             row.label(text="Balance: not connected", icon='USER')
         else:
             row.label(text="Balance: checking\u2026", icon='USER')
-            if not _balance_asked[0] and not state.checking and not bpy.app.timers.is_registered(_ask_balance):
-                _balance_asked[0] = True
+            version = settings.config_version()
+            if (_balance_asked[0] != version and not state.checking
+                    and not bpy.app.timers.is_registered(_ask_balance)):
+                _balance_asked[0] = version
                 bpy.app.timers.register(_ask_balance, first_interval=0.0)
         sub = row.row(align=True)
         sub.operator("tripo.refresh_balance", text="", icon='FILE_REFRESH')
