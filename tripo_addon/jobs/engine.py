@@ -175,9 +175,17 @@ class Engine:
     def poll_min(self) -> float:
         return self.pace.poll_min
 
+    @poll_min.setter
+    def poll_min(self, value: float) -> None:  # (scripts, tests: the next polls use it)
+        self.pace.poll_min = max(0.0, float(value))
+
     @property
     def poll_max(self) -> float:
         return self.pace.poll_max
+
+    @poll_max.setter
+    def poll_max(self, value: float) -> None:
+        self.pace.poll_max = max(0.0, float(value))
 
     @property
     def max_parallel(self) -> int:
