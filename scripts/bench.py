@@ -348,7 +348,7 @@ class Blender:
         """Raise the engine's pools for text_to_model to an enterprise account's ``limit`` (as the emulator does for
         tsk_ent_ keys), so that many tasks are really in flight at once."""
         eng = self.engine()
-        eng.max_parallel = max(eng.max_parallel, limit)
+        eng.set_max_parallel(max(eng.max_parallel, limit))
         try:
             dialect = importlib.import_module(f"{MODULE}.api.dialect")
             sched = importlib.import_module(f"{MODULE}.jobs.schedule")

@@ -190,6 +190,34 @@ def test_a_job_made_with_another_key_waits_and_follows_again_when_switched_back(
         eng.shutdown(3)
 
 
+def test_a_key_changed_while_the_task_runs_pauses_the_job_and_never_fails_it(emulator, api_key, tmp_path):
+    """The batch poller built its client from the new settings: Tripo answered "not found" for the old key's task and
+    the paid job failed (seen by the stateful test: a key change, then a failed round)."""
+    other = "tsk_test_moved_" + api_key[-12:]
+    emulator.add_account(other, balance=100_000)
+    current = {"key": api_key}
+    eng = Engine(lambda: _client(emulator, current["key"], base_url=emulator.v3_base_url), tmp_path / "state",
+                 tmp_path / "dl", poll_min=0.05, poll_max=0.5)
+    eng.not_found_grace = 0.0  # a "not found" would end the task at once
+    try:
+        inject(emulator, api_key, "create", "delay", seconds=0.6)
+        job_id = eng.submit(_no_download(pipelines.text_to_model("a chair while the key changes")))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not _creates(emulator, api_key):
+            time.sleep(0.01)
+        current["key"] = other  # the worker sent with the first key; the poller starts after this
+        snap = eng.wait(job_id, WAIT)
+        assert snap["state"] == JobState.NEEDS_ATTENTION and "made with another key" in snap["error"], snap
+        assert not [r for r in emulator.requests(key=other) if r.get("route") in ("poll", "list", "create")]
+        current["key"] = api_key
+        assert eng.follow_identity() == [job_id]
+        snap = eng.wait(job_id, WAIT)
+        assert snap["state"] == JobState.SUCCEEDED, snap
+        assert len(_creates(emulator, api_key)) == 1
+    finally:
+        eng.shutdown(3)
+
+
 def test_a_job_made_on_another_address_waits(emulator, api_key, tmp_path):
     base = {"url": emulator.base_url}
     eng = Engine(lambda: _client(emulator, api_key, base_url=base["url"]), tmp_path / "state", tmp_path / "dl",

@@ -287,3 +287,31 @@ def test_single_builders_cover_every_task_type():
     assert expected == set(pipelines.SINGLE_BUILDERS) == set(api_tasks.TASK_TYPES)
     mv = pipelines.multiview_to_model(["f.png", None, "b.png", None])
     assert mv.steps[0].params["files"] == ["f.png", {}, "b.png", {}]
+
+
+def test_job_states_change_only_by_the_table(tmp_path):
+    """Issue 16 item 2: one table, one move(); a success is final and an illegal move is refused, not applied."""
+    import pytest as _pytest
+
+    from tripo_addon.jobs import states
+    from tripo_addon.jobs.job import Job, Step
+    from tripo_addon.jobs.journal import Journal
+    from tripo_addon.jobs.store import Store
+
+    S = states.JobState
+    assert set(states.TRANSITIONS) == set(S.ALL)
+    assert all(set(v) <= set(S.ALL) for v in states.TRANSITIONS.values())
+    assert states.TRANSITIONS[S.SUCCEEDED] == {S.SUCCEEDED}
+    store = Store(Journal(tmp_path))
+    try:
+        job = Job("t", [Step("text_to_model", {"prompt": "a"})])
+        store.jobs[job.id] = job
+        store.move(job, S.QUEUED, save=False, emit=None)
+        store.move(job, S.SUCCEEDED, save=False, emit=None)
+        with _pytest.raises(states.IllegalTransition):
+            store.move(job, S.FAILED, save=False, emit=None, reopen=True)
+        assert job.state == S.SUCCEEDED
+    finally:
+        close = getattr(store, "close", None)
+        if close:
+            close()

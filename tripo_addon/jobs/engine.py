@@ -115,9 +115,10 @@ class Engine:
         self.runner = runner = Runner(store, self.pace, client_factory)
         self.check = Validation()
         self.submission = Submission(store, runner, self.pace, self.check)
-        self.following = Following(store, runner, self.pace, client_factory)
+        salt = installation_salt(self.state_dir)
+        self.following = Following(store, runner, self.pace, client_factory, salt)
         self.downloading = Downloading(store, runner, self.following, Path(download_dir))
-        self.steps = Steps(store, self.submission, self.following, self.downloading, installation_salt(self.state_dir))
+        self.steps = Steps(store, self.submission, self.following, self.downloading, salt)
         runner.flow = self.steps
         exports = Path(exports_dir) if exports_dir is not None else self.state_dir.parent / "exports"
         self.lifecycle = Lifecycle(store, runner, self.following, self.state_dir, exports, keep_finished, dir_lock)

@@ -47,6 +47,26 @@ NO_SERVER_CANCEL = (
 )
 
 
+def identity_message(what: str) -> str:
+    """Why a job made with another key or address waits (``what``: "key", "region" or "key and region")."""
+    return (f"This job was made with another {what}: switch back to follow it. Its tasks are kept and nothing is "
+            f"sent with the new {what}; downloaded results can still be imported.")
+
+
+def client_identity(client: Any, salt: bytes) -> tuple[str, str, str]:
+    """(API version, address, salted key fingerprint) of a client; never the key."""
+    fp = client.key_fingerprint(salt) if hasattr(client, "key_fingerprint") else ""
+    return str(getattr(client, "api", "")), str(getattr(client, "base_url", "") or ""), fp
+
+
+def identity_change(had: tuple[str, str], now: tuple[str, str]) -> str:
+    """"" when (address, key fingerprint) ``now`` may follow tasks made with ``had`` (an empty part: not known, so
+    no objection); else what changed: "region", "key" or "key and region"."""
+    region = bool(had[0] and now[0] and had[0] != now[0])
+    key = bool(had[1] and now[1] and had[1] != now[1])
+    return "key and region" if region and key else "region" if region else "key" if key else ""
+
+
 def _lost_submit_message(idx: int, step: Step) -> str:
     return (
         f"Step {idx + 1} ({step.task_type}) was being sent to Tripo when Blender stopped, and its task id was not "

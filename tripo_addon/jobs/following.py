@@ -28,11 +28,15 @@ from .engine_common import (
     S,
     _attr,
     _Interrupted,
+    _NeedsAttention,
     _Run,
     _StepFailed,
     _user_message,
+    client_identity,
+    identity_change,
+    identity_message,
 )
-from .hub import AUTH_PAUSED, ROUND_RETRY_BASE, ROUND_TROUBLE, PollHub
+from .hub import AUTH_PAUSED, ROUND_RETRY_BASE, ROUND_TROUBLE, IdentityChanged, PollHub
 from .job import Job, Step
 from .runner import Pace, Runner
 from .schedule import Stopped
@@ -42,14 +46,17 @@ log = logging.getLogger("tripo_addon.jobs.engine")
 
 
 class Following:
-    """Follows tasks. ``hubs``: one batch poller per API version, made on first use."""
+    """Follows tasks. ``hubs``: one batch poller per (API version, address, key fingerprint), made on first use;
+    ``salt`` makes the key fingerprints."""
 
-    def __init__(self, store: Store, runner: Runner, pace: Pace, client_factory: Callable[[], Any]) -> None:
+    def __init__(self, store: Store, runner: Runner, pace: Pace, client_factory: Callable[[], Any],
+                 salt: bytes = b"") -> None:
         self.store = store
         self.runner = runner
         self.pace = pace
         self.client_factory = client_factory
-        self.hubs: dict[str, PollHub] = {}
+        self.salt = salt
+        self.hubs: dict[tuple[str, str, str], PollHub] = {}
 
     def busy(self) -> bool:
         return any(h.busy for h in list(self.hubs.values()))
@@ -64,7 +71,7 @@ class Following:
         idle = transient = unknown = 0
         limit_unknown = int(getattr(client, "unknown_polls", api_polling.UNKNOWN_POLLS_LIMIT))
         finish = api_polling.FinishWindow()  # the readings of all polls together pin the end down
-        hub = self.hub(job.api) if getattr(getattr(client, "dialect", None), "batch_limit", 0) else None
+        hub = self.hub(job) if getattr(getattr(client, "dialect", None), "batch_limit", 0) else None
         # A task created a moment ago is first asked about after the shortest interval (nothing to learn sooner);
         # a resumed or attached one at once.
         age = time.time() - (step.submitted_at or 0.0)
@@ -94,6 +101,10 @@ class Following:
                 if run.stop.is_set():
                     raise _Interrupted() from None
                 raise
+            except IdentityChanged as exc:  # the settings moved to another key or region: wait, never fail
+                with self.store.lock:
+                    job.meta["identity_paused"] = True
+                raise _NeedsAttention(identity_message(exc.what)) from None
             except TripoAuthError:  # the key, not the task: every job waits until it works again (v2: per worker)
                 transient += 1
                 self._auth_wait(run, step, paused=True)
@@ -247,23 +258,28 @@ class Following:
             detail = "Credits for a failed task are refunded; try again, perhaps with different input."
         return redact(f"{base}: {detail}" if detail else f"{base}.")
 
-    def hub(self, api: str) -> PollHub:
+    def hub(self, job: Job) -> PollHub:
+        """The hub following the tasks of ``job``'s API, address and key."""
         with self.store.lock:
-            hub = self.hubs.get(api)
+            key = (job.api, job.address, job.key_id)
+            hub = self.hubs.get(key)
             if hub is None:
-                hub = self.hubs[api] = PollHub(
-                    self.client_factory, name=f"tripo-poll-{api}", not_found_grace=self.pace.not_found_grace,
+                hub = self.hubs[key] = PollHub(
+                    self.client_factory, name=f"tripo-poll-{job.api}", not_found_grace=self.pace.not_found_grace,
                     retry_base=min(ROUND_RETRY_BASE, self.pace.poll_min), retry_cap=max(self.pace.poll_max, 1.0),
-                    on_pause=lambda message, api=api: self.polling_paused(api, message))
+                    on_pause=lambda message, key=key: self.polling_paused(key, message),
+                    identity=(job.address, job.key_id), identity_change=identity_change,
+                    identity_of=lambda client: client_identity(client, self.salt)[1:])
             return hub
 
-    def polling_paused(self, api: str, message: str) -> None:
-        """The hub of ``api`` paused (``message``) or went on (""): every job it follows says so, none fails."""
+    def polling_paused(self, key: tuple[str, str, str], message: str) -> None:
+        """The hub of ``key`` (API, address, key fingerprint) paused (``message``) or went on (""): every job it
+        follows says so, none fails."""
         changed: list[Job] = []
         with self.store.lock:
             for run in list(self.runner.runs.values()):
                 job = run.job
-                if job.api != api or job.state not in (S.QUEUED, S.RUNNING):
+                if (job.api, job.address, job.key_id) != key or job.state not in (S.QUEUED, S.RUNNING):
                     continue
                 if message and job.notice != message:
                     job.notice = message

@@ -17,7 +17,9 @@ never handed to the waiters; the round is tried again with bounded, jittered bac
 waiter (``auth_paused``, one line) until a round works again. Only a task's own answer ends its waiter: its status, or
 "not found" once the task is older than :data:`NOT_FOUND_GRACE` (Tripo may not list a task it created a moment ago).
 Several waiters may ask about one id: each gets the answer. A success once seen is never replaced by a later
-contradictory entry.
+contradictory entry. A hub follows the tasks of one address and key (``identity``): when the settings it builds its
+client from no longer match them, its waiters get :class:`IdentityChanged` (their jobs wait for the user to switch
+back), never a "not found" from another account or region.
 """
 
 from __future__ import annotations
@@ -59,6 +61,15 @@ TROUBLE_AFTER = 2
 SEEN_MAX = 4096
 
 
+class IdentityChanged(TripoError):
+    """The settings now name another address or key than the one the hub's tasks were made with (``what``: "key",
+    "region" or "key and region"); nothing was asked with them."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(f"made with another {what}", user_message=f"This task was made with another {what}.")
+        self.what = what
+
+
 @dataclass(eq=False)
 class _Want:
     due: float
@@ -78,8 +89,14 @@ class PollHub:
                  poll_min: float = api_polling.DEFAULT_POLL_MIN,
                  on_pause: Callable[[str], None] | None = None,
                  retry_base: float = ROUND_RETRY_BASE, retry_cap: float = ROUND_RETRY_CAP,
-                 not_found_grace: float = NOT_FOUND_GRACE) -> None:
+                 not_found_grace: float = NOT_FOUND_GRACE,
+                 identity: tuple[str, str] = ("", ""),
+                 identity_of: Callable[[Any], tuple[str, str]] | None = None,
+                 identity_change: Callable[[tuple[str, str], tuple[str, str]], str] | None = None) -> None:
         self._client_factory = client_factory
+        self.identity = identity            # (address, key fingerprint) the hub's tasks were made with
+        self._identity_of = identity_of     # client -> (address, key fingerprint)
+        self._identity_change = identity_change  # (had, now) -> "" or what changed
         self.grid = float(grid)
         self.poll_min = float(poll_min)
         self.on_pause = on_pause
@@ -208,6 +225,12 @@ class PollHub:
                     # a fresh client now and then picks up changed settings (key, proxy) like the workers' do
                     self._drop(client)
                     client, made = self._client_factory(), time.monotonic()
+                    moved = self._moved(client)
+                    if moved:  # asked with the new settings, another account's or region's "not found"
+                        self._drop(client)
+                        client = None
+                        self._deliver_all(batch, IdentityChanged(moved))
+                        continue
                 self._round(client, batch)
             except BaseException as exc:  # noqa: BLE001 - the round failed, not the tasks: back in line, retried
                 self._drop(client)
@@ -218,6 +241,16 @@ class PollHub:
             finally:
                 with self._cond:
                     self.busy = False
+
+    def _moved(self, client: Any) -> str:
+        """What of the hub's identity a fresh client no longer has ("": nothing, or not known)."""
+        if self._identity_of is None or self._identity_change is None:
+            return ""
+        return self._identity_change(self.identity, self._identity_of(client))
+
+    def _deliver_all(self, batch: dict[str, list[_Want]], error: BaseException) -> None:
+        for ws in batch.values():
+            self._deliver(ws, error=error)
 
     def _requeue(self, batch: dict[str, list[_Want]]) -> None:
         """Waiters not answered go back in line (their due times unchanged: they are asked in the next round)."""

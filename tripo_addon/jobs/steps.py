@@ -8,7 +8,15 @@ from typing import Any
 
 from ..api.errors import TripoNotFound
 from .downloading import Downloading
-from .engine_common import S, _lost_submit_message, _NeedsAttention, _Run
+from .engine_common import (
+    S,
+    _lost_submit_message,
+    _NeedsAttention,
+    _Run,
+    client_identity,
+    identity_change,
+    identity_message,
+)
 from .following import Following
 from .job import Job, Step
 from .reimport import insert_import
@@ -21,12 +29,6 @@ def api_mismatch_message(job_api: str, current: str) -> str:
     return (f"This job was started on Tripo's API {job_api}, and the API address now speaks {current}. Its task ids "
             "are kept (nothing is sent again): set the API address back to follow it, or retry it here as a new "
             "job. Downloaded results can still be imported.")
-
-
-def identity_message(what: str) -> str:
-    """Why a job made with another key or address waits (``what``: "key", "region" or "key and region")."""
-    return (f"This job was made with another {what}: switch back to follow it. Its tasks are kept and nothing is "
-            f"sent with the new {what}; downloaded results can still be imported.")
 
 
 class Steps:
@@ -42,8 +44,7 @@ class Steps:
 
     def identity(self, client: Any) -> tuple[str, str, str]:
         """(API version, address, key fingerprint) of a client."""
-        fp = client.key_fingerprint(self.salt) if hasattr(client, "key_fingerprint") else ""
-        return str(getattr(client, "api", "")), str(getattr(client, "base_url", "") or ""), fp
+        return client_identity(client, self.salt)
 
     def identity_problem(self, job: Job, client: Any) -> str:
         """"" when the job may run with ``client``; else why it waits (its tasks were made elsewhere). A job with no
@@ -56,11 +57,10 @@ class Steps:
                 return ""
             if api and api != job.api:
                 return api_mismatch_message(job.api, api)
-            region = bool(job.address and address and job.address != address)
-            key = bool(job.key_id and key_id and job.key_id != key_id)
-            if region or key:
+            what = identity_change((job.address, job.key_id), (address, key_id))
+            if what:
                 job.meta["identity_paused"] = True
-                return identity_message("key and region" if region and key else "region" if region else "key")
+                return identity_message(what)
             job.meta.pop("identity_paused", None)
             job.address = job.address or address  # journals from before: adopt what follows them now
             job.key_id = job.key_id or key_id
