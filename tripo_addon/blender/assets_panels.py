@@ -31,11 +31,11 @@ class TRIPO_PG_variants(bpy.types.PropertyGroup):
 
 def generate_call(context) -> tuple[str, dict] | None:
     """The Generate button's operator and properties (the Generate panel's own), or None for another mode."""
-    from . import panels
+    from . import panels_generate
 
     try:
-        idname, props = panels.generate_call(context.scene.tripo)
-    except Exception:  # noqa: BLE001 - the Generate panel changed: no variants button rather than a broken panel
+        idname, props = panels_generate.generate_call(context.scene.tripo)
+    except (KeyError, ValueError):  # a mode without one Generate operator: no variants button
         return None
     return (idname, props) if idname.split(".", 1)[-1] in ops_variants.TYPES else None
 
