@@ -130,6 +130,9 @@ class TRIPO_OT_library_register(bpy.types.Operator):
     def execute(self, context):
         try:
             lib, added = assets_library.register_library(bpy.path.abspath(self.directory) or None)
+        except ValueError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
         except OSError as exc:
             self.report({'ERROR'}, f"The library folder cannot be made: {exc}")
             return {'CANCELLED'}
