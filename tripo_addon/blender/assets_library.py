@@ -239,7 +239,8 @@ def _write(path: Path, ids, meta: dict, kind: str, preview: str) -> None:
             _set_preview(idb, preview)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.blend")
     try:
-        bpy.data.libraries.write(str(tmp), set(ids), path_remap='ABSOLUTE', fake_user=True, compress=True)
+        # uncompressed: zstd took ~10x the main-thread time (25 ms against 2 ms for a 30k-vertex mesh)
+        bpy.data.libraries.write(str(tmp), set(ids), path_remap='ABSOLUTE', fake_user=True, compress=False)
         os.replace(tmp, path)
     finally:
         for idb in marked:
