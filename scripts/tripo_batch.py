@@ -109,7 +109,11 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         if args.library:
-            library.register_library(Path(args.library).resolve())
+            try:
+                library.register_library(Path(args.library).resolve())
+            except ValueError as exc:
+                say(f"tripo_batch: {exc}")
+                return 1
         runner = batch.BatchRunner(engine, rows, out, shard_spec=(i, n), source=str(Path(args.rows).resolve()),
                                    on_done=library.save_batch_row)
         engine.resume()

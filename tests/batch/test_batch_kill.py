@@ -170,3 +170,50 @@ def test_headless_plan_shard_library(tmp_path, emulator, api_key):
 
     rc, text, life = run("--shard", "2/2", "--yes")  # again: everything is done, nothing is sent
     assert rc == 0 and len(creates(emulator, api_key)) == 1, life.log()
+
+
+@needs_bpy
+def test_headless_exit_codes_progress_lines(tmp_path, emulator, api_key):
+    """What a farm manager reads: a progress line per row, 0 all done, 2 partial, 1 nothing done (or bad input, with
+    the row named and nothing sent); --retry-failed sends only the failed row and ends with 0."""
+    rows = tmp_path / "rows.txt"
+    rows.write_text("a brass key\na clay pot\na tin cup\n", "utf-8")
+    env = {**os.environ, "TRIPO_API_KEY": api_key, "TRIPO_BASE_URL": emulator.base_url, "PYTHONPATH": "",
+           "TRIPO_BATCH_POLL_MIN": "0.1", "BLENDER_USER_RESOURCES": str(tmp_path / "user"), "TMPDIR": str(tmp_path)}
+
+    def run(rows_file, out, *extra):
+        life = Life([str(rows_file), "--out", str(out), "--yes", *extra], env)
+        return life.wait(240), "".join(life.out), life
+
+    emulator.inject(route="create", kind="fail_task", match={"key": api_key}, count=1)
+    out = tmp_path / "partial"
+    rc, text, life = run(rows, out)
+    assert rc == 2, life.log()
+    for n, key in enumerate(("0001-a-brass-key", "0002-a-clay-pot", "0003-a-tin-cup"), 1):
+        assert f"[{n}/3] {key}  " in text  # one progress line per row, numbered
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    assert (summary["done"], summary["failed"]) == (2, 1) and summary["failures"][0]["why"]
+    assert "FAILED" in (out / "summary.txt").read_text("utf-8") and (out / "contact_sheet.png").is_file()
+    assert "2 done, 1 failed" in text and f"FAILED {summary['failures'][0]['row']}" in text
+    failed_prompt = summary["failures"][0]["title"]
+
+    before = len(creates(emulator, api_key))
+    rc, text, life = run(rows, out, "--retry-failed")
+    assert rc == 0, life.log()
+    made = creates(emulator, api_key)
+    assert [c["body"]["prompt"] for c in made[before:]] == [failed_prompt]  # only the failed row, once
+    assert json.loads((out / "summary.json").read_text("utf-8"))["done"] == 3
+
+    one = tmp_path / "one.txt"
+    one.write_text("a glass bottle\n", "utf-8")
+    emulator.inject(route="create", kind="fail_task", match={"key": api_key}, count=1)
+    rc, text, life = run(one, tmp_path / "failed")
+    assert rc == 1, life.log()
+    assert json.loads((tmp_path / "failed" / "summary.json").read_text("utf-8"))["done"] == 0
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("prompt,variants\na chair,12\n", "utf-8")
+    before = len(creates(emulator, api_key))
+    rc, text, life = run(bad, tmp_path / "bad")
+    assert rc == 1 and "bad.csv line 2: variants must be from 1 to 8" in text, life.log()
+    assert len(creates(emulator, api_key)) == before  # refused before any credit is spent

@@ -92,3 +92,19 @@ def test_earlier_step_brought_back_from_the_library(connected, lib):
     assert bpy.ops.tripo.library_bring_back(task_id=first) == {'FINISHED'}
     back = [o for o in bpy.context.scene.objects if o.get("tripo_task_id") == first]
     assert back and back[0].location.x == pytest.approx(5.0) and back[0].asset_data is None
+
+
+def test_library_lives_outside_the_addon(connected, lib):
+    """Uninstalling deletes the add-on folder: the library is never put there (the default is under the download
+    folder; a folder picked inside the add-on is refused with the reason, and nothing is registered)."""
+    from pathlib import Path
+
+    addon = Path(lib.__file__).resolve().parents[1]
+    inside = addon / "my assets"
+    with pytest.raises(RuntimeError, match="inside the add-on, which uninstalling or updating deletes"):
+        bpy.ops.tripo.library_register(directory=str(inside))
+    assert not _entries() and not inside.exists()
+    assert bpy.ops.tripo.library_register() == {'FINISHED'}
+    folder = Path(bpy.path.abspath(_entries()[0].path)).resolve()
+    assert folder.parent == (connected.tmp / "downloads").resolve()
+    assert addon not in folder.parents

@@ -90,6 +90,22 @@ def write_catalogs(folder: Path) -> Path:
     return path
 
 
+ADDON_DIR = Path(__file__).resolve().parents[1]  # the installed add-on: uninstalling deletes it
+
+
+def folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why ``folder`` cannot hold the library (inside the add-on: uninstalling would delete every asset), or None."""
+    path = Path(os.path.abspath(os.path.expanduser(str(folder))))
+    try:
+        path = path.resolve()
+    except OSError:
+        pass
+    if path == ADDON_DIR or ADDON_DIR in path.parents:
+        return (f"The library folder {path} is inside the add-on, which uninstalling or updating deletes with every "
+                "asset in it; choose a folder of your own (empty: <download folder>/Tripo Library)")
+    return None
+
+
 def register_library(folder: str | os.PathLike | None = None) -> tuple[object, bool]:
     """Register the library (once). Returns (entry, added now)."""
     lib = registered()
@@ -97,6 +113,9 @@ def register_library(folder: str | os.PathLike | None = None) -> tuple[object, b
         write_catalogs(Path(bpy.path.abspath(lib.path)))
         return lib, False
     path = Path(folder) if folder else default_folder()
+    problem = folder_problem(path)
+    if problem:
+        raise ValueError(problem)
     path.mkdir(parents=True, exist_ok=True)
     write_catalogs(path)
     lib = bpy.context.preferences.filepaths.asset_libraries.new(name=LIBRARY_NAME, directory=str(path))
@@ -220,7 +239,8 @@ def _write(path: Path, ids, meta: dict, kind: str, preview: str) -> None:
             _set_preview(idb, preview)
     tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.blend")
     try:
-        bpy.data.libraries.write(str(tmp), set(ids), path_remap='ABSOLUTE', fake_user=True, compress=True)
+        # uncompressed: zstd took ~10x the main-thread time (25 ms against 2 ms for a 30k-vertex mesh)
+        bpy.data.libraries.write(str(tmp), set(ids), path_remap='ABSOLUTE', fake_user=True, compress=False)
         os.replace(tmp, path)
     finally:
         for idb in marked:

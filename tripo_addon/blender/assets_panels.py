@@ -35,7 +35,7 @@ def generate_call(context) -> tuple[str, dict] | None:
 
     try:
         idname, props = panels_generate.generate_call(context.scene.tripo)
-    except Exception:  # noqa: BLE001 - the Generate panel changed: no variants button rather than a broken panel
+    except (KeyError, ValueError):  # a mode without one Generate operator: no variants button
         return None
     return (idname, props) if idname.split(".", 1)[-1] in ops_variants.TYPES else None
 
@@ -130,6 +130,9 @@ class TRIPO_OT_library_register(bpy.types.Operator):
     def execute(self, context):
         try:
             lib, added = assets_library.register_library(bpy.path.abspath(self.directory) or None)
+        except ValueError as exc:
+            self.report({'ERROR'}, str(exc))
+            return {'CANCELLED'}
         except OSError as exc:
             self.report({'ERROR'}, f"The library folder cannot be made: {exc}")
             return {'CANCELLED'}
