@@ -36,6 +36,9 @@ from tripo_addon.jobs.job import MAX_STORED_TEXT
 
 EXAMPLES = int(os.environ.get("TRIPO_STATEFUL_EXAMPLES", "3"))
 STEPS = int(os.environ.get("TRIPO_STATEFUL_STEPS", "12"))
+#: CI replays the same choices every run (derandomized: a red run is reproducible); TRIPO_STATEFUL_RANDOM=1 explores
+#: new ones (the long run of docs/reliability.md, which still finds the open lost-create cases listed there)
+RANDOM = bool(os.environ.get("TRIPO_STATEFUL_RANDOM"))
 SETTLE = 60.0  # seconds for every job to stop at the end of a run
 WORDS = ("chair", "lamp", "car", "duck", "boat", "cat", "wolf", "fox")
 STOPPED = ("succeeded", "failed", "cancelled", "needs_attention")
@@ -309,7 +312,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                 emulator.clear_faults()
 
     run_state_machine_as_test(Jobs, settings=settings(
-        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=False, database=None,
+        max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None, derandomize=not RANDOM, database=None,
         suppress_health_check=list(HealthCheck), print_blob=True,
         # shrinking re-runs whole runs against a live server (minutes each): only when asked for
         phases=[Phase.explicit, Phase.reuse, Phase.generate]
