@@ -30,7 +30,7 @@ def _load(path):
     return names, dst
 
 
-def test_register_once_save_every_result(connected, lib):
+def test_register_once_save_every_result(connected, lib, ext):
     assert bpy.ops.tripo.library_register() == {'FINISHED'}
     assert bpy.ops.tripo.library_register() == {'FINISHED'}  # asks nothing, adds nothing the second time
     assert len(_entries()) == 1
@@ -47,7 +47,7 @@ def test_register_once_save_every_result(connected, lib):
     files = list((folder / "models").glob("*.blend"))
     assert len(files) == 1 and task[:8] in files[0].name and "a_wooden_crate" in files[0].name
     assert obj.asset_data is None  # this file's object is not turned into an asset
-    lib.flush_previews(timeout=15)
+    lib.flush_previews(timeout=15, pump=lambda: ext.drain.drain(bpy.context, budget=None))
 
     names, dst = _load(files[0])
     assert names["objects"] == [obj.name] and not names["collections"]

@@ -293,17 +293,18 @@ def _preview_timer():
     return 1.0 if _pending else None
 
 
-def flush_previews(timeout: float = 0.0) -> None:
-    """Apply waiting previews now (scripts and tests): wait up to ``timeout`` seconds for them to arrive."""
+def flush_previews(timeout: float = 0.0, pump=None) -> None:
+    """Apply waiting previews now (scripts and tests): wait up to ``timeout`` seconds for them to arrive, calling
+    ``pump()`` between tries (e.g. ``drain.drain``: the events that bring them; passed in, so this module does not
+    import the drain that imports it)."""
     deadline = time.monotonic() + timeout
     while _pending:
         _preview_timer()
         if not _pending or time.monotonic() > deadline:
             return
         time.sleep(0.1)
-        from . import drain
-
-        drain.drain(bpy.context, budget=None)
+        if pump is not None:
+            pump()
 
 
 MODEL_SUFFIXES = (".glb", ".fbx", ".obj")

@@ -18,6 +18,10 @@ from .tasklist import find_row, format_credits, mirror, offer_import, preview_fi
 
 log = logging.getLogger(__name__)
 
+#: who applies which background result, by kind, and who looks for lost creates: filled by the modules that own
+#: them (operators/history.py), so the drain imports none of the operators that call it
+ON_BACKGROUND: dict = {}
+ON_LOST: dict = {}
 IMPORT_BUDGET = 0.1  # seconds of imports per tick (one import always runs)
 
 
@@ -134,9 +138,8 @@ def _apply_event(event, context, eng) -> None:
     elif kind == "failed":
         log.info("Tripo job %s failed: %s", event.job_id, snap.get("error") or event.message)
     if kind == "notice" and snap.get("state") == "needs_attention":  # a lost create: look in the history soon
-        from .operators import history
-
-        history.look_for_lost(snap)
+        for look in list(ON_LOST.values()):
+            look(snap)
     if kind in ("finished", "failed"):
         runtime.balance_changed()  # credits were charged or refunded: the Balance panel follows by itself
 
@@ -169,10 +172,9 @@ def _fetch_preview(snap: dict) -> None:
 
 
 def _apply_background(state, kind: str, ok: bool, value) -> None:
-    if kind == "history":  # the account's history (and lost tasks found in it): operators/history.py
-        from .operators import history
-
-        history.apply(bpy.context, ok, value)
+    handler = ON_BACKGROUND.get(kind)
+    if handler is not None:  # e.g. "history": the account's history and lost tasks found in it (operators/history.py)
+        handler(bpy.context, ok, value)
         return
     if kind.startswith("preview-"):
         if ok and isinstance(value, dict):

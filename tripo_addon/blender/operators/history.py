@@ -265,3 +265,7 @@ def attach_properties() -> None:
 def detach_properties() -> None:
     if hasattr(bpy.types.WindowManager, "tripo_history"):
         del bpy.types.WindowManager.tripo_history
+
+
+drain.ON_BACKGROUND["history"] = apply  # (the drain hands these to us: it does not import this module)
+drain.ON_LOST["history"] = look_for_lost
