@@ -11,6 +11,7 @@ from . import assets_library, assets_lineage
 from .operators import batch as ops_batch
 from .operators import redo as ops_redo
 from .operators import variants as ops_variants
+from .panels import _Sidebar
 
 MAX_ROWS_SHOWN = 12
 
@@ -40,10 +41,7 @@ def generate_call(context) -> tuple[str, dict] | None:
     return (idname, props) if idname.split(".", 1)[-1] in ops_variants.TYPES else None
 
 
-class TRIPO_PT_variants(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "Tripo"
+class TRIPO_PT_variants(_Sidebar, bpy.types.Panel):
     bl_parent_id = "TRIPO_PT_generate"
     bl_idname = "TRIPO_PT_variants"
     bl_label = "Variants"
@@ -77,10 +75,7 @@ class TRIPO_PT_variants(bpy.types.Panel):
             layout.operator("tripo.keep_variant", icon='CHECKMARK')
 
 
-class TRIPO_PT_lineage(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "Tripo"
+class TRIPO_PT_lineage(_Sidebar, bpy.types.Panel):
     bl_parent_id = "TRIPO_PT_active"
     bl_idname = "TRIPO_PT_lineage"
     bl_label = "Lineage"
@@ -176,10 +171,7 @@ class TRIPO_OT_library_bring_back(bpy.types.Operator):
         return {'FINISHED'}
 
 
-class TRIPO_PT_library(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "Tripo"
+class TRIPO_PT_library(_Sidebar, bpy.types.Panel):
     bl_parent_id = "TRIPO_PT_tasks"
     bl_idname = "TRIPO_PT_library"
     bl_label = "Asset Library"
@@ -200,10 +192,7 @@ class TRIPO_PT_library(bpy.types.Panel):
         layout.operator("tripo.library_unregister", icon='REMOVE')
 
 
-class TRIPO_PT_batch(bpy.types.Panel):
-    bl_space_type = 'VIEW_3D'
-    bl_region_type = 'UI'
-    bl_category = "Tripo"
+class TRIPO_PT_batch(_Sidebar, bpy.types.Panel):
     bl_parent_id = "TRIPO_PT_generate"
     bl_idname = "TRIPO_PT_batch"
     bl_label = "Batch"
