@@ -350,7 +350,7 @@ class Blender:
         eng = self.engine()
         eng.set_max_parallel(max(eng.max_parallel, limit))
         try:
-            dialect = importlib.import_module(f"{MODULE}.api.dialect")
+            dialect = importlib.import_module(f"{MODULE}.api.dialects")
             sched = importlib.import_module(f"{MODULE}.jobs.schedule")
             api = getattr(eng, "api", None)
             api = api if isinstance(api, str) else dialect.api_of(self.prefs.api_base_url)

@@ -136,6 +136,6 @@ V2 = _V2Builders()
 
 def wire_body(task_type: str, values: dict) -> dict:
     """The JSON body a v2 client POSTs to /task for these values (``{"type": ..., ...}``, Inputs as file objects)."""
-    from tripo_addon.api.v2.wire import WIRE
+    from tripo_addon.api.v2.dialect import DIALECT as WIRE
 
     return WIRE.create_request(task_type, values)[1]

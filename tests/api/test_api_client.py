@@ -14,7 +14,8 @@ from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import ERROR_TEXT, TripoValidationError
 from tripo_addon.api.models import Task
 from tripo_addon.api.v2 import catalog as C2
-from tripo_addon.api.v2.wire import WireV2, semantic_output
+from tripo_addon.api.v2.dialect import DialectV2
+from tripo_addon.api.v2.wire import semantic_output
 
 
 # ============================================================================================== module sources
@@ -513,7 +514,7 @@ def test_natural_rate_limits_and_routing_errors(slow_emulator, emulator, make_cl
 def test_sts_upload_refused_by_storage_is_reported(emulator, api_key, tmp_path):
     """A real S3 refusal (the bucket in the credentials does not exist) becomes a TripoUploadError."""
 
-    class WrongBucket(WireV2):
+    class WrongBucket(DialectV2):
         def sts_token_from(self, data):
             tok = super().sts_token_from(data)
             tok.resource_bucket = "no-such-bucket-" + uuid.uuid4().hex[:8]

@@ -9,10 +9,12 @@ import pytest
 
 from tripo_addon.api import errors as E
 from tripo_addon.api import tasks as T
-from tripo_addon.api.dialect import GLOBAL_URL, api_of, by_name, dialect_for
+from tripo_addon.api.dialect import GLOBAL_URL, api_of
+from tripo_addon.api.dialects import by_name, dialect_for
 from tripo_addon.api.inputs import Input, task_output
 from tripo_addon.api.v3 import catalog as C3
-from tripo_addon.api.v3.wire import AUTH_TEXT, ROUTES, WIRE, semantic_output
+from tripo_addon.api.v3.dialect import DIALECT as WIRE
+from tripo_addon.api.v3.wire import AUTH_TEXT, ROUTES, semantic_output
 
 TID = "11111111-2222-4333-8444-555555555555"
 TOK = "file_0123456789abcdef"

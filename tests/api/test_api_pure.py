@@ -28,8 +28,9 @@ from tripo_addon.api.inputs import Input
 from tripo_addon.api.localfiles import check_mesh_file, file_format
 from tripo_addon.api.session import normalize_api_key, normalize_base_url
 from tripo_addon.api.transport import is_loopback, request_not_sent
+from tripo_addon.api.v2.dialect import DIALECT as WIRE
 from tripo_addon.api.v2.uploads import s3_client_options
-from tripo_addon.api.v2.wire import WIRE, StsToken
+from tripo_addon.api.v2.wire import StsToken
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "tsk_" + "Secret_Value-1234567890abcdef"  # a fake key, built so secret scanners do not flag it

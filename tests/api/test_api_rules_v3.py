@@ -14,7 +14,8 @@ from tripo_addon.api import errors as E
 from tripo_addon.api import tasks
 from tripo_addon.api.client import TripoClient
 from tripo_addon.api.localfiles import check_local_file
-from tripo_addon.api.v3.wire import WIRE, semantic_output
+from tripo_addon.api.v3.dialect import DIALECT as WIRE
+from tripo_addon.api.v3.wire import semantic_output
 
 WAIT = 60.0
 TID = str(uuid.uuid4())

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tripo_addon.api import tasks as api_tasks
-from tripo_addon.api.dialect import by_name
+from tripo_addon.api.dialects import by_name
 from tripo_addon.jobs import events as ev
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.events import Event, EventQueue

@@ -14,7 +14,7 @@ from tripo_addon.api import polling as api_polling
 from tripo_addon.api import tasks as api_tasks
 from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import TripoRateLimited, TripoValidationError, error_for_code
-from tripo_addon.api.v3.wire import WireV3
+from tripo_addon.api.v3.dialect import DialectV3
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
 from tripo_addon.jobs.hub import AUTH_PAUSED, PollHub
@@ -158,13 +158,13 @@ def test_retry_after_from_the_wire_is_bounded(header):
 def test_error_texts_survive_an_infinite_retry_after():
     exc = error_for_code(1007, 429, "slow down", "", None, math.inf)
     assert isinstance(exc, TripoRateLimited) and "inf" not in exc.user_message.lower()
-    exc = WireV3().error_from(429, {"code": 2000, "message": "busy"}, retry_after=math.inf)
+    exc = DialectV3().error_from(429, {"code": 2000, "message": "busy"}, retry_after=math.inf)
     assert isinstance(exc, TripoRateLimited)
 
 
 @pytest.mark.parametrize("missed", [1, "x", None, {"a": 1}, [1, None, "abc"]])
 def test_a_task_list_with_an_absurd_missed_field_is_read(missed):
-    tasks, out = WireV3().tasks_from_list({"tasks": [], "missed": missed})
+    tasks, out = DialectV3().tasks_from_list({"tasks": [], "missed": missed})
     assert tasks == {} and all(isinstance(m, str) for m in out)
 
 

@@ -1,6 +1,6 @@
 """TripoClient: the Tripo API's calls (create, get, list, wait, balance, upload, download) for one account.
 
-The API URL picks the dialect (:func:`~tripo_addon.api.dialect.dialect_for`: v3 unless it ends in ``/v2/openapi``);
+The API URL picks the dialect (:func:`~tripo_addon.api.dialects.dialect_for`: v3 unless it ends in ``/v2/openapi``);
 the client speaks only through it, so the same calls work on both. Sessions, auth, retries and the rule that a
 create is never re-sent blindly are in :mod:`tripo_addon.api.session`.
 

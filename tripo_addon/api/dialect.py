@@ -1,4 +1,5 @@
-"""What every API dialect provides, and which one a URL speaks.
+"""What every API dialect provides, and what it (and the modules below the client) needs of a client: the
+registry of dialects is :mod:`.dialects`.
 
 A dialect (``api/v2``: Tripo's retired v2 API; ``api/v3``: the live one) owns everything that differs on the wire:
 routes, request bodies, the answer envelope, error mapping, task statuses and output keys, and the upload flow.
@@ -17,7 +18,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import TripoAPIError
 from .inputs import Input
@@ -25,7 +26,7 @@ from .models import Balance, Task
 from .params import Catalog
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import TripoClient
+    import requests
 
 GLOBAL_URL = "https://openapi.tripo3d.ai"
 CHINA_URL = "https://openapi.tripo3d.com"
@@ -37,22 +38,6 @@ KEY_CONSOLE = "https://developers.tripo3d.ai"
 def api_of(base_url: str) -> str:
     """"v2" for a URL ending in /v2/openapi, else "v3"."""
     return "v2" if base_url.rstrip("/").endswith(V2_SUFFIX) else "v3"
-
-
-def dialect_for(base_url: str) -> Dialect:
-    """The dialect a base URL speaks."""
-    return by_name(api_of(base_url))
-
-
-def by_name(api: str) -> Dialect:
-    """The dialect of an API version ("v2" or "v3")."""
-    if api == "v2":
-        from .v2.wire import WIRE as V2WIRE
-
-        return V2WIRE
-    from .v3.wire import WIRE as V3WIRE
-
-    return V3WIRE
 
 
 @dataclass(frozen=True)
@@ -72,6 +57,40 @@ class Pool:
 
     name: str
     limit: int
+
+
+class Client(Protocol):
+    """One account's session (auth, retries, transport options) and its task calls."""
+
+    api: str
+    base_url: str
+    dialect: Dialect
+    dialect_state: dict[str, Any]
+    timeout: tuple[float, float]
+    max_retries: int
+    user_agent: str
+    proxies: dict[str, str] | None
+    ca_bundle: str | None
+    _session: requests.Session
+    _closed: bool
+
+    def request(self, method: str, path: str, **kwargs: Any) -> tuple[Any, str | None]: ...
+
+    def transport_options(self, url: str) -> dict[str, Any]: ...
+
+    def _sleep(self, seconds: float, cancel: threading.Event | None) -> None: ...
+
+    def _check_cancel(self, cancel: threading.Event | None) -> None: ...
+
+    def _retry_delay(self, attempt: int, retry_after: float | None = None) -> float: ...
+
+    def get_task(self, task_id: str, *, cancel: threading.Event | None = None) -> Task: ...
+
+    def create_task(self, task_type: str, values: Mapping[str, Any], *,
+                    cancel: threading.Event | None = None) -> Task: ...
+
+    def upload(self, path: str | os.PathLike, *, mesh: bool | None = None, method: str = "auto",
+               cancel: threading.Event | None = None, progress: Any = None) -> Input: ...
 
 
 class Dialect(ABC):
@@ -149,7 +168,7 @@ class Dialect(ABC):
 
     # -------------------------------------------------------------------------------------- uploads, pools
     @abstractmethod
-    def upload(self, client: TripoClient, path: str | os.PathLike, *, mesh: bool, method: str = "auto",
+    def upload(self, client: Client, path: str | os.PathLike, *, mesh: bool, method: str = "auto",
                cancel: threading.Event | None = None,
                progress: Callable[[int, int | None], None] | None = None) -> Input:
         """Upload a checked local file; the Input that refers to it."""

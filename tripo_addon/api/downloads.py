@@ -64,7 +64,7 @@ from .models import TaskStatus
 __all__ = ["GB", "LIMITS", "MB", "DownloadLimits", "download", "safe_extract", "check_zip", "verify_file"]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import TripoClient
+    from .dialect import Client
 
 CHUNK = 1 << 20
 MAX_ATTEMPTS = 4          # transfers of one file (truncated, corrupt, 5xx, transport errors)
@@ -224,7 +224,7 @@ def _storage_error(exc: OSError, folder: Path, name: str) -> TripoStorageError:
 
 
 # ============================================================================================== download
-def _fresh_url(client: TripoClient, task_id: str, key: str, cancel: threading.Event | None) -> str:
+def _fresh_url(client: Client, task_id: str, key: str, cancel: threading.Event | None) -> str:
     watch_clock(client)  # this answer's Date tells the server's time (judging the new URL's expiry)
     task = client.get_task(task_id, cancel=cancel)
     if task.status != TaskStatus.SUCCESS:
@@ -263,7 +263,7 @@ def _body_chunks(resp: requests.Response) -> Iterator[bytes]:
         yield chunk
 
 
-def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | None,
+def _stream(client: Client, url: str, tmp: Path, cancel: threading.Event | None,
             progress: Callable[[int, int | None], None] | None, folder: Path, name: str) -> None:
     limits = limits_of(client)
     kind = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -339,7 +339,7 @@ def _stream(client: TripoClient, url: str, tmp: Path, cancel: threading.Event | 
 
 
 def download(
-    client: TripoClient,
+    client: Client,
     task_id: str,
     output_key: str,
     dest_dir: str | os.PathLike,

@@ -26,7 +26,8 @@ import requests
 from . import __version__
 from . import polling as _polling
 from .dialect import GLOBAL_URL as DEFAULT_BASE_URL
-from .dialect import KEY_CONSOLE, Dialect, dialect_for
+from .dialect import KEY_CONSOLE, Dialect
+from .dialects import dialect_for
 from .errors import (
     TripoCancelled,
     TripoError,

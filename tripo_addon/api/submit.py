@@ -16,14 +16,14 @@ from .localfiles import MESH_FORMATS, check_local_file, find_local_files, replac
 from .models import Task, TaskStatus
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .client import TripoClient
+    from .dialect import Client
 
 MULTIVIEW_SOURCES = ("generate_multiview_image", "edit_multiview_image")
 #: Days Tripo keeps a task record (tripo-api-v3.md §18 R1, one source): an older task id no longer resolves.
 RETENTION_DAYS = 7
 
 
-def submit(client: TripoClient, task_type: str, params: Mapping[str, Any], *, source_type: str | None = None,
+def submit(client: Client, task_type: str, params: Mapping[str, Any], *, source_type: str | None = None,
            source_model_version: str | None = None, upload: str = "auto", cancel: threading.Event | None = None,
            notices: list[str] | None = None) -> str:
     """Validate, upload local files found in file parameters, build the values and create the task.
@@ -69,7 +69,7 @@ def submit(client: TripoClient, task_type: str, params: Mapping[str, Any], *, so
     return client.create_task(task_type, values, cancel=cancel)
 
 
-def check_source(client: TripoClient, task_type: str, source_task_id: str, *,
+def check_source(client: Client, task_type: str, source_task_id: str, *,
                  cancel: threading.Event | None = None) -> Task:
     """Fetch the source task of a ``task_type`` task (free) and return it if Tripo would accept it.
 

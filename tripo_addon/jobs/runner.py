@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..api import polling as api_polling
-from ..api.dialect import by_name as dialect_by_name
+from ..api.dialects import by_name as dialect_by_name
 from ..api.errors import TripoCancelled, TripoError
 from . import events as ev
 from .engine_common import (

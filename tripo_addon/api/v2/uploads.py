@@ -21,7 +21,7 @@ from ..transport import is_loopback, quiet_loopback_tls_warnings
 from .wire import StsToken
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import TripoClient
+    from ..dialect import Client
 
 MULTIPART_THRESHOLD = 8 * 1024 * 1024
 MULTIPART_CHUNK = 8 * 1024 * 1024
@@ -29,7 +29,7 @@ DEFAULT_S3_REGION = "us-west-2"
 
 
 # ============================================================================================== direct upload
-def upload_image(client: TripoClient, path: str | os.PathLike, *, cancel: threading.Event | None = None
+def upload_image(client: Client, path: str | os.PathLike, *, cancel: threading.Event | None = None
                  ) -> Input:
     """Check the image locally, then ``POST /upload/sts`` (multipart field ``file``; ``/upload`` if that route is
     missing). Returns the Input of the uploaded image."""
@@ -65,7 +65,7 @@ def upload_image(client: TripoClient, path: str | os.PathLike, *, cancel: thread
 
 
 # ============================================================================================== STS upload
-def sts_token(client: TripoClient, fmt: str, *, cancel: threading.Event | None = None) -> StsToken:
+def sts_token(client: Client, fmt: str, *, cancel: threading.Event | None = None) -> StsToken:
     """``POST /upload/sts/token`` for a file format (webp, jpeg, png, glb, obj, fbx, stl)."""
     from ..errors import TripoServerError
 
@@ -131,7 +131,7 @@ def s3_client_options(
 
 
 def upload_sts(
-    client: TripoClient,
+    client: Client,
     path: str | os.PathLike,
     *,
     accelerate: bool = False,

@@ -183,16 +183,7 @@ class WireV2(Dialect):
             raw={k: (redact(v) if k == "error_msg" and isinstance(v, str) else v) for k, v in data.items()},
         )
 
-    # ------------------------------------------------------------------------------------------ uploads, pools
-    def upload(self, client: Any, path: Any, *, mesh: bool, method: str = "auto", cancel: Any = None,
-               progress: Any = None) -> Input:
-        """Images go directly (``POST /upload/sts``); models, or ``method="sts"``, through STS + S3."""
-        from . import uploads
-
-        if mesh or method == "sts":
-            return uploads.upload_sts(client, path, cancel=cancel, progress=progress)
-        return uploads.upload_image(client, path, cancel=cancel)
-
+    # ---------------------------------------------------------------------------------------------------- pools
     def pools(self, task_type: str, values: Mapping[str, Any] | None = None) -> tuple[Pool, ...]:
         """v2's concurrency groups (tripo-api.md §8); P1 counts against its own group and generation's."""
         if task_type in ("text_to_model", "image_to_model", "multiview_to_model"):
@@ -269,6 +260,3 @@ def _file_object(i: Input) -> dict[str, Any]:
     if i.kind == "url" or (i.kind == "task" and i.url):
         return {"type": ftype, "url": i.url if i.kind == "task" else i.value}
     raise ValueError(f"v2 cannot refer to a task's output without its URL ({i.value})")
-
-
-WIRE = WireV2()

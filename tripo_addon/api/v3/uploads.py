@@ -18,7 +18,7 @@ from ..localfiles import MIME, check_local_file
 from ..transport import read_body, transport_reason
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..client import TripoClient
+    from ..dialect import Client
 
 DIRECT_MAX = 50 * 1024 * 1024
 #: The API's cap for any upload (tripo-api-v3.md §17: 150 MB).
@@ -27,7 +27,7 @@ FILES_PATH = "/v3/files"
 PRESIGN_PATH = "/v3/files/presign"
 
 
-def upload(client: TripoClient, path: str | os.PathLike, *, mesh: bool, method: str = "auto",
+def upload(client: Client, path: str | os.PathLike, *, mesh: bool, method: str = "auto",
            cancel: threading.Event | None = None,
            progress: Callable[[int, int | None], None] | None = None) -> Input:
     """Check the file, upload it, and return the Input (its ``file_<uuid>`` token)."""
@@ -84,7 +84,7 @@ class _Reader:
         return chunk
 
 
-def _put(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
+def _put(client: Client, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
          progress: Callable[[int, int | None], None] | None) -> None:
     """PUT the raw bytes to the presigned URL: no API key, Content-Type and Content-Length only. Sending the same
     bytes to the same URL again is harmless, so a failed connection, a 5xx or a 429 is retried like any safe
@@ -109,7 +109,7 @@ def _put(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: t
                                "again. If it keeps failing the upload address may have expired: check your clock.")
 
 
-def _put_once(client: TripoClient, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
+def _put_once(client: Client, url: str, p: Path, mime: str, size: int, cancel: threading.Event | None,
               progress: Callable[[int, int | None], None] | None) -> tuple[int, str]:
     """One PUT: (HTTP status, the start of the answer)."""
     try:

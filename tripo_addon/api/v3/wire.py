@@ -218,14 +218,7 @@ class WireV3(Dialect):
         return rows
 
 
-    # ------------------------------------------------------------------------------------------ uploads, pools
-    def upload(self, client: Any, path: Any, *, mesh: bool, method: str = "auto", cancel: Any = None,
-               progress: Any = None) -> Input:
-        """``POST /v3/files`` up to 50 MB, a presigned PUT above (or with ``method="presign"``)."""
-        from . import uploads
-
-        return uploads.upload(client, path, mesh=mesh, method=method, cancel=cancel, progress=progress)
-
+    # ---------------------------------------------------------------------------------------------------- pools
     def pools(self, task_type: str, values: Mapping[str, Any] | None = None) -> tuple[Pool, ...]:
         """tripo-api-v3.md §13: image 1, P-series 5, processing 5, everything else 10 (per pool)."""
         if task_type in IMAGE_TYPES:
@@ -313,6 +306,3 @@ def _epoch(value: Any) -> float | None:
             parsed = parsed.replace(tzinfo=_dt.UTC)
         return number(parsed.timestamp(), lo=0, hi=1e11)  # the same bounds as a numeric time
     return number(value, lo=0, hi=1e11)
-
-
-WIRE = WireV3()
