@@ -12,14 +12,14 @@ from .errors import ApiError, invalid
 from .inputs import MAX_IMAGE_BYTES
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .emulator import Emulator
+    from .host import Host
     from .tasks import Task
 
 
 class AccountContext:
     """validation.Context for one account."""
 
-    def __init__(self, emu: Emulator, acc: Account) -> None:
+    def __init__(self, emu: Host, acc: Account) -> None:
         self.emu, self.acc = emu, acc
         self.banned_words = emu.banned_words
         self.priority_entitled = acc.priority

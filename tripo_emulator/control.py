@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 from .web import Request, Response, json_response, ok
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .host import Host
 
 
-def handle(emu: Emulator, req: Request) -> Response:
+def handle(emu: Host, req: Request) -> Response:
     """Test-only routes under /_emulator (loopback clients only)."""
     if req.client not in ("127.0.0.1", "::1") and not req.client.startswith("127."):
         return json_response({"code": 1005, "message": "Control routes are loopback-only."}, 403, 1005)

@@ -20,7 +20,7 @@ from .v3 import routes as v3
 from .web import BodyTooLarge, Request, Response, json_response, read_body
 
 if TYPE_CHECKING:
-    from .emulator import Emulator
+    from .host import Host
 
 API_PREFIX = "/v2/openapi"
 ANSWER_FAULTS = ("status", "drop", "reset")  # fault kinds that replace the answer (after=True: once it took effect)
@@ -56,7 +56,7 @@ class Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, addr: tuple[str, int], emu: Emulator) -> None:
+    def __init__(self, addr: tuple[str, int], emu: Host) -> None:
         self.emu = emu
         self.connections: set[socket.socket] = set()
         super().__init__(addr, Handler)

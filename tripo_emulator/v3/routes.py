@@ -20,8 +20,8 @@ from .view import iso, task_view
 
 if TYPE_CHECKING:
     from ..accounts import Account
-    from ..emulator import Emulator
     from ..faults import Rule
+    from ..host import Host
 
 PREFIX = "/v3/"
 PUT_PREFIX = "/uploads/"   # presigned PUT URLs (no API key)
@@ -58,7 +58,7 @@ def ok(data: Any) -> Response:
 class V3Routes:
     """Handlers of the v3 routes; `emu` owns the shared state."""
 
-    def __init__(self, emu: Emulator) -> None:
+    def __init__(self, emu: Host) -> None:
         self.emu = emu
         self._presigned: dict[str, tuple[Account, str]] = {}
 
