@@ -29,6 +29,18 @@ _FACE_MAX_H3 = {"standard": 1_500_000, "detailed": 2_000_000}
 P1_FORBIDDEN = ("quad", "smart_low_poly", "generate_parts", "geometry_quality")
 
 
+def parts_and_orientation(tt: TaskType, v: dict[str, Any], texture: bool) -> None:
+    """Rules both APIs share: parts need texture, pbr and quad off; align_image needs a textured model."""
+    if v.get("generate_parts"):
+        on = [n for n in ("texture", "pbr", "quad") if eff(tt, v, n)]
+        if on:
+            raise fail(f"`generate_parts` needs texture, pbr and quad off; turn off {', '.join(on)}.",
+                       "generate_parts")
+    if eff(tt, v, "orientation") == "align_image" and not texture:
+        raise fail("`orientation` align_image only works on textured models; turn texture on or use default.",
+                   "orientation")
+
+
 def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
     mv = eff(tt, v, "model_version")
     fam = model_family(mv)
@@ -65,14 +77,7 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
     if not texture and not pbr and tq != "standard" and mv != UPSCALE_ONLY_VERSION:
         raise fail(f"`texture_quality` {tq} without texture and pbr (4K upscale) needs model_version "
                     f"{UPSCALE_ONLY_VERSION}; turn texture on or set texture_quality to standard.", "texture_quality")
-    if v.get("generate_parts"):
-        on = [n for n in ("texture", "pbr", "quad") if eff(tt, v, n)]
-        if on:
-            raise fail(f"`generate_parts` needs texture, pbr and quad off; turn off {', '.join(on)}.",
-                        "generate_parts")
-    if eff(tt, v, "orientation") == "align_image" and not texture:
-        raise fail("`orientation` align_image only works on textured models; turn texture on or use default.",
-                    "orientation")
+    parts_and_orientation(tt, v, texture)
     fl = v.get("face_limit")
     if fl is not None:
         gq = eff(tt, v, "geometry_quality")

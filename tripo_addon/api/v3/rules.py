@@ -102,14 +102,7 @@ def _generation_rules(tt: TaskType, v: dict[str, Any]) -> None:
     if "delight" in v and differs(tt.param("delight"), v["delight"]) and tv != TEXTURE_V35:  # type: ignore[arg-type]
         raise fail(f"`delight` only applies to texture_version {TEXTURE_V35}; choose it or leave delight unset.",
                    "delight")
-    if v.get("generate_parts"):
-        on = [n for n in ("texture", "pbr", "quad") if eff(tt, v, n)]
-        if on:
-            raise fail(f"`generate_parts` needs texture, pbr and quad off; turn off {', '.join(on)}.",
-                       "generate_parts")
-    if eff(tt, v, "orientation") == "align_image" and not texture:
-        raise fail("`orientation` align_image only works on textured models; turn texture on or use default.",
-                   "orientation")
+    v2rules.parts_and_orientation(tt, v, texture)
     fl = v.get("face_limit")
     if fl is not None:
         lo, hi, _clo, _chi, why = face_limit_range(tt, v)
