@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import io
-import json
 import struct
 import zipfile
 from pathlib import Path
 
 from PIL import Image
+from sample_files import make_glb  # noqa: F401  (re-exported)
 
 WAIT = 60.0  # generous upper bound for wait(); the emulator finishes tasks in well under a second
 
@@ -29,24 +29,6 @@ def image_bytes(fmt: str = "PNG", size: tuple[int, int] = (64, 48)) -> bytes:
     kw = {"lossless": True} if fmt == "WEBP_LOSSLESS" else {}
     img.save(buf, "WEBP" if fmt.startswith("WEBP") else fmt, **kw)
     return buf.getvalue()
-
-
-def make_glb(path: Path) -> Path:
-    """A minimal valid GLB: one triangle."""
-    positions = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
-    gltf = {
-        "asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
-        "buffers": [{"byteLength": len(positions)}],
-        "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
-        "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
-                       "max": [1, 1, 0]}],
-    }
-    js = json.dumps(gltf, separators=(",", ":")).encode()
-    js += b" " * (-len(js) % 4)
-    body = struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(positions), b"BIN\x00") + positions
-    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
-    return path
 
 
 def make_zip(path: Path, members: dict[str, bytes], *, symlink: str | None = None) -> Path:

@@ -15,7 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from test_jobs_engine import make_png
+from jobs_helpers import WAIT, inject, make_client, posts
+from sample_files import make_png
 
 from tripo_addon.api import tasks as api_tasks
 from tripo_addon.api.client import TripoClient
@@ -24,36 +25,9 @@ from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
 from tripo_addon.jobs.job import JobState
 
-WAIT = 60.0
-
-
-def _client(emulator, key, base_url=None, **kw) -> TripoClient:
-    return TripoClient(api_key=key, base_url=base_url or emulator.base_url, poll_min=0.05, poll_max=0.5,
-                       retry_base=0.02, retry_cap=0.1, **kw)
-
-
-@pytest.fixture
-def factory(emulator, api_key):
-    return lambda: _client(emulator, api_key)
-
-
-@pytest.fixture
-def engine(factory, tmp_path):
-    eng = Engine(factory, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
-    yield eng
-    eng.shutdown(timeout=5)
-
-
-def inject(emulator, api_key, route, kind, **fields):
-    return emulator.inject(route=route, kind=kind, match={"key": api_key, **fields.pop("match", {})}, **fields)
-
-
-def _creates(emulator, key) -> list[dict]:
-    return [r for r in emulator.requests(method="POST", key=key) if r.get("route") == "create"]
-
 
 def _new_task(emulator, key, prompt="a red chair") -> str:
-    client = _client(emulator, key)
+    client = make_client(emulator, key)
     try:
         return client.create_task("text_to_model", api_tasks.build_request("text_to_model", {"prompt": prompt},
                                                                          api=client.api))
@@ -96,7 +70,7 @@ def test_remove_keeps_a_tombstone_of_the_task(engine, emulator, api_key):
     engine.forget(job_id)
     assert engine.owners.owner(task_id) is None and engine.owners.known(task_id)
     assert engine.flush()
-    eng2 = Engine(lambda: _client(emulator, api_key), engine.state_dir, engine.download_dir)
+    eng2 = Engine(lambda: make_client(emulator, api_key), engine.state_dir, engine.download_dir)
     try:  # a new engine (a restart) still knows it
         assert eng2.owners.known(task_id)
     finally:
@@ -143,7 +117,7 @@ def test_retry_uploads_again_after_tripo_refused_the_upload_token(engine, emulat
 def test_cancel_during_a_create_whose_answer_is_lost_asks_for_attention(emulator, api_key, tmp_path):
     """Cancelled while the create's answer was lost: it stayed "cancelled" and Retry sent again. Now the job says a
     task may exist (needs attention) and the registry keeps the create in flight for the history look-up."""
-    eng = Engine(lambda: _client(emulator, api_key, timeout=(5.0, 0.6)), tmp_path / "state", tmp_path / "dl",
+    eng = Engine(lambda: make_client(emulator, api_key, timeout=(5.0, 0.6)), tmp_path / "state", tmp_path / "dl",
                  poll_min=0.05, poll_max=0.5)
     try:
         inject(emulator, api_key, "create", "delay", seconds=2.0)
@@ -166,7 +140,7 @@ def test_a_job_made_with_another_key_waits_and_follows_again_when_switched_back(
     other = "tsk_test_other_" + api_key[-12:]
     emulator.add_account(other, balance=100_000)
     current = {"key": api_key}
-    eng = Engine(lambda: _client(emulator, current["key"]), tmp_path / "state", tmp_path / "dl",
+    eng = Engine(lambda: make_client(emulator, current["key"]), tmp_path / "state", tmp_path / "dl",
                  poll_min=0.05, poll_max=0.5)
     try:
         inject(emulator, api_key, "poll", "delay", seconds=0.3, count=2)
@@ -180,12 +154,12 @@ def test_a_job_made_with_another_key_waits_and_follows_again_when_switched_back(
         eng.resume()
         snap = eng.wait(job_id, WAIT)
         assert snap["state"] == JobState.NEEDS_ATTENTION and "made with another key" in snap["error"], snap
-        assert _creates(emulator, other) == []  # nothing sent with the new key
+        assert posts(emulator, other) == []  # nothing sent with the new key
         assert not [r for r in emulator.requests(key=other) if r.get("route") in ("poll", "list")]
         current["key"] = api_key
         assert eng.follow_identity() == [job_id]
         assert eng.wait(job_id, WAIT)["state"] == JobState.SUCCEEDED
-        assert len(_creates(emulator, api_key)) == 1
+        assert len(posts(emulator, api_key)) == 1
     finally:
         eng.shutdown(3)
 
@@ -196,14 +170,14 @@ def test_a_key_changed_while_the_task_runs_pauses_the_job_and_never_fails_it(emu
     other = "tsk_test_moved_" + api_key[-12:]
     emulator.add_account(other, balance=100_000)
     current = {"key": api_key}
-    eng = Engine(lambda: _client(emulator, current["key"], base_url=emulator.v3_base_url), tmp_path / "state",
+    eng = Engine(lambda: make_client(emulator, current["key"], base_url=emulator.v3_base_url), tmp_path / "state",
                  tmp_path / "dl", poll_min=0.05, poll_max=0.5)
     eng.not_found_grace = 0.0  # a "not found" would end the task at once
     try:
         inject(emulator, api_key, "create", "delay", seconds=0.6)
         job_id = eng.submit(_no_download(pipelines.text_to_model("a chair while the key changes")))
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _creates(emulator, api_key):
+        while time.monotonic() < deadline and not posts(emulator, api_key):
             time.sleep(0.01)
         current["key"] = other  # the worker sent with the first key; the poller starts after this
         snap = eng.wait(job_id, WAIT)
@@ -213,14 +187,14 @@ def test_a_key_changed_while_the_task_runs_pauses_the_job_and_never_fails_it(emu
         assert eng.follow_identity() == [job_id]
         snap = eng.wait(job_id, WAIT)
         assert snap["state"] == JobState.SUCCEEDED, snap
-        assert len(_creates(emulator, api_key)) == 1
+        assert len(posts(emulator, api_key)) == 1
     finally:
         eng.shutdown(3)
 
 
 def test_a_job_made_on_another_address_waits(emulator, api_key, tmp_path):
     base = {"url": emulator.base_url}
-    eng = Engine(lambda: _client(emulator, api_key, base_url=base["url"]), tmp_path / "state", tmp_path / "dl",
+    eng = Engine(lambda: make_client(emulator, api_key, base_url=base["url"]), tmp_path / "state", tmp_path / "dl",
                  poll_min=0.05, poll_max=0.5)
     try:
         inject(emulator, api_key, "poll", "delay", seconds=0.3, count=2)

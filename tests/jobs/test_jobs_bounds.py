@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from jobs_helpers import inject, posts
+from sample_files import make_glb
 
 from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import TripoError
@@ -24,46 +26,6 @@ WAIT = 60.0
 HUGE = 5 * 1024 * 1024
 
 
-def make_glb(path: Path) -> Path:
-    """A minimal valid GLB with one triangle."""
-    import struct
-
-    positions = struct.pack("<9f", 0, 0, 0, 1, 0, 0, 0, 1, 0)
-    gltf = {"asset": {"version": "2.0"}, "scene": 0, "scenes": [{"nodes": [0]}], "nodes": [{"mesh": 0}],
-            "meshes": [{"primitives": [{"attributes": {"POSITION": 0}}]}],
-            "buffers": [{"byteLength": len(positions)}],
-            "bufferViews": [{"buffer": 0, "byteOffset": 0, "byteLength": len(positions)}],
-            "accessors": [{"bufferView": 0, "componentType": 5126, "count": 3, "type": "VEC3", "min": [0, 0, 0],
-                           "max": [1, 1, 0]}]}
-    js = json.dumps(gltf, separators=(",", ":")).encode()
-    js += b" " * (-len(js) % 4)
-    body = struct.pack("<I4s", len(js), b"JSON") + js + struct.pack("<I4s", len(positions), b"BIN\x00") + positions
-    path.write_bytes(struct.pack("<4sII", b"glTF", 2, 12 + len(body)) + body)
-    return path
-
-
-def posts(emulator, api_key: str) -> list[dict]:
-    return [r for r in emulator.requests(method="POST", key=api_key) if r.get("route") == "create"]
-
-
-@pytest.fixture
-def factory(emulator, api_key):
-    def make() -> TripoClient:
-        return TripoClient(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5,
-                           retry_base=0.02, retry_cap=0.1)
-
-    return make
-
-
-@pytest.fixture
-def engine(factory, tmp_path):
-    eng = Engine(factory, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
-    yield eng
-    eng.shutdown(timeout=5)
-
-
-def inject(emulator, api_key, route, kind, **fields):
-    return emulator.inject(route=route, kind=kind, match={"key": api_key, **fields.pop("match", {})}, **fields)
 
 
 # ============================================================================================== item 14

@@ -9,6 +9,7 @@ import threading
 import time
 
 import pytest
+from jobs_helpers import WAIT, inject
 
 from tripo_addon.api import polling as api_polling
 from tripo_addon.api import tasks as api_tasks
@@ -16,31 +17,14 @@ from tripo_addon.api.client import TripoClient
 from tripo_addon.api.errors import TripoRateLimited, TripoValidationError, error_for_code
 from tripo_addon.api.v3.dialect import DialectV3
 from tripo_addon.jobs import pipelines
-from tripo_addon.jobs.engine import Engine
 from tripo_addon.jobs.hub import AUTH_PAUSED, PollHub
 from tripo_addon.jobs.job import JobState
 
-WAIT = 60.0
-
 
 @pytest.fixture
-def factory(emulator, api_key):
-    def make() -> TripoClient:
-        return TripoClient(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5,
-                           retry_base=0.02, retry_cap=0.1, max_retries=0)
-
-    return make
-
-
-@pytest.fixture
-def engine(factory, tmp_path):
-    eng = Engine(factory, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5)
-    yield eng
-    eng.shutdown(timeout=5)
-
-
-def inject(emulator, api_key, route, kind, **fields):
-    return emulator.inject(route=route, kind=kind, match={"key": api_key, **fields.pop("match", {})}, **fields)
+def client_options() -> dict:
+    """One try per request: a failed round shows at once."""
+    return {"max_retries": 0}
 
 
 def _submit(engine, n: int) -> list[str]:

@@ -16,7 +16,6 @@ import time
 
 import pytest
 
-from tripo_addon.api.client import TripoClient
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
 from tripo_addon.jobs.journal import DirLock
@@ -37,14 +36,6 @@ def _no_locks(code: int):
 def nfs(request, monkeypatch):
     monkeypatch.setattr(fcntl, "flock", _no_locks(request.param))
     return request.param
-
-
-@pytest.fixture
-def factory(emulator, api_key):
-    def make() -> TripoClient:
-        return TripoClient(api_key=api_key, base_url=emulator.base_url, poll_min=0.05, poll_max=0.5)
-
-    return make
 
 
 def test_held_only_when_another_holds_it(tmp_path, monkeypatch):
