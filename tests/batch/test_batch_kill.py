@@ -8,16 +8,14 @@ import importlib.util
 import json
 import os
 import queue
-import signal
 import struct
-import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import pytest
+from child_process import ChildProcess
 from wirelog import creates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,25 +36,11 @@ def slow_emulator(tmp_path_factory):
     emu.stop()
 
 
-class Life:
+class Life(ChildProcess):
     """One run of the script; its stdout lines are read in the background."""
 
     def __init__(self, args: list[str], env: dict):
-        self.proc = subprocess.Popen([sys.executable, str(SCRIPT), *args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True), daemon=True),
-                   threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False), daemon=True)]
-        for t in self._t:
-            t.start()
-
-    def _pump(self, stream, sink, to_queue):
-        for line in stream:
-            sink.append(line)
-            if to_queue:
-                self.lines.put(line.rstrip("\n"))
+        super().__init__([sys.executable, str(SCRIPT), *args], env, str(ROOT))
 
     def until(self, predicate, timeout: float = 120.0) -> None:
         """Read lines until predicate(all lines so far) holds."""
@@ -74,17 +58,7 @@ class Life:
 
     def kill(self) -> None:
         assert self.proc.poll() is None, "the batch ended before it could be killed:\n" + self.log()
-        self.proc.send_signal(signal.SIGKILL)
-        self.wait(30)
-
-    def wait(self, timeout: float) -> int:
-        rc = self.proc.wait(timeout)
-        for t in self._t:
-            t.join(5)
-        return rc
-
-    def log(self) -> str:
-        return "".join(self.out)[-4000:] + "\n--- stderr ---\n" + "".join(self.err)[-4000:]
+        super().kill()
 
 
 def _done(lines: list[str]) -> int:

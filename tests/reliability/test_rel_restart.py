@@ -14,11 +14,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from child_process import ChildProcess
 from rel_helpers import WAIT, fired, task_posts, wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -43,25 +43,11 @@ def _has_bpy() -> bool:
 needs_bpy = pytest.mark.skipif(not _has_bpy(), reason="needs the bpy module")
 
 
-class Child:
+class Child(ChildProcess):
     """A child Blender (bpy module) whose stdout lines are read in the background."""
 
     def __init__(self, cfg: dict, env: dict):
-        self.proc = subprocess.Popen([sys.executable, str(CHILD), json.dumps(cfg)], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
-        self.lines: queue.Queue[str] = queue.Queue()
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._t = [threading.Thread(target=self._pump, args=(self.proc.stdout, self.out, True), daemon=True),
-                   threading.Thread(target=self._pump, args=(self.proc.stderr, self.err, False), daemon=True)]
-        for t in self._t:
-            t.start()
-
-    def _pump(self, stream, sink, to_queue):
-        for line in stream:
-            sink.append(line)
-            if to_queue:
-                self.lines.put(line.rstrip("\n"))
+        super().__init__([sys.executable, str(CHILD), json.dumps(cfg)], env, str(ROOT))
 
     def expect(self, predicate, timeout: float = WAIT):
         """The first parsed ``TAG json`` line for which predicate(tag, data) is true."""
@@ -81,24 +67,13 @@ class Child:
                 return tag, data
         raise AssertionError(f"child did not report in time:\n{self.log()}")
 
-    def wait(self, timeout: float) -> int:
-        rc = self.proc.wait(timeout)
-        for t in self._t:
-            t.join(5)
-        return rc
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-        self.wait(30)
-
     def result(self) -> dict:
         line = next((x for x in self.out if x.startswith("RESULT ")), None)
         assert line, self.log()
         return json.loads(line[len("RESULT "):])
 
     def log(self) -> str:
-        return "".join(self.out)[-3000:] + "\n--- stderr ---\n" + "".join(self.err)[-5000:]
+        return super().log(3000, 5000)
 
 
 @pytest.fixture
