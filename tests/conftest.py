@@ -28,6 +28,8 @@ for p in (str(ROOT), str(ROOT / "scripts"), str(ROOT / "tests")):
     if p not in sys.path:
         sys.path.insert(0, p)
 
+from emulators import running  # noqa: E402  (tests/ is on the path from here)
+
 
 # ==================================================================================================== isolation
 def _user_pip_config() -> str | None:
@@ -69,13 +71,16 @@ TASKS_LIST_SHAPE = os.environ.get("TRIPO_TEST_TASKS_LIST_SHAPE", "object")
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """One emulator for the whole session; tests get isolation from their own account keys."""
-    from tripo_emulator import Emulator
+    with running(tmp_path_factory.mktemp("emulator"), time_scale=TIME_SCALE, api=TEST_API,
+                 tasks_list_shape=TASKS_LIST_SHAPE) as emu:
+        yield emu
 
-    emu = Emulator(port=0, time_scale=TIME_SCALE, data_dir=tmp_path_factory.mktemp("emulator"), api=TEST_API,
-                   tasks_list_shape=TASKS_LIST_SHAPE)
-    emu.start()
-    yield emu
-    emu.stop()
+
+@pytest.fixture(scope="module")
+def slow_emulator(tmp_path_factory):
+    """Real-time task durations and no S3: tasks stay queued/running for the whole test (deterministic limits)."""
+    with running(tmp_path_factory.mktemp("slow-emulator"), time_scale=1.0, s3=False) as emu:
+        yield emu
 
 
 @pytest.fixture
@@ -84,6 +89,24 @@ def api_key(emulator) -> str:
     key = "tsk_test_" + uuid.uuid4().hex
     emulator.add_account(key, balance=100_000)
     yield key
+    emulator.clear_faults()
+
+
+@pytest.fixture
+def fault(emulator, api_key):
+    """inject(route, kind, **fields) for this test's key only; returns the rule (its ``id`` ends it early:
+    ``emulator.faults.remove(rule["id"])``).
+
+    Downloads of signed URLs carry no key: those rules match the owner of the task (``owner``: the key of the
+    account that created it) instead. ``match`` adds conditions (e.g. ``{"type": "text_to_image"}``).
+    """
+
+    def inject(route: str, kind: str, **fields):
+        own = {"owner": api_key} if route == "download" else {"key": api_key}
+        match = {**own, **fields.pop("match", {})}
+        return emulator.inject(route=route, kind=kind, match=match, **fields)
+
+    yield inject
     emulator.clear_faults()
 
 

@@ -33,18 +33,6 @@ def client(v2_url, api_key):
 
 
 @pytest.fixture
-def fault(emulator, api_key):
-    """inject(route, kind, **fields) matched on this test's key only (cleared at teardown)."""
-
-    def inject(route: str, kind: str, **fields):
-        match = {"key": api_key, **fields.pop("match", {})}
-        return emulator.inject(route=route, kind=kind, match=match, **fields)
-
-    yield inject
-    emulator.clear_faults()
-
-
-@pytest.fixture
 def make_client(v2_url, api_key):
     """v2 TripoClient factory (fast polling, fast retries); every client is closed at teardown."""
     from tripo_addon.api.client import TripoClient
@@ -65,17 +53,6 @@ def make_client(v2_url, api_key):
     yield make
     for c in made:
         c.close()
-
-
-@pytest.fixture(scope="module")
-def slow_emulator(tmp_path_factory):
-    """Real-time task durations and no S3: tasks stay queued/running for the whole test (deterministic limits)."""
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=1.0, data_dir=tmp_path_factory.mktemp("slow-emulator"), s3=False)
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 @pytest.fixture

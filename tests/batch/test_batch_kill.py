@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from child_process import ChildProcess
+from emulators import running
 from wirelog import creates
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,12 +29,8 @@ needs_bpy = pytest.mark.skipif(importlib.util.find_spec("bpy") is None, reason="
 @pytest.fixture(scope="module")
 def slow_emulator(tmp_path_factory):
     """Tasks of ~4 s (text_to_model's 44 s at 0.1), so a 20-row batch through 10 slots lasts long enough to kill."""
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=0.1, data_dir=tmp_path_factory.mktemp("emu_batch"), api="v3")
-    emu.start()
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("emu_batch"), time_scale=0.1, api="v3") as emu:
+        yield emu
 
 
 class Life(ChildProcess):

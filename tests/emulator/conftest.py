@@ -7,6 +7,7 @@ import os
 import uuid
 
 import pytest
+from emulators import running
 
 from .helpers import run
 
@@ -14,24 +15,9 @@ from .helpers import run
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """The emulator for these tests, whatever TRIPO_TEST_API says (they choose their dialect by URL)."""
-    from tripo_emulator import Emulator
-
     scale = float(os.environ.get("TRIPO_TEST_TIME_SCALE", "0.01"))
-    emu = Emulator(port=0, time_scale=scale, data_dir=tmp_path_factory.mktemp("emulator-own"), api="v2")
-    emu.start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="module")
-def slow_emulator(tmp_path_factory):
-    """Real-time durations (time_scale 1) and no S3: tasks stay queued/running for the whole test."""
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=1.0, data_dir=tmp_path_factory.mktemp("slow"), s3=False)
-    emu.start()
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("emulator-own"), time_scale=scale, api="v2") as emu:
+        yield emu
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
 from jobs_helpers import inject, posts
 from sample_files import make_glb
 
@@ -139,17 +138,6 @@ def test_kill_during_a_busy_back_off_resumes_without_needing_attention(factory, 
         assert snap["state"] == "succeeded", snap["error"]
     finally:
         eng2.shutdown(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def slow_emulator(tmp_path_factory):
-    """Real-time task durations: tasks stay queued/running for the whole test."""
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=1.0, data_dir=tmp_path_factory.mktemp("slow-emulator"), s3=False)
-    emu.start()
-    yield emu
-    emu.stop()
 
 
 def test_after_a_restart_running_tasks_count_before_new_jobs_are_sent(slow_emulator, tmp_path):

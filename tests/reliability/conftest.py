@@ -10,28 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from emulators import running
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
-
-
-@pytest.fixture
-def fault(emulator, api_key):
-    """inject(route, kind, **fields) for this test's key only; returns the rule (its ``id`` ends it early:
-    ``emulator.faults.remove(rule["id"])``).
-
-    Downloads of signed URLs carry no key: those rules match the owner of the task (``owner``: the key of the
-    account that created it) instead. ``match`` adds conditions (e.g. ``{"type": "text_to_image"}``).
-    """
-
-    def inject(route: str, kind: str, **fields):
-        own = {"owner": api_key} if route == "download" else {"key": api_key}
-        match = {**own, **fields.pop("match", {})}
-        return emulator.inject(route=route, kind=kind, match=match, **fields)
-
-    yield inject
-    emulator.clear_faults()
 
 
 @pytest.fixture
@@ -81,10 +64,6 @@ def strict_emulator(tmp_path_factory):
     """A second emulator without S3 that refuses unknown keys (for wrong-key cases), speaking the suites' API."""
     import os
 
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=0.01, data_dir=tmp_path_factory.mktemp("strict-emu"), strict_keys=True,
-                   s3=False, api=os.environ.get("TRIPO_TEST_API", "v3"))
-    emu.start()
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("strict-emu"), time_scale=0.01, strict_keys=True, s3=False,
+                 api=os.environ.get("TRIPO_TEST_API", "v3")) as emu:
+        yield emu

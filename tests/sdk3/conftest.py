@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from emulators import running
 
 os.environ.setdefault("TRIPO_DISABLE_GEO_DETECTION", "1")   # no IP-geolocation probes when tripo3d is imported
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,12 +58,8 @@ def sdk():
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory):
     """The emulator speaking v3 at its root (no S3: .venv-sdk3 has no moto)."""
-    from tripo_emulator import Emulator
-
-    emu = Emulator(port=0, time_scale=0.01, data_dir=tmp_path_factory.mktemp("emulator3"), s3=False, api="v3")
-    emu.start()
-    yield emu
-    emu.stop()
+    with running(tmp_path_factory.mktemp("emulator3"), time_scale=0.01, s3=False, api="v3") as emu:
+        yield emu
 
 
 @pytest.fixture(scope="session")
