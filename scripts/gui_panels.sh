@@ -32,7 +32,7 @@ print("[gui-panels] top-level panels:", r.get("top_level_panels"), "| dialogs:",
 sys.exit(0 if r.get("ok") else 1)
 PYEOF
 # the README's screenshots (docs/images/), from this very run
-for shot in sidebar-empty sidebar-selected sidebar-running sidebar-tasks-failed status-bar-running \
+for shot in sidebar-empty sidebar-selected sidebar-running sidebar-tasks-failed status-bar-running asset-library \
             status-bar-failed; do
   if [ -s "$PANELS_DIR/$shot.png" ]; then cp "$PANELS_DIR/$shot.png" "$ROOT/docs/images/$shot.png"; fi
 done

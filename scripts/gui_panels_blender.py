@@ -8,7 +8,8 @@ and the screenshots). Generic: every registered ``TRIPO_PT_*`` panel (other help
 and counted when drawn, every ``TRIPO_MT_*`` menu is opened, every operator whose invoke() shows a props dialog is
 invoked and closed again (Escape: nothing is sent). States: empty, each Generate mode, a mesh selected, no key, online
 access off, a v2 address, a running job (with the ETA), a finished and a failed job reported in the status bar with
-the Tripo tab closed, a Tripo result selected, the account's history. Any Python traceback (they go to sys.stderr)
+the Tripo tab closed, a Tripo result selected, the account's history, the Tripo asset library (registered,
+filled with three results and a rig) in Blender's Asset Browser. Any Python traceback (they go to sys.stderr)
 fails the run; so does a panel whose poll() allowed it that was never drawn, more than four top-level panels, or two
 visible operators with one label.
 """
@@ -24,6 +25,7 @@ import sys
 import time
 import traceback
 import urllib.request
+from types import SimpleNamespace
 
 import addon_utils
 import bpy
@@ -423,8 +425,114 @@ def run():
     yield from dialogs(robot, cube)
     # every menu, opened as a popup and closed
     yield from menus()
+    # the Tripo asset library, filled by three results, in Blender's Asset Browser (the 3D view is given back after)
+    yield from asset_library()
 
     checks()
+
+
+#: the asset library's results: (prompt, rigged too); the emulator picks a shape from the prompt's words
+LIBRARY_PROMPTS = (("a red velvet armchair", False), ("a brass ship lantern", False), ("a knight in armour", True))
+
+
+def asset_library():
+    """The Tripo asset library as a user gets it: registered with the add-on's operator (Tasks > Asset Library),
+    results generated and imported (each saved into the library with its catalog and Tripo's render as its preview),
+    one of them rigged; then the 3D view turned into an Asset Browser on the Tripo library with its catalog tree,
+    screenshot for the README (asset-library.png), turned back into the 3D view; the library unregistered again."""
+    lib_mod = ext_module("assets_library")
+    win, area, _ui, main = view3d()
+    with bpy.context.temp_override(window=win, area=area, region=main):
+        res = bpy.ops.tripo.library_register('EXEC_DEFAULT')
+    lib = lib_mod.registered()
+    if res != {'FINISHED'} or lib is None:
+        problem(f"tripo.library_register gave {res}, library {lib}")
+        return
+    folder = lib_mod.library_folder()
+    result["asset_library"] = {"name": lib.name, "path": lib.path}
+    yield from state("asset library registered")
+
+    emulator("/_emulator/config", {"time_scale": 0.05})
+    before = {r.job_id for r in rows()}
+    for prompt, _rig in LIBRARY_PROMPTS:
+        with bpy.context.temp_override(window=win, area=area, region=main):
+            bpy.ops.tripo.text_to_model('EXEC_DEFAULT', prompt=prompt)
+    yield from wait_until(lambda: sum(r.state == "succeeded" and r.imported for r in new_rows(before))
+                          >= len(LIBRARY_PROMPTS), 90, "the asset library's models")
+    for prompt, rig in LIBRARY_PROMPTS:
+        if not rig:
+            continue
+        obj = next((o for o in bpy.context.view_layer.objects
+                    if o.get("tripo_prompt") == prompt and o.get("tripo_task_type") == "text_to_model"), None)
+        if obj is None:
+            problem(f"no imported result of {prompt!r} to rig")
+            continue
+        for o in bpy.context.view_layer.objects:
+            o.select_set(o == obj)
+        bpy.context.view_layer.objects.active = obj
+        rigs = {r.job_id for r in rows()}
+        with bpy.context.temp_override(window=win, area=area, region=main, active_object=obj):
+            bpy.ops.tripo.animate_rig('EXEC_DEFAULT')
+        yield from wait_until(lambda rigs=rigs: any(r.state == "succeeded" and r.imported for r in new_rows(rigs)), 90,
+                              f"the rigged {prompt!r}")
+    wanted = len(LIBRARY_PROMPTS) + sum(rig for _p, rig in LIBRARY_PROMPTS)
+    # (Tripo renders a preview for generated models, none for a rig: only the models' previews are waited for)
+    yield from wait_until(lambda: len(list(folder.rglob("*.blend"))) >= wanted
+                          and not any(p.get("kind") == "models" for p in lib_mod._pending.values()), 60,
+                          "the results saved into the library with their previews")
+    saved = sorted(str(p.relative_to(folder)) for p in folder.rglob("*.blend"))
+    result["asset_library"]["saved"] = saved
+    log(f"asset library {folder}: {saved}")
+    yield from state("asset library filled")
+
+    # the 3D view becomes an Asset Browser on the Tripo library, with its catalogs (the toolbar region)
+    win, area, _ui, _main = view3d()
+    area.ui_type = 'ASSETS'
+    yield from settle(0.5)
+    try:
+        space = area.spaces.active
+        yield from wait_until(lambda: getattr(space, "params", None) is not None, 10, "the Asset Browser's params")
+        params = space.params
+        params.asset_library_reference = lib.name
+        space.show_region_toolbar = True  # the catalog tree
+        space.show_region_tool_props = True  # the active asset's metadata
+        size = params.bl_rna.properties["display_size"]
+        params.display_size = 'LARGE' if size.type == 'ENUM' else 128
+        result["asset_library"]["browser"] = {"library": params.asset_library_reference, "ui_type": area.ui_type}
+        yield from settle(1.0)
+        regions = {r.type: (r.x, r.y, r.width, r.height) for r in area.regions}
+        log(f"asset browser area {(area.x, area.y, area.width, area.height)} regions {regions}")
+        # open the Tripo catalog in the tree (its disclosure triangle) and pick it: its assets and its sub-catalogs
+        top = win.height - (area.y + area.height)
+        xdo("mousemove", str(area.x + 38), str(top + 105), "click", "1")
+        yield from settle(0.5)
+        xdo("mousemove", str(area.x + 70), str(top + 105), "click", "1")
+        yield from settle(0.5)
+        browser = next(r for r in area.regions if r.type == 'WINDOW')
+        btop = win.height - (browser.y + browser.height)
+        xdo("mousemove", str(browser.x + 75), str(btop + 72), "click", "1")  # the first asset: its metadata
+        yield from settle(0.5)
+        xdo("mousemove", str(browser.x + browser.width // 2), str(btop + browser.height // 2))
+        for _ in range(8):  # the previews load in a background job: redraw while they come in
+            yield from settle(0.5)
+        with bpy.context.temp_override(window=win, area=area, region=browser):
+            active = getattr(bpy.context, "asset", None)
+        shown = result["asset_library"]["browser"]
+        shown.update(catalog_id=params.catalog_id, active_asset=getattr(active, "name", None))
+        log(f"asset browser: {shown}")
+        if shown["library"] != lib.name or not params.catalog_id or active is None:
+            problem(f"the Asset Browser does not show the Tripo library, a catalog picked, an active asset: {shown}")
+        # the top of the area: the catalogs, the assets and the active one's metadata (below it is empty)
+        h = min(area.height, 480)
+        shoot("asset-library", SimpleNamespace(x=area.x, y=area.y + area.height - h, width=area.width, height=h))
+    finally:
+        area.ui_type = 'VIEW_3D'
+    yield from settle(0.5)
+    if view3d()[1] != area or not area.spaces.active.show_region_ui:
+        problem("the 3D view did not come back as it was after the Asset Browser")
+    with bpy.context.temp_override(window=win, area=area, region=view3d()[3]):
+        if bpy.ops.tripo.library_unregister('EXEC_DEFAULT') != {'FINISHED'} or lib_mod.registered() is not None:
+            problem("tripo.library_unregister did not remove the library")
 
 
 def dialogs(robot, cube):
