@@ -39,6 +39,7 @@ def test_register_once_save_every_result(connected, lib, ext):
     cats = (folder / "blender_assets.cats.txt").read_text("utf-8")
     for path in ("Tripo/Models", "Tripo/Rigged", "Tripo/Animated", "Tripo/LODs", "Tripo/Images"):
         assert f":{path}:" in cats
+    assert ":Tripo:Tripo\n" in cats  # the parent catalog is written (Blender would show "Tripo*", unsaved)
     assert "VERSION 1" in cats
 
     assert bpy.ops.tripo.text_to_model(prompt="a wooden crate", wait=True) == {'FINISHED'}
@@ -60,6 +61,28 @@ def test_register_once_save_every_result(connected, lib, ext):
     assert ad["tripo_model"]  # the model version
     assert asset["tripo_lineage"] and asset["tripo_task_id"] == task
     assert tuple(asset.preview.image_size) != (0, 0)  # Tripo's render as the asset preview
+
+
+def test_a_rig_without_a_render_shows_its_source_model_as_preview(connected, lib, ext):
+    """Tripo renders no image for a rig: the rigged asset takes its source model's render, not a blank tile."""
+    assert bpy.ops.tripo.library_register() == {'FINISHED'}
+    folder = connected.tmp / "downloads" / "Tripo Library"
+    assert bpy.ops.tripo.text_to_model(prompt="a knight in armour", wait=True) == {'FINISHED'}
+    source = bpy.context.active_object["tripo_task_id"]
+    assert bpy.ops.tripo.animate_rig(wait=True) == {'FINISHED'}
+    files = list((folder / "rigged").glob("*.blend"))
+    assert len(files) == 1
+    names, dst = _load(files[0])
+    assets = [x for x in [*dst.objects, *dst.collections] if x is not None and x.asset_data is not None]
+    assert assets, names
+    ad = assets[0].asset_data
+    assert ad.catalog_id == lib.catalog_id("rigged") and ad["tripo_parent_task_id"] == source
+    if bpy.app.version >= (5, 0, 0) and isinstance(assets[0], bpy.types.Collection):
+        # Blender 5.0's bpy.data.libraries.write drops a collection's preview (4.2 keeps it: the 4.2 tier checks
+        # the preview below). This fails when Blender writes it again: then drop this branch.
+        assert assets[0].preview is None
+    else:
+        assert tuple(assets[0].preview.image_size) != (0, 0)  # the knight's render, not the blank file icon
 
 
 def test_unregister_keeps_files_and_stops_saving(connected, lib):

@@ -68,7 +68,7 @@ def library_folder() -> Path | None:
 
 
 def write_catalogs(folder: Path) -> Path:
-    """``blender_assets.cats.txt`` with the five Tripo catalogs (kept: catalogs the user added in Blender)."""
+    """``blender_assets.cats.txt`` with the Tripo catalog and its five kinds (kept: catalogs the user added)."""
     path = folder / CATS_FILE
     lines: list[str] = []
     if path.is_file():
@@ -80,6 +80,9 @@ def write_catalogs(folder: Path) -> Path:
                  '# Other lines are of the format "UUID:catalog/path/for/assets:simple catalog name"', "",
                  "VERSION 1", "", *lines]
     have = {ln.split(":", 1)[0].strip() for ln in lines if ":" in ln and not ln.startswith("#")}
+    parent = str(uuid.uuid5(_NS, LIBRARY_NAME))  # the "Tripo" parent: without it Blender shows "Tripo*" (unsaved)
+    if parent not in have:
+        lines.append(f"{parent}:{LIBRARY_NAME}:{LIBRARY_NAME}")
     for kind, (cpath, simple) in KINDS.items():
         if catalog_id(kind) not in have:
             lines.append(f"{catalog_id(kind)}:{cpath}:{simple}")
@@ -263,11 +266,13 @@ def save_result(snap: dict, result) -> Path | None:
     path = folder / kind / f"{day}_{name}_{(meta['task_id'] or snap.get('id') or 'x')[:8]}.blend"
     path.parent.mkdir(parents=True, exist_ok=True)
     write_catalogs(folder)
-    preview = _preview_file(meta["task_id"], snap.get("files") or [])
+    own = _preview_file(meta["task_id"], snap.get("files") or [])
+    # no render of its own (a rig, an animation, a conversion): its source's render until one arrives
+    preview = own or (_preview_file(meta["parent_task_id"], []) if meta["parent_task_id"] else "")
     _write(path, ids, meta, kind, preview)
     for o in objects:
         o["tripo_asset_file"] = str(path)
-    if not preview:
+    if not own:
         _pending[str(path)] = {"names": [(type(i).__name__, i.name) for i in ids], "meta": meta, "kind": kind,
                                "task_id": meta["task_id"], "files": list(snap.get("files") or []),
                                "until": time.monotonic() + PREVIEW_WAIT}
