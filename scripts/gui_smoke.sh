@@ -101,42 +101,14 @@ ZIP="$(ls -t dist/tripo_addon-*.zip | head -n1)"
 # 2. The emulator on the host loopback, with one account. Runs until we kill it.
 WORK="$(mktemp -d /tmp/tripo-gui-smoke.XXXXXX)"
 KEY="tsk_gui_smoke_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-EMU_PID=""
-MOUNTED=""
-cleanup() {
-  [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
-  if [ -n "$MOUNTED" ]; then umount "$R/proc" 2>/dev/null || true; umount "$R/dev" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-TRIPO_KEY="$KEY" TRIPO_URL_FILE="$WORK/url" "$PY" - >"$WORK/emulator.log" 2>&1 <<'EOF' &
-import os, signal, sys, tempfile, threading
-sys.path.insert(0, os.getcwd())
-from tripo_emulator import Emulator
-emu = Emulator(port=0, time_scale=0.05, data_dir=tempfile.mkdtemp(prefix="tripo-emu-"))
-emu.start()
-emu.add_account(os.environ["TRIPO_KEY"], balance=100_000)
-with open(os.environ["TRIPO_URL_FILE"] + ".tmp", "w") as f:
-    f.write(emu.base_url + "\n" + emu.v3_base_url)  # (Image to Splat is a v3 task)
-os.replace(os.environ["TRIPO_URL_FILE"] + ".tmp", os.environ["TRIPO_URL_FILE"])
-print("emulator at", emu.base_url, flush=True)
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-emu.stop()
-EOF
-EMU_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/url" ] && break; kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
-[ -s "$WORK/url" ] || { cat "$WORK/emulator.log"; die "the emulator did not start"; }
-BASE_URL="$(sed -n 1p "$WORK/url")"
-V3_BASE_URL="$(sed -n 2p "$WORK/url")"
+# shellcheck source=scripts/gui_lib.sh
+source "$ROOT/scripts/gui_lib.sh"
+trap gui_cleanup EXIT
+start_emulator "$KEY"
 say "emulator at $BASE_URL"
 
 # 3. Blender in the chroot: a start file (no splash), the extension installed from the zip, then the GUI run.
-mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
-mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"
-MOUNTED=1
+mount_chroot
 rm -rf "$R/ci" && mkdir -p "$R/ci/home"
 cp "$ZIP" "$R/ci/ext.zip"
 cp scripts/gui_smoke_blender.py "$R/ci/gui.py"

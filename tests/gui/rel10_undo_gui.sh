@@ -20,36 +20,11 @@ PY="$ROOT/.venv/bin/python"
 ZIP="$(ls -t dist/tripo_addon-*.zip | head -n1)"
 WORK="$(mktemp -d /tmp/tripo-rel10-gui.XXXXXX)"
 KEY="tsk_gui_rel10_$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
-EMU_PID=""
-MOUNTED=""
-cleanup() {
-  [ -n "$EMU_PID" ] && kill "$EMU_PID" 2>/dev/null || true
-  if [ -n "$MOUNTED" ]; then umount "$R/proc" 2>/dev/null || true; umount "$R/dev" 2>/dev/null || true; fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-TRIPO_KEY="$KEY" TRIPO_URL_FILE="$WORK/url" "$PY" - >"$WORK/emulator.log" 2>&1 <<'PYEOF' &
-import os, signal, sys, tempfile, threading
-sys.path.insert(0, os.getcwd())
-from tripo_emulator import Emulator
-emu = Emulator(port=0, time_scale=0.05, data_dir=tempfile.mkdtemp(prefix="tripo-emu-"))
-emu.start()
-emu.add_account(os.environ["TRIPO_KEY"], balance=100_000)
-with open(os.environ["TRIPO_URL_FILE"] + ".tmp", "w") as f:
-    f.write(emu.base_url)
-os.replace(os.environ["TRIPO_URL_FILE"] + ".tmp", os.environ["TRIPO_URL_FILE"])
-stop = threading.Event()
-signal.signal(signal.SIGTERM, lambda *a: stop.set())
-stop.wait()
-emu.stop()
-PYEOF
-EMU_PID=$!
-for _ in $(seq 100); do [ -s "$WORK/url" ] && break; kill -0 "$EMU_PID" 2>/dev/null || break; sleep 0.1; done
-[ -s "$WORK/url" ] || { cat "$WORK/emulator.log"; die "the emulator did not start"; }
-BASE_URL="$(cat "$WORK/url")"
-mountpoint -q "$R/proc" || mount -t proc proc "$R/proc"
-mountpoint -q "$R/dev" || mount --bind /dev "$R/dev"
-MOUNTED=1
+# shellcheck source=scripts/gui_lib.sh
+source "$ROOT/scripts/gui_lib.sh"
+trap gui_cleanup EXIT
+start_emulator "$KEY"
+mount_chroot
 C=/ci-rel10
 rm -rf "$R$C" && mkdir -p "$R$C/home"
 cp "$ZIP" "$R$C/ext.zip"
