@@ -15,7 +15,8 @@ PANELS = ("TRIPO_PT_generate", "TRIPO_PT_active", "TRIPO_PT_tasks", "TRIPO_PT_ac
 
 
 @pytest.fixture
-def keyed(addon, online):
+def keyed(addon, online, fresh_engine):
+    """A key in the preferences and no jobs from earlier tests (the task list shows only this test's rows)."""
     p = get_prefs()
     before = p.api_key
     p.api_key = "tsk_panel_test"
