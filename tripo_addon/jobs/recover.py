@@ -19,6 +19,7 @@ registry again just before attaching (:func:`still_free`): it may have changed w
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,10 +88,23 @@ class Finding:
 
 
 # ---------------------------------------------------------------------------------------------------- what was sent
+#: Largest wire body (JSON characters) a step records; a longer one is not recorded (recovery falls back to the
+#: step's params and lists candidates instead of attaching).
+MAX_SENT_BODY = 16_000
+
+
 def sent_record(body: Mapping[str, Any], sent_at: float, offset: float | None) -> dict[str, Any]:
-    """What a step journals before its create is sent: the wire body (no key is ever in it), the local send time and
-    Tripo's clock offset then. The engine stores it as ``step.meta["sent"]`` (see :func:`_sent_of`)."""
-    return {"body": dict(body), "at": float(sent_at), "offset": offset}
+    """What a step journals before its create is sent: the wire body without ``type`` (no key is ever in it), the
+    local send time and Tripo's clock offset then. The engine stores it as ``step.sent`` (see :func:`_sent_of`); a
+    body over :data:`MAX_SENT_BODY` or not JSON-able is left out (``body`` None)."""
+    plain: dict[str, Any] | None = {str(k): v for k, v in body.items() if k != "type"}
+    try:
+        if len(json.dumps(plain, allow_nan=False)) > MAX_SENT_BODY:
+            plain = None
+    except (TypeError, ValueError):
+        plain = None
+    off = float(offset) if _num(offset) else None
+    return {"body": plain, "at": float(sent_at), "offset": off}
 
 
 def _params_body(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -114,7 +128,7 @@ def _sent_of(step: Mapping[str, Any]) -> tuple[dict[str, Any] | None, float | No
     """(body, local send time, offset then, exact) of a step snapshot. Exact: the body recorded at the send, or
     one rebuilt from params that had nothing but plain identifying fields."""
     sent = step.get("sent")
-    if isinstance(sent, Mapping) and isinstance(sent.get("body"), Mapping):
+    if isinstance(sent, Mapping) and isinstance(sent.get("body"), Mapping) and sent["body"]:
         at = sent.get("at")
         off = sent.get("offset")
         return (dict(sent["body"]), float(at) if _num(at) else None, float(off) if _num(off) else None, True)
