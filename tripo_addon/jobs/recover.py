@@ -60,7 +60,8 @@ class Lost:
     body: Mapping[str, Any] | None = None  # what was sent (the wire body), None when not recorded
     until: float | None = None  # Tripo's clock: when the answer was given up on (None: unknown)
     title: str = ""
-    #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone (both only compete)
+    #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone; "earlier": a create
+    #: of the step before Retry sent it again (the last two are only listed, never attached)
     kind: str = "lost"
 
     def window(self) -> tuple[float, float]:
@@ -217,11 +218,16 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
                 out.append(lost)
                 seen.add((job_id, idx))
     for job_id, idx, at in in_flight:
-        if (job_id, idx) in seen:
-            continue
         snap = snaps.get(job_id)
         gone = snap is None or bool(removed and removed(job_id))
         step = (snap.get("steps") or [])[idx] if snap and 0 <= idx < len(snap.get("steps") or []) else None
+        if step is not None and _num(at) and _earlier(step, float(at)):
+            # a create sent before this step was sent again (Retry) whose answer never came: its task may exist
+            out.append(Lost(job_id, idx, str(step.get("task_type") or ""), float(at) + (offset or 0.0), None,
+                            title=str(snap.get("title") or ""), kind="earlier"))
+            continue
+        if (job_id, idx) in seen:
+            continue
         if step is not None and step.get("task_id"):
             continue
         if step is not None:
@@ -232,6 +238,12 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
         if gone and _num(at):
             out.append(Lost(job_id, idx, "", float(at) + (offset or 0.0), None, kind="removed"))
     return out
+
+
+def _earlier(step: Mapping[str, Any], at: float) -> bool:
+    """Whether a create in flight sent at ``at`` (local clock) is an earlier one than the step's last send."""
+    _body, last, _off, _exact = _sent_of(step)
+    return last is not None and abs(last - at) > 1e-3 and at < last
 
 
 def _lost_of(snap: Mapping[str, Any], idx: int, step: Mapping[str, Any], offset: float | None,
@@ -271,7 +283,8 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
     """Decide, for every attachable lost step, which task is its own (see the module's rules). ``tasks``: task id ->
     ``api.models.Task`` (with its echoed input); ``rows``: the history rows (a row whose task Tripo no longer shows is
     a candidate at most)."""
-    findings = {(x.job_id, x.step): Finding(x) for x in lost if x.kind == "lost"}
+    # "lost", "earlier" and "removed" steps list their candidates; only "lost" ones may have one attached
+    findings = {_key(x): Finding(x) for x in lost if x.kind in LISTED}
     # every (lost step, task) pair that is certain, to find the tasks claimed by two steps
     sure: dict[str, list[tuple[str, int]]] = {}
     unsure_by: dict[str, list[Lost]] = {}
@@ -290,7 +303,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             lo, hi = x.window()
             if created is None or not lo <= created <= x.sent_at + AFTER:
                 continue
-            f = findings.get((x.job_id, x.step))
+            f = findings.get(_key(x))
             if task is None:
                 if f is not None:
                     f.candidates.append(Candidate(task_id, created, "Tripo does not show this task (it may not exist "
@@ -298,6 +311,9 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                 continue
             if x.kind == "removed":
                 verdict, why = "unsure", "the job it may belong to was removed"
+            elif x.kind == "earlier":
+                verdict, why = "unsure", (f"an earlier request of step {x.step + 1}, sent again by Retry before its "
+                                          "answer came, may have made it")
             else:
                 body = dict(x.body) if x.body is not None else None
                 exact = body is None or not body.pop("__partial__", False)
@@ -310,7 +326,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                 verdict, why = "unsure", f"created {created - x.sent_at:.0f} s after the request, after its answer " \
                                          "was lost"
             if verdict == "same" and x.kind == "lost":
-                sure.setdefault(task_id, []).append((x.job_id, x.step))
+                sure.setdefault(task_id, []).append(_key(x))
             else:
                 unsure_by.setdefault(task_id, []).append(x)
                 if f is not None:
@@ -318,7 +334,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                                                                            "still being sent"))
     mine: dict[tuple[str, int], list[str]] = {}
     for task_id, claimants in sure.items():
-        rivals = [x for x in unsure_by.get(task_id, []) if (x.job_id, x.step) not in claimants]
+        rivals = [x for x in unsure_by.get(task_id, []) if _key(x) not in claimants]
         created = shown[task_id].created
         for key in claimants:
             if len(claimants) > 1:
@@ -327,6 +343,8 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             elif rivals:
                 r = rivals[0]
                 who = "a removed job" if r.kind == "removed" else f"job {r.title or r.job_id}"
+                if r.kind == "earlier":
+                    who = f"an earlier request of job {r.title or r.job_id}"
                 findings[key].candidates.append(Candidate(task_id, created, f"{who} may have made it (its request "
                                                                             "was being sent then too)"))
             else:
@@ -342,6 +360,14 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             f.candidates = [c for c in f.candidates if c.task_id != f.found.task_id]
         f.candidates.sort(key=lambda c: -(c.created or 0.0))
     return list(findings.values())
+
+
+#: Kinds of :class:`Lost` whose candidates are listed (every task Tripo made must belong to someone).
+LISTED = ("lost", "earlier", "removed")
+
+
+def _key(x: Lost) -> tuple[str, int, str, float]:
+    return (x.job_id, x.step, x.kind, x.sent_at)
 
 
 def _row_created(rows: Iterable[Any], task_id: str) -> float | None:
@@ -384,7 +410,7 @@ def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[st
     in_flight = [x for x in in_flight if x[0] not in others]
     snapshots = [s for s in snapshots if str(s.get("id")) not in others]
     probe = lost_steps(snapshots, offset=0.0, in_flight=in_flight, removed=removed)
-    if not any(x.kind == "lost" for x in probe):
+    if not any(x.kind in LISTED for x in probe):
         return []
     ids = known_task_ids(snapshots)
     known_fn = known if known is not None else ids.__contains__
@@ -455,6 +481,10 @@ def settle(findings: Iterable[Finding], snapshot_of: Callable[[str], Mapping[str
     left: list[Finding] = []
     for f in findings:
         snap = snapshot_of(f.lost.job_id)
+        if f.lost.kind != "lost":  # listed only (a removed job's or an earlier request's): nothing to attach
+            if f.candidates:
+                left.append(f)
+            continue
         if snap is None:
             continue
         if f.found is not None:

@@ -168,6 +168,7 @@ class Submission:
         if run.stop.is_set() or self.store.stopping:
             with self.store.lock:
                 step.state = S.PENDING
+            self._tell(self.on_refused, job, idx)  # never sent: not in flight
             self.store.save(important=False)
             raise _Interrupted()
         try:
