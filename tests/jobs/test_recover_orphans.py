@@ -73,3 +73,35 @@ def test_a_retried_lost_create_survives_a_restart(factory, emulator, api_key, tm
         assert attached == [] and (first in _listed(left) or eng.owners.known(first))
     finally:
         eng.shutdown(timeout=5)
+
+
+def test_a_lost_create_retried_with_another_key_is_listed_under_the_key_it_was_sent_with(emulator, api_key, tmp_path):
+    import uuid
+
+    from tripo_addon.api.client import TripoClient
+    from tripo_addon.jobs import recover
+
+    other_key = "tsk_test_" + uuid.uuid4().hex
+    emulator.add_account(other_key, balance=100_000)
+    keys = {"now": api_key}
+
+    def client() -> TripoClient:
+        return TripoClient(api_key=keys["now"], base_url=emulator.v3_base_url, poll_min=0.05, poll_max=0.5)
+
+    eng = Engine(client, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5, api="v3")
+    try:
+        lose_next_create(emulator, api_key, created=True)
+        job_id = eng.submit(pipelines.text_to_model("a wolf number 4"))
+        assert eng.wait(job_id, WAIT)["state"] == "needs_attention"
+        (first,) = made(emulator, api_key)
+        keys["now"] = other_key  # the user changed the key, then pressed Retry: sent (and stamped) with the new one
+        eng.retry(job_id)
+        assert eng.wait(job_id, WAIT)["state"] == "succeeded"
+        keys["now"] = api_key  # Refresh History under the key the first create was sent with
+        with client() as c:
+            findings = recover.find(c, eng.jobs(), known=eng.owners.known, in_flight=eng.owners.creates_in_flight(),
+                                    removed=eng.owners.released, identity=recover.identity_of(eng, c))
+        attached, left = recover.settle(findings, eng.get, lambda f: None, eng.owners.known)
+        assert attached == [] and first in _listed(left), "the first key's paid task belongs to nobody"
+    finally:
+        eng.shutdown(timeout=5)

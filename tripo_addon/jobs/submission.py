@@ -20,7 +20,6 @@ from ..api.errors import (
     TripoRateLimited,
     redact,
 )
-from . import recover
 from .engine_common import (
     BUSY_NOTICE,
     MESH_EXTS,
@@ -44,6 +43,7 @@ from .engine_common import (
 from .job import Job, Ref, Step
 from .journal import JournalError
 from .runner import Pace, Runner
+from .sent import sent_record
 from .store import Store
 from .validation import Validation
 
@@ -161,7 +161,7 @@ class Submission:
             if job.notice.startswith(SLOT_NOTICES):
                 job.notice = ""
             step.submitted_at = time.time()
-            step.sent = recover.sent_record(self._wire_body(client, step.task_type, values), step.submitted_at,
+            step.sent = sent_record(self._wire_body(client, step.task_type, values), step.submitted_at,
                                             getattr(client, "server_offset", None))
         self._tell(self.on_sent, job, idx, step.submitted_at)  # the registry knows a create is in flight ...
         self._set(job, step, S.SUBMITTING, important=True, must=True)  # ... fsynced before the POST: never twice
