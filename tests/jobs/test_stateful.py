@@ -39,7 +39,7 @@ from tripo_addon.jobs.job import MAX_STORED_TEXT
 EXAMPLES = int(os.environ.get("TRIPO_STATEFUL_EXAMPLES", "3"))
 STEPS = int(os.environ.get("TRIPO_STATEFUL_STEPS", "12"))
 #: CI replays the same choices every run (derandomized: a red run is reproducible); TRIPO_STATEFUL_RANDOM=1 explores
-#: new ones (the long run of docs/reliability.md, which still finds the open lost-create cases listed there)
+#: new ones (the long run of docs/reliability.md)
 RANDOM = bool(os.environ.get("TRIPO_STATEFUL_RANDOM"))
 SETTLE = 60.0  # seconds for every job to stop at the end of a run
 WORDS = ("chair", "lamp", "car", "duck", "boat", "cat", "wolf", "fox")
