@@ -20,8 +20,10 @@ on 2 cores. A long run: ``TRIPO_STATEFUL_EXAMPLES=200 TRIPO_STATEFUL_STEPS=40`` 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
+import sys
 import time
 import uuid
 
@@ -37,12 +39,26 @@ from tripo_addon.jobs.job import MAX_STORED_TEXT
 EXAMPLES = int(os.environ.get("TRIPO_STATEFUL_EXAMPLES", "3"))
 STEPS = int(os.environ.get("TRIPO_STATEFUL_STEPS", "12"))
 #: CI replays the same choices every run (derandomized: a red run is reproducible); TRIPO_STATEFUL_RANDOM=1 explores
-#: new ones (the long run of docs/reliability.md, which still finds the open lost-create cases listed there)
+#: new ones (the long run of docs/reliability.md)
 RANDOM = bool(os.environ.get("TRIPO_STATEFUL_RANDOM"))
 SETTLE = 60.0  # seconds for every job to stop at the end of a run
 WORDS = ("chair", "lamp", "car", "duck", "boat", "cat", "wolf", "fox")
 STOPPED = ("succeeded", "failed", "cancelled", "needs_attention")
 _run_ids = itertools.count(1)
+
+
+def _loud(fn):
+    """Print a failed check as it happens: a replay that behaves differently against the live server ends in
+    Hypothesis' FlakyStrategyDefinition, which hides the first failure's message."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except AssertionError as exc:
+            print(f"stateful check {fn.__name__} failed: {exc}", file=sys.stderr, flush=True)
+            raise
+
+    return wrapper
 
 
 def _engine(state: dict) -> Engine:
@@ -208,6 +224,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
 
         # ------------------------------------------------------------------------------------------- invariants
         @invariant()
+        @_loud
         def one_create_per_step(self) -> None:
             count: dict[str, int] = {}
             for t in self.made():
@@ -219,6 +236,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                 assert n <= 1 + self.retries.get(job_id, 0), f"{n} tasks made for job {job_id} ({prompt!r})"
 
         @invariant()
+        @_loud
         def one_job_per_task(self) -> None:
             # followed = held by a job that is not stopped (a stopped job's finished task may be attached again by a
             # new job, to import it again: the registry then moves it to the new job)
@@ -235,6 +253,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                                                                    f"{owners.owner(t)}"
 
         @invariant()
+        @_loud
         def held_tasks_carry_what_was_sent(self) -> None:
             for j in self.jobs():
                 if j["id"] not in self.prompts:
@@ -246,6 +265,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                         f"job {j['id']} ({self.prompts[j['id']]!r}) holds {t} made for {task.plan.echo.get('prompt')!r}"
 
         @invariant()
+        @_loud
         def paid_success_never_failed(self) -> None:
             done = {t.id for t in self.made() if t.status == "success"}
             for j in self.jobs():
@@ -254,6 +274,7 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                     assert not paid, f"job {j['id']} failed although task {paid[0]} succeeded: {j['error']}"
 
         @invariant()
+        @_loud
         def stopped_jobs_say_why(self) -> None:
             for j in self.jobs():
                 if j["state"] in ("failed", "needs_attention", "cancelled"):
@@ -262,9 +283,11 @@ def test_many_jobs_with_faults_keep_money_safe(emulator, tmp_path):
                     assert len(why) <= MAX_STORED_TEXT
 
         @invariant()
+        @_loud
         def every_task_has_an_owner(self) -> None:
             self.check_owned(final=False)
 
+        @_loud
         def check_owned(self, *, final: bool) -> None:
             jobs = self.jobs()
             held = {t for j in jobs for t in j["task_ids"]}

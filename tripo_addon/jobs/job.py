@@ -137,6 +137,10 @@ class Step(_CappedTexts):
     uploads: dict[str, dict] = field(default_factory=dict)  # local path -> uploaded file object (+ "_at")
     submitted_at: float | None = None
     finished_at: float | None = None
+    #: What the last create sent, journaled before the POST (jobs/recover.sent_record): the wire body as Tripo echoes
+    #: it in ``input`` (file tokens and input task ids, never a key or a local path), the local send time, Tripo's
+    #: clock offset then and, once its answer was lost, ``lost_at``. None: not sent yet, or a journal from before.
+    sent: dict | None = None
 
     def __post_init__(self) -> None:
         self.params = decode_value(encode_value(dict(self.params)))
@@ -161,6 +165,8 @@ class Step(_CappedTexts):
             kw["output"] = semantic_output(kw["output"])
         if isinstance(kw.get("outputs"), list):
             kw["outputs"] = list(dict.fromkeys(LEGACY_KEYS.get(k, k) for k in kw["outputs"]))
+        if not isinstance(kw.get("sent"), dict):
+            kw.pop("sent", None)
         return cls(**kw)
 
     def snapshot(self, index: int) -> dict:

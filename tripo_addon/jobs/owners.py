@@ -57,6 +57,8 @@ class Owners:
         self._released: OrderedDict[str, float] = OrderedDict()  # removed job id -> when
         self._foreign: OrderedDict[str, float] = OrderedDict()  # task id -> when last seen in another journal
         self._flight: dict[tuple[str, int], float] = {}  # (job id, step) -> sent_at
+        #: earlier creates of a step sent again (Retry) before their answer was seen: (job id, step, sent_at)
+        self._earlier: dict[tuple[str, int, float], float] = {}
 
     # -- owning ---------------------------------------------------------------------------------------------------
 
@@ -107,6 +109,8 @@ class Owners:
             else:
                 for key in [k for k in self._flight if k[0] == job_id]:
                     del self._flight[key]
+                for key3 in [k for k in self._earlier if k[0] == job_id]:
+                    del self._earlier[key3]
 
     def retire(self, task_id: str) -> None:
         """Forget that a live job owns ``task_id`` but keep the id known as its tombstone."""
@@ -153,12 +157,19 @@ class Owners:
     # -- creates in flight ----------------------------------------------------------------------------------------
 
     def in_flight(self, job_id: str, step: int, sent_at: float) -> None:
-        """A create was sent for ``job_id``'s ``step`` at ``sent_at`` (server time if known); no answer seen yet."""
+        """A create was sent for ``job_id``'s ``step`` at ``sent_at`` (local time); no answer seen yet.
+
+        A create of the same step still in flight (its answer was lost, and Retry sends the step again) is kept as an
+        *earlier* create: its task may exist, and recovery lists it (never overwritten, never landed by the new one).
+        """
         with self._lock:
-            self._flight[(job_id, int(step))] = float(sent_at)
-            if len(self._flight) > MAX_IN_FLIGHT:
-                for key, _ in sorted(self._flight.items(), key=lambda kv: kv[1])[:len(self._flight) - MAX_IN_FLIGHT]:
-                    del self._flight[key]
+            key = (job_id, int(step))
+            old = self._flight.get(key)
+            if old is not None and old != float(sent_at):
+                self._earlier[(job_id, int(step), old)] = old
+                _cap(self._earlier)
+            self._flight[key] = float(sent_at)
+            _cap(self._flight)
 
     def landed(self, job_id: str, step: int) -> None:
         """The answer to that create was seen (a task id, or a refusal that created nothing)."""
@@ -166,10 +177,12 @@ class Owners:
             self._flight.pop((job_id, int(step)), None)
 
     def creates_in_flight(self) -> list[tuple[str, int, float]]:
-        """``(job_id, step, sent_at)`` of every create whose answer was never seen, oldest first."""
+        """``(job_id, step, sent_at)`` of every create whose answer was never seen (earlier creates of a step sent
+        again included: their ``sent_at`` differs from the step's own), oldest first."""
         with self._lock:
             self._expire()
-            return sorted(((j, s, t) for (j, s), t in self._flight.items()), key=lambda x: (x[2], x[0], x[1]))
+            rows = [(j, s, t) for (j, s), t in self._flight.items()] + list(self._earlier)
+            return sorted(rows, key=lambda x: (x[2], x[0], x[1]))
 
     def released(self, job_id: str) -> bool:
         """Whether ``job_id`` was removed (its ids are tombstones)."""
@@ -189,6 +202,7 @@ class Owners:
                 "released": [[j, w] for j, w in self._released.items()],
                 "foreign": [[t, w] for t, w in self._foreign.items()],
                 "in_flight": [[j, s, t] for (j, s), t in self._flight.items()],
+                "earlier": [[j, s, t] for (j, s, t) in self._earlier],
             }
 
     @classmethod
@@ -218,6 +232,10 @@ class Owners:
                 if (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool)
                         and 0 <= row[1] < 1000 and _ok_time(row[2])):
                     self._flight[(row[0], row[1])] = float(row[2])
+            for row in _rows(data.get("earlier"), 3, MAX_IN_FLIGHT):
+                if (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool)
+                        and 0 <= row[1] < 1000 and _ok_time(row[2])):
+                    self._earlier[(row[0], row[1], float(row[2]))] = float(row[2])
             for od in (self._tombs, self._released, self._foreign):
                 _sort(od)
             self._expire()
@@ -245,6 +263,15 @@ class Owners:
         old = self._clock() - IN_FLIGHT_SECONDS
         for key in [k for k, t in self._flight.items() if t < old]:
             del self._flight[key]
+        for key3 in [k for k, t in self._earlier.items() if t < old]:
+            del self._earlier[key3]
+
+
+def _cap(d: dict) -> None:
+    """Keep the :data:`MAX_IN_FLIGHT` newest entries (values are send times)."""
+    if len(d) > MAX_IN_FLIGHT:
+        for key, _ in sorted(d.items(), key=lambda kv: kv[1])[:len(d) - MAX_IN_FLIGHT]:
+            del d[key]
 
 
 def _rows(value: Any, width: int, limit: int) -> list[list[Any]]:

@@ -25,6 +25,11 @@ from typing import Any
 
 from ..api.errors import TripoValidationError
 from ..api.params import check_task_id
+from .sent import IDENTITY, MAX_SENT_BODY, MODEL, _num, _sent_of, compare, sent_record
+
+__all__ = ["AFTER", "BEFORE", "IDENTITY", "LATE", "MAX_SENT_BODY", "MODEL", "Candidate", "Finding", "Lost",
+           "attach_notice", "compare", "find", "lost_steps", "match", "read_history", "same_identity", "sent_record",
+           "settle", "still_free"]
 
 #: Seconds (Tripo's clock) a task's ``created_at`` may precede the send: the ``Date`` header and ``created_at`` are
 #: whole seconds, so the send time is known to about a second.
@@ -40,13 +45,6 @@ PAGE = 100
 #: Most tasks looked at in detail (their echoed input) in one round.
 MAX_DETAILS = 200
 
-#: Fields that say *what* was made: a difference means another request, not ours.
-IDENTITY = ("prompt", "negative_prompt", "text", "input", "inputs", "file", "files", "image", "images",
-            "texture_prompt", "style_image", "prompts", "original_model_task_id", "draft_model_task_id",
-            "original_task_id")
-#: Fields naming the model: equal, or one a dated form of the other ("v3.1" and "v3.1-20260211").
-MODEL = ("model", "model_version")
-
 
 @dataclass(frozen=True)
 class Lost:
@@ -59,7 +57,8 @@ class Lost:
     body: Mapping[str, Any] | None = None  # what was sent (the wire body), None when not recorded
     until: float | None = None  # Tripo's clock: when the answer was given up on (None: unknown)
     title: str = ""
-    #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone (both only compete)
+    #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone; "earlier": a create
+    #: of the step before Retry sent it again (the last two are only listed, never attached)
     kind: str = "lost"
 
     def window(self) -> tuple[float, float]:
@@ -86,99 +85,6 @@ class Finding:
     rejected: list[Candidate] = field(default_factory=list)  # tasks that cannot be this step's (kept for tests/logs)
 
 
-# ---------------------------------------------------------------------------------------------------- what was sent
-def sent_record(body: Mapping[str, Any], sent_at: float, offset: float | None) -> dict[str, Any]:
-    """What a step journals before its create is sent: the wire body (no key is ever in it), the local send time and
-    Tripo's clock offset then. The engine stores it as ``step.meta["sent"]`` (see :func:`_sent_of`)."""
-    return {"body": dict(body), "at": float(sent_at), "offset": offset}
-
-
-def _params_body(params: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
-    """The identifying plain fields of a step's params as v3 names them, and whether that is all of them (no file,
-    reference or path was left out): the fallback for steps journaled before the sent body was recorded."""
-    rename = {"model_version": "model"}
-    out: dict[str, Any] = {}
-    complete = True
-    for k, v in params.items():
-        name = rename.get(k, k)
-        if name not in IDENTITY and name not in MODEL:
-            continue
-        if isinstance(v, str) and k not in ("file", "files", "image", "images", "style_image", "texture_prompt"):
-            out[name] = v
-        else:
-            complete = False
-    return out, complete
-
-
-def _sent_of(step: Mapping[str, Any]) -> tuple[dict[str, Any] | None, float | None, float | None, bool]:
-    """(body, local send time, offset then, exact) of a step snapshot. Exact: the body recorded at the send, or
-    one rebuilt from params that had nothing but plain identifying fields."""
-    sent = step.get("sent")
-    if isinstance(sent, Mapping) and isinstance(sent.get("body"), Mapping):
-        at = sent.get("at")
-        off = sent.get("offset")
-        return (dict(sent["body"]), float(at) if _num(at) else None, float(off) if _num(off) else None, True)
-    params = step.get("params")
-    body, complete = _params_body(params) if isinstance(params, Mapping) else ({}, False)
-    at = step.get("submitted_at")
-    return body or None, float(at) if _num(at) else None, None, complete
-
-
-def _num(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and abs(v) < 1e11
-
-
-def compare(sent: Mapping[str, Any] | None, echo: Mapping[str, Any] | None, *, exact: bool = True) -> tuple[str, str]:
-    """``("same" | "unsure" | "other", reason)`` for a task's echoed input against the body that was sent."""
-    if sent is None:
-        return "unsure", "what was sent is not recorded"
-    if not isinstance(echo, Mapping) or not echo:
-        return "unsure", "Tripo did not show the task's input"
-    unsure = "" if exact else "only part of what was sent is recorded"
-    if not any(k in sent for k in IDENTITY):
-        return "unsure", "nothing recorded says what the request made (no prompt, no input)"
-    for key, value in sent.items():
-        if key in MODEL:
-            have = echo.get("model", echo.get("model_version"))
-            if have is None:
-                unsure = unsure or f"Tripo did not show its `{key}`"
-            elif not _same_model(value, have):
-                return "other", f"made with model {have!r}, not {value!r}"
-            continue
-        if key not in echo:
-            if key in IDENTITY:
-                unsure = unsure or f"Tripo did not show its `{key}`"
-            continue
-        if _norm(echo[key]) != _norm(value):
-            if key in IDENTITY:
-                return "other", f"its `{key}` is {_short(echo[key])}, not {_short(value)}"
-            unsure = unsure or f"its `{key}` is {_short(echo[key])}, sent {_short(value)}"
-    return ("unsure", unsure) if unsure else ("same", "")
-
-
-def _same_model(a: Any, b: Any) -> bool:
-    if not isinstance(a, str) or not isinstance(b, str):
-        return a == b
-    return a == b or b.startswith(a + "-") or a.startswith(b + "-")
-
-
-def _norm(v: Any) -> Any:
-    if isinstance(v, bool) or v is None or isinstance(v, str):
-        return v
-    if isinstance(v, int | float):
-        return float(v)
-    if isinstance(v, Mapping):
-        return {str(k): _norm(x) for k, x in v.items()}
-    if isinstance(v, list | tuple):
-        return [_norm(x) for x in v]
-    return v
-
-
-def _short(v: Any) -> str:
-    s = repr(v)
-    return s if len(s) <= 60 else s[:57] + "..."
-
-
 # ---------------------------------------------------------------------------------------------------- lost steps
 def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None = None,
                in_flight: Iterable[tuple[str, int, float]] = (), removed: Callable[[str], bool] | None = None,
@@ -203,11 +109,16 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
                 out.append(lost)
                 seen.add((job_id, idx))
     for job_id, idx, at in in_flight:
-        if (job_id, idx) in seen:
-            continue
         snap = snaps.get(job_id)
         gone = snap is None or bool(removed and removed(job_id))
         step = (snap.get("steps") or [])[idx] if snap and 0 <= idx < len(snap.get("steps") or []) else None
+        if step is not None and _num(at) and _earlier(step, float(at)):
+            # a create sent before this step was sent again (Retry) whose answer never came: its task may exist
+            out.append(Lost(job_id, idx, str(step.get("task_type") or ""), float(at) + (offset or 0.0), None,
+                            title=str(snap.get("title") or ""), kind="earlier"))
+            continue
+        if (job_id, idx) in seen:
+            continue
         if step is not None and step.get("task_id"):
             continue
         if step is not None:
@@ -218,6 +129,12 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
         if gone and _num(at):
             out.append(Lost(job_id, idx, "", float(at) + (offset or 0.0), None, kind="removed"))
     return out
+
+
+def _earlier(step: Mapping[str, Any], at: float) -> bool:
+    """Whether a create in flight sent at ``at`` (local clock) is an earlier one than the step's last send."""
+    _body, last, _off, _exact = _sent_of(step)
+    return last is not None and abs(last - at) > 1e-3 and at < last
 
 
 def _lost_of(snap: Mapping[str, Any], idx: int, step: Mapping[str, Any], offset: float | None,
@@ -257,7 +174,8 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
     """Decide, for every attachable lost step, which task is its own (see the module's rules). ``tasks``: task id ->
     ``api.models.Task`` (with its echoed input); ``rows``: the history rows (a row whose task Tripo no longer shows is
     a candidate at most)."""
-    findings = {(x.job_id, x.step): Finding(x) for x in lost if x.kind == "lost"}
+    # "lost", "earlier" and "removed" steps list their candidates; only "lost" ones may have one attached
+    findings = {_key(x): Finding(x) for x in lost if x.kind in LISTED}
     # every (lost step, task) pair that is certain, to find the tasks claimed by two steps
     sure: dict[str, list[tuple[str, int]]] = {}
     unsure_by: dict[str, list[Lost]] = {}
@@ -276,7 +194,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             lo, hi = x.window()
             if created is None or not lo <= created <= x.sent_at + AFTER:
                 continue
-            f = findings.get((x.job_id, x.step))
+            f = findings.get(_key(x))
             if task is None:
                 if f is not None:
                     f.candidates.append(Candidate(task_id, created, "Tripo does not show this task (it may not exist "
@@ -284,6 +202,9 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                 continue
             if x.kind == "removed":
                 verdict, why = "unsure", "the job it may belong to was removed"
+            elif x.kind == "earlier":
+                verdict, why = "unsure", (f"an earlier request of step {x.step + 1}, sent again by Retry before its "
+                                          "answer came, may have made it")
             else:
                 body = dict(x.body) if x.body is not None else None
                 exact = body is None or not body.pop("__partial__", False)
@@ -296,7 +217,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                 verdict, why = "unsure", f"created {created - x.sent_at:.0f} s after the request, after its answer " \
                                          "was lost"
             if verdict == "same" and x.kind == "lost":
-                sure.setdefault(task_id, []).append((x.job_id, x.step))
+                sure.setdefault(task_id, []).append(_key(x))
             else:
                 unsure_by.setdefault(task_id, []).append(x)
                 if f is not None:
@@ -304,7 +225,7 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
                                                                            "still being sent"))
     mine: dict[tuple[str, int], list[str]] = {}
     for task_id, claimants in sure.items():
-        rivals = [x for x in unsure_by.get(task_id, []) if (x.job_id, x.step) not in claimants]
+        rivals = [x for x in unsure_by.get(task_id, []) if _key(x) not in claimants]
         created = shown[task_id].created
         for key in claimants:
             if len(claimants) > 1:
@@ -313,6 +234,8 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             elif rivals:
                 r = rivals[0]
                 who = "a removed job" if r.kind == "removed" else f"job {r.title or r.job_id}"
+                if r.kind == "earlier":
+                    who = f"an earlier request of job {r.title or r.job_id}"
                 findings[key].candidates.append(Candidate(task_id, created, f"{who} may have made it (its request "
                                                                             "was being sent then too)"))
             else:
@@ -328,6 +251,14 @@ def match(lost: list[Lost], tasks: Mapping[str, Any], known: Callable[[str], boo
             f.candidates = [c for c in f.candidates if c.task_id != f.found.task_id]
         f.candidates.sort(key=lambda c: -(c.created or 0.0))
     return list(findings.values())
+
+
+#: Kinds of :class:`Lost` whose candidates are listed (every task Tripo made must belong to someone).
+LISTED = ("lost", "earlier", "removed")
+
+
+def _key(x: Lost) -> tuple[str, int, str, float]:
+    return (x.job_id, x.step, x.kind, x.sent_at)
 
 
 def _row_created(rows: Iterable[Any], task_id: str) -> float | None:
@@ -367,16 +298,22 @@ def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[st
     :meth:`Owners.known` (without it: the task ids of ``snapshots``). ``identity``: (address, key fingerprint) of
     ``client``: jobs made with another address or key are not looked for (their tasks are not in this history)."""
     others = {str(s.get("id")) for s in snapshots if not same_identity(s, identity)}
-    in_flight = [x for x in in_flight if x[0] not in others]
-    snapshots = [s for s in snapshots if str(s.get("id")) not in others]
-    probe = lost_steps(snapshots, offset=0.0, in_flight=in_flight, removed=removed)
-    if not any(x.kind == "lost" for x in probe):
+    in_flight = list(in_flight)
+
+    def steps_at(offset: float | None) -> list[Lost]:
+        # a job's own identity is the one it was stamped with last: an earlier create (before a Retry that may have
+        # run with another key or address) is looked for in every history, where it can only be listed
+        return [x for x in lost_steps(snapshots, offset=offset, in_flight=in_flight, removed=removed)
+                if x.job_id not in others or x.kind in ("earlier", "removed")]
+
+    probe = steps_at(0.0)
+    if not any(x.kind in LISTED for x in probe):
         return []
     ids = known_task_ids(snapshots)
     known_fn = known if known is not None else ids.__contains__
     rows = client.usage(PAGE, 0)  # the first page also gives Tripo's clock (Date) before windows are placed
     offset = getattr(client, "server_offset", None)
-    lost = lost_steps(snapshots, offset=offset, in_flight=in_flight, removed=removed)
+    lost = steps_at(offset)
     since = min(x.sent_at for x in lost) - BEFORE
     if len(rows) >= PAGE and not any(r.created is not None and r.created < since for r in rows):
         rows += read_history(lambda n, off: client.usage(n, off + PAGE), since)
@@ -441,6 +378,10 @@ def settle(findings: Iterable[Finding], snapshot_of: Callable[[str], Mapping[str
     left: list[Finding] = []
     for f in findings:
         snap = snapshot_of(f.lost.job_id)
+        if f.lost.kind != "lost":  # listed only (a removed job's or an earlier request's): nothing to attach
+            if f.candidates:
+                left.append(f)
+            continue
         if snap is None:
             continue
         if f.found is not None:

@@ -43,6 +43,7 @@ from .engine_common import (
 from .job import Job, Ref, Step
 from .journal import JournalError
 from .runner import Pace, Runner
+from .sent import sent_record
 from .store import Store
 from .validation import Validation
 
@@ -160,11 +161,14 @@ class Submission:
             if job.notice.startswith(SLOT_NOTICES):
                 job.notice = ""
             step.submitted_at = time.time()
+            step.sent = sent_record(self._wire_body(client, step.task_type, values), step.submitted_at,
+                                            getattr(client, "server_offset", None))
         self._tell(self.on_sent, job, idx, step.submitted_at)  # the registry knows a create is in flight ...
         self._set(job, step, S.SUBMITTING, important=True, must=True)  # ... fsynced before the POST: never twice
         if run.stop.is_set() or self.store.stopping:
             with self.store.lock:
                 step.state = S.PENDING
+            self._tell(self.on_refused, job, idx)  # never sent: not in flight
             self.store.save(important=False)
             raise _Interrupted()
         try:
@@ -179,6 +183,8 @@ class Submission:
             with self.store.lock:
                 step.state = S.NEEDS_ATTENTION
                 step.error = _user_message(exc)
+                if isinstance(step.sent, dict):
+                    step.sent["lost_at"] = time.time()
             raise _NeedsAttention(
                 self.runner.prefixed(
                     run,
@@ -227,6 +233,16 @@ class Submission:
             self.store.post_update(job)
         if run.cancelled:
             raise _Interrupted()
+
+    @staticmethod
+    def _wire_body(client: Any, task_type: str, values: Any) -> dict:
+        """The body the create sends (the dialect's, as Tripo echoes it in ``input``); {} when it cannot be built
+        (the create itself then refuses before sending)."""
+        try:
+            _path, body = client.dialect.create_request(task_type, values)
+        except Exception:  # noqa: BLE001 - recorded for recovery only; create_task reports the real refusal
+            return {}
+        return dict(body) if isinstance(body, dict) else {}
 
     def resolve_refs(self, run: _Run, client: Any, idx: int, step: Step) -> dict:
         """Replace Refs with the task id or a fresh output value of the referenced step."""

@@ -135,6 +135,10 @@ def apply(context, ok: bool, value) -> None:
         item = st.attention.add()
         item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
                                                               f.lost.task_type)
+        if f.lost.kind != "lost":  # a removed job's or an earlier request's task: Attach makes a job of its own
+            item.job_id = ""
+            item.title = ("A removed job" if f.lost.kind == "removed"
+                          else f"{f.lost.title or f.lost.job_id} (before Retry)")
         item.candidates = ",".join(c.task_id for c in f.candidates)
         item.reasons = " | ".join(c.reason for c in f.candidates)
         if f.candidates:
