@@ -197,6 +197,36 @@ def test_two_lost_creates_list_candidates_and_attach_nothing(ext, v3):
     assert len(v3.emulator.requests(route="create", key=v3.api_key)) == 2
 
 
+def test_a_lost_create_retried_is_offered_as_its_own_job_by_refresh_history(ext, v3):
+    """Retry after a lost answer sends again; the first request's task is still Tripo's (paid): Refresh History
+    lists it "(before Retry)", and attaching it makes a job of its own, never the retried one."""
+    v3.emulator.inject(route="create", kind="status", status=503, after=True, count=1, match={"key": v3.api_key})
+    with pytest.raises(RuntimeError, match="answer was lost"):
+        bpy.ops.tripo.text_to_model(prompt="a stone lantern", wait=True)
+    history = ext.operators.history
+    if bpy.app.timers.is_registered(history._look):
+        bpy.app.timers.unregister(history._look)  # the user retries before the automatic look
+    eng = ext.runtime.engine()
+    job_id = eng.jobs()[-1]["id"]
+    first = [r for r in v3.emulator.requests(route="create", key=v3.api_key)]
+    assert len(first) == 1
+    assert bpy.ops.tripo.retry_job(job_id=job_id) == {'FINISHED'}
+    snap = eng.wait(job_id, 30)
+    assert snap["state"] == "succeeded"
+    assert bpy.ops.tripo.refresh_history(wait=True) == {'FINISHED'}
+    st = _history(ext)
+    earlier = [a for a in st.attention if a.title.endswith("(before Retry)")]
+    assert len(earlier) == 1 and earlier[0].job_id == ""  # not offered into the job that moved on
+    pick = earlier[0].candidates.split(",")[0]
+    assert pick and pick not in snap["task_ids"]
+    n_creates = len(v3.emulator.requests(route="create", key=v3.api_key))
+    assert bpy.ops.tripo.history_import(task_id=pick, wait=True) == {'FINISHED'}
+    owners = [j for j in eng.jobs() if pick in (j.get("task_ids") or [])]
+    assert len(owners) == 1 and owners[0]["id"] != job_id and owners[0]["state"] == "succeeded"
+    assert eng.get(job_id)["task_ids"] == snap["task_ids"]  # the retried job keeps its own task
+    assert len(v3.emulator.requests(route="create", key=v3.api_key)) == n_creates  # nothing sent again
+
+
 # ==================================================================================================== 7. cost
 def test_pipeline_cost_is_shown_step_by_step_before_it_runs(ext):
     from importlib import import_module
