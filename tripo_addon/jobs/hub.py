@@ -130,13 +130,17 @@ class PollHub:
 
     def aim(self, task_type: str | None, created: float, delay: float) -> tuple[float, float]:
         """(delay, ride-along time) for the next poll of a task without ETA created at ``created`` (monotonic):
-        inside the window in which tasks of its type ended, ask at the window's start and then every round; outside
-        it (or before anything is known), ``delay`` and no ride-along."""
+        inside the window in which tasks of its type ended, ask at the window's start and then every round; past it,
+        ``delay`` but still riding along in every round other tasks make (an answer more in a request that is sent
+        anyway: no request more, and a task slower than any seen so far is not left to the 2 s rhythm); before
+        anything is known, ``delay`` and no ride-along."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
-        if win is None or now - created > win[1] + self.gap():
+        if win is None:
             return delay, math.inf
         start = created + win[0]
+        if now - created > win[1] + self.gap():
+            return delay, start
         return min(delay, max(start - now, self.gap())), start
 
     def get(self, task_id: str, *, due: float, stop: threading.Event, soon: float = math.inf,
