@@ -61,6 +61,25 @@ def test_a_task_slower_than_any_seen_still_rides_along():
     assert soon <= time.monotonic()                         # ... but asked in every round others trigger
 
 
+def test_the_2s_rhythm_counts_from_the_ask_not_from_the_answer():
+    """A round asked a few ms after its grid point; the worker reads the answer later. The next 2 s poll is due 2 s
+    after that ask (the grid point 2 s on), not at the grid point after "answer read + 2 s" (a 2.5 s rhythm)."""
+    import time
+
+    from tripo_addon.jobs import hub as hub_mod
+
+    hub = hub_mod.PollHub(lambda: None, poll_min=POLL_MIN)
+    now = time.monotonic()
+    g = math.floor(now / hub.grid) * hub.grid
+    if now - g < 0.01:
+        g -= hub.grid
+    hub._asked["t1"] = g + 0.005  # the round that asked about t1 began 5 ms after its grid point
+    due = hub.due_time(POLL_MIN, task_id="t1")
+    assert due == pytest.approx(g + POLL_MIN)                  # the 2 s rhythm stays 2 s ...
+    assert due >= hub._asked["t1"] + POLL_MIN - hub_mod.GRID_SLACK  # ... and never noticeably faster
+    assert hub.due_time(POLL_MIN) >= now + POLL_MIN            # never asked: counted from now, rounded up
+
+
 def test_freed_slot_is_refilled_before_the_2s_poll(emu, tmp_path):
     def factory() -> TripoClient:
         return TripoClient(api_key=KEY, base_url=emu.v3_base_url)
