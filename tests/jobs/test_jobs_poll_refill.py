@@ -43,6 +43,43 @@ def test_durations_window_and_round_gap():
     assert polling.round_gap(100, 2.0) == polling.ROUND_GAP_MIN
 
 
+def test_a_task_slower_than_any_seen_still_rides_along():
+    """Past the learned window a task keeps its own (2 s or slower) due time, so it triggers no round, but it is
+    asked in every round other tasks make: its finish is noticed at the next round instead of on the 2 s rhythm."""
+    import time
+
+    from tripo_addon.jobs.hub import PollHub
+
+    hub = PollHub(lambda: None, poll_min=POLL_MIN)
+    now = time.monotonic()
+    assert hub.aim("text_to_model", now - 5.0, 2.0) == (2.0, math.inf)  # nothing learned yet: the 2 s rule alone
+    hub.durations.record("text_to_model", 0.7, 0.9)
+    _delay, soon = hub.aim("text_to_model", now - 0.1, 2.0)  # before the window: rides along from its start
+    assert soon == pytest.approx(now + 0.6, abs=0.05)
+    delay, soon = hub.aim("text_to_model", now - 5.0, 2.0)  # far past the window
+    assert delay == 2.0                                     # no round of its own sooner than before
+    assert soon <= time.monotonic()                         # ... but asked in every round others trigger
+
+
+def test_the_2s_rhythm_counts_from_the_ask_not_from_the_answer():
+    """A round asked a few ms after its grid point; the worker reads the answer later. The next 2 s poll is due 2 s
+    after that ask (the grid point 2 s on), not at the grid point after "answer read + 2 s" (a 2.5 s rhythm)."""
+    import time
+
+    from tripo_addon.jobs import hub as hub_mod
+
+    hub = hub_mod.PollHub(lambda: None, poll_min=POLL_MIN)
+    now = time.monotonic()
+    g = math.floor(now / hub.grid) * hub.grid
+    if now - g < 0.01:
+        g -= hub.grid
+    hub._asked["t1"] = g + 0.005  # the round that asked about t1 began 5 ms after its grid point
+    due = hub.due_time(POLL_MIN, task_id="t1")
+    assert due == pytest.approx(g + POLL_MIN)                  # the 2 s rhythm stays 2 s ...
+    assert due >= hub._asked["t1"] + POLL_MIN - hub_mod.GRID_SLACK  # ... and never noticeably faster
+    assert hub.due_time(POLL_MIN) >= now + POLL_MIN            # never asked: counted from now, rounded up
+
+
 def test_freed_slot_is_refilled_before_the_2s_poll(emu, tmp_path):
     def factory() -> TripoClient:
         return TripoClient(api_key=KEY, base_url=emu.v3_base_url)

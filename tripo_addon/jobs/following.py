@@ -91,7 +91,7 @@ class Following:
                 if hub is None:
                     task = client.get_task(step.task_id, cancel=run.stop)
                 else:  # one batch request per round for every job waiting (v3 tasks/list)
-                    due = hub.due_time(delay, exact=aim < math.inf)
+                    due = hub.due_time(delay, exact=aim < math.inf, task_id=step.task_id)
                     run.wake_at = min(due, aim)  # a ride-along answer may come before the due time: the poller
                     try:                         # must be ticking fast by then
                         task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim, created=step.submitted_at)

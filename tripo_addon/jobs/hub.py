@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 FINAL = frozenset({"success", "failed", "banned", "expired", "cancelled"})
 #: Due times are rounded up to this grid (seconds) so workers with similar intervals share a round.
 GRID = 0.5
+#: A due time counted from the previous ask may round down to the grid by this much (seconds): the round that asked
+#: started a few ms after its grid point, and rounding up would stretch the 2 s rhythm to 2.5 s.
+GRID_SLACK = 0.02
 #: The hub's client is rebuilt after this long (and after any failed round), so new settings reach it.
 CLIENT_MAX_AGE = 60.0
 #: A task we created less than this long ago (seconds) that Tripo does not know yet is asked about again, not failed.
@@ -110,6 +113,7 @@ class PollHub:
         self._cond = threading.Condition()
         self._want: dict[str, list[_Want]] = {}
         self._seen: dict[str, Any] = {}  # successes seen, by task id
+        self._asked: dict[str, float] = {}  # task id -> monotonic start of the last round that asked about it
         self._thread: threading.Thread | None = None
         self._name = name
         self._closed = False
@@ -118,11 +122,17 @@ class PollHub:
         self.failed_rounds = 0     # rounds that failed as a whole (retried, never a job's failure)
         self.auth_paused = ""      # AUTH_PAUSED while Tripo refuses the key, else ""
 
-    def due_time(self, delay: float, *, exact: bool = False) -> float:
-        """The monotonic time a poll asked for ``delay`` s from now happens: rounded up to the shared grid (unless
-        ``exact``: a poll aimed at a predicted finish)."""
-        t = time.monotonic() + max(0.0, delay)
-        return math.ceil(t / self.grid) * self.grid if self.grid > 0 and not exact else t
+    def due_time(self, delay: float, *, exact: bool = False, task_id: str | None = None) -> float:
+        """The monotonic time a poll asked for ``delay`` s after the last ask about ``task_id`` (or from now, if never
+        asked) happens: rounded up to the shared grid (unless ``exact``: a poll aimed at a predicted finish), at most
+        :data:`GRID_SLACK` before the asked interval, never in the past. Counting from the ask, not from when the
+        worker read the answer, keeps the 2 s rhythm at 2 s instead of the next grid point after it."""
+        now = time.monotonic()
+        since = self._asked.get(task_id) if task_id is not None else None
+        t = (now if since is None or since > now else since) + max(0.0, delay)
+        if self.grid > 0 and not exact:
+            t = math.ceil((t - (GRID_SLACK if since is not None else 0.0)) / self.grid) * self.grid
+        return max(now, t)
 
     def gap(self) -> float:
         """The shortest time between two rounds now (see :func:`~tripo_addon.api.polling.round_gap`)."""
@@ -130,13 +140,17 @@ class PollHub:
 
     def aim(self, task_type: str | None, created: float, delay: float) -> tuple[float, float]:
         """(delay, ride-along time) for the next poll of a task without ETA created at ``created`` (monotonic):
-        inside the window in which tasks of its type ended, ask at the window's start and then every round; outside
-        it (or before anything is known), ``delay`` and no ride-along."""
+        inside the window in which tasks of its type ended, ask at the window's start and then every round; past it,
+        ``delay`` but still riding along in every round other tasks make (an answer more in a request that is sent
+        anyway: no request more, and a task slower than any seen so far is not left to the 2 s rhythm); before
+        anything is known, ``delay`` and no ride-along."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
-        if win is None or now - created > win[1] + self.gap():
+        if win is None:
             return delay, math.inf
         start = created + win[0]
+        if now - created > win[1] + self.gap():
+            return delay, start
         return min(delay, max(start - now, self.gap())), start
 
     def get(self, task_id: str, *, due: float, stop: threading.Event, soon: float = math.inf,
@@ -331,6 +345,11 @@ class PollHub:
     def _round(self, client: Any, batch: dict[str, list[_Want]]) -> None:
         self.rounds += 1
         asked = time.monotonic()
+        for tid in batch:
+            self._asked.pop(tid, None)
+            self._asked[tid] = asked
+        while len(self._asked) > SEEN_MAX:
+            self._asked.pop(next(iter(self._asked)))
         found = client.get_tasks(list(batch))
         if not isinstance(found, dict):
             raise TripoError("the task list is not a mapping", user_message="Tripo sent an unreadable task list.")
