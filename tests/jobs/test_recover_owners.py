@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
+import pytest
+
 from tripo_addon.jobs.owners import KEEP_SECONDS, Owners
 
 
@@ -134,3 +136,27 @@ def test_concurrent_claims_have_one_winner():
     for t in threads:
         t.join()
     assert len(winners) == 1 and o.owner("t") == winners[0]
+
+
+def test_retry_never_follows_a_task_another_job_was_given(engine, emulator, api_key):
+    # found by the random stateful run: Attach of an id Tripo does not know (job A fails), the same id attached again
+    # (a new job B takes it: A stopped), then Retry of A: A followed the task B owns (two followers of one task)
+    import uuid
+
+    from tripo_addon.jobs.engine_common import S
+
+    task_id = str(uuid.uuid4())
+    a = engine.attach(task_id, "first")
+    first = engine.wait(a, 60)
+    assert first["state"] in S.STOPPED, first["state"]
+    b = engine.attach(task_id, "second")
+    assert b != a and engine.owners.owner(task_id) == b
+    engine.wait(b, 60)
+    with pytest.raises(Exception) as refused:
+        engine.retry(a)
+    assert task_id in getattr(refused.value, "user_message", ""), refused.value
+    snap = engine.get(a)  # at once: a retried job following it would be queued or running now
+    assert snap["state"] in S.STOPPED
+    assert engine.owners.owner(task_id) == b
+    followers = [j["id"] for j in engine.jobs() if task_id in j["task_ids"] and j["state"] not in S.STOPPED]
+    assert followers in ([], [b])

@@ -162,6 +162,12 @@ class Actions:
                 raise _validation_error("The job is still stopping (a request is in flight); try again in a moment.")
             if job_id in runner.runs or job.state not in (S.FAILED, S.CANCELLED, S.NEEDS_ATTENTION):
                 raise _validation_error("Only a failed, cancelled or stopped job can be retried.")
+            for step in job.steps:  # one follower per task: an id attached to another job since stays there
+                owner = self.book.owners.owner(step.task_id) if step.task_id and step.state != S.SUCCEEDED else None
+                if owner is not None and owner != job.id and owner in store.jobs:
+                    raise _validation_error(
+                        f"Task {step.task_id} of this job was attached to the job \u201c{store.jobs[owner].title}\u201d"
+                        " since, which follows it now; retry or use that job (nothing was sent).")
             for step in job.steps:
                 if step.state == S.SUCCEEDED:
                     continue
