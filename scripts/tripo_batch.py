@@ -153,7 +153,7 @@ def main(argv: list[str]) -> int:
                 looked = time.monotonic()
                 client = settings.make_client()
                 try:
-                    found = runner.recover_lost(client.usage) if getattr(client, "api", "") == "v3" else []
+                    found = runner.recover_lost(client) if getattr(client, "api", "") == "v3" else []
                 except Exception as exc:  # noqa: BLE001 - the history is a help, never a reason to stop
                     say(f"tripo_batch: the account history could not be read ({exc})")
                     found = []

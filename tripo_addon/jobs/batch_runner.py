@@ -216,17 +216,26 @@ class BatchRunner:
             self.journal.save()
         return again
 
-    def recover_lost(self, usage: Callable[[int, int], list[Any]]) -> list[str]:
-        """Rows whose create answer was lost: find their task in the account's history and attach it (v3)."""
+    def recover_lost(self, client: Any) -> list[str]:
+        """Rows whose create answer was lost: find their task in the account's history (``client``: a v3
+        TripoClient) and attach it, by the same rules as Refresh History in Blender. Returns the jobs attached."""
         from . import recover
 
+        eng = self.engine
         snaps = [s for s in (self._snapshot(j) for rec in self.records() for j in rec.jobs) if s is not None]
-        if not recover.lost_steps(snaps):
+        if not any(x.kind == "lost" for x in recover.lost_steps(snaps)):
             return []
-        found = []
-        for finding in recover.unique(recover.find(usage, snaps)):
-            if recover.attach_found(self.engine, finding):
-                found.append(finding.lost.job_id)
+        owners = getattr(eng, "owners", None)
+        known = owners.known if owners is not None else None
+        findings = recover.find(client, snaps, known=known, identity=recover.identity_of(eng, client))
+        mine = {s["id"] for s in snaps}
+        findings = [f for f in findings if f.lost.job_id in mine]  # this batch's jobs only
+
+        def attach(f: Any) -> None:
+            eng.attach(f.found.task_id, job_id=f.lost.job_id, notice=recover.attach_notice(f))
+
+        done, _left = recover.settle(findings, self._snapshot, attach, known)
+        found = [f.lost.job_id for f in done]
         for rec in self.records():
             if rec.state == FAILED and any(j in found for j in rec.jobs):
                 rec.state, rec.error = SENT, ""
