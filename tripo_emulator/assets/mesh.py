@@ -316,15 +316,19 @@ def voxel_mesh(grid: np.ndarray, origin: np.ndarray, cell: float, gap: float = 0
 def split_parts(mesh: Mesh, k: int, seed: int = 0) -> list[Mesh]:
     """Split into k parts by k-means over triangle centroids (geometry and UVs kept)."""
     cent = mesh.positions[mesh.indices].mean(axis=1)
-    k = max(1, min(k, len(cent)))
+    uniq = np.unique(cent, axis=0)  # distinct starting centres: two equal ones would leave a part empty
+    k = max(1, min(k, len(uniq)))
     rng = np.random.default_rng(seed)
-    centres = cent[rng.choice(len(cent), size=k, replace=False)]
+    centres = uniq[rng.choice(len(uniq), size=k, replace=False)].copy()
     for _ in range(12):
         label = np.argmin(((cent[:, None, :] - centres[None]) ** 2).sum(-1), axis=1)
         for i in range(k):
             sel = cent[label == i]
             if len(sel):
                 centres[i] = sel.mean(axis=0)
+            else:  # an empty part takes the triangle farthest from its own centre
+                far = int(np.argmax(((cent - centres[label]) ** 2).sum(-1)))
+                centres[i], label[far] = cent[far], i
     parts = []
     order = np.argsort(centres[:, 1])[::-1]  # top to bottom, so names are stable for a given shape
     for n, i in enumerate(order):
