@@ -137,7 +137,7 @@ class Step(_CappedTexts):
     uploads: dict[str, dict] = field(default_factory=dict)  # local path -> uploaded file object (+ "_at")
     submitted_at: float | None = None
     finished_at: float | None = None
-    #: What the last create sent, journaled before the POST (jobs/recover.sent_record): the wire body as Tripo echoes
+    #: What the last create sent, journaled before the POST (jobs/sent.sent_record): the wire body as Tripo echoes
     #: it in ``input`` (file tokens and input task ids, never a key or a local path), the local send time, Tripo's
     #: clock offset then and, once its answer was lost, ``lost_at``. None: not sent yet, or a journal from before.
     sent: dict | None = None

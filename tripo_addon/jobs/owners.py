@@ -229,12 +229,10 @@ class Owners:
                 if _ok_id(row[0]) and _ok_time(row[1]) and row[0] not in self._owner:
                     self._foreign[row[0]] = float(row[1])
             for row in _rows(data.get("in_flight"), 3, MAX_IN_FLIGHT):
-                if (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool)
-                        and 0 <= row[1] < 1000 and _ok_time(row[2])):
+                if _ok_create(row):
                     self._flight[(row[0], row[1])] = float(row[2])
             for row in _rows(data.get("earlier"), 3, MAX_IN_FLIGHT):
-                if (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool)
-                        and 0 <= row[1] < 1000 and _ok_time(row[2])):
+                if _ok_create(row):
                     self._earlier[(row[0], row[1], float(row[2]))] = float(row[2])
             for od in (self._tombs, self._released, self._foreign):
                 _sort(od)
@@ -265,6 +263,12 @@ class Owners:
             del self._flight[key]
         for key3 in [k for k, t in self._earlier.items() if t < old]:
             del self._earlier[key3]
+
+
+def _ok_create(row: list[Any]) -> bool:
+    """A journaled create in flight: ``[job id, step index, send time]``."""
+    return (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool) and 0 <= row[1] < 1000
+            and _ok_time(row[2]))
 
 
 def _cap(d: dict) -> None:
