@@ -72,6 +72,39 @@ def test_job_snapshot_is_plain_json_and_derived_fields():
     assert again.to_dict() == job.to_dict()
 
 
+def test_records_and_snapshots_never_share_a_container_with_the_job():
+    """Saves and snapshots copy without deepcopy: a caller changing them must not change the job (or the reverse)."""
+    import copy
+    import dataclasses
+    import typing
+
+    from tripo_addon.jobs import job as job_mod
+
+    job = pipelines.image_to_animated("/tmp/x.png")
+    s = job.steps[0]
+    s.files, s.output = ["/d/a.glb"], {"model": {"url": "https://x/a.glb", "list": [1, {"k": "v"}]}}
+    s.uploads, s.sent, s.outputs = {"/tmp/x.png": {"input": {"file_token": "t"}}}, {"body": {"a": [1]}}, ["model"]
+    job.meta = {"lineage": {"from": ["j1"]}}
+    before = copy.deepcopy(job.to_dict())
+    for got in (job.to_dict(), job.snapshot()):
+        st = got["steps"][0]
+        st["files"].append("x")
+        st["output"]["model"]["list"][1]["k"] = "changed"
+        st.get("uploads", {}).clear()
+        st["sent"]["body"]["a"].append(2)
+        st["outputs"].append("x")
+        got["meta"]["lineage"]["from"].append("j2")
+    assert job.to_dict() == before
+    rec = job.to_dict()
+    s.output["model"]["list"][1]["k"] = "later"
+    assert rec["steps"][0]["output"]["model"]["list"][1]["k"] == "v"
+    # a Step field of a container type must be listed as one (else saves would share it with the job)
+    hints = typing.get_type_hints(Step)
+    for f in dataclasses.fields(Step):
+        if f.name != "params" and any(w in str(hints[f.name]) for w in ("dict", "list", "set", "tuple")):
+            assert f.name in job_mod._STEP_CONTAINERS, f.name
+
+
 def test_job_from_dict_rejects_garbage():
     with pytest.raises(ValueError):
         Job.from_dict({"id": 3})
