@@ -30,6 +30,10 @@ class OwnerBook:
         self._write_lock = threading.Lock()
         self.dirty = False
         self.owners = self._load()
+        self.owners.on_change = self.write_soon  # a dismissal (main thread) is written by a thread of its own
+        self._soon_lock = threading.Lock()
+        self._soon: threading.Thread | None = None
+        self._again = False
 
     def _load(self) -> Owners:
         try:
@@ -72,6 +76,37 @@ class OwnerBook:
 
     def mark(self) -> None:
         self.dirty = True
+
+    def write_soon(self) -> None:
+        """Write ``owners.json`` (fsync) in a short-lived thread: the caller (the main thread) never waits."""
+        self.dirty = True
+        with self._soon_lock:
+            self._again = True
+            if self._soon is not None:
+                return  # the running writer writes once more
+            self._soon = threading.Thread(target=self._write_loop, name="tripo-owners", daemon=True)
+            self._soon.start()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until what :meth:`write_soon` was asked is written (tests, shutdown). True when done."""
+        with self._soon_lock:
+            soon = self._soon
+        if soon is not None:
+            soon.join(max(0.0, timeout))
+            return not soon.is_alive()
+        return True
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._soon_lock:
+                if not self._again:
+                    self._soon = None
+                    return
+                self._again = False
+            try:
+                self.save(fsync=True)
+            except Exception:  # noqa: BLE001 - never leave a dead writer behind (the next change writes again)
+                log.exception("could not write %s", self.path)
 
     # -- the file --------------------------------------------------------------------------------------------
     def save(self, *, fsync: bool = True) -> None:
