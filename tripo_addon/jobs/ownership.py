@@ -1,6 +1,7 @@
 """The owner registry's place in the engine: loaded from ``owners.json`` beside the journal, rebuilt from the jobs
 (every task id a job holds is its own), told about creates in flight and their answers, and written atomically by the
-store's writer (never on the main thread). Also the installation's salt for key fingerprints."""
+store's writer (never on the main thread; a user's dismissal by a short-lived thread of its own). Also the
+installation's salt for key fingerprints."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ class OwnerBook:
         self.path = Path(state_dir) / name
         self._write_lock = threading.Lock()
         self.dirty = False
-        self.owners = self._load()
-        self.owners.on_change = self.write_soon  # a dismissal (main thread) is written by a thread of its own
         self._soon_lock = threading.Lock()
         self._soon: threading.Thread | None = None
         self._again = False
+        self.owners = self._load()
+        self.owners.on_change = self.write_soon  # a dismissal (main thread) is written by a thread of its own
 
     def _load(self) -> Owners:
         try:
@@ -86,15 +87,6 @@ class OwnerBook:
                 return  # the running writer writes once more
             self._soon = threading.Thread(target=self._write_loop, name="tripo-owners", daemon=True)
             self._soon.start()
-
-    def flush(self, timeout: float) -> bool:
-        """Wait until what :meth:`write_soon` was asked is written (tests, shutdown). True when done."""
-        with self._soon_lock:
-            soon = self._soon
-        if soon is not None:
-            soon.join(max(0.0, timeout))
-            return not soon.is_alive()
-        return True
 
     def _write_loop(self) -> None:
         while True:

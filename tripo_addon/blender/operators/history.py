@@ -290,7 +290,7 @@ class TRIPO_OT_dismiss_lost(bpy.types.Operator):
         st = state(context)
         item = _item(st, properties.job_id, properties.step, properties.sent_at) if st is not None else None
         if item is not None and item.kind == "lost":
-            return (f"Stop looking in your Tripo history for this job's task; {JOB_STAYS}. Nothing is deleted")
+            return f"Stop looking in your Tripo history for this job's task; {JOB_STAYS}. Nothing is deleted"
         return cls.__doc__
 
     def execute(self, context):
