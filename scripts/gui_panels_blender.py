@@ -419,6 +419,15 @@ def run():
     yield 1.0
     yield from state("account history loaded")
     yield from shot("sidebar-history", "bottom")
+    # a request Refresh History lists (a removed job's possible task): its Attach and Dismiss buttons draw
+    hist = bpy.context.window_manager.tripo_history
+    item = hist.attention.add()
+    item.title, item.step, item.task_type, item.kind = "A removed job", 0, "text_to_model", "removed"
+    item.lost_job, item.sent_at = "0123456789abcdef", repr(time.time() - 60.0)
+    item.candidates, item.reasons = "00000000-0000-4000-8000-000000000000", "the job it may belong to was removed"
+    yield from state("account history with a listed candidate")
+    yield from shot("sidebar-history-candidate", "bottom")
+    hist.attention.clear()
     state_wm.tasks_view = 'FILE'
 
     # every operator dialog (invoke_props_dialog), opened and closed with Escape: nothing is sent

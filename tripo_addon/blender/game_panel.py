@@ -92,6 +92,10 @@ class TRIPO_PT_history(_Sidebar, bpy.types.Panel):
             for tid in ids:
                 op = box.operator("tripo.history_import", text=f"Attach {tid[:13]}\u2026", icon='LINKED')
                 op.task_id, op.job_id = tid, item.job_id
+            if item.sent_at:
+                op = box.operator("tripo.dismiss_lost", text="Dismiss" if item.kind != "lost" else
+                                  "Dismiss (the job stays in Needs attention)", icon='X')
+                op.job_id, op.step, op.sent_at = item.lost_job, item.step, item.sent_at
         if st.text:
             from .panels import _wrap
 

@@ -226,7 +226,8 @@ class BatchRunner:
         owners = getattr(eng, "owners", None)
         known = owners.known if owners is not None else None
         # this batch's jobs only; find() asks nothing when none of them lost an answer
-        findings = recover.find(client, snaps, known=known, identity=recover.identity_of(eng, client))
+        findings = recover.find(client, snaps, known=known, identity=recover.identity_of(eng, client),
+                                dismissed=owners.dismissed if owners is not None else None)  # (Refresh History's)
 
         def attach(f: Any) -> None:
             eng.attach(f.found.task_id, job_id=f.lost.job_id, notice=recover.attach_notice(f))

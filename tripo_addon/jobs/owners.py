@@ -10,6 +10,10 @@ recovery (a task in the account history is a lost create's only if nobody here k
 Bounds: tombstones and foreign ids are kept for :data:`KEEP_SECONDS` (30 days) and at most :data:`MAX_IDS`
 (100,000) each, oldest dropped first; creates in flight are kept for :data:`IN_FLIGHT_SECONDS` (7 days) and at most
 :data:`MAX_IN_FLIGHT`. Live owners are never dropped (they are bounded by the jobs themselves).
+
+A create the user *dismissed* (Refresh History listed its possible tasks; the user checked and wants none of them) is
+never listed or attached by recovery again; the create itself stays recorded (in flight, earlier, or its job's step):
+a dismissal only hides it. Dismissals are kept :data:`KEEP_SECONDS` and at most :data:`MAX_DISMISSED`, oldest first.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ MAX_IDS = 100_000
 IN_FLIGHT_SECONDS = 7 * 24 * 3600.0
 #: ... and at most this many of them.
 MAX_IN_FLIGHT = 10_000
+#: Most dismissed creates kept (the oldest dismissal goes first; each is also forgotten after :data:`KEEP_SECONDS`).
+MAX_DISMISSED = 10_000
 #: Longest task or job id accepted from a journal file (anything longer is dropped as garbage).
 MAX_ID_CHARS = 200
 #: ``to_json`` format version.
@@ -59,6 +65,10 @@ class Owners:
         self._flight: dict[tuple[str, int], float] = {}  # (job id, step) -> sent_at
         #: earlier creates of a step sent again (Retry) before their answer was seen: (job id, step, sent_at)
         self._earlier: dict[tuple[str, int, float], float] = {}
+        #: creates the user dismissed from the history's list: (job id, step, sent_at in ms) -> (sent_at, when)
+        self._dismissed: OrderedDict[tuple[str, int, int], tuple[float, float]] = OrderedDict()
+        #: called (outside the lock) after a change that must reach the disk soon (a dismissal): the book writes it
+        self.on_change: Callable[[], None] | None = None
 
     # -- owning ---------------------------------------------------------------------------------------------------
 
@@ -111,6 +121,8 @@ class Owners:
                     del self._flight[key]
                 for key3 in [k for k in self._earlier if k[0] == job_id]:
                     del self._earlier[key3]
+                for key4 in [k for k in self._dismissed if k[0] == job_id]:
+                    del self._dismissed[key4]
 
     def retire(self, task_id: str) -> None:
         """Forget that a live job owns ``task_id`` but keep the id known as its tombstone."""
@@ -189,6 +201,31 @@ class Owners:
         with self._lock:
             return job_id in self._released
 
+    # -- dismissed creates ----------------------------------------------------------------------------------------
+
+    def dismiss(self, job_id: str, step: int, sent_at: float) -> None:
+        """The user dismissed the create sent at ``sent_at`` (local time) for ``job_id``'s ``step``: recovery never
+        lists or attaches it again. What was sent stays recorded (its task may exist); only the listing stops."""
+        if not _ok_create([job_id, step, sent_at]):
+            raise ValueError(f"not a create: {job_id!r} step {step!r} sent at {sent_at!r}")
+        with self._lock:
+            key = _dkey(job_id, step, sent_at)
+            self._dismissed.pop(key, None)
+            self._dismissed[key] = (float(sent_at), self._clock())
+            while len(self._dismissed) > MAX_DISMISSED:
+                self._dismissed.popitem(last=False)
+        hook = self.on_change
+        if hook is not None:
+            hook()
+
+    def dismissed(self, job_id: str, step: int, sent_at: float) -> bool:
+        """Whether the user dismissed that create (see :meth:`dismiss`)."""
+        if not _ok_create([job_id, step, sent_at]):
+            return False
+        with self._lock:
+            self._expire()
+            return _dkey(job_id, step, sent_at) in self._dismissed
+
     # -- storage --------------------------------------------------------------------------------------------------
 
     def to_json(self) -> dict:
@@ -203,6 +240,7 @@ class Owners:
                 "foreign": [[t, w] for t, w in self._foreign.items()],
                 "in_flight": [[j, s, t] for (j, s), t in self._flight.items()],
                 "earlier": [[j, s, t] for (j, s, t) in self._earlier],
+                "dismissed": [[j, s, t, w] for (j, s, _ms), (t, w) in self._dismissed.items()],
             }
 
     @classmethod
@@ -234,7 +272,10 @@ class Owners:
             for row in _rows(data.get("earlier"), 3, MAX_IN_FLIGHT):
                 if _ok_create(row):
                     self._earlier[(row[0], row[1], float(row[2]))] = float(row[2])
-            for od in (self._tombs, self._released, self._foreign):
+            for row in _rows(data.get("dismissed"), 4, MAX_DISMISSED):
+                if _ok_create(row[:3]) and _ok_time(row[3]):
+                    self._dismissed[_dkey(row[0], row[1], row[2])] = (float(row[2]), float(row[3]))
+            for od in (self._tombs, self._released, self._foreign, self._dismissed):
                 _sort(od)
             self._expire()
         return self
@@ -258,6 +299,8 @@ class Owners:
         for od in (self._released, self._foreign):
             while od and next(iter(od.values())) < cutoff:
                 od.popitem(last=False)
+        while self._dismissed and next(iter(self._dismissed.values()))[1] < cutoff:
+            self._dismissed.popitem(last=False)
         old = self._clock() - IN_FLIGHT_SECONDS
         for key in [k for k, t in self._flight.items() if t < old]:
             del self._flight[key]
@@ -269,6 +312,11 @@ def _ok_create(row: list[Any]) -> bool:
     """A journaled create in flight: ``[job id, step index, send time]``."""
     return (_ok_id(row[0]) and isinstance(row[1], int) and not isinstance(row[1], bool) and 0 <= row[1] < 1000
             and _ok_time(row[2]))
+
+
+def _dkey(job_id: str, step: int, sent_at: float) -> tuple[str, int, int]:
+    """A dismissed create's key: its send time to the millisecond (a float read back from JSON or a UI string)."""
+    return job_id, int(step), round(float(sent_at) * 1000)
 
 
 def _cap(d: dict) -> None:

@@ -1,6 +1,7 @@
 """The owner registry's place in the engine: loaded from ``owners.json`` beside the journal, rebuilt from the jobs
 (every task id a job holds is its own), told about creates in flight and their answers, and written atomically by the
-store's writer (never on the main thread). Also the installation's salt for key fingerprints."""
+store's writer (never on the main thread; a user's dismissal by a short-lived thread of its own). Also the
+installation's salt for key fingerprints."""
 
 from __future__ import annotations
 
@@ -29,7 +30,11 @@ class OwnerBook:
         self.path = Path(state_dir) / name
         self._write_lock = threading.Lock()
         self.dirty = False
+        self._soon_lock = threading.Lock()
+        self._soon: threading.Thread | None = None
+        self._again = False
         self.owners = self._load()
+        self.owners.on_change = self.write_soon  # a dismissal (main thread) is written by a thread of its own
 
     def _load(self) -> Owners:
         try:
@@ -72,6 +77,28 @@ class OwnerBook:
 
     def mark(self) -> None:
         self.dirty = True
+
+    def write_soon(self) -> None:
+        """Write ``owners.json`` (fsync) in a short-lived thread: the caller (the main thread) never waits."""
+        self.dirty = True
+        with self._soon_lock:
+            self._again = True
+            if self._soon is not None:
+                return  # the running writer writes once more
+            self._soon = threading.Thread(target=self._write_loop, name="tripo-owners", daemon=True)
+            self._soon.start()
+
+    def _write_loop(self) -> None:
+        while True:
+            with self._soon_lock:
+                if not self._again:
+                    self._soon = None
+                    return
+                self._again = False
+            try:
+                self.save(fsync=True)
+            except Exception:  # noqa: BLE001 - never leave a dead writer behind (the next change writes again)
+                log.exception("could not write %s", self.path)
 
     # -- the file --------------------------------------------------------------------------------------------
     def save(self, *, fsync: bool = True) -> None:

@@ -12,6 +12,10 @@ A task in the account's history (v3 ``account/usage``) is a lost create's task o
    sent, field by field (:func:`compare`);
 5. it is the only such task for that step, and no other step here (lost or still being sent) could have made it.
 
+A create the user dismissed (:meth:`Owners.dismissed`: they checked and want none of its possible tasks) is neither
+listed nor attached again, but it still competes for the tasks of the others (a dismissal says nothing about whose a
+task is).
+
 Anything less certain is listed as a :class:`Candidate` with the reason, for the user to pick; never attached. A
 task that contradicts what was sent (another prompt, another input) is not even listed. The main thread checks the
 registry again just before attaching (:func:`still_free`): it may have changed while the history was read.
@@ -28,8 +32,8 @@ from ..api.params import check_task_id
 from .sent import IDENTITY, MAX_SENT_BODY, MODEL, _num, _sent_of, compare, sent_record
 
 __all__ = ["AFTER", "BEFORE", "IDENTITY", "LATE", "MAX_SENT_BODY", "MODEL", "Candidate", "Finding", "Lost",
-           "attach_notice", "compare", "find", "lost_steps", "match", "read_history", "same_identity", "sent_record",
-           "settle", "still_free"]
+           "attach_notice", "compare", "find", "is_dismissed", "lost_steps", "match", "read_history", "same_identity",
+           "sent_record", "settle", "still_free"]
 
 #: Seconds (Tripo's clock) a task's ``created_at`` may precede the send: the ``Date`` header and ``created_at`` are
 #: whole seconds, so the send time is known to about a second.
@@ -60,6 +64,8 @@ class Lost:
     #: "lost": may be attached; "sending": its answer may still come; "removed": the job is gone; "earlier": a create
     #: of the step before Retry sent it again (the last two are only listed, never attached)
     kind: str = "lost"
+    #: the local send time, as the job and the owner registry record it (the create's key for :func:`is_dismissed`)
+    at: float | None = None
 
     def window(self) -> tuple[float, float]:
         hi = self.until + LATE if self.until is not None else self.sent_at + AFTER
@@ -115,7 +121,7 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
         if step is not None and _num(at) and _earlier(step, float(at)):
             # a create sent before this step was sent again (Retry) whose answer never came: its task may exist
             out.append(Lost(job_id, idx, str(step.get("task_type") or ""), float(at) + (offset or 0.0), None,
-                            title=str(snap.get("title") or ""), kind="earlier"))
+                            title=str(snap.get("title") or ""), kind="earlier", at=float(at)))
             continue
         if (job_id, idx) in seen:
             continue
@@ -127,7 +133,7 @@ def lost_steps(snapshots: Iterable[Mapping[str, Any]], *, offset: float | None =
                 out.append(lost)
                 continue
         if gone and _num(at):
-            out.append(Lost(job_id, idx, "", float(at) + (offset or 0.0), None, kind="removed"))
+            out.append(Lost(job_id, idx, "", float(at) + (offset or 0.0), None, kind="removed", at=float(at)))
     return out
 
 
@@ -153,7 +159,7 @@ def _lost_of(snap: Mapping[str, Any], idx: int, step: Mapping[str, Any], offset:
     if not exact and body is not None:
         body = dict(body, __partial__=True)
     return Lost(str(snap.get("id")), idx, str(step["task_type"]), at + off, body, until,
-                str(snap.get("title") or ""), kind)
+                str(snap.get("title") or ""), kind, at)
 
 
 # ---------------------------------------------------------------------------------------------------- matching
@@ -290,13 +296,21 @@ def same_identity(snap: Mapping[str, Any], identity: tuple[str, str] | None) -> 
             and (not snap.get("key_id") or not key_id or snap.get("key_id") == key_id))
 
 
+def is_dismissed(lost: Lost, dismissed: Callable[[str, int, float], bool] | None) -> bool:
+    """Whether the user dismissed this create (``dismissed``: :meth:`Owners.dismissed`)."""
+    return dismissed is not None and lost.at is not None and bool(dismissed(lost.job_id, lost.step, lost.at))
+
+
 def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[str], bool] | None = None,
          in_flight: Iterable[tuple[str, int, float]] = (), removed: Callable[[str], bool] | None = None,
-         identity: tuple[str, str] | None = None) -> list[Finding]:
+         identity: tuple[str, str] | None = None,
+         dismissed: Callable[[str, int, float], bool] | None = None) -> list[Finding]:
     """Look every lost step up in the history (``client``: a v3 ``TripoClient``; reads ``account/usage`` and the
     tasks' details through ``tasks/list``). Read-only: nothing is created, nothing attached. ``known``:
     :meth:`Owners.known` (without it: the task ids of ``snapshots``). ``identity``: (address, key fingerprint) of
-    ``client``: jobs made with another address or key are not looked for (their tasks are not in this history)."""
+    ``client``: jobs made with another address or key are not looked for (their tasks are not in this history).
+    ``dismissed``: :meth:`Owners.dismissed`: those creates are never returned (nothing is read when only they are
+    left), yet still compete for the tasks of the others."""
     others = {str(s.get("id")) for s in snapshots if not same_identity(s, identity)}
     in_flight = list(in_flight)
 
@@ -307,7 +321,7 @@ def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[st
                 if x.job_id not in others or x.kind in ("earlier", "removed")]
 
     probe = steps_at(0.0)
-    if not any(x.kind in LISTED for x in probe):
+    if not any(x.kind in LISTED and not is_dismissed(x, dismissed) for x in probe):
         return []
     ids = known_task_ids(snapshots)
     known_fn = known if known is not None else ids.__contains__
@@ -323,7 +337,8 @@ def find(client: Any, snapshots: list[Mapping[str, Any]], *, known: Callable[[st
             and not known_fn(r.task_id) and r.task_id not in ids]
     detail = [t for t in dict.fromkeys(r.task_id for r in rows) if _valid_id(t)][:MAX_DETAILS]
     tasks = client.get_tasks(detail) if detail else {}
-    return match(lost, tasks, lambda t: known_fn(t) or t in ids, rows)
+    found = match(lost, tasks, lambda t: known_fn(t) or t in ids, rows)
+    return [f for f in found if not is_dismissed(f.lost, dismissed)]
 
 
 def _valid_id(task_id: str) -> bool:

@@ -4,7 +4,8 @@ script), paged, read in the background; Import any finished one; and "needs atte
 A job whose create answer was lost is looked up in the same listing (jobs/recover.py): a task is attached to it by
 itself only when it is certainly its own (made right after the send in Tripo's clock, known to no job here, removed
 job or other Blender, with the same echoed input), checked again here on the main thread just before attaching.
-Anything less certain is listed with the reason, to pick from. Nothing is ever sent again.
+Anything less certain is listed with the reason, to pick from, or to Dismiss (never listed again; the record that a
+task may exist stays). Nothing is ever sent again.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ class TRIPO_PG_attention(bpy.types.PropertyGroup):
     task_type: StringProperty()
     candidates: StringProperty(description="Task ids, comma separated, newest first")
     reasons: StringProperty(description="Why each candidate was not attached by itself, ' | ' separated")
+    kind: StringProperty(description="lost (a job that needs attention), earlier (before Retry) or removed")
+    lost_job: StringProperty(description="The job that sent the create (also for a removed job or an earlier create)")
+    sent_at: StringProperty(description="When the create was sent (local time, seconds): its key for Dismiss")
+    note: StringProperty(description="What the report line after Refresh says about it")
 
 
 class TRIPO_PG_history(bpy.types.PropertyGroup):
@@ -81,7 +86,8 @@ def request(context=None, offset: int | None = None) -> bool:
         rows = client.usage(PAGE + 1, off)
         findings = recover.find(client, snaps, known=owners.known if owners is not None else None,
                                 in_flight=in_flight, removed=owners.released if owners is not None else None,
-                                identity=recover.identity_of(eng, client))
+                                identity=recover.identity_of(eng, client),
+                                dismissed=owners.dismissed if owners is not None else None)
         return {"offset": off, "rows": [_row_dict(r) for r in rows[:PAGE]], "more": len(rows) > PAGE,
                 "findings": findings}
 
@@ -127,7 +133,9 @@ def apply(context, ok: bool, value) -> None:
         runtime.attach(f.found.task_id, job_id=f.lost.job_id, context=context, notice=recover.attach_notice(f))
         tasklist.mirror(runtime.engine().get(f.lost.job_id), context, running=True)
 
-    done, left = recover.settle(value["findings"], lambda job_id: _snapshot(eng, job_id), attach,
+    findings = [f for f in value["findings"]  # dismissed meanwhile: neither listed nor attached
+                if not recover.is_dismissed(f.lost, owners.dismissed if owners is not None else None)]
+    done, left = recover.settle(findings, lambda job_id: _snapshot(eng, job_id), attach,
                                 owners.known if owners is not None else None, errors=(TripoError,))
     attached = [f.lost.title or f.lost.job_id for f in done]
     notes = []
@@ -135,6 +143,8 @@ def apply(context, ok: bool, value) -> None:
         item = st.attention.add()
         item.job_id, item.title, item.step, item.task_type = (f.lost.job_id, f.lost.title, f.lost.step,
                                                               f.lost.task_type)
+        item.kind, item.lost_job = f.lost.kind, f.lost.job_id
+        item.sent_at = repr(f.lost.at) if f.lost.at is not None else ""
         if f.lost.kind != "lost":  # a removed job's or an earlier request's task: Attach makes a job of its own
             item.job_id = ""
             item.title = ("A removed job" if f.lost.kind == "removed"
@@ -142,8 +152,9 @@ def apply(context, ok: bool, value) -> None:
         item.candidates = ",".join(c.task_id for c in f.candidates)
         item.reasons = " | ".join(c.reason for c in f.candidates)
         if f.candidates:
-            notes.append(f"{f.lost.title or f.lost.job_id}: {len(f.candidates)} possible task(s), not attached "
+            item.note = (f"{f.lost.title or f.lost.job_id}: {len(f.candidates)} possible task(s), not attached "
                          f"by itself ({f.candidates[0].reason})")
+            notes.append(item.note)
     if attached:
         st.text = f"Found in your history and attached: {', '.join(attached)}"
         wakeup.ensure_running(context)
@@ -258,8 +269,63 @@ class TRIPO_OT_history_import(OnlineOperator, bpy.types.Operator):
         return {'FINISHED'}
 
 
+#: What Dismiss means for a job that needs attention (tooltip and report): it stays there, with its own buttons.
+JOB_STAYS = "the job stays in Needs attention (Retry sends it again; Attach by ID or Remove it in the task list)"
+
+
+class TRIPO_OT_dismiss_lost(bpy.types.Operator):
+    """Stop listing these possible tasks (you checked your Tripo history and want none): nothing is deleted"""
+
+    bl_idname = "tripo.dismiss_lost"
+    bl_label = "Tripo: Dismiss from History"
+    bl_options = {'REGISTER'}
+
+    job_id: StringProperty(name="Job", description="The job that sent the create", options={'SKIP_SAVE'})
+    step: IntProperty(name="Step", default=0, min=0, options={'SKIP_SAVE'})
+    sent_at: StringProperty(name="Sent At", description="When the create was sent (local time, seconds)",
+                            options={'SKIP_SAVE'})
+
+    @classmethod
+    def description(cls, context, properties):
+        st = state(context)
+        item = _item(st, properties.job_id, properties.step, properties.sent_at) if st is not None else None
+        if item is not None and item.kind == "lost":
+            return f"Stop looking in your Tripo history for this job's task; {JOB_STAYS}. Nothing is deleted"
+        return cls.__doc__
+
+    def execute(self, context):
+        owners = getattr(runtime.engine(), "owners", None)
+        try:
+            at = float(self.sent_at)
+            if owners is None:
+                raise ValueError("no owner registry")
+            owners.dismiss(self.job_id, self.step, at)  # written by a thread of its own, never here
+        except ValueError:
+            self.report({'ERROR'}, "This entry cannot be dismissed (refresh the history and try again).")
+            return {'CANCELLED'}
+        st = state(context)
+        item = _item(st, self.job_id, self.step, self.sent_at) if st is not None else None
+        title = (item.title if item is not None else "") or self.job_id
+        job = item is not None and item.kind == "lost"
+        if st is not None:
+            for i in reversed(range(len(st.attention))):
+                it = st.attention[i]
+                if it.lost_job == self.job_id and it.step == self.step and it.sent_at == self.sent_at:
+                    st.attention.remove(i)
+            if not st.text.startswith(("Found in your history", "Could not")):
+                st.text = "; ".join(it.note for it in st.attention if it.note)
+        self.report({'INFO'}, f"{title}: no longer listed by Refresh History" + (f"; {JOB_STAYS}" if job else
+                              " (the record of what was sent stays)"))
+        return {'FINISHED'}
+
+
+def _item(st, job_id: str, step: int, sent_at: str):
+    return next((it for it in st.attention if it.lost_job == job_id and it.step == step and it.sent_at == sent_at),
+                None)
+
+
 CLASSES = (TRIPO_PG_history_row, TRIPO_PG_attention, TRIPO_PG_history, TRIPO_OT_refresh_history,
-           TRIPO_OT_history_import)
+           TRIPO_OT_history_import, TRIPO_OT_dismiss_lost)
 
 
 def attach_properties() -> None:
