@@ -33,14 +33,85 @@ def test_durations_window_and_round_gap():
     assert d.window("text_to_model") is None
     d.record("text_to_model", None, 2.1)      # first seen done at 2.1 s, never seen running
     d.record("text_to_model", 0.7, 0.9)
-    assert d.window("text_to_model") == (0.0, 2.1)
+    assert d.window("text_to_model") == (0.7, 2.1)  # a loose reading never widens the start once tight ones exist
     for _ in range(3):
-        d.record("text_to_model", 0.7, 0.9)   # the oldest, loose reading drops out
+        d.record("text_to_model", 0.7, 0.9)   # the oldest reading drops out
     assert d.window("text_to_model") == (0.7, 0.9)
+    assert polling.Durations().window("x") is None
+    loose = polling.Durations()
+    loose.record("x", None, 2.0)
+    assert loose.window("x") == (0.0, 2.0)     # only loose readings: they are all there is
     # never more batch requests than polling each waiting task every poll_min would make, never above 5 a second
     assert polling.round_gap(1, 2.0) == 2.0
     assert polling.round_gap(4, 2.0) == 0.5
     assert polling.round_gap(100, 2.0) == polling.ROUND_GAP_MIN
+
+
+def test_expected_end_only_when_readings_agree_on_one_duration():
+    """Readings that pin one duration down (seen running just before, done just after) give the age to aim a task's
+    poll at; readings that disagree, or too few, give none (the window's every-round polling then)."""
+    d = polling.Durations()
+    for _ in range(polling.EXPECTED_MIN - 1):
+        d.record("t", 0.85, 0.95)
+    assert d.expected("t") is None                    # too few
+    d.record("t", 0.86, 0.93)
+    d.record("t", None, 3.0)                          # loose: first asked long after it ended, ignored
+    assert d.expected("t") == pytest.approx(0.93, abs=0.03)
+    assert 0.85 <= d.expected("t") <= 0.95
+    v = polling.Durations()
+    for lo, hi in ((0.8, 1.0), (2.0, 2.2), (3.4, 3.6), (5.0, 5.2), (1.4, 1.6)):
+        v.record("t", lo, hi)                         # tasks of 1 to 5 s: no one duration
+    assert v.expected("t") is None
+
+
+def test_an_expected_end_aims_the_poll_there_and_rides_along_before():
+    import time
+
+    from tripo_addon.jobs.hub import PollHub
+
+    hub = PollHub(lambda: None, poll_min=POLL_MIN)
+    for _ in range(5):
+        hub.durations.record("text_to_model", 0.6, 0.9)
+    now = time.monotonic()
+    delay, soon = hub.aim("text_to_model", now, POLL_MIN)
+    assert delay == pytest.approx(0.9, abs=0.02)       # asked when it should be done, not at 2 s nor at 0.6 s
+    assert soon == pytest.approx(now + 0.6, abs=0.02)  # and in any round from the window's start
+    assert hub.aim("text_to_model", now, 0.3)[0] == pytest.approx(0.3, abs=0.01)  # never later than the rhythm
+    late, _soon = hub.aim("text_to_model", now - 0.95, POLL_MIN)  # past it (a miss): every round, as before
+    assert late == pytest.approx(hub.gap())
+
+
+def test_the_hub_times_its_readings_from_its_rounds(emu):
+    """Durations are learned from the rounds' own times (ride-alongs included): the last round that saw the task
+    running and the one that saw it done bracket its end on the server."""
+    import threading
+    import time
+
+    from tripo_addon.jobs.hub import PollHub
+
+    key = "tsk_refill_readings"
+    emu.add_account(key, 1000)
+    client = TripoClient(api_key=key, base_url=emu.v3_base_url)
+    tid = client.create_task("text_to_model", {"prompt": "a brass bell"})
+    t0 = time.monotonic()
+    hub = PollHub(lambda: TripoClient(api_key=key, base_url=emu.v3_base_url), poll_min=0.1)
+    stop = threading.Event()
+    try:
+        seen = hub.get(tid, due=time.monotonic(), stop=stop)
+        assert seen.status in ("queued", "running")
+        running = hub.last_running(tid)
+        assert running is not None and t0 <= running <= time.monotonic()
+        while str(seen.status) not in ("success", "failed"):
+            seen = hub.get(tid, due=time.monotonic() + 0.1, stop=stop)
+        assert str(seen.status) == "success"
+        done = hub.asked_at(tid)
+        assert done is not None and hub.last_running(tid) < done
+        end = emu.store.find(tid).deadline  # the emulator's own end of the task (monotonic, this process)
+        assert hub.last_running(tid) <= end + 0.01 and end <= done + 0.01
+        assert done - hub.last_running(tid) <= 0.5  # one round apart: the end is known to a round
+    finally:
+        hub.close()
+        client.close()
 
 
 def test_a_task_slower_than_any_seen_still_rides_along():

@@ -126,11 +126,38 @@ class Durations:
 
     def window(self, task_type: str) -> tuple[float, float] | None:
         """``(lo, hi)`` ages (seconds since creation) within which a task of this type probably ends; None until
-        one was seen ending."""
+        one was seen ending. Loose readings (a task first asked long after it ended) do not widen ``lo`` once tight
+        ones exist."""
         seen = list(self._seen.get(task_type) or ())
         if not seen:
             return None
-        return min(a for a, _b in seen), max(b for _a, b in seen)
+        tight = [a for a, b in seen if _tight(a, b)] or [a for a, _b in seen]
+        return min(tight), max(b for _a, b in seen)
+
+    def expected(self, task_type: str) -> float | None:
+        """The age by which a task of this type is done, when the readings agree on one duration: most tasks were
+        seen running until just before it and done just after it (the 80th percentile of "last seen running" is
+        not past the 20th of "first seen done"). None when they vary too much for that, or fewer than
+        :data:`EXPECTED_MIN` tight readings exist: then polling rides the window's rounds instead."""
+        seen = [(a, b) for a, b in (self._seen.get(task_type) or ()) if _tight(a, b)]
+        if len(seen) < EXPECTED_MIN:
+            return None
+        lo = _quantile(sorted(a for a, _b in seen), 0.8)
+        hi = _quantile(sorted(b for _a, b in seen), 0.2)
+        return hi if lo <= hi else None
+
+
+#: tight readings needed before :meth:`Durations.expected` aims a task's first poll
+EXPECTED_MIN = 3
+
+
+def _tight(lo: float, hi: float) -> bool:
+    """A reading that pins the end down: seen running within the last half of its age at the end."""
+    return hi > 0 and hi - lo <= 0.5 * hi
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, max(0, int(q * len(values))))]
 
 
 def round_gap(waiting: int, poll_min: float = DEFAULT_POLL_MIN) -> float:

@@ -203,6 +203,7 @@ class _Run:
     step_index: int = 0
     restart: bool = False  # resume() came while this paused worker was still ending: start the job again
     wake_at: float | None = None  # monotonic time its sleep ends (None: working now; inf: waiting for a slot)
+    answered: tuple[int, float] | None = None  # (step, monotonic time) a create of this worker was answered
 
 
 class _Interrupted(Exception):

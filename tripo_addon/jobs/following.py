@@ -77,8 +77,11 @@ class Following:
         age = time.time() - (step.submitted_at or 0.0)
         delay = max(0.0, self.pace.poll_min - age) if hub is not None and step.status in ("", "queued") else 0.0
         # v3 gives no ETA: aim at the end the hub learned from earlier tasks of this type, so a finished task frees
-        # its slot (and the next job starts) at once rather than on the 2 s rhythm.
+        # its slot (and the next job starts) at once rather than on the 2 s rhythm. Ages count from the create's
+        # answer when this worker sent it (the send time is a journal save and a POST earlier).
         created = time.monotonic() - max(0.0, age) if step.submitted_at else None
+        if run.answered is not None and run.answered[0] == idx:
+            created = run.answered[1]
         ran: float | None = None  # age at which the task was last seen not final
         aim = math.inf             # from then on the task rides along in every round of the hub
         if hub is not None:
@@ -147,7 +150,11 @@ class Following:
             if status == SUCCESS:
                 self.runner.release_slots(run)
                 if hub is not None and created is not None and step.task_type:
-                    hub.durations.record(step.task_type, ran, time.monotonic() - created)
+                    running, done = hub.last_running(step.task_id), hub.asked_at(step.task_id)
+                    if running is not None and running >= created:  # the hub's rounds (ride-alongs too) pin
+                        ran = running - created                      # the end down closest
+                    done_by = (done if done is not None else time.monotonic()) - created
+                    hub.durations.record(step.task_type, ran, done_by)
                 return task
             if created is not None:
                 ran = time.monotonic() - created

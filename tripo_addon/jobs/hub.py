@@ -114,6 +114,7 @@ class PollHub:
         self._want: dict[str, list[_Want]] = {}
         self._seen: dict[str, Any] = {}  # successes seen, by task id
         self._asked: dict[str, float] = {}  # task id -> monotonic start of the last round that asked about it
+        self._running: dict[str, float] = {}  # task id -> start of the last round that saw it not final
         self._thread: threading.Thread | None = None
         self._name = name
         self._closed = False
@@ -134,21 +135,34 @@ class PollHub:
             t = math.ceil((t - (GRID_SLACK if since is not None else 0.0)) / self.grid) * self.grid
         return max(now, t)
 
+    def last_running(self, task_id: str) -> float | None:
+        """The monotonic start of the last round that saw ``task_id`` not final (ride-alongs included), or None."""
+        return self._running.get(task_id)
+
+    def asked_at(self, task_id: str) -> float | None:
+        """The monotonic start of the last round that asked about ``task_id``, or None."""
+        return self._asked.get(task_id)
+
     def gap(self) -> float:
         """The shortest time between two rounds now (see :func:`~tripo_addon.api.polling.round_gap`)."""
         return api_polling.round_gap(len(self._want), self.poll_min)
 
     def aim(self, task_type: str | None, created: float, delay: float) -> tuple[float, float]:
-        """(delay, ride-along time) for the next poll of a task without ETA created at ``created`` (monotonic):
-        inside the window in which tasks of its type ended, ask at the window's start and then every round; past it,
-        ``delay`` but still riding along in every round other tasks make (an answer more in a request that is sent
-        anyway: no request more, and a task slower than any seen so far is not left to the 2 s rhythm); before
-        anything is known, ``delay`` and no ride-along."""
+        """(delay, ride-along time) for the next poll of a task without ETA created at ``created`` (monotonic).
+        Tasks of its type agree on one duration (:meth:`~tripo_addon.api.polling.Durations.expected`) and it has not
+        reached it: asked at that end (or sooner by ``delay``), riding along from the window's start. Else inside the
+        window in which tasks of its type ended: from the window's start, every round. Past it: ``delay`` but still
+        riding along in every round other tasks make (an answer more in a request that is sent anyway: no request
+        more, and a task slower than any seen so far is not left to the 2 s rhythm). Before anything is known:
+        ``delay``, no ride-along."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
         if win is None:
             return delay, math.inf
         start = created + win[0]
+        end = self.durations.expected(task_type) if task_type else None
+        if end is not None and created + end > now:
+            return min(delay, created + end - now), start
         if now - created > win[1] + self.gap():
             return delay, start
         return min(delay, max(start - now, self.gap())), start
@@ -348,8 +362,9 @@ class PollHub:
         for tid in batch:
             self._asked.pop(tid, None)
             self._asked[tid] = asked
-        while len(self._asked) > SEEN_MAX:
-            self._asked.pop(next(iter(self._asked)))
+        for seen in (self._asked, self._running):
+            while len(seen) > SEEN_MAX:
+                seen.pop(next(iter(seen)))
         found = client.get_tasks(list(batch))
         if not isinstance(found, dict):
             raise TripoError("the task list is not a mapping", user_message="Tripo sent an unreadable task list.")
@@ -361,6 +376,9 @@ class PollHub:
                 continue
             task = self._remember(tid, task)
             final = str(getattr(task, "status", "")) in FINAL
+            if not final:
+                self._running.pop(tid, None)
+                self._running[tid] = asked
             now_due = [w for w in ws if final or w.due <= asked + 1e-3]
             later = [w for w in ws if w not in now_due]
             self._deliver(now_due, task)

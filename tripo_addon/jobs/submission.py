@@ -222,6 +222,7 @@ class Submission:
                 + "It was not sent again. Check your Tripo task history and attach the task by id "
                 "if it exists."
             )
+        run.answered = (idx, time.monotonic())  # when the task began, closer than the send time (polls aim at it)
         with self.store.lock:
             step.task_id = str(task_id)
             step.status = "queued"
