@@ -573,6 +573,37 @@ def test_second_engine_on_same_state_dir_never_runs_the_shared_jobs(factory, emu
         e4.shutdown(1)
 
 
+def test_what_another_instance_removed_or_dismissed_stays_known_after_its_jobs_are_adopted(
+        factory, emulator, api_key, tmp_path):
+    """A second Blender's registry (tombstones of the jobs removed there, its dismissals) joins the shared one when
+    its jobs are adopted: a task it removed is never handed to a lost create here afterwards."""
+    state, dl = tmp_path / "state", tmp_path / "dl"
+    e1 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    e2 = Engine(factory, state, dl, poll_min=0.05, poll_max=0.5)
+    try:
+        assert e1.role == "primary" and e2.role == "secondary"
+        gone = e2.submit(pipelines.text_to_image("removed in the second Blender"))
+        tid = e2.wait(gone, WAIT)["steps"][0]["task_id"]
+        e2.forget(gone)
+        e2.owners.dismiss("job-lost-there", 0, 1_700_000_000.25)
+        assert e2.owners.why(tid) and "removed" in e2.owners.why(tid)
+    finally:
+        e2.shutdown(5)
+        e1.shutdown(5)
+    e3 = Engine(factory, state, dl)
+    try:
+        assert e3.role == "primary" and not list(state.glob("owners-jobs.secondary-*"))
+        assert e3.owners.known(tid) and "removed" in (e3.owners.why(tid) or ""), e3.owners.why(tid)
+        assert e3.owners.dismissed("job-lost-there", 0, 1_700_000_000.25)
+    finally:
+        e3.shutdown(1)
+    again = Engine(factory, state, dl)  # and on disk: the next start knows it too
+    try:
+        assert again.owners.known(tid) and again.owners.dismissed("job-lost-there", 0, 1_700_000_000.25)
+    finally:
+        again.shutdown(1)
+
+
 def test_no_request_when_the_job_log_cannot_be_written(factory, emulator, api_key, tmp_path):
     blocker = tmp_path / "state"
     blocker.write_text("a file where the state folder should be")

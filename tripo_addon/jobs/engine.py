@@ -127,6 +127,7 @@ class Engine:
         self.submission.on_refused = self._book.nothing_created
         self.submission.on_landed = self._book.landed
         self.lifecycle.on_landed = self._book.landed
+        self.lifecycle.on_adopt_owners = self._book.merge_file
         self.actions = Actions(store, runner, self._book, self.lifecycle, self.steps, client_factory,
                                lambda: self.api, self.cancel, self._check_open)
 

@@ -39,6 +39,8 @@ class Lifecycle:
         self.keep_finished = keep_finished
         self.dir_lock = dir_lock
         self.on_landed: Callable[[Job, int, str], None] = lambda job, idx, task_id: None
+        #: another instance's registry file, adopted with its jobs (the engine's owner book merges it)
+        self.on_adopt_owners: Callable[[Path], None] | None = None
 
     def shutdown(self, timeout: float = 2.0, submit_grace: float = SUBMIT_GRACE) -> None:
         """Stop all workers (briefly joined), flush and close the journal. Unfinished jobs stay resumable.
@@ -168,6 +170,8 @@ class Lifecycle:
             for job in jobs:
                 self.store.jobs.setdefault(job.id, job)
             self._take_late_ids(secondary)
+            if self.on_adopt_owners is not None:  # its tombstones, creates in flight and dismissals join ours
+                self.on_adopt_owners(path.with_name(f"owners-{path.stem}.json"))
             adopted.append((path, lock))
         if adopted:
             try:

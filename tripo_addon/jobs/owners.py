@@ -246,7 +246,12 @@ class Owners:
     @classmethod
     def from_json(cls, data: dict, **kwargs: Any) -> Owners:
         """Rebuild from :meth:`to_json`. Malformed entries are skipped (a damaged file never raises here)."""
-        self = cls(**kwargs)
+        return cls(**kwargs).merge(data)
+
+    def merge(self, data: dict) -> Owners:
+        """Add what a :meth:`to_json` snapshot holds (another Blender instance's registry, adopted with its jobs):
+        its owners, tombstones, removed jobs, foreign ids, creates in flight or sent before Retry, and dismissals.
+        A live owner here keeps its ids. Malformed entries are skipped; the bounds hold after it."""
         if not isinstance(data, dict):
             return self
         owners = data.get("owners")
@@ -259,12 +264,13 @@ class Owners:
         with self._lock:
             for row in _rows(data.get("released"), 2, self._max):
                 if _ok_id(row[0]) and _ok_time(row[1]):
-                    self._released[row[0]] = float(row[1])
+                    self._released[row[0]] = max(float(row[1]), self._released.get(row[0], 0.0))
             for row in _rows(data.get("tombstones"), 3, self._max):
                 if _ok_id(row[0]) and _ok_id(row[1]) and _ok_time(row[2]) and row[0] not in self._owner:
                     self._tombs[row[0]] = (row[1], float(row[2]))
             for row in _rows(data.get("foreign"), 2, self._max):
-                if _ok_id(row[0]) and _ok_time(row[1]) and row[0] not in self._owner:
+                if (_ok_id(row[0]) and _ok_time(row[1]) and row[0] not in self._owner
+                        and row[0] not in self._tombs):
                     self._foreign[row[0]] = float(row[1])
             for row in _rows(data.get("in_flight"), 3, MAX_IN_FLIGHT):
                 if _ok_create(row):
@@ -277,6 +283,12 @@ class Owners:
                     self._dismissed[_dkey(row[0], row[1], row[2])] = (float(row[2]), float(row[3]))
             for od in (self._tombs, self._released, self._foreign, self._dismissed):
                 _sort(od)
+            for od in (self._tombs, self._released, self._foreign):
+                self._trim(od)
+            while len(self._dismissed) > MAX_DISMISSED:
+                self._dismissed.popitem(last=False)
+            _cap(self._flight)
+            _cap(self._earlier)
             self._expire()
         return self
 

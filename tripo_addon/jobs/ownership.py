@@ -37,17 +37,14 @@ class OwnerBook:
         self.owners.on_change = self.write_soon  # a dismissal (main thread) is written by a thread of its own
 
     def _load(self) -> Owners:
-        try:
-            if self.path.stat().st_size > MAX_OWNERS_FILE:
-                log.warning("%s is too large to read; starting a new one", self.path)
-                return Owners()
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return Owners()
-        except (OSError, ValueError) as exc:
-            log.warning("%s unreadable (%s); rebuilt from the jobs", self.path, exc)
-            return Owners()
-        return Owners.from_json(data if isinstance(data, dict) else {})
+        return Owners.from_json(_read(self.path))
+
+    def merge_file(self, path: Path) -> None:
+        """Add another instance's registry (its ``owners-*.json``, adopted with its jobs) to this one."""
+        data = _read(Path(path))
+        if data:
+            self.owners.merge(data)
+            self.dirty = True
 
     # -- what the engine tells it ------------------------------------------------------------------------------
     def adopt(self, jobs: Iterable[Job]) -> None:
@@ -142,3 +139,18 @@ def installation_salt(state_dir: Path) -> bytes:
     except OSError as exc:
         log.warning("could not keep the key salt (%s): key fingerprints change with each start", exc)
     return salt
+
+
+def _read(path: Path) -> dict:
+    """A registry file's contents ({} when missing, too large or unreadable: it is rebuilt from the jobs)."""
+    try:
+        if path.stat().st_size > MAX_OWNERS_FILE:
+            log.warning("%s is too large to read; starting a new one", path)
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        log.warning("%s unreadable (%s); rebuilt from the jobs", path, exc)
+        return {}
+    return data if isinstance(data, dict) else {}
