@@ -47,6 +47,9 @@ GRID = 0.5
 #: A due time counted from the previous ask may round down to the grid by this much (seconds): the round that asked
 #: started a few ms after its grid point, and rounding up would stretch the 2 s rhythm to 2.5 s.
 GRID_SLACK = 0.02
+#: A task still running past the longest time its type took keeps asking every round until its age is this many
+#: times that (then the 2 s rhythm, riding along): a task a little slower than any seen is noticed as fast.
+OVERRUN = 1.5
 #: The hub's client is rebuilt after this long (and after any failed round), so new settings reach it.
 CLIENT_MAX_AGE = 60.0
 #: A task we created less than this long ago (seconds) that Tripo does not know yet is asked about again, not failed.
@@ -151,10 +154,9 @@ class PollHub:
         """(delay, ride-along time) for the next poll of a task without ETA created at ``created`` (monotonic).
         Tasks of its type agree on one duration (:meth:`~tripo_addon.api.polling.Durations.expected`) and it has not
         reached it: asked at that end (or sooner by ``delay``), riding along from the window's start. Else inside the
-        window in which tasks of its type ended: from the window's start, every round. Past it: ``delay`` but still
-        riding along in every round other tasks make (an answer more in a request that is sent anyway: no request
-        more, and a task slower than any seen so far is not left to the 2 s rhythm). Before anything is known:
-        ``delay``, no ride-along."""
+        window in which tasks of its type ended (its end stretched by :data:`OVERRUN`): from the window's start,
+        every round. Past it: ``delay`` but still riding along in every round other tasks make (an answer more in a
+        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
         if win is None:
@@ -163,7 +165,7 @@ class PollHub:
         end = self.durations.expected(task_type) if task_type else None
         if end is not None and created + end > now:
             return min(delay, created + end - now), start
-        if now - created > win[1] + self.gap():
+        if now - created > win[1] * OVERRUN + self.gap():
             return delay, start
         return min(delay, max(start - now, self.gap())), start
 
