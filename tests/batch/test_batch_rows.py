@@ -6,6 +6,7 @@ import json
 import time
 
 import pytest
+from lost_batch_row import lost_batch_row
 from wirelog import creates
 
 from tripo_addon.jobs import batch
@@ -149,19 +150,7 @@ def test_resume_sends_nothing_twice(tmp_path, emulator, api_key, engine_factory)
 def test_a_row_whose_create_answer_was_lost_is_found_in_the_history(tmp_path, emulator, api_key):
     """The headless batch's look-up (scripts/tripo_batch.py): a lost answer is found in the v3 history and attached
     to the row's job; the row ends done with one create, nothing sent again."""
-    from tripo_addon.api.client import TripoClient
-    from tripo_addon.jobs.engine import Engine
-
-    def client():
-        return TripoClient(api_key=api_key, base_url=emulator.v3_base_url, poll_min=0.05, poll_max=0.5)
-
-    eng = Engine(client, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5,
-                 journal_interval=0.0, keep_finished=None)
-    try:
-        (tmp_path / "r.txt").write_text("a stone lantern\n", "utf-8")
-        emulator.inject(route="create", kind="status", status=503, after=True, count=1, match={"key": api_key})
-        runner = batch.BatchRunner(eng, batch.parse_rows(tmp_path / "r.txt"), tmp_path / "out")
-        _run(runner)
+    with lost_batch_row(tmp_path, emulator, api_key) as (eng, runner, client):
         rec = runner.records()[0]
         assert rec.state == "failed" and rec.error.startswith("needs attention"), vars(rec)
         with client() as c:
@@ -172,5 +161,3 @@ def test_a_row_whose_create_answer_was_lost_is_found_in_the_history(tmp_path, em
         assert len(creates(emulator, api_key)) == 1
         snap = eng.get(rec.jobs[0])
         assert "attached by itself" in snap["notice"] and snap["task_ids"][0]
-    finally:
-        eng.shutdown(timeout=5)

@@ -8,6 +8,7 @@ import json
 import threading
 import time
 
+from lost_batch_row import lost_batch_row
 from test_recover_emulator import WAIT, creates, factory, lose_next_create, made  # noqa: F401
 
 from tripo_addon.jobs import pipelines, recover
@@ -122,28 +123,8 @@ def test_a_dismissed_lost_job_is_not_attached_when_it_becomes_sure_but_can_be_at
         eng.shutdown(timeout=5)
 
 
-def _run(runner, timeout: float = WAIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not runner.finished():
-        runner.tick()
-        assert time.monotonic() < deadline, [vars(r) for r in runner.records()]
-        time.sleep(0.05)
-
-
 def test_the_headless_batch_does_not_attach_a_dismissed_create(tmp_path, emulator, api_key):
-    from tripo_addon.api.client import TripoClient
-    from tripo_addon.jobs import batch
-
-    def client():
-        return TripoClient(api_key=api_key, base_url=emulator.v3_base_url, poll_min=0.05, poll_max=0.5)
-
-    eng = Engine(client, tmp_path / "state", tmp_path / "downloads", poll_min=0.05, poll_max=0.5,
-                 journal_interval=0.0, keep_finished=None)
-    try:
-        (tmp_path / "r.txt").write_text("a stone lantern\n", "utf-8")
-        emulator.inject(route="create", kind="status", status=503, after=True, count=1, match={"key": api_key})
-        runner = batch.BatchRunner(eng, batch.parse_rows(tmp_path / "r.txt"), tmp_path / "out")
-        _run(runner)
+    with lost_batch_row(tmp_path, emulator, api_key) as (eng, runner, client):
         (job_id,) = runner.records()[0].jobs
         step = eng.get(job_id)["steps"][0]
         eng.owners.dismiss(job_id, 0, step["sent"]["at"])  # dismissed in Blender's History panel
@@ -151,8 +132,6 @@ def test_the_headless_batch_does_not_attach_a_dismissed_create(tmp_path, emulato
             assert runner.recover_lost(c) == []
         assert eng.get(job_id)["state"] == "needs_attention" and eng.get(job_id)["task_ids"] == []
         assert len(made(emulator, api_key)) == 1 and len(creates(emulator, api_key)) == 1
-    finally:
-        eng.shutdown(timeout=5)
 
 
 class Clock:

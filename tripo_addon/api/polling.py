@@ -147,7 +147,7 @@ class Durations:
         return hi if lo <= hi else None
 
 
-#: tight readings needed before :meth:`Durations.expected` aims a task's first poll
+#: tight readings needed before :meth:`Durations.expected` aims a poll at the end they agree on
 EXPECTED_MIN = 3
 
 
