@@ -33,7 +33,7 @@ sys.exit(0 if r.get("ok") else 1)
 PYEOF
 # the README's screenshots (docs/images/), from this very run
 for shot in sidebar-empty sidebar-selected sidebar-running sidebar-tasks-failed status-bar-running asset-library \
-            status-bar-failed; do
+            status-bar-failed sidebar-history-candidate; do
   if [ -s "$PANELS_DIR/$shot.png" ]; then cp "$PANELS_DIR/$shot.png" "$ROOT/docs/images/$shot.png"; fi
 done
 say "panels, menus and dialogs drawn with no traceback; screenshots in docs/images/"

@@ -227,14 +227,18 @@ def scroll_sidebar():
 def scroll_to(where: str):
     """Scroll the sidebar to its top or its bottom (View2D operators on the region), then let it redraw."""
     win, area, ui, _main = view3d()
-    with bpy.context.temp_override(window=win, area=area, region=ui):
-        for _ in range(12):
-            if where == "top":
-                bpy.ops.view2d.scroll_up(deltax=0, deltay=400, page=False)
-            else:
-                bpy.ops.view2d.scroll_down(deltax=0, deltay=400, page=False)
-    ui.tag_redraw()
-    yield 0.5
+    # a scroll stops at the end the region knew at its last redraw; panels drawn on the way make it longer, so scroll
+    # again after each redraw (a long sidebar: the task list is below the Selected panels)
+    for _round in range(4):
+        with bpy.context.temp_override(window=win, area=area, region=ui):
+            for _ in range(12):
+                if where == "top":
+                    bpy.ops.view2d.scroll_up(deltax=0, deltay=400, page=False)
+                else:
+                    bpy.ops.view2d.scroll_down(deltax=0, deltay=400, page=False)
+        ui.tag_redraw()
+        yield 0.3
+    yield 0.2
 
 
 def shot(name: str, where: str = "top"):
