@@ -901,9 +901,10 @@ def scenario_scale(bl: Blender, emu: EmulatorProc, cfg: dict) -> dict:
         "threads_peak": None, "main_thread_sockets": main_socket_calls(sock0),
     }
     res["ours"]["lags"] = _slot_lags(emu, key, bl.polls, res["ours"]["slots"])
-    mine = [e for e in emu.events() if e.get("key") == key and e["ev"] == "created"]
+    events = emu.events()
+    mine = [e for e in events if e.get("key") == key and e["ev"] == "created"]
     ids_mine = {e["id"] for e in mine}
-    finals = [e["t"] for e in emu.events() if e["ev"] == "final" and e.get("id") in ids_mine]
+    finals = [e["t"] for e in events if e["ev"] == "final" and e.get("id") in ids_mine]
     if mine and finals:  # where the rest of the wall time goes: before the first create, after the last final
         res["ours"]["lags"]["start_s"] = min(e["t0"] for e in mine) - w0
         res["ours"]["lags"]["tail_s"] = (w0 + wall) - max(finals)

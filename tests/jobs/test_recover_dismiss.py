@@ -10,6 +10,7 @@ import time
 
 from lost_batch_row import lost_batch_row
 from test_recover_emulator import WAIT, creates, factory, lose_next_create, made  # noqa: F401
+from test_recover_owners import Clock
 
 from tripo_addon.jobs import pipelines, recover
 from tripo_addon.jobs.engine import Engine
@@ -132,14 +133,6 @@ def test_the_headless_batch_does_not_attach_a_dismissed_create(tmp_path, emulato
             assert runner.recover_lost(c) == []
         assert eng.get(job_id)["state"] == "needs_attention" and eng.get(job_id)["task_ids"] == []
         assert len(made(emulator, api_key)) == 1 and len(creates(emulator, api_key)) == 1
-
-
-class Clock:
-    def __init__(self, t: float = 1_000_000.0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_dismissals_are_bounded_in_number_and_age_and_keep_what_was_sent():

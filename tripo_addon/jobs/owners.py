@@ -212,8 +212,7 @@ class Owners:
             key = _dkey(job_id, step, sent_at)
             self._dismissed.pop(key, None)
             self._dismissed[key] = (float(sent_at), self._clock())
-            while len(self._dismissed) > MAX_DISMISSED:
-                self._dismissed.popitem(last=False)
+            self._trim(self._dismissed, MAX_DISMISSED)
         hook = self.on_change
         if hook is not None:
             hook()
@@ -285,8 +284,7 @@ class Owners:
                 _sort(od)
             for od in (self._tombs, self._released, self._foreign):
                 self._trim(od)
-            while len(self._dismissed) > MAX_DISMISSED:
-                self._dismissed.popitem(last=False)
+            self._trim(self._dismissed, MAX_DISMISSED)
             _cap(self._flight)
             _cap(self._earlier)
             self._expire()
@@ -300,8 +298,9 @@ class Owners:
         self._tombs[task_id] = (job_id, self._clock())
         self._trim(self._tombs)
 
-    def _trim(self, od: OrderedDict) -> None:
-        while len(od) > self._max:
+    def _trim(self, od: OrderedDict, limit: int | None = None) -> None:
+        """Drop the oldest entries beyond ``limit`` (default: the registry's id bound)."""
+        while len(od) > (self._max if limit is None else limit):
             od.popitem(last=False)
 
     def _expire(self) -> None:
