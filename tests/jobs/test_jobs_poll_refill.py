@@ -28,6 +28,16 @@ def emu(tmp_path_factory):
     e.stop()
 
 
+def _within_the_official_rule(log: list[dict], snaps: list[dict]) -> None:
+    """No more tasks/list requests than polling each task on its own every POLL_MIN over its life would make."""
+    lists = [r for r in log if r["route"] == "list"]
+    lives = []
+    for tid in (s["steps"][0]["task_id"] for s in snaps):
+        asked = [r["time"] for r in lists if tid in r["body"]["task_ids"]]
+        lives.append(max(asked) - min(asked))
+    assert len(lists) <= sum(math.floor(life / POLL_MIN) + 1 for life in lives), (len(lists), lives)
+
+
 def test_durations_window_and_round_gap():
     d = polling.Durations(keep=3)
     assert d.window("text_to_model") is None
@@ -170,9 +180,58 @@ def test_freed_slot_is_refilled_before_the_2s_poll(emu, tmp_path):
     # first wave, so they are noticed (and their slots refilled) before a 2 s poll would even have asked.
     assert creates[20] - creates[10] < POLL_MIN, creates
     # ... without more requests than the official rule (each waiting task every 2 s) would have sent
-    lists = [r for r in log if r["route"] == "list"]
-    lives = []
-    for tid in (s["steps"][0]["task_id"] for s in snaps):
-        asked = [r["time"] for r in lists if tid in r["body"]["task_ids"]]
-        lives.append(max(asked) - min(asked))
-    assert len(lists) <= sum(math.floor(life / POLL_MIN) + 1 for life in lives), (len(lists), lives)
+    _within_the_official_rule(log, snaps)
+
+
+def test_the_round_budget_is_the_2s_rule_over_time():
+    """Rounds spent from the budget: a task's first ask at once, then one round per 2 s per waiting task, never
+    two rounds closer than BUDGET_GAP_MIN, and never more in all than polling each task on its own would make."""
+    b = polling.RoundBudget(poll_min=POLL_MIN)
+    t = 1000.0
+    b.accrue(t, 0)
+    assert b.ready_at(t, 1) > t + 1.9          # nothing asked yet, nothing to spend: one task earns a round in 2 s
+    b.first_ask(1)
+    assert b.ready_at(t, 1) == t              # its first ask, at once
+    b.spend(t)
+    assert b.ready_at(t, 1) == pytest.approx(t + POLL_MIN)  # then the 2 s rhythm of one task
+    for _ in range(10):
+        b.first_ask(10)                        # ten tasks created together
+    assert b.ready_at(t + 0.01, 10) == pytest.approx(t + polling.BUDGET_GAP_MIN)  # bursts, but not closer than this
+    rounds, now = 0, t + 0.01
+    while now < t + 20.0:                      # ten tasks waiting 20 s, asking as often as allowed
+        now = b.ready_at(now, 10)
+        b.spend(now)
+        rounds += 1
+    assert rounds <= 10 + 10 * 20.0 / POLL_MIN + 2  # their first asks, then each task every 2 s
+
+
+def test_first_asks_of_a_type_never_seen_ending():
+    assert polling.first_asks(0.0, 2.0) == pytest.approx(polling.FIRST_ASK)
+    assert polling.first_asks(0.6, 2.0) == pytest.approx(1.0 - 0.6)   # then at twice the age
+    assert polling.first_asks(1.2, 2.0) == pytest.approx(0.8)         # 2 s: the rhythm itself
+    assert polling.first_asks(1.2, 0.3) == pytest.approx(0.3)         # never later than the rhythm
+
+
+def test_the_first_wave_is_noticed_before_the_2s_poll_while_jobs_wait(emu, tmp_path):
+    """Nothing is known of a type at first, so the 2 s rule would notice the first wave's half-second tasks at 2 s
+    while 10 jobs wait for their slots. While jobs wait, a task of a type never seen ending is asked at 0.5 s and
+    1 s (rounds from the budget): the second wave starts about a second after the first, within the official rule's
+    requests."""
+    key = "tsk_refill_first_wave"
+    emu.add_account(key, 1_000_000)
+
+    def factory() -> TripoClient:
+        return TripoClient(api_key=key, base_url=emu.v3_base_url)
+
+    eng = Engine(factory, tmp_path / "state", tmp_path / "dl", poll_min=POLL_MIN, poll_max=30.0)
+    try:
+        ids = [eng.submit(pipelines.text_to_model(f"a glass fish {i}")) for i in range(20)]
+        snaps = [eng.wait(j, 120.0) for j in ids]
+    finally:
+        eng.shutdown(timeout=5)
+    assert [s["state"] for s in snaps] == ["succeeded"] * 20
+    log = emu.requests(key=key)
+    creates = sorted(r["time"] for r in log if r["route"] == "create" and r["status"] == 200)
+    assert len(creates) == 20 and not [r for r in log if r["status"] == 429]
+    assert creates[10] - creates[0] < 1.6, creates  # before: the first poll at 2 s, so the second wave after 2 s
+    _within_the_official_rule(log, snaps)

@@ -1,17 +1,21 @@
 """What a step sent is journaled before its create (``Step.sent``), so recovery compares a lost create's file inputs
-with what Tripo echoes: real HTTP to the emulator, a real engine restarted on its journal (issue 16 item 4)."""
+with what Tripo echoes: real HTTP to the emulator, a real engine restarted on its journal (issue 16 item 4); the send
+is one fsynced line of a side file, not a rewrite of the whole log (issue 16 item 9)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import pytest
 from test_jobs_engine import make_png
 from test_recover_emulator import WAIT, creates, factory, lose_next_create, made, recover_now  # noqa: F401
 
+from tripo_addon.api.client import TripoClient
 from tripo_addon.jobs import pipelines
 from tripo_addon.jobs.engine import Engine
-from tripo_addon.jobs.job import Step
+from tripo_addon.jobs.job import Job, Step
+from tripo_addon.jobs.journal import Journal, JournalError
 
 
 def _engine(factory, tmp_path: Path) -> Engine:  # noqa: F811 - the fixture's value
@@ -77,3 +81,67 @@ def test_a_journal_without_the_sent_record_still_loads():
     old.pop("sent")
     assert Step.from_dict(old).sent is None
     assert Step.from_dict(dict(old, sent="garbage")).sent is None
+
+
+def test_a_send_is_on_disk_when_tripo_receives_the_create(emulator, api_key, tmp_path):
+    """What a create sends is on disk before its POST (a restarted Blender finds the step "submitting" and looks its
+    task up, never sends it again), without rewriting the whole job log on the way to the POST."""
+    state = tmp_path / "state"
+    seen: list[tuple[str, dict | None, int]] = []
+
+    class Watching(TripoClient):
+        def create_task(self, task_type, values, **kw):
+            jobs, _notes = Journal(state).load()  # what a Blender started at this moment would read
+            step = jobs[0].steps[0]
+            seen.append((step.state, step.sent, eng.store.journal.writes))
+            return super().create_task(task_type, values, **kw)
+
+    eng = Engine(lambda: Watching(api_key=api_key, base_url=emulator.v3_base_url, poll_min=0.05, poll_max=0.5),
+                 state, tmp_path / "downloads", poll_min=0.05, poll_max=0.5, api="v3")
+    try:
+        job = pipelines.text_to_model("a tin robot")
+        job.steps[0].download = False
+        writes = eng.store.journal.writes
+        job_id = eng.submit(job)
+        assert eng.wait(job_id, WAIT)["state"] == "succeeded"
+    finally:
+        eng.shutdown(timeout=5)
+    assert len(seen) == 1
+    state_on_disk, sent, writes_at_post = seen[0]
+    assert state_on_disk == "submitting"
+    assert sent and "a tin robot" in json.dumps(sent)
+    assert writes_at_post - writes <= 1  # the job's own first save; the send is one line of a side file
+
+
+def test_sends_noted_after_the_log_was_written_come_back_at_load(tmp_path):
+    """The side file of sends: a send newer than the log's record of its step comes back as "submitting" (a
+    stopped job keeps its state), an older one changes nothing, and a write that covers every line empties it."""
+    j = Journal(tmp_path)
+    a, b = Job("text", [Step("text_to_model", {"prompt": "a red kite"})]), Job("text", [Step("text_to_model", {})])
+    b.state = "cancelled"
+    b.steps[0].submitted_at = 100.0
+    jobs = [a, b]
+    assert j.save(lambda: jobs, important=True)
+    j.note_sent(a.id, 0, {"body": {"prompt": "a red kite"}}, 200.0)
+    j.note_sent(b.id, 0, {"body": {}}, 50.0)      # older than the log's own record of that step: nothing to do
+    j.note_sent(b.id, 0, {"body": {}}, 150.0)     # newer: it was sent while the job was being cancelled
+    j.note_sent("no-such-job", 0, None, 300.0)   # ignored
+    loaded = {x.id: x for x in Journal(tmp_path).load()[0]}
+    sa, sb = loaded[a.id].steps[0], loaded[b.id].steps[0]
+    assert (loaded[a.id].state, sa.state, sa.submitted_at, sa.sent) == (
+        "submitting", "submitting", 200.0, {"body": {"prompt": "a red kite"}})
+    assert (loaded[b.id].state, sb.state, sb.submitted_at) == ("cancelled", "submitting", 150.0)
+
+    def records_then_another_send():
+        out = list(loaded.values())
+        j.note_sent(a.id, 0, {"body": {}}, 400.0)  # noted after these records were built: not covered
+        return out
+
+    assert j.save(records_then_another_send, important=True)
+    assert j.sent_path.stat().st_size > 0
+    assert Journal(tmp_path).load()[0][0].steps[0].submitted_at == 400.0  # kept for the next load
+    assert j.save(lambda: list(loaded.values()), important=True)
+    assert j.sent_path.stat().st_size == 0       # covered by a full write: emptied
+    j.close()
+    with pytest.raises(JournalError):
+        j.note_sent(a.id, 0, None, 500.0)  # a closed log refuses: the create is not sent

@@ -23,8 +23,13 @@ DEFAULT_POLL_MAX = 30.0
 #: Seconds added to a short ETA when the next poll aims at the predicted end (``running_left_time`` is whole
 #: seconds, rounded up: the task ends within the second before it).
 ETA_MARGIN = 0.1
-#: Batch polls (v3 tasks/list: one request for every waiting task) are never closer together than this (seconds).
+#: Batch polls (v3 tasks/list: one request for every waiting task) are at least this far apart (seconds) ...
 ROUND_GAP_MIN = 0.2
+#: ... unless jobs wait for a pool slot: then at least this far apart, within the :class:`RoundBudget`.
+BUDGET_GAP_MIN = 0.05
+#: A task of a type never seen ending is first asked about at this age, then at twice the age (until the 2 s
+#: rhythm): one request for every task created about then (see :class:`RoundBudget`).
+FIRST_ASK = 0.5
 #: Task durations remembered per task type (see :class:`Durations`).
 DURATIONS_KEPT = 20
 
@@ -116,6 +121,7 @@ class Durations:
     def __init__(self, keep: int = DURATIONS_KEPT) -> None:
         self.keep = int(keep)
         self._seen: dict[str, deque[tuple[float, float]]] = {}
+        self._running: dict[str, float] = {}
 
     def record(self, task_type: str, running_at: float | None, done_by: float) -> None:
         """A task of ``task_type`` was last seen running at age ``running_at`` (None: never) and done at ``done_by``."""
@@ -123,6 +129,17 @@ class Durations:
             return
         lo = min(max(0.0, running_at or 0.0), done_by)
         self._seen.setdefault(task_type, deque(maxlen=self.keep)).append((lo, float(done_by)))
+
+    def seen_running(self, task_type: str, age: float) -> None:
+        """A task of ``task_type`` was still running at ``age`` s (once one ran past 2 s, first asks stop)."""
+        if task_type and age > self._running.get(task_type, 0.0):
+            if len(self._running) >= 256:
+                self._running.pop(next(iter(self._running)))
+            self._running[task_type] = float(age)
+
+    def running_floor(self, task_type: str) -> float:
+        """The oldest age a task of this type was seen still running at (0 when none)."""
+        return self._running.get(task_type, 0.0)
 
     def window(self, task_type: str) -> tuple[float, float] | None:
         """``(lo, hi)`` ages (seconds since creation) within which a task of this type probably ends; None until
@@ -165,6 +182,56 @@ def round_gap(waiting: int, poll_min: float = DEFAULT_POLL_MIN) -> float:
     polling each task every ``poll_min`` would make (the official clients' rule), and at most 1 / ROUND_GAP_MIN a
     second."""
     return max(ROUND_GAP_MIN, poll_min / max(1, int(waiting)))
+
+
+class RoundBudget:
+    """The batch polls the hub may make: never more than polling each followed task on its own every ``poll_min``
+    would (its first ask, then one per ``poll_min`` while it waits), spent when a round is useful rather than on a
+    fixed rhythm; never two rounds closer than :data:`BUDGET_GAP_MIN`. Not thread-safe: the hub holds its lock."""
+
+    def __init__(self, poll_min: float = DEFAULT_POLL_MIN, gap_min: float = BUDGET_GAP_MIN) -> None:
+        self.poll_min = max(0.01, float(poll_min))
+        self.gap_min = float(gap_min)
+        self.tokens = 0.0
+        self._at: float | None = None
+        self._last = -math.inf
+
+    def _cap(self, waiting: int) -> float:
+        return float(max(2, waiting))
+
+    def accrue(self, now: float, waiting: int) -> None:
+        """``waiting`` tasks were followed since the last call: each earns a round every ``poll_min``."""
+        if self._at is not None and now > self._at:
+            self.tokens = min(self._cap(waiting), self.tokens + (now - self._at) * max(0, waiting) / self.poll_min)
+        self._at = now if self._at is None else max(self._at, now)
+
+    def first_ask(self, waiting: int) -> None:
+        """A task the hub never asked about: its own first poll is part of the budget."""
+        self.tokens = min(self._cap(waiting), self.tokens + 1.0)
+
+    def ready_at(self, now: float, waiting: int) -> float:
+        """The earliest monotonic time the next round may start."""
+        self.accrue(now, waiting)
+        t = max(now, self._last + self.gap_min)
+        if self.tokens >= 1.0:
+            return t
+        rate = max(1, waiting) / self.poll_min
+        return max(t, now + (1.0 - self.tokens) / rate)
+
+    def spend(self, now: float) -> None:
+        self.tokens -= 1.0
+        self._last = now
+
+
+def first_asks(age: float, delay: float, first: float = FIRST_ASK) -> float:
+    """The delay of the next poll of a task of a type never seen ending, at ``age`` s: at ``first``, then at twice
+    its age, until ``delay`` (the rhythm) is sooner."""
+    nxt = max(0.01, first)
+    for _ in range(64):
+        if nxt > age:
+            break
+        nxt *= 2
+    return max(0.0, min(delay, nxt - age))
 
 
 #: Longest wait a ``Retry-After`` may ask for (seconds); longer (or infinite) values are cut to it.

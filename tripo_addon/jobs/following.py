@@ -158,6 +158,8 @@ class Following:
                 return task
             if created is not None:
                 ran = time.monotonic() - created
+                if hub is not None and step.task_type:
+                    hub.durations.seen_running(step.task_type, ran)
             unknown = unknown + 1 if status == "unknown" else 0
             if status in FAILED_STATUSES or unknown >= limit_unknown:
                 self.runner.release_slots(run)
@@ -276,7 +278,8 @@ class Following:
                     retry_base=min(ROUND_RETRY_BASE, self.pace.poll_min), retry_cap=max(self.pace.poll_max, 1.0),
                     on_pause=lambda message, key=key: self.polling_paused(key, message),
                     identity=(job.address, job.key_id), identity_change=identity_change,
-                    identity_of=lambda client: client_identity(client, self.salt)[1:])
+                    identity_of=lambda client: client_identity(client, self.salt)[1:],
+                    queued=lambda: any(s.waiting for s in list(self.runner.slots.values())))
             return hub
 
     def polling_paused(self, key: tuple[str, str, str], message: str) -> None:

@@ -9,8 +9,11 @@ its own (so a "not found" reaches its worker as such).
 Refilling a freed slot fast: the API gives no ETA on v3, so the hub learns how long tasks of each type take
 (:class:`~tripo_addon.api.polling.Durations`); a worker whose task is inside that window asks at a tight, exact due
 time and marks itself ``soon``: from then on it rides along in every round another task triggers (one request
-either way). Rounds are never closer together than :func:`~tripo_addon.api.polling.round_gap`: no more requests than
-polling each waiting task every 2 s would make.
+either way). Rounds are :func:`~tripo_addon.api.polling.round_gap` apart (each waiting task every 2 s). While jobs
+wait for a pool slot (``queued``), noticing an end sooner starts the next job sooner: rounds may then come sooner,
+spent from a :class:`~tripo_addon.api.polling.RoundBudget` (never more requests than polling each followed task on
+its own every 2 s would make: its first ask, then one per 2 s while it waits), and a task of a type never seen ending
+is asked about at 0.5 s and 1 s before the 2 s rhythm.
 
 Errors belong to whom they hit: a failed round (HTTP error, unreadable or absurd answer, any unexpected exception) is
 never handed to the waiters; the round is tried again with bounded, jittered back-off. A refused key pauses every
@@ -98,7 +101,8 @@ class PollHub:
                  not_found_grace: float = NOT_FOUND_GRACE,
                  identity: tuple[str, str] = ("", ""),
                  identity_of: Callable[[Any], tuple[str, str]] | None = None,
-                 identity_change: Callable[[tuple[str, str], tuple[str, str]], str] | None = None) -> None:
+                 identity_change: Callable[[tuple[str, str], tuple[str, str]], str] | None = None,
+                 queued: Callable[[], bool] | None = None) -> None:
         self._client_factory = client_factory
         self.identity = identity            # (address, key fingerprint) the hub's tasks were made with
         self._identity_of = identity_of     # client -> (address, key fingerprint)
@@ -110,7 +114,10 @@ class PollHub:
         self.retry_cap = max(self.retry_base, float(retry_cap))
         self.not_found_grace = float(not_found_grace)
         self.durations = api_polling.Durations()  # how long tasks take, per type (learned by the workers)
+        self._budget = api_polling.RoundBudget(self.poll_min)
         self._last_round = -math.inf
+        self._queued = queued  # () -> whether jobs wait for a pool slot (then rounds spend the budget)
+        self._credited: dict[str, None] = {}  # ids whose first ask was added to the budget
         self._hold_until = -math.inf  # after failed rounds: no round before this (monotonic)
         self._failures = 0
         self._cond = threading.Condition()
@@ -138,6 +145,21 @@ class PollHub:
             t = math.ceil((t - (GRID_SLACK if since is not None else 0.0)) / self.grid) * self.grid
         return max(now, t)
 
+    def urgent(self) -> bool:
+        """Jobs wait for a pool slot a followed task holds: noticing its end sooner starts them sooner."""
+        try:
+            return bool(self._queued is not None and self._queued())
+        except Exception:  # noqa: BLE001 - a listener never stops the hub
+            return False
+
+    def _next_round(self, now: float) -> float:
+        """Under the lock: the earliest start of the next round. Rounds are :meth:`gap` apart; while jobs wait for a
+        slot (:meth:`urgent`) they may come sooner, spending the budget (never more requests than polling each
+        followed task on its own every 2 s)."""
+        self._budget.poll_min = max(0.01, self.poll_min)
+        budget = self._budget.ready_at(now, len(self._want))
+        return budget if self.urgent() else max(budget, self._last_round + self.gap())
+
     def last_running(self, task_id: str) -> float | None:
         """The monotonic start of the last round that saw ``task_id`` not final (ride-alongs included), or None."""
         return self._running.get(task_id)
@@ -156,9 +178,14 @@ class PollHub:
         reached it: asked at that end (or sooner by ``delay``), riding along from the window's start. Else inside the
         window in which tasks of its type ended (its end stretched by :data:`OVERRUN`): from the window's start,
         every round. Past it: ``delay`` but still riding along in every round other tasks make (an answer more in a
-        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along."""
+        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along (while jobs wait
+        for a slot and no task of its type ran past 2 s: its first asks, riding along)."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
+        short = not task_type or self.durations.running_floor(task_type) < self.poll_min
+        if win is None and short and self.urgent():  # jobs wait for its slot: asked at 0.5 s, 1 s, riding along
+            first = api_polling.first_asks(now - created, delay)
+            return (first, created) if first < delay else (delay, math.inf)
         if win is None:
             return delay, math.inf
         start = created + win[0]
@@ -186,6 +213,12 @@ class PollHub:
         with self._cond:
             if self._closed:
                 raise TripoCancelled("The poller is closed.")
+            if task_id not in self._want and task_id not in self._credited:
+                self._budget.accrue(time.monotonic(), len(self._want))
+                self._budget.first_ask(len(self._want) + 1)
+                self._credited[task_id] = None
+                while len(self._credited) > SEEN_MAX:
+                    self._credited.pop(next(iter(self._credited)))
             self._want.setdefault(task_id, []).append(want)
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
@@ -236,13 +269,14 @@ class PollHub:
                     now = time.monotonic()
                     soonest = min((w.due for ws in self._want.values() for w in ws), default=math.inf)
                     if soonest < math.inf:
-                        soonest = max(soonest, self._last_round + self.gap(), self._hold_until)
+                        soonest = max(soonest, self._next_round(now), self._hold_until)
                     if soonest <= now:
                         break
                     self._cond.wait(None if soonest == math.inf else soonest - now)
                 if self._closed:
                     return
                 now = time.monotonic()
+                self._budget.spend(now)
                 self._last_round = now
                 batch: dict[str, list[_Want]] = {}
                 for tid, ws in list(self._want.items()):

@@ -17,12 +17,15 @@ from pathlib import Path
 
 from .dirlock import DirLock  # noqa: F401 - the engine takes it from here
 from .job import Job
+from .states import JobState as S
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "jobs.json"
 _LATE_LOCK = threading.RLock()  # late-id records of every journal of this process (an old and a new engine)
 VERSION = 1
+#: Lines of the side file of sends read at load (a long session's file is emptied by every covering write).
+SENT_LINES_MAX = 10_000
 
 
 class JournalError(OSError):
@@ -53,6 +56,7 @@ class Journal:
         self._tickets = threading.Lock()
         self._asked = 0     # important saves asked
         self._covered = 0   # every save asked up to this number is on disk
+        self._sent_lock = threading.Lock()  # the side file of creates about to be sent (note_sent)
 
     # -- reading -----------------------------------------------------------------------------------------------
     def load(self) -> tuple[list[Job], list[str]]:
@@ -95,6 +99,7 @@ class Journal:
                 copied = self._quarantine(move=False)
                 where = f" (the original log was copied to {copied.name})" if copied else ""
                 notices.append(f"{bad} unreadable job record(s) in the Tripo job log were skipped{where}.")
+            self._apply_sent(jobs)
             return jobs, notices
 
     def _quarantine(self, *, move: bool) -> Path | None:
@@ -143,11 +148,13 @@ class Journal:
                 return False
             with self._tickets:
                 covers = self._asked  # every save asked so far changed its jobs before asking: these records hold it
+            sent = self._sent_size() if callable(jobs) else -1  # sends noted so far are in the records built now
             records = _records(jobs() if callable(jobs) else jobs)
             try:
                 self._write(records)
                 if callable(jobs):
                     self._covered = max(self._covered, covers)
+                    self._drop_sent(sent)
             except OSError as exc:
                 self._dirty = records
                 if important:
@@ -174,6 +181,78 @@ class Journal:
     @property
     def closed(self) -> bool:
         return self._closed
+
+    # -- creates about to be sent ------------------------------------------------------------------------------
+    # A step's "submitting" record (what is sent, when) is on disk before its POST, so a crash during the create is
+    # looked up, never sent again. Rewriting the whole log for it would cost every refill of a pool slot a full
+    # serialise and write; one line appended to a side file and fsynced does the same. load() applies the lines newer
+    # than the log's own record of the step; a full write that covers every line empties the file.
+    @property
+    def sent_path(self) -> Path:
+        return self.dir / f"{self.name}.sent"
+
+    def note_sent(self, job_id: str, step: int, sent: dict | None, submitted_at: float) -> None:
+        """Make a step's send durable before its POST (the step is already ``submitting`` in memory). Raises
+        JournalError when it cannot: the create is not sent then."""
+        line = json.dumps({"job": job_id, "step": int(step), "sent": sent, "submitted_at": float(submitted_at)},
+                          sort_keys=True) + "\n"
+        with self._sent_lock:
+            if self._closed:
+                raise JournalError("the job log is closed (the engine was shut down)")
+            try:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                new = not self.sent_path.exists()
+                with open(self.sent_path, "a", encoding="utf-8") as fh:
+                    fh.write(line)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                if new:
+                    _fsync_dir(self.dir)
+            except OSError as exc:
+                raise JournalError(f"could not write {self.sent_path}: {exc}") from exc
+
+    def _sent_size(self) -> int:
+        with self._sent_lock:
+            try:
+                return self.sent_path.stat().st_size
+            except OSError:
+                return 0
+
+    def _drop_sent(self, covered: int) -> None:
+        """After a full write whose records were built once the side file was ``covered`` bytes long: empty it when
+        nothing was noted since; else keep it (a later write empties it)."""
+        if covered <= 0:
+            return
+        with self._sent_lock:
+            try:
+                if self.sent_path.stat().st_size == covered:
+                    os.truncate(self.sent_path, 0)
+            except OSError as exc:
+                log.debug("could not empty %s: %s", self.sent_path, exc)
+
+    def _apply_sent(self, jobs: list[Job]) -> None:
+        """Give loaded steps the sends noted after the log last wrote them (``submitting``: recovery looks them up)."""
+        try:
+            text = self.sent_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return
+        by_id = {j.id: j for j in jobs}
+        for line in text.splitlines()[-SENT_LINES_MAX:]:
+            try:
+                rec = json.loads(line)
+                job, idx, at = by_id.get(str(rec["job"])), int(rec["step"]), float(rec["submitted_at"])
+            except (ValueError, TypeError, KeyError):
+                continue
+            if job is None or not 0 <= idx < len(job.steps):
+                continue
+            step = job.steps[idx]
+            if step.task_id or at <= float(step.submitted_at or 0.0):
+                continue  # the log holds this send (or a later one) or its task
+            step.submitted_at = at
+            step.sent = rec.get("sent") if isinstance(rec.get("sent"), dict) else step.sent
+            step.state = S.SUBMITTING
+            if job.state in S.ACTIVE:  # a stopped job keeps its state, as the log would have kept it
+                job.state = S.SUBMITTING
 
     # -- late task ids -----------------------------------------------------------------------------------------
     # A POST /task answered after the log was closed (quit or disable with a request in flight) must not lose the

@@ -184,6 +184,7 @@ class Lifecycle:
             for path, lock in adopted:
                 lock.release()
                 for p in (path, path.with_suffix(".lock"), path.with_name(path.name + ".late-ids"),
+                          path.with_name(path.name + ".sent"),
                           path.with_name(f"owners-{path.stem}.json")):
                     try:
                         p.unlink()

@@ -164,7 +164,8 @@ class Submission:
             step.sent = sent_record(self._wire_body(client, step.task_type, values), step.submitted_at,
                                             getattr(client, "server_offset", None))
         self._tell(self.on_sent, job, idx, step.submitted_at)  # the registry knows a create is in flight ...
-        self._set(job, step, S.SUBMITTING, important=True, must=True)  # ... fsynced before the POST: never twice
+        self.store.move(job, S.SUBMITTING, step=step, step_state=S.SUBMITTING, save=False)
+        self.store.journal.note_sent(job.id, idx, step.sent, step.submitted_at)  # ... fsynced before the POST
         if run.stop.is_set() or self.store.stopping:
             with self.store.lock:
                 step.state = S.PENDING
