@@ -178,8 +178,8 @@ class PollHub:
         reached it: asked at that end (or sooner by ``delay``), riding along from the window's start. Else inside the
         window in which tasks of its type ended (its end stretched by :data:`OVERRUN`): from the window's start,
         every round. Past it: ``delay`` but still riding along in every round other tasks make (an answer more in a
-        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along (while jobs wait
-        for a slot and no task of its type ran past 2 s: its first asks, riding along)."""
+        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along (while jobs
+        wait for a slot and no task of its type ran past 2 s: its first asks, riding along)."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
         short = not task_type or self.durations.running_floor(task_type) < self.poll_min
