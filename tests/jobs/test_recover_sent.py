@@ -145,3 +145,25 @@ def test_sends_noted_after_the_log_was_written_come_back_at_load(tmp_path):
     j.close()
     with pytest.raises(JournalError):
         j.note_sent(a.id, 0, None, 500.0)  # a closed log refuses: the create is not sent
+
+
+def test_a_side_file_of_sends_that_a_busy_engine_never_empties_is_cut_to_what_is_not_covered(tmp_path, monkeypatch):
+    """Sends noted during every write keep the side file from being emptied; once it is big, a covering write cuts
+    it to the lines noted since (those still come back at load)."""
+    from tripo_addon.jobs import journal as journal_mod
+
+    monkeypatch.setattr(journal_mod, "SENT_COMPACT_BYTES", 2000)
+    j = Journal(tmp_path)
+    job = Job("text", [Step("text_to_model", {"prompt": "a green lamp"})])
+    for i in range(40):
+        j.note_sent(job.id, 0, {"body": {"prompt": "a green lamp", "n": i}}, 100.0 + i)
+    assert j.sent_path.stat().st_size > 2000
+
+    def records_then_another_send():
+        j.note_sent(job.id, 0, {"body": {"n": "late"}}, 999.0)
+        return [job]
+
+    assert j.save(records_then_another_send, important=True)
+    assert j.sent_path.stat().st_size < 200           # only the send noted after the records were built
+    back = Journal(tmp_path).load()[0][0].steps[0]
+    assert (back.state, back.submitted_at, back.sent) == ("submitting", 999.0, {"body": {"n": "late"}})

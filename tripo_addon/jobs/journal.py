@@ -26,6 +26,8 @@ _LATE_LOCK = threading.RLock()  # late-id records of every journal of this proce
 VERSION = 1
 #: Lines of the side file of sends read at load (a long session's file is emptied by every covering write).
 SENT_LINES_MAX = 10_000
+#: A side file of sends this big is cut to the lines a write did not cover yet (bytes).
+SENT_COMPACT_BYTES = 1 << 20
 
 
 class JournalError(OSError):
@@ -220,15 +222,27 @@ class Journal:
 
     def _drop_sent(self, covered: int) -> None:
         """After a full write whose records were built once the side file was ``covered`` bytes long: empty it when
-        nothing was noted since; else keep it (a later write empties it)."""
+        nothing was noted since; else keep it (a later write empties it), cut to the lines since once it is big."""
         if covered <= 0:
             return
         with self._sent_lock:
             try:
-                if self.sent_path.stat().st_size == covered:
+                size = self.sent_path.stat().st_size
+                if size == covered:
                     os.truncate(self.sent_path, 0)
+                elif covered >= SENT_COMPACT_BYTES and size > covered:
+                    with open(self.sent_path, "rb") as fh:
+                        fh.seek(covered)
+                        rest = fh.read()
+                    tmp = self.sent_path.with_name(self.sent_path.name + ".tmp")
+                    with open(tmp, "wb") as fh:
+                        fh.write(rest)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, self.sent_path)
+                    _fsync_dir(self.dir)
             except OSError as exc:
-                log.debug("could not empty %s: %s", self.sent_path, exc)
+                log.debug("could not tidy %s: %s", self.sent_path, exc)
 
     def _apply_sent(self, jobs: list[Job]) -> None:
         """Give loaded steps the sends noted after the log last wrote them (``submitting``: recovery looks them up)."""
