@@ -239,7 +239,7 @@ class Journal:
                         fh.write(rest)
                         fh.flush()
                         os.fsync(fh.fileno())
-                    os.replace(tmp, self.sent_path)
+                    _replace(str(tmp), self.sent_path)
                     _fsync_dir(self.dir)
             except OSError as exc:
                 log.debug("could not tidy %s: %s", self.sent_path, exc)
