@@ -999,7 +999,12 @@ def _slot_lags(emu: EmulatorProc, key: str, polls: list[dict], slots: int) -> di
     run = [finals[t] - t0 for t0, t in created if t in finals]
     return {"notice_s": summary(list(notice.values())), "refill_s": summary(refill), "server_s": summary(run),
             "raw": {"notice": sorted(round(v, 3) for v in notice.values()),
-                    "refill": [round(v, 3) for v in refill]}}
+                    "refill": [round(v, 3) for v in refill],
+                    # per task in creation order: (created, server final, noticed), seconds after the first create
+                    "timeline": [(round(t0 - created[0][0], 3), round(finals.get(t, math.nan) - created[0][0], 3),
+                                  round(seen.get(t, math.nan) - created[0][0], 3)) for t0, t in created],
+                    "asks": [[(round(p["start"] - created[0][0], 3), p["status"][:1]) for p in polls
+                              if p["task_id"] == t] for _t0, t in created[:slots + 4]]}}
 
 
 # ============================================================================================ retention

@@ -205,11 +205,16 @@ def test_the_round_budget_is_the_2s_rule_over_time():
     assert rounds <= 10 + 10 * 20.0 / POLL_MIN + 2  # their first asks, then each task every 2 s
 
 
-def test_first_asks_of_a_type_never_seen_ending():
-    assert polling.first_asks(0.0, 2.0) == pytest.approx(polling.FIRST_ASK)
-    assert polling.first_asks(0.6, 2.0) == pytest.approx(1.0 - 0.6)   # then at twice the age
-    assert polling.first_asks(1.2, 2.0) == pytest.approx(0.8)         # 2 s: the rhythm itself
-    assert polling.first_asks(1.2, 0.3) == pytest.approx(0.3)         # never later than the rhythm
+def test_early_asks_of_a_type_never_seen_ending():
+    step, first = polling.FIRST_STEP, polling.FIRST_ASK
+    c = 1000.03                                           # created just after a grid point
+    at = polling.first_ask_at(c, -math.inf)
+    assert at >= c + first and at - (c + first) < step and at % step == pytest.approx(0.0, abs=1e-9)
+    assert polling.first_ask_at(c + 0.1, -math.inf) == at   # tasks created about then share the round
+    nxt = polling.first_ask_at(c, at)
+    assert nxt == pytest.approx(at + step)                 # then every step on the same grid
+    assert polling.first_ask_at(c, at + 0.01) == pytest.approx(at + step)  # never two asks closer than half a step
+    assert polling.first_ask_at(c, c + 1.9) == math.inf    # 2 s old: the rhythm takes over
 
 
 def test_the_first_wave_is_noticed_before_the_2s_poll_while_jobs_wait(emu, tmp_path):
@@ -235,3 +240,37 @@ def test_the_first_wave_is_noticed_before_the_2s_poll_while_jobs_wait(emu, tmp_p
     assert len(creates) == 20 and not [r for r in log if r["status"] == 429]
     assert creates[10] - creates[0] < 1.6, creates  # before: the first poll at 2 s, so the second wave after 2 s
     _within_the_official_rule(log, snaps)
+
+
+def test_jobs_that_start_waiting_after_the_first_creates_still_get_early_asks(emu, tmp_path):
+    """Artists submit one by one: the first ten tasks were created while no job waited (their workers chose the 2 s
+    rhythm), then ten more jobs queue behind them. The hub decides early asks at each round, so the first wave is
+    still noticed (and the second started) well before 2 s, within the official rule's requests."""
+    import time
+
+    key = "tsk_refill_late_queue"
+    emu.add_account(key, 1_000_000)
+
+    def factory() -> TripoClient:
+        return TripoClient(api_key=key, base_url=emu.v3_base_url)
+
+    eng = Engine(factory, tmp_path / "state", tmp_path / "dl", poll_min=POLL_MIN, poll_max=30.0)
+
+    def creates() -> list[float]:
+        return sorted(r["time"] for r in emu.requests(key=key) if r["route"] == "create" and r["status"] == 200)
+
+    try:
+        ids = [eng.submit(pipelines.text_to_model(f"a paper boat {i}")) for i in range(10)]
+        deadline = time.monotonic() + 30
+        while sum(h.waiting() for h in list(eng.following.hubs.values())) < 10:  # all ten wait for a poll,
+            assert time.monotonic() < deadline                                       # nobody for a slot yet
+            time.sleep(0.005)
+        ids += [eng.submit(pipelines.text_to_model(f"a paper boat {i}")) for i in range(10, 20)]
+        snaps = [eng.wait(j, 120.0) for j in ids]
+    finally:
+        eng.shutdown(timeout=5)
+    assert [s["state"] for s in snaps] == ["succeeded"] * 20
+    made = creates()
+    assert len(made) == 20 and not [r for r in emu.requests(key=key) if r["status"] == 429]
+    assert made[10] - made[0] < 1.6, made  # before: the first ten were asked at 2 s, so the second wave after 2 s
+    _within_the_official_rule(emu.requests(key=key), snaps)

@@ -27,9 +27,10 @@ ETA_MARGIN = 0.1
 ROUND_GAP_MIN = 0.2
 #: ... unless jobs wait for a pool slot: then at least this far apart, within the :class:`RoundBudget`.
 BUDGET_GAP_MIN = 0.05
-#: A task of a type never seen ending is first asked about at this age, then at twice the age (until the 2 s
-#: rhythm): one request for every task created about then (see :class:`RoundBudget`).
+#: While jobs wait for a pool slot, a task of a type never seen ending is first asked about at this age, then every
+#: FIRST_STEP s until the 2 s rhythm: one request for every task created about then (see :class:`RoundBudget`).
 FIRST_ASK = 0.5
+FIRST_STEP = 0.25
 #: Task durations remembered per task type (see :class:`Durations`).
 DURATIONS_KEPT = 20
 
@@ -223,15 +224,15 @@ class RoundBudget:
         self._last = now
 
 
-def first_asks(age: float, delay: float, first: float = FIRST_ASK) -> float:
-    """The delay of the next poll of a task of a type never seen ending, at ``age`` s: at ``first``, then at twice
-    its age, until ``delay`` (the rhythm) is sooner."""
-    nxt = max(0.01, first)
-    for _ in range(64):
-        if nxt > age:
-            break
-        nxt *= 2
-    return max(0.0, min(delay, nxt - age))
+def first_ask_at(created: float, after: float, poll_min: float = DEFAULT_POLL_MIN, *, first: float = FIRST_ASK,
+                 step: float = FIRST_STEP) -> float:
+    """The monotonic time of the next early ask of a task of a type never seen ending, created at ``created`` and
+    last asked at ``after`` (-inf: never): from ``first`` s of age on, every ``step`` s on a grid all tasks share
+    (tasks created about then share each round), while its age is under ``poll_min``; inf after that."""
+    step = max(0.01, float(step))
+    t = max(created + max(0.0, first), after + 0.5 * step)
+    at = math.ceil(t / step) * step
+    return at if at - created < poll_min else math.inf
 
 
 #: Longest wait a ``Retry-After`` may ask for (seconds); longer (or infinite) values are cut to it.

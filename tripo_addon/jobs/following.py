@@ -97,7 +97,8 @@ class Following:
                     due = hub.due_time(delay, exact=aim < math.inf, task_id=step.task_id)
                     run.wake_at = min(due, aim)  # a ride-along answer may come before the due time: the poller
                     try:                         # must be ticking fast by then
-                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim, created=step.submitted_at)
+                        task = hub.get(step.task_id, due=due, stop=run.stop, soon=aim, created=step.submitted_at,
+                                       eager=hub.eager(step.task_type, created))
                     finally:
                         run.wake_at = None
             except TripoCancelled:

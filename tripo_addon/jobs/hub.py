@@ -13,7 +13,8 @@ either way). Rounds are :func:`~tripo_addon.api.polling.round_gap` apart (each w
 wait for a pool slot (``queued``), noticing an end sooner starts the next job sooner: rounds may then come sooner,
 spent from a :class:`~tripo_addon.api.polling.RoundBudget` (never more requests than polling each followed task on
 its own every 2 s would make: its first ask, then one per 2 s while it waits), and a task of a type never seen ending
-is asked about at 0.5 s and 1 s before the 2 s rhythm.
+is asked about from 0.5 s on, every 0.25 s on a shared grid, before the 2 s rhythm (:meth:`PollHub.eager`; decided
+at each round, so jobs that start waiting after the task was created still get them).
 
 Errors belong to whom they hit: a failed round (HTTP error, unreadable or absurd answer, any unexpected exception) is
 never handed to the waiters; the round is tried again with bounded, jittered back-off. A refused key pauses every
@@ -53,6 +54,9 @@ GRID_SLACK = 0.02
 #: A task still running past the longest time its type took keeps asking every round until its age is this many
 #: times that (then the 2 s rhythm, riding along): a task a little slower than any seen is noticed as fast.
 OVERRUN = 1.5
+#: While tasks of a type never seen ending wait and no job waits for a slot, the hub looks this often (seconds, no
+#: request) whether jobs started waiting, so their early asks are not missed.
+EAGER_RECHECK = 0.25
 #: The hub's client is rebuilt after this long (and after any failed round), so new settings reach it.
 CLIENT_MAX_AGE = 60.0
 #: A task we created less than this long ago (seconds) that Tripo does not know yet is asked about again, not failed.
@@ -84,6 +88,7 @@ class _Want:
     due: float
     soon: float = math.inf       # from then on, asked in any round (its finish is imminent)
     created: float | None = None  # wall time the task was created by us (the not-found grace), None: unknown
+    eager: float | None = None    # monotonic creation of a task of a type never seen ending (early asks), or None
     done: threading.Event = field(default_factory=threading.Event)
     task: Any = None
     error: BaseException | None = None
@@ -152,13 +157,13 @@ class PollHub:
         except Exception:  # noqa: BLE001 - a listener never stops the hub
             return False
 
-    def _next_round(self, now: float) -> float:
+    def _next_round(self, now: float, urgent: bool) -> float:
         """Under the lock: the earliest start of the next round. Rounds are :meth:`gap` apart; while jobs wait for a
         slot (:meth:`urgent`) they may come sooner, spending the budget (never more requests than polling each
         followed task on its own every 2 s)."""
         self._budget.poll_min = max(0.01, self.poll_min)
         budget = self._budget.ready_at(now, len(self._want))
-        return budget if self.urgent() else max(budget, self._last_round + self.gap())
+        return budget if urgent else max(budget, self._last_round + self.gap())
 
     def last_running(self, task_id: str) -> float | None:
         """The monotonic start of the last round that saw ``task_id`` not final (ride-alongs included), or None."""
@@ -178,14 +183,10 @@ class PollHub:
         reached it: asked at that end (or sooner by ``delay``), riding along from the window's start. Else inside the
         window in which tasks of its type ended (its end stretched by :data:`OVERRUN`): from the window's start,
         every round. Past it: ``delay`` but still riding along in every round other tasks make (an answer more in a
-        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along (while jobs
-        wait for a slot and no task of its type ran past 2 s: its first asks, riding along)."""
+        request that is sent anyway: no request more). Before anything is known: ``delay``, no ride-along (the hub
+        asks early while jobs wait: :meth:`eager`)."""
         win = self.durations.window(task_type) if task_type else None
         now = time.monotonic()
-        short = not task_type or self.durations.running_floor(task_type) < self.poll_min
-        if win is None and short and self.urgent():  # jobs wait for its slot: asked at 0.5 s, 1 s, riding along
-            first = api_polling.first_asks(now - created, delay)
-            return (first, created) if first < delay else (delay, math.inf)
         if win is None:
             return delay, math.inf
         start = created + win[0]
@@ -197,10 +198,11 @@ class PollHub:
         return min(delay, max(start - now, self.gap())), start
 
     def get(self, task_id: str, *, due: float, stop: threading.Event, soon: float = math.inf,
-            created: float | None = None) -> Any:
+            created: float | None = None, eager: float | None = None) -> Any:
         """Block until the hub polled ``task_id`` at or after ``due`` (monotonic), or in any round from ``soon`` on;
         return its task or raise the task's own error (not found after the grace, an invalid id). ``created``: the
-        wall time we created the task (a "not found" sooner than the grace after it is asked again). Raises
+        wall time we created the task (a "not found" sooner than the grace after it is asked again); ``eager``: see
+        :meth:`eager` (its early asks wake the worker only with a final answer). Raises
         TripoCancelled when ``stop`` is set first. Round failures are never raised: the hub retries them."""
         try:
             task_id = api_tasks.check_task_id(task_id)
@@ -209,7 +211,7 @@ class PollHub:
         seen = self._seen.get(task_id)
         if seen is not None:
             return seen
-        want = _Want(due, min(soon, due), created)
+        want = _Want(due, min(soon, due), created, eager)
         with self._cond:
             if self._closed:
                 raise TripoCancelled("The poller is closed.")
@@ -231,6 +233,20 @@ class PollHub:
         if want.error is not None:
             raise want.error
         return want.task
+
+    def eager(self, task_type: str | None, created: float | None) -> float | None:
+        """``created`` for a task of a type never seen ending (none seen running past 2 s either): while jobs wait
+        for a slot, the hub asks about it early (:func:`~tripo_addon.api.polling.first_ask_at`); else None."""
+        if created is None or (task_type and (self.durations.window(task_type) is not None
+                                              or self.durations.running_floor(task_type) >= self.poll_min)):
+            return None
+        return created
+
+    def _at(self, tid: str, w: _Want, urgent: bool) -> float:
+        """When ``w`` wants a round: its due time, or sooner its early ask while jobs wait for a slot."""
+        if not urgent or w.eager is None:
+            return w.due
+        return min(w.due, api_polling.first_ask_at(w.eager, self._asked.get(tid, -math.inf), self.poll_min))
 
     def _unwant(self, task_id: str, want: _Want) -> None:
         with self._cond:
@@ -267,12 +283,17 @@ class PollHub:
             with self._cond:
                 while not self._closed:
                     now = time.monotonic()
-                    soonest = min((w.due for ws in self._want.values() for w in ws), default=math.inf)
+                    urgent = self.urgent()
+                    soonest = min((self._at(t, w, urgent) for t, ws in self._want.items() for w in ws),
+                                  default=math.inf)
                     if soonest < math.inf:
-                        soonest = max(soonest, self._next_round(now), self._hold_until)
+                        soonest = max(soonest, self._next_round(now, urgent), self._hold_until)
                     if soonest <= now:
                         break
-                    self._cond.wait(None if soonest == math.inf else soonest - now)
+                    wait = None if soonest == math.inf else soonest - now
+                    if not urgent and any(w.eager is not None for ws in self._want.values() for w in ws):
+                        wait = min(wait or EAGER_RECHECK, EAGER_RECHECK)  # jobs may start waiting for a slot
+                    self._cond.wait(wait)
                 if self._closed:
                     return
                 now = time.monotonic()
@@ -280,7 +301,7 @@ class PollHub:
                 self._last_round = now
                 batch: dict[str, list[_Want]] = {}
                 for tid, ws in list(self._want.items()):
-                    if any(min(w.due, w.soon) <= now + 1e-3 for w in ws):
+                    if any(min(self._at(tid, w, urgent), w.soon) <= now + 1e-3 for w in ws):
                         batch[tid] = ws
                         del self._want[tid]
                 self.busy = True
