@@ -38,6 +38,11 @@ def _within_the_official_rule(log: list[dict], snaps: list[dict]) -> None:
     assert len(lists) <= sum(math.floor(life / POLL_MIN) + 1 for life in lives), (len(lists), lives)
 
 
+def _creates(log: list[dict]) -> list[float]:
+    """When the server accepted each create, in order."""
+    return sorted(r["time"] for r in log if r["route"] == "create" and r["status"] == 200)
+
+
 def test_durations_window_and_round_gap():
     d = polling.Durations(keep=3)
     assert d.window("text_to_model") is None
@@ -173,7 +178,7 @@ def test_freed_slot_is_refilled_before_the_2s_poll(emu, tmp_path):
         eng.shutdown(timeout=5)
     assert [s["state"] for s in snaps] == ["succeeded"] * JOBS
     log = emu.requests(key=KEY)
-    creates = sorted(r["time"] for r in log if r["route"] == "create" and r["status"] == 200)
+    creates = _creates(log)
     assert len(creates) == JOBS
     assert not [r for r in log if r["status"] == 429]  # the engine never sent more than the pool holds
     # The third wave starts when the second one's tasks are seen done. Those were aimed at the end learned from the
@@ -236,7 +241,7 @@ def test_the_first_wave_is_noticed_before_the_2s_poll_while_jobs_wait(emu, tmp_p
         eng.shutdown(timeout=5)
     assert [s["state"] for s in snaps] == ["succeeded"] * 20
     log = emu.requests(key=key)
-    creates = sorted(r["time"] for r in log if r["route"] == "create" and r["status"] == 200)
+    creates = _creates(log)
     assert len(creates) == 20 and not [r for r in log if r["status"] == 429]
     assert creates[10] - creates[0] < 1.6, creates  # before: the first poll at 2 s, so the second wave after 2 s
     _within_the_official_rule(log, snaps)
@@ -256,9 +261,6 @@ def test_jobs_that_start_waiting_after_the_first_creates_still_get_early_asks(em
 
     eng = Engine(factory, tmp_path / "state", tmp_path / "dl", poll_min=POLL_MIN, poll_max=30.0)
 
-    def creates() -> list[float]:
-        return sorted(r["time"] for r in emu.requests(key=key) if r["route"] == "create" and r["status"] == 200)
-
     try:
         ids = [eng.submit(pipelines.text_to_model(f"a paper boat {i}")) for i in range(10)]
         deadline = time.monotonic() + 30
@@ -270,7 +272,8 @@ def test_jobs_that_start_waiting_after_the_first_creates_still_get_early_asks(em
     finally:
         eng.shutdown(timeout=5)
     assert [s["state"] for s in snaps] == ["succeeded"] * 20
-    made = creates()
-    assert len(made) == 20 and not [r for r in emu.requests(key=key) if r["status"] == 429]
+    log = emu.requests(key=key)
+    made = _creates(log)
+    assert len(made) == 20 and not [r for r in log if r["status"] == 429]
     assert made[10] - made[0] < 1.6, made  # before: the first ten were asked at 2 s, so the second wave after 2 s
-    _within_the_official_rule(emu.requests(key=key), snaps)
+    _within_the_official_rule(log, snaps)

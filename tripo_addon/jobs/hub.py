@@ -292,7 +292,8 @@ class PollHub:
                         break
                     wait = None if soonest == math.inf else soonest - now
                     if not urgent and any(w.eager is not None for ws in self._want.values() for w in ws):
-                        wait = min(wait or EAGER_RECHECK, EAGER_RECHECK)  # jobs may start waiting for a slot
+                        # jobs may start waiting for a slot: look again soon (no request)
+                        wait = EAGER_RECHECK if wait is None else min(wait, EAGER_RECHECK)
                     self._cond.wait(wait)
                 if self._closed:
                     return
